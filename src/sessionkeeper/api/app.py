@@ -1,0 +1,79 @@
+"""The ASGI application: routers, error handlers, middleware and the lifespan.
+
+The lifespan applies migrations, starts the writer and the periodic jobs (the sweep runs at
+once, closing what expired while the server was down) and stops them in order on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sessionkeeper import __version__
+from sessionkeeper.api import errors, health, maintenance, policies, presence, sessions
+from sessionkeeper.api.middleware import BodyLimit, RequestTiming
+from sessionkeeper.api.schemas import Problem
+from sessionkeeper.jobs.registry import periodic_jobs
+from sessionkeeper.jobs.runner import JobRunner
+from sessionkeeper.services.container import Services
+from sessionkeeper.services.runtime import Runtime
+
+DESCRIPTION = """
+Applications report sessions; sessionkeeper keeps an accurate, durable record of who did what
+and for how long, even when clients crash or never say goodbye.
+
+Authenticate with `Authorization: Bearer <api key>`. Every error body is
+`application/problem+json`.
+"""
+
+
+def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:
+    services = Services.build(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            runtime.db.migrate()
+        runtime.db.writer.start()
+        runner = JobRunner(periodic_jobs(services) if run_jobs else [])
+        runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            runtime.db.writer.close()
+
+    app = FastAPI(
+        title="sessionkeeper",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (sessions, policies, presence, health, maintenance):
+        app.include_router(module.router)
+    app.add_middleware(RequestTiming, histogram=runtime.metrics.http_duration)
+    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Put the Problem schema into OpenAPI, so the error responses can refer to it."""
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, definition in problem.pop("$defs", {}).items():
+                components.setdefault(name, definition)
+            components.setdefault("Problem", problem)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

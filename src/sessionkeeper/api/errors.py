@@ -1,0 +1,116 @@
+"""The only place that turns errors into HTTP statuses: RFC 9457 problem+json bodies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sessionkeeper import errors
+from sessionkeeper.api.schemas import SessionOut
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://sessionkeeper.dev/problems/"
+
+STATUS_OF: list[tuple[type[errors.SessionkeeperError], int]] = [
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.InvalidInput, 422),
+    (errors.Unauthorized, 401),
+    (errors.Forbidden, 403),
+    (errors.StorageUnavailable, 503),
+]
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for status in (401, 403, 404, 409, 413, 422, 503)
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.SessionkeeperError)
+    status = next(code for cls, code in STATUS_OF if isinstance(exc, cls))
+    extra: dict[str, Any] = {}
+    headers = None
+    if isinstance(exc, errors.InvalidInput):
+        extra["field"] = exc.field
+    if isinstance(exc, errors.Conflict) and exc.session is not None:
+        extra["session"] = SessionOut.of(exc.session).model_dump(mode="json")
+    if isinstance(exc, errors.Unauthorized):
+        headers = {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, errors.StorageUnavailable):
+        headers = {"Retry-After": "2"}
+    return problem(status, exc.title, exc.detail, slug=_slug(exc.title), headers=headers, **extra)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"field": "body", "message": "invalid"}
+    detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    return problem(
+        422,
+        "Invalid input",
+        detail,
+        slug="invalid-input",
+        field=first["field"],
+        errors=problems,
+    )
+
+
+async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed", 413: "Body too large"}.get(
+        exc.status_code, "HTTP error"
+    )
+    return problem(
+        exc.status_code,
+        title,
+        str(exc.detail),
+        slug=_slug(title),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return problem(500, "Internal error", "an unexpected error occurred", slug="internal-error")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.SessionkeeperError, on_domain_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

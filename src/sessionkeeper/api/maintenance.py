@@ -1,0 +1,27 @@
+"""Operator endpoints: run the sweep now; Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from sessionkeeper.api.deps import Admin, ServicesDep
+from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.schemas import SweepOut
+from sessionkeeper.domain.times import from_ms
+
+router = APIRouter(tags=["maintenance"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/v1/maintenance/sweep", response_model=SweepOut)
+async def sweep_now(principal: Admin, services: ServicesDep) -> SweepOut:
+    """Close every overdue session now (of all tenants); returns how many were closed."""
+    result = await services.sweeper.run()
+    return SweepOut(closed=result.closed, at=from_ms(result.at), duration_s=result.duration_s)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus text format."""
+    body = generate_latest(services.runtime.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

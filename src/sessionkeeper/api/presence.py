@@ -1,0 +1,144 @@
+"""Presence sources: full snapshots (PUT) and incremental changes (POST)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import AwareDatetime, BaseModel, Field
+
+from sessionkeeper.api.deps import Ingest, ServicesDep
+from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.schemas import Attributes, Kind, Label, UserId, WriteBody
+from sessionkeeper.domain.presence import PresenceEntry
+from sessionkeeper.domain.times import from_ms, to_ms
+from sessionkeeper.services.presence import PresenceOutcome
+
+router = APIRouter(prefix="/v1/presence", tags=["presence"], responses=PROBLEM_RESPONSES)
+
+SourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+MAX_ENTRIES = 10_000
+
+
+class Entry(WriteBody):
+    user_id: UserId
+    kind: Kind
+    label: Label | None = None
+    attributes: Attributes | None = None
+
+    def to_domain(self) -> PresenceEntry:
+        return PresenceEntry(self.user_id, self.kind, self.label, self.attributes or {})
+
+
+class Leave(WriteBody):
+    user_id: UserId
+    kind: Kind
+    label: Label | None = None
+
+
+EntryList = Annotated[list[Entry], Field(max_length=MAX_ENTRIES)]
+
+
+class Snapshot(WriteBody):
+    entries: EntryList
+    at: AwareDatetime | None = Field(default=None, description="When the snapshot was taken")
+
+
+class Changes(WriteBody):
+    joins: EntryList = []
+    leaves: Annotated[list[Leave], Field(max_length=MAX_ENTRIES)] = []
+    at: AwareDatetime | None = None
+    keepalive: bool = Field(
+        default=False, description="Also refresh every other open session of the source"
+    )
+
+
+class EntryRef(BaseModel):
+    user_id: str
+    kind: str
+    label: str | None
+
+
+class SessionRef(EntryRef):
+    session_id: str
+
+
+class PresenceResult(BaseModel):
+    source: str
+    at: datetime
+    dry_run: bool
+    to_start: list[EntryRef]
+    to_refresh: list[SessionRef]
+    to_end: list[SessionRef]
+    started: list[str] = Field(description="Ids of the sessions started")
+    started_count: int
+    refreshed_count: int
+    ended_count: int
+    timed_out_count: int = Field(description="Sessions of the source that had expired meanwhile")
+
+    @classmethod
+    def of(cls, source: str, outcome: PresenceOutcome) -> PresenceResult:
+        diff = outcome.diff
+        return cls(
+            source=source,
+            at=from_ms(outcome.at),
+            dry_run=not outcome.applied,
+            to_start=[
+                EntryRef(user_id=e.user_id, kind=e.kind, label=e.label) for e in diff.to_start
+            ],
+            to_refresh=[_ref(a.session_id, a.key) for a in diff.to_refresh],
+            to_end=[_ref(a.session_id, a.key) for a in diff.to_end],
+            started=outcome.started_ids,
+            started_count=len(diff.to_start),
+            refreshed_count=len(diff.to_refresh),
+            ended_count=len(diff.to_end),
+            timed_out_count=outcome.timed_out,
+        )
+
+
+def _ref(session_id: str, key: tuple[str, str, str | None]) -> SessionRef:
+    return SessionRef(session_id=session_id, user_id=key[0], kind=key[1], label=key[2])
+
+
+@router.put("/{source}", response_model=PresenceResult)
+async def put_snapshot(
+    source: SourceName,
+    body: Snapshot | EntryList,
+    principal: Ingest,
+    services: ServicesDep,
+    dry_run: bool = False,
+) -> PresenceResult:
+    """The full current state of one source: a list of entries, or ``{"entries": [...],
+    "at": ...}``. Missing sessions end (``presence_lost``), new entries start, the rest are
+    refreshed. ``?dry_run=true`` returns the diff and changes nothing."""
+    snapshot = Snapshot.model_construct(entries=body, at=None) if isinstance(body, list) else body
+    outcome = await services.presence.snapshot(
+        principal.tenant_id,
+        source,
+        [entry.to_domain() for entry in snapshot.entries],
+        at=None if snapshot.at is None else to_ms(snapshot.at),
+        dry_run=dry_run,
+    )
+    return PresenceResult.of(source, outcome)
+
+
+@router.post("/{source}/changes", response_model=PresenceResult)
+async def post_changes(
+    source: SourceName,
+    body: Changes,
+    principal: Ingest,
+    services: ServicesDep,
+    dry_run: bool = False,
+) -> PresenceResult:
+    """Incremental joins and leaves, matched like snapshot entries."""
+    outcome = await services.presence.changes(
+        principal.tenant_id,
+        source,
+        [entry.to_domain() for entry in body.joins],
+        [(leave.user_id, leave.kind, leave.label) for leave in body.leaves],
+        at=None if body.at is None else to_ms(body.at),
+        keepalive=body.keepalive,
+        dry_run=dry_run,
+    )
+    return PresenceResult.of(source, outcome)

@@ -1,0 +1,158 @@
+"""Session lifecycle endpoints: start, heartbeat, end, read, list."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
+
+from sessionkeeper.api.deps import Ingest, IngestOrRead, Reader, ServicesDep
+from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.schemas import (
+    KIND_PATTERN,
+    BatchOutcome,
+    BatchResult,
+    Heartbeat,
+    HeartbeatBatch,
+    SessionEnd,
+    SessionOut,
+    SessionPage,
+    SessionStart,
+)
+from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.times import to_ms
+from sessionkeeper.errors import InvalidInput
+from sessionkeeper.services.sessions import StartRequest
+from sessionkeeper.storage.session_queries import Cursor, SessionFilter
+
+router = APIRouter(prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES)
+
+MAX_PAGE = 500
+
+
+def _ms(value: AwareDatetime | None) -> int | None:
+    return None if value is None else to_ms(value)
+
+
+@router.post("/sessions", status_code=201, response_model=SessionOut)
+async def start_session(
+    body: SessionStart, principal: Ingest, services: ServicesDep, response: Response
+) -> SessionOut:
+    """Start a session. Repeating a start with the same id and body answers 200 (a retry)."""
+    result = await services.sessions.start(
+        principal.tenant_id,
+        StartRequest(
+            id=body.id,
+            user_id=body.user_id,
+            kind=body.kind,
+            label=body.label,
+            attributes=body.attributes,
+            started_at=_ms(body.started_at),
+        ),
+    )
+    if not result.created:
+        response.status_code = 200
+    return SessionOut.of(result.session)
+
+
+@router.post("/sessions/{session_id}/heartbeat", response_model=SessionOut)
+async def heartbeat(
+    session_id: str, principal: Ingest, services: ServicesDep, body: Heartbeat | None = None
+) -> SessionOut:
+    """Say the session is still going. A closed session answers 409 with the session."""
+    body = body or Heartbeat()
+    session = await services.sessions.heartbeat(
+        principal.tenant_id, session_id, at=_ms(body.at), attributes=body.attributes
+    )
+    return SessionOut.of(session)
+
+
+@router.post("/heartbeats", response_model=BatchResult)
+async def heartbeat_batch(
+    body: HeartbeatBatch, principal: Ingest, services: ServicesDep
+) -> BatchResult:
+    """Up to 1,000 heartbeats in one transaction, with an outcome for each."""
+    beats = [(item.session_id, _ms(item.at)) for item in body.heartbeats]
+    outcomes = await services.sessions.heartbeat_batch(principal.tenant_id, beats)
+    return BatchResult(
+        results=[
+            BatchOutcome(session_id=sid, outcome=outcome)
+            for (sid, _), outcome in zip(beats, outcomes, strict=True)
+        ],
+        ok=outcomes.count("ok"),
+        closed=outcomes.count("closed"),
+        not_found=outcomes.count("not_found"),
+    )
+
+
+@router.post("/sessions/{session_id}/end", response_model=SessionOut)
+async def end_session(
+    session_id: str, principal: Ingest, services: ServicesDep, body: SessionEnd | None = None
+) -> SessionOut:
+    """End the session. Ending again returns the same result."""
+    body = body or SessionEnd()
+    session = await services.sessions.end(
+        principal.tenant_id, session_id, at=_ms(body.at), reason=EndReason(body.reason)
+    )
+    return SessionOut.of(session)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionOut)
+async def get_session(
+    session_id: str, principal: IngestOrRead, services: ServicesDep
+) -> SessionOut:
+    return SessionOut.of(await services.sessions.get(principal.tenant_id, session_id))
+
+
+def encode_cursor(cursor: Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    raw = json.dumps([cursor.started_at, cursor.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None) -> Cursor | None:
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        started_at, session_id = json.loads(raw)
+        if not isinstance(started_at, int) or not isinstance(session_id, str):
+            raise ValueError("wrong cursor shape")
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidInput("cursor is not one this server issued", field="cursor") from exc
+    return Cursor(started_at=started_at, id=session_id)
+
+
+@router.get("/sessions", response_model=SessionPage)
+async def list_sessions(
+    principal: Reader,
+    services: ServicesDep,
+    status: Status | None = None,
+    kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
+    user_id: Annotated[str | None, Query(max_length=256)] = None,
+    label: Annotated[str | None, Query(max_length=256)] = None,
+    source: Annotated[str | None, Query(max_length=128)] = None,
+    started_after: AwareDatetime | None = None,
+    started_before: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> SessionPage:
+    """Sessions, newest first. Follow ``next_cursor`` for the next page."""
+    where = SessionFilter(
+        status=status,
+        kind=kind,
+        user_id=user_id,
+        label=label,
+        source=source,
+        started_after=_ms(started_after),
+        started_before=_ms(started_before),
+    )
+    page, after = await services.sessions.list(
+        principal.tenant_id, where, limit=limit, after=decode_cursor(cursor)
+    )
+    return SessionPage(items=[SessionOut.of(s) for s in page], next_cursor=encode_cursor(after))

@@ -1,0 +1,85 @@
+"""Session health: is the record trustworthy right now, and if not, why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sessionkeeper.domain.session import Session
+from sessionkeeper.errors import StorageUnavailable
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.sweeper import Sweeper
+from sessionkeeper.storage import jobs
+from sessionkeeper.storage import session_queries as queries
+
+# A sweep older than this many intervals means the sweeper is stuck or not running.
+STALE_SWEEP_INTERVALS = 3
+DETAILS_LIMIT = 100
+
+
+class HealthStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(slots=True)
+class Health:
+    status: HealthStatus
+    reasons: list[str]
+    database: bool
+    now: int
+    counts: queries.SessionCounts | None = None
+    last_sweep: jobs.JobRun | None = None
+    overdue: list[Session] = field(default_factory=list)
+    recently_timed_out: list[Session] = field(default_factory=list)
+
+
+class HealthService:
+    def __init__(self, runtime: Runtime, sweeper: Sweeper) -> None:
+        self.rt = runtime
+        self.sweeper = sweeper
+
+    async def check(self, tenant_id: int, *, details: bool = False) -> Health:
+        now = self.rt.clock.now_ms()
+        try:
+            counts = await self.rt.db.reader.run(
+                lambda conn: queries.session_counts(conn, tenant_id, now)
+            )
+            last_sweep = await self.sweeper.last_run()
+        except StorageUnavailable as exc:
+            return Health(HealthStatus.DOWN, [exc.detail], database=False, now=now)
+        for kind, kind_counts in counts.by_kind.items():
+            self.rt.metrics.active_sessions.labels(kind=kind).set(kind_counts.active)
+        health = Health(
+            HealthStatus.OK, [], database=True, now=now, counts=counts, last_sweep=last_sweep
+        )
+        health.reasons = self._reasons(counts, last_sweep, now)
+        if health.reasons:
+            health.status = HealthStatus.DEGRADED
+        if details:
+            health.overdue = await self.rt.db.reader.run(
+                lambda conn: queries.overdue_sessions(conn, tenant_id, now, DETAILS_LIMIT)
+            )
+            health.recently_timed_out = await self.rt.db.reader.run(
+                lambda conn: queries.recently_timed_out(conn, tenant_id, now, DETAILS_LIMIT)
+            )
+        return health
+
+    def _reasons(
+        self, counts: queries.SessionCounts, last_sweep: jobs.JobRun | None, now: int
+    ) -> list[str]:
+        reasons = []
+        threshold = self.rt.settings.health_overdue_threshold
+        overdue = counts.total("overdue")
+        if overdue > threshold:
+            reasons.append(f"{overdue} overdue sessions (threshold {threshold})")
+        stale_ms = STALE_SWEEP_INTERVALS * self.rt.settings.sweep_interval_s * 1000
+        if last_sweep is None:
+            reasons.append("no sweep has run yet")
+        elif now - last_sweep.finished_at > stale_ms:
+            lag = (now - last_sweep.finished_at) / 1000
+            reasons.append(f"last sweep {lag:.0f} s ago (over {STALE_SWEEP_INTERVALS} intervals)")
+        if last_sweep is not None and last_sweep.error is not None:
+            reasons.append(f"last sweep failed: {last_sweep.error}")
+        return reasons

@@ -1,0 +1,50 @@
+"""Prometheus metrics, one registry per running app so that tests can run several apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.sessions_started = Counter(
+            "sessionkeeper_sessions_started", "Sessions started", ["kind"], registry=r
+        )
+        self.sessions_ended = Counter(
+            "sessionkeeper_sessions_ended",
+            "Sessions ended by a client, an admin or lost presence",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.sessions_timed_out = Counter(
+            "sessionkeeper_sessions_timed_out", "Sessions closed by the sweep", ["kind"], registry=r
+        )
+        self.active_sessions = Gauge(
+            "sessionkeeper_active_sessions",
+            "Active sessions at the last health or metrics read",
+            ["kind"],
+            registry=r,
+        )
+        self.heartbeats = Counter(
+            "sessionkeeper_heartbeats", "Heartbeats received", ["outcome"], registry=r
+        )
+        self.snapshot_entries = Counter(
+            "sessionkeeper_presence_entries_reconciled",
+            "Presence entries reconciled, by what was done with them",
+            ["action"],
+            registry=r,
+        )
+        self.sweep_duration = Histogram(
+            "sessionkeeper_sweep_duration_seconds",
+            "Duration of sweep runs",
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.http_duration = Histogram(
+            "sessionkeeper_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route", "status"],
+            registry=r,
+        )

@@ -1,0 +1,159 @@
+"""Presence sources: reconcile full snapshots or incremental changes with active sessions.
+
+A snapshot or a change set is applied in one transaction. Before matching, the source's
+sessions that expired meanwhile are closed at their estimated end, so a tracker that comes back
+after a long outage starts fresh sessions instead of stretching the old ones over the gap,
+while a tracker that comes back in time continues its sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.domain import presence as rules
+from sessionkeeper.domain.lifecycle import EndReason
+from sessionkeeper.domain.policy import Policy
+from sessionkeeper.domain.presence import PresenceDiff, PresenceEntry, PresenceKey
+from sessionkeeper.domain.session import NewSession, start_digest
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.sessions import SessionService
+from sessionkeeper.storage import presence as store
+from sessionkeeper.storage import sessions as session_store
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceOutcome:
+    at: int
+    diff: PresenceDiff
+    started_ids: list[str]
+    timed_out: int
+    applied: bool
+
+
+class PresenceService:
+    def __init__(self, runtime: Runtime, sessions: SessionService) -> None:
+        self.rt = runtime
+        self.sessions = sessions
+
+    async def snapshot(
+        self,
+        tenant_id: int,
+        source: str,
+        entries: Sequence[PresenceEntry],
+        *,
+        at: int | None = None,
+        dry_run: bool = False,
+    ) -> PresenceOutcome:
+        return await self._reconcile(
+            tenant_id,
+            source,
+            lambda active: rules.diff_snapshot(entries, active),
+            kinds={e.kind for e in entries},
+            at=at,
+            dry_run=dry_run,
+        )
+
+    async def changes(
+        self,
+        tenant_id: int,
+        source: str,
+        joins: Sequence[PresenceEntry],
+        leaves: Sequence[PresenceKey],
+        *,
+        at: int | None = None,
+        keepalive: bool = False,
+        dry_run: bool = False,
+    ) -> PresenceOutcome:
+        def diff(active: list[rules.ActivePresence]) -> PresenceDiff:
+            changed = rules.diff_changes(joins, leaves, active)
+            if not keepalive:
+                return changed
+            # keepalive: every session of the source still open is refreshed too.
+            ending = {item.session_id for item in changed.to_end}
+            refresh = [item for item in active if item.session_id not in ending]
+            return PresenceDiff(changed.to_start, refresh, changed.to_end)
+
+        return await self._reconcile(
+            tenant_id, source, diff, kinds={e.kind for e in joins}, at=at, dry_run=dry_run
+        )
+
+    async def _reconcile(
+        self,
+        tenant_id: int,
+        source: str,
+        make_diff: rules.DiffFunction,
+        *,
+        kinds: set[str],
+        at: int | None,
+        dry_run: bool,
+    ) -> PresenceOutcome:
+        when = self.sessions.client_time(at, "at")
+        if dry_run:
+            active = await self.rt.db.reader.run(
+                lambda conn: store.active_for_source(conn, tenant_id, source, when)
+            )
+            return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
+        policies = {kind: await self.sessions.policies.for_kind(tenant_id, kind) for kind in kinds}
+
+        def apply(conn: Connection) -> PresenceOutcome:
+            timed_out = store.close_overdue_for_source(conn, tenant_id, source, when)
+            diff = make_diff(store.active_for_source(conn, tenant_id, source, when))
+            news = [
+                self._new_session(source, entry, when, policies[entry.kind])
+                for entry in diff.to_start
+            ]
+            session_store.end_many(
+                conn,
+                tenant_id,
+                [item.session_id for item in diff.to_end],
+                at=when,
+                reason=EndReason.PRESENCE_LOST,
+            )
+            session_store.refresh_many(
+                conn, tenant_id, [item.session_id for item in diff.to_refresh], when
+            )
+            session_store.insert_many(conn, tenant_id, news)
+            return PresenceOutcome(when, diff, [n.id for n in news], timed_out, applied=True)
+
+        outcome = await self.rt.db.writer.run(apply)
+        self._count(outcome)
+        return outcome
+
+    def _new_session(
+        self, source: str, entry: PresenceEntry, at: int, policy: Policy
+    ) -> NewSession:
+        attributes = dict(entry.attributes)
+        return NewSession(
+            id=self.sessions.new_id(),
+            user_id=entry.user_id,
+            kind=entry.kind,
+            label=entry.label,
+            attributes=attributes,
+            started_at=at,
+            timeout_ms=policy.timeout_ms,
+            grace_ms=policy.grace_ms,
+            source=source,
+            start_digest=start_digest(
+                {
+                    "source": source,
+                    "user_id": entry.user_id,
+                    "kind": entry.kind,
+                    "label": entry.label,
+                    "attributes": attributes,
+                    "started_at": at,
+                }
+            ),
+        )
+
+    def _count(self, outcome: PresenceOutcome) -> None:
+        m = self.rt.metrics
+        m.snapshot_entries.labels(action="started").inc(len(outcome.diff.to_start))
+        m.snapshot_entries.labels(action="refreshed").inc(len(outcome.diff.to_refresh))
+        m.snapshot_entries.labels(action="ended").inc(len(outcome.diff.to_end))
+        for entry in outcome.diff.to_start:
+            m.sessions_started.labels(kind=entry.kind).inc()
+        for item in outcome.diff.to_end:
+            m.sessions_ended.labels(kind=item.key[1], reason=EndReason.PRESENCE_LOST.value).inc()

@@ -1,0 +1,176 @@
+"""Starting, heartbeating, ending and reading sessions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sessionkeeper.domain import lifecycle
+from sessionkeeper.domain.ids import time_ordered_id
+from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.session import NewSession, Session, start_digest
+from sessionkeeper.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.services.policies import PolicyService
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage import session_queries as queries
+from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage.session_queries import Cursor, SessionFilter
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    user_id: str
+    kind: str
+    id: str | None = None
+    label: str | None = None
+    attributes: Mapping[str, Any] | None = None
+    started_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    session: Session
+    created: bool
+
+
+class SessionService:
+    def __init__(self, runtime: Runtime, policies: PolicyService) -> None:
+        self.rt = runtime
+        self.policies = policies
+
+    def client_time(self, at: int | None, field: str) -> int:
+        """The server clock when ``at`` is None, else ``at`` if within the accepted window."""
+        now = self.rt.clock.now_ms()
+        if at is None:
+            return now
+        error = lifecycle.client_time_error(
+            at,
+            now,
+            max_past_ms=self.rt.settings.max_past_s * 1000,
+            max_future_ms=self.rt.settings.max_future_s * 1000,
+        )
+        if error is not None:
+            raise InvalidInput(f"{field} {error}", field=field)
+        return at
+
+    def new_id(self) -> str:
+        return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
+
+    async def start(self, tenant_id: int, request: StartRequest) -> StartResult:
+        started_at = self.client_time(request.started_at, "started_at")
+        policy = await self.policies.for_kind(tenant_id, request.kind)
+        digest = start_digest(
+            {
+                "user_id": request.user_id,
+                "kind": request.kind,
+                "label": request.label,
+                "attributes": request.attributes or {},
+                "started_at": request.started_at,
+            }
+        )
+        new = NewSession(
+            id=request.id or self.new_id(),
+            user_id=request.user_id,
+            kind=request.kind,
+            label=request.label,
+            attributes=request.attributes or {},
+            started_at=started_at,
+            timeout_ms=policy.timeout_ms,
+            grace_ms=policy.grace_ms,
+            start_digest=digest,
+        )
+        created, session = await self.rt.db.writer.run(
+            lambda conn: store.start(conn, tenant_id, new)
+        )
+        if not created and session.start_digest != digest:
+            raise Conflict(
+                f"session '{new.id}' exists with a different start; use a new id",
+                session=session,
+            )
+        if created:
+            self.rt.metrics.sessions_started.labels(kind=new.kind).inc()
+        return StartResult(session=session, created=created)
+
+    async def heartbeat(
+        self,
+        tenant_id: int,
+        session_id: str,
+        *,
+        at: int | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Session:
+        beat_at = self.client_time(at, "at")
+        now = self.rt.clock.now_ms()
+        outcome, session = await self.rt.db.writer.run(
+            lambda conn: store.heartbeat(
+                conn, tenant_id, session_id, at=beat_at, now=now, attributes=attributes
+            )
+        )
+        self.rt.metrics.heartbeats.labels(outcome=outcome).inc()
+        if session is None:
+            raise NotFound(f"no session '{session_id}'")
+        if outcome == "closed":
+            raise Conflict(
+                f"session '{session_id}' is {session.status}; start a new session",
+                session=session,
+            )
+        return session
+
+    async def heartbeat_batch(
+        self, tenant_id: int, beats: Sequence[tuple[str, int | None]]
+    ) -> list[store.HeartbeatOutcome]:
+        resolved = [
+            (sid, self.client_time(at, f"heartbeats[{i}].at")) for i, (sid, at) in enumerate(beats)
+        ]
+        now = self.rt.clock.now_ms()
+        outcomes = await self.rt.db.writer.run(
+            lambda conn: store.heartbeat_many(conn, tenant_id, resolved, now)
+        )
+        for outcome in set(outcomes):
+            self.rt.metrics.heartbeats.labels(outcome=outcome).inc(outcomes.count(outcome))
+        return outcomes
+
+    async def end(
+        self,
+        tenant_id: int,
+        session_id: str,
+        *,
+        at: int | None = None,
+        reason: EndReason = EndReason.CLIENT,
+    ) -> Session:
+        end_at = self.client_time(at, "at")
+        closed_now, session = await self.rt.db.writer.run(
+            lambda conn: store.end(conn, tenant_id, session_id, at=end_at, reason=reason)
+        )
+        if session is None:
+            raise NotFound(f"no session '{session_id}'")
+        if closed_now:
+            self._count_close(session)
+        return session
+
+    def _count_close(self, session: Session) -> None:
+        if session.status is Status.TIMED_OUT:
+            self.rt.metrics.sessions_timed_out.labels(kind=session.kind).inc()
+        elif session.end_reason is not None:
+            self.rt.metrics.sessions_ended.labels(
+                kind=session.kind, reason=session.end_reason.value
+            ).inc()
+
+    async def get(self, tenant_id: int, session_id: str) -> Session:
+        session = await self.rt.db.reader.run(lambda conn: store.get(conn, tenant_id, session_id))
+        if session is None:
+            raise NotFound(f"no session '{session_id}'")
+        return session
+
+    async def list(
+        self, tenant_id: int, where: SessionFilter, *, limit: int, after: Cursor | None
+    ) -> tuple[list[Session], Cursor | None]:
+        """A page of sessions, newest first, and the cursor of the next page (None at the end)."""
+        rows = await self.rt.db.reader.run(
+            lambda conn: queries.list_sessions(conn, tenant_id, where, limit=limit + 1, after=after)
+        )
+        page = rows[:limit]
+        more = len(rows) > limit
+        return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None)

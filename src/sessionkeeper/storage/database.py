@@ -1,0 +1,55 @@
+"""One process's handle on the database: the group-commit writer and the read pool."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sessionkeeper.config import Settings
+from sessionkeeper.storage import migrate
+from sessionkeeper.storage.engine import Reader, create_engine, storage_errors
+from sessionkeeper.storage.writer import Writer
+
+READ_POOL_SIZE = 8
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+        self.write_engine = create_engine(
+            settings.database_url, role="writer", sqlite_synchronous=settings.sqlite_synchronous
+        )
+        self.read_engine = create_engine(
+            settings.database_url,
+            role="reader",
+            pool_size=READ_POOL_SIZE,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        self.writer = Writer(self.write_engine, max_batch=settings.writer_max_batch)
+        self.reader = Reader(self.read_engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    def migrate(self) -> None:
+        with storage_errors():
+            migrate.upgrade(self.write_engine)
+
+    def is_migrated(self) -> bool:
+        with storage_errors():
+            return migrate.current_revision(self.write_engine) == migrate.head_revision(
+                self.write_engine
+            )
+
+    def ping(self) -> bool:
+        try:
+            with self.read_engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+        self.write_engine.dispose()
+        self.read_engine.dispose()

@@ -1,0 +1,62 @@
+"""SQL for the record of periodic job runs (shared by every server process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.storage.dialect import upsert
+from sessionkeeper.storage.tables import job_runs as t
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    name: str
+    started_at: int
+    finished_at: int
+    duration_ms: int
+    result: int
+    error: str | None
+    last_success_at: int | None
+
+
+def record(
+    conn: Connection,
+    name: str,
+    *,
+    started_at: int,
+    finished_at: int,
+    result: int,
+    error: str | None,
+) -> None:
+    previous = get(conn, name)
+    last_success = (
+        finished_at if error is None else (previous.last_success_at if previous else None)
+    )
+    values = {
+        "name": name,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "duration_ms": finished_at - started_at,
+        "result": result,
+        "error": error,
+        "last_success_at": last_success,
+    }
+    conn.execute(upsert(conn, t, values, keys=["name"]))
+
+
+def get(conn: Connection, name: str) -> JobRun | None:
+    row = conn.execute(sa.select(t).where(t.c.name == name)).first()
+    if row is None:
+        return None
+    return JobRun(
+        name=row.name,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_ms=row.duration_ms,
+        result=row.result,
+        error=row.error,
+        last_success_at=row.last_success_at,
+    )

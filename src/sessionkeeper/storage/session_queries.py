@@ -1,0 +1,149 @@
+"""Read-side SQL for sessions: listing with cursor pagination and counts for health."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.session import Session
+from sessionkeeper.storage.sessions import _COLUMNS, row_to_session
+from sessionkeeper.storage.tables import sessions as t
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    status: Status | None = None
+    kind: str | None = None
+    user_id: str | None = None
+    label: str | None = None
+    source: str | None = None
+    started_after: int | None = None
+    started_before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last row of a page: newest first, ties broken by id."""
+
+    started_at: int
+    id: str
+
+
+def list_sessions(
+    conn: Connection, tenant_id: int, where: SessionFilter, *, limit: int, after: Cursor | None
+) -> list[Session]:
+    conditions: list[sa.ColumnElement[bool]] = [t.c.tenant_id == tenant_id]
+    if where.status is not None:
+        conditions.append(t.c.status == where.status.value)
+    for column, value in (
+        (t.c.kind, where.kind),
+        (t.c.user_id, where.user_id),
+        (t.c.label, where.label),
+        (t.c.source, where.source),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if where.started_after is not None:
+        conditions.append(t.c.started_at >= where.started_after)
+    if where.started_before is not None:
+        conditions.append(t.c.started_at < where.started_before)
+    if after is not None:
+        conditions.append(
+            sa.or_(
+                t.c.started_at < after.started_at,
+                sa.and_(t.c.started_at == after.started_at, t.c.id < after.id),
+            )
+        )
+    stmt = (
+        sa.select(*_COLUMNS)
+        .where(*conditions)
+        .order_by(t.c.started_at.desc(), t.c.id.desc())
+        .limit(limit)
+    )
+    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+
+
+@dataclass(slots=True)
+class KindCounts:
+    active: int = 0
+    overdue: int = 0
+    timed_out_last_hour: int = 0
+    active_users: int = 0
+
+
+@dataclass(slots=True)
+class SessionCounts:
+    by_kind: dict[str, KindCounts] = field(default_factory=lambda: defaultdict(KindCounts))
+    active_users: int = 0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(counts, name) for counts in self.by_kind.values())
+
+
+def session_counts(conn: Connection, tenant_id: int, now: int) -> SessionCounts:
+    """Per-kind active, overdue and recently timed-out counts, for one tenant."""
+    counts = SessionCounts()
+    active = t.c.status == Status.ACTIVE.value
+    rows = conn.execute(
+        sa.select(
+            t.c.kind,
+            sa.func.count(),
+            sa.func.sum(sa.case((t.c.expires_at < now, 1), else_=0)),
+            sa.func.count(sa.distinct(t.c.user_id)),
+        )
+        .where(t.c.tenant_id == tenant_id, active)
+        .group_by(t.c.kind)
+    )
+    for kind, n_active, n_overdue, n_users in rows:
+        entry = counts.by_kind[kind]
+        entry.active, entry.overdue, entry.active_users = n_active, int(n_overdue or 0), n_users
+    timed_out = conn.execute(
+        sa.select(t.c.kind, sa.func.count())
+        .where(
+            t.c.tenant_id == tenant_id,
+            t.c.end_reason == EndReason.TIMEOUT.value,
+            t.c.ended_at >= now - 3_600_000,
+        )
+        .group_by(t.c.kind)
+    )
+    for kind, n in timed_out:
+        counts.by_kind[kind].timed_out_last_hour = n
+    counts.active_users = conn.execute(
+        sa.select(sa.func.count(sa.distinct(t.c.user_id))).where(t.c.tenant_id == tenant_id, active)
+    ).scalar_one()
+    return counts
+
+
+def overdue_sessions(conn: Connection, tenant_id: int, now: int, limit: int) -> list[Session]:
+    stmt = (
+        sa.select(*_COLUMNS)
+        .where(t.c.tenant_id == tenant_id, t.c.status == Status.ACTIVE.value, t.c.expires_at < now)
+        .order_by(t.c.expires_at)
+        .limit(limit)
+    )
+    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+
+
+def recently_timed_out(conn: Connection, tenant_id: int, now: int, limit: int) -> list[Session]:
+    stmt = (
+        sa.select(*_COLUMNS)
+        .where(
+            t.c.tenant_id == tenant_id,
+            t.c.end_reason == EndReason.TIMEOUT.value,
+            t.c.ended_at >= now - 3_600_000,
+        )
+        .order_by(t.c.ended_at.desc())
+        .limit(limit)
+    )
+    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+
+
+def active_by_source(conn: Connection, tenant_id: int, source: str) -> list[Session]:
+    stmt = sa.select(*_COLUMNS).where(
+        t.c.tenant_id == tenant_id, t.c.source == source, t.c.status == Status.ACTIVE.value
+    )
+    return [row_to_session(row) for row in conn.execute(stmt).mappings()]

@@ -1,0 +1,121 @@
+"""The one writer of a server process: group commit.
+
+Requests hand the writer small functions (*ops*) that each run a few statements on a
+connection and return plain values. A thread takes every op waiting in the queue, runs them
+all in ONE transaction and commits once, then answers each request. Concurrent requests thus
+share a commit (the throughput of batching) while each one is answered only after its own
+writes are durable (the safety of commit-per-request).
+
+If anything in a batch raises, the batch is rolled back and its ops are run again one
+transaction each, so one bad op fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+
+from sessionkeeper.storage.engine import storage_errors
+
+T = TypeVar("T")
+Op = Callable[[Connection], Any]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass(slots=True)
+class WriterStats:
+    batches: int = 0
+    ops: int = 0
+
+
+class Writer:
+    def __init__(self, engine: Engine, *, max_batch: int = 1000) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.stats = WriterStats()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="sk-writer", daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def submit(self, op: Callable[[Connection], T]) -> Future[T]:
+        if self._thread is None:
+            self.start()
+        future: Future[T] = Future()
+        self._queue.put((op, future))
+        return future
+
+    async def run(self, op: Callable[[Connection], T]) -> T:
+        """Run ``op`` in the next group commit; returns once it is committed."""
+        return await asyncio.wrap_future(self.submit(op))
+
+    def run_sync(self, op: Callable[[Connection], T]) -> T:
+        return self.submit(op).result()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stop_after = False
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                batch.append(nxt)
+            self._commit(batch)
+            if stop_after:
+                return
+
+    def _commit(self, batch: list[tuple[Op, Future[Any]]]) -> None:
+        try:
+            with storage_errors(), self.engine.begin() as conn:
+                results = [op(conn) for op, _ in batch]
+        except BaseException as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=exc)
+            else:
+                for item in batch:
+                    self._commit([item])
+            return
+        self.stats.batches += 1
+        self.stats.ops += len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result=result)
+
+
+def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+    if future.done():  # the waiting request was cancelled; its writes are still committed
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
