@@ -84,8 +84,8 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
 
 def start(conn: Connection, tenant_id: int, new: NewSession) -> tuple[bool, Session]:
     """Insert the session unless its id exists; returns (created, the stored session)."""
-    stmt = insert_ignoring_conflicts(conn, t).values(**_values(tenant_id, new))
-    created = conn.execute(stmt).rowcount == 1
+    stmt = insert_ignoring_conflicts(conn, t).values(**_values(tenant_id, new)).returning(t.c.seq)
+    created = conn.execute(stmt).first() is not None
     stored = get(conn, tenant_id, new.id)
     assert stored is not None, "a session just inserted or found must be readable"
     return created, stored

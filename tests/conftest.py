@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    Harness,
+    create_pg_database,
+    drop_pg_database,
+    empty_database,
+    postgres_available,
+    running_app,
+)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One throwaway PostgreSQL database for the run, dropped at the end.
+
+    Without PostgreSQL the tests that need it skip locally; under CI=true they fail.
+    """
+    if not postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and CI=true")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The run's PostgreSQL database, emptied (schema kept) for this test."""
+    from sessionkeeper.config import Settings
+    from sessionkeeper.storage.database import Database
+
+    database = Database(Settings(database_url=pg_database))
+    database.migrate()
+    database.close()
+    empty_database(pg_database)
+    return pg_database
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sessionkeeper.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sessionkeeper.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def api(sqlite_url: str) -> AsyncIterator[Harness]:
+    async with running_app(sqlite_url) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def api_any(db_url: str) -> AsyncIterator[Harness]:
+    """The app on each backend in turn."""
+    async with running_app(db_url) as harness:
+        yield harness
