@@ -22,6 +22,7 @@ async def sweep_now(principal: Admin, services: ServicesDep) -> SweepOut:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
-    """Prometheus text format."""
+    """Prometheus text format (no authentication, like most scrape targets)."""
+    await services.health.refresh_active_gauge()
     body = generate_latest(services.runtime.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

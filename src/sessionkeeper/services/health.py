@@ -49,8 +49,6 @@ class HealthService:
             last_sweep = await self.sweeper.last_run()
         except StorageUnavailable as exc:
             return Health(HealthStatus.DOWN, [exc.detail], database=False, now=now)
-        for kind, kind_counts in counts.by_kind.items():
-            self.rt.metrics.active_sessions.labels(kind=kind).set(kind_counts.active)
         health = Health(
             HealthStatus.OK, [], database=True, now=now, counts=counts, last_sweep=last_sweep
         )
@@ -83,3 +81,11 @@ class HealthService:
         if last_sweep is not None and last_sweep.error is not None:
             reasons.append(f"last sweep failed: {last_sweep.error}")
         return reasons
+
+    async def refresh_active_gauge(self) -> None:
+        """Set the active-sessions gauge from the database, for a metrics scrape."""
+        counts = await self.rt.db.reader.run(queries.active_by_kind)
+        gauge = self.rt.metrics.active_sessions
+        gauge.clear()  # kinds with no active session left must drop to nothing, not linger
+        for kind, n in counts.items():
+            gauge.labels(kind=kind).set(n)

@@ -65,14 +65,32 @@ def create_engine(
     )
 
 
+# SQLite reports both "cannot get at the file" and mistakes in SQL as OperationalError;
+# only these messages mean the database is (for now) out of reach.
+_SQLITE_UNAVAILABLE = ("locked", "unable to open", "disk i/o", "busy", "readonly", "disk is full")
+
+
+def _is_unavailable(exc: sa.exc.DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        return any(fragment in str(exc.orig).lower() for fragment in _SQLITE_UNAVAILABLE)
+    return True  # psycopg raises OperationalError for connection and server failures
+
+
 @contextlib.contextmanager
 def storage_errors() -> Iterator[None]:
     """Turn "cannot reach the database" into :class:`StorageUnavailable` (a 503)."""
     try:
         yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-        cause = getattr(exc, "orig", None) or exc
-        raise StorageUnavailable(f"database unavailable: {type(cause).__name__}") from exc
+    except sa.exc.TimeoutError as exc:  # no pooled connection became free in time
+        raise StorageUnavailable("database unavailable: connection pool exhausted") from exc
+    except sa.exc.DBAPIError as exc:
+        if not _is_unavailable(exc):
+            raise
+        raise StorageUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
 
 
 class Reader:

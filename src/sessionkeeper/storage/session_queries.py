@@ -147,3 +147,13 @@ def active_by_source(conn: Connection, tenant_id: int, source: str) -> list[Sess
         t.c.tenant_id == tenant_id, t.c.source == source, t.c.status == Status.ACTIVE.value
     )
     return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+
+
+def active_by_kind(conn: Connection) -> dict[str, int]:
+    """Active sessions per kind over all tenants (for the Prometheus gauge)."""
+    rows = conn.execute(
+        sa.select(t.c.kind, sa.func.count())
+        .where(t.c.status == Status.ACTIVE.value)
+        .group_by(t.c.kind)
+    )
+    return {kind: n for kind, n in rows}

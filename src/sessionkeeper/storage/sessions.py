@@ -139,17 +139,20 @@ class SweepChunk:
 
 def sweep_chunk(conn: Connection, now: int, limit: int = SWEEP_CHUNK) -> SweepChunk:
     """Close up to ``limit`` overdue sessions, found through the active-expiry index."""
+    # A materialised CTE is evaluated once: PostgreSQL may otherwise re-run a LIMIT subquery
+    # inside an UPDATE and close more than ``limit`` rows in one statement.
     overdue = (
         sa.select(t.c.seq)
         .where(_overdue(now))
         .order_by(t.c.expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .cte("overdue")
+        .prefix_with("MATERIALIZED")
     )
     stmt = (
         t.update()
-        .where(t.c.seq.in_(overdue), _overdue(now))
+        .where(t.c.seq.in_(sa.select(overdue.c.seq)), _overdue(now))
         .values(**_timeout_values(now))
         .returning(t.c.tenant_id, t.c.kind)
     )

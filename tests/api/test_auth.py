@@ -1,0 +1,88 @@
+"""API keys: authentication, scopes and tenant isolation."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionkeeper.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.services.tenants import Scope
+from tests.support import Harness
+
+
+async def test_missing_and_unknown_keys_are_401(api: Harness) -> None:
+    response = await api.client.get("/v1/sessions")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+    response = await api.client.get("/v1/sessions", headers={"Authorization": "Bearer sk_nope"})
+    assert response.status_code == 401
+
+
+async def test_ingest_key_cannot_read_lists_or_admin(api: Harness) -> None:
+    assert (await api.get("/v1/sessions", scope="ingest")).status_code == 403
+    assert (await api.get("/v1/health", scope="ingest")).status_code == 403
+    assert (await api.post("/v1/maintenance/sweep", scope="ingest")).status_code == 403
+    assert (await api.put("/v1/policies/game", {}, scope="ingest")).status_code == 403
+
+
+async def test_read_key_cannot_write(api: Harness) -> None:
+    body = {"user_id": "u", "kind": "game"}
+    response = await api.post("/v1/sessions", body, scope="read")
+    assert response.status_code == 403
+    assert response.json()["title"] == "Forbidden"
+    assert (
+        await api.post("/v1/heartbeats", {"heartbeats": [{"session_id": "x"}]}, scope="read")
+    ).status_code == 403
+    assert (await api.put("/v1/presence/bot", [], scope="read")).status_code == 403
+    assert (await api.get("/v1/sessions", scope="read")).status_code == 200
+
+
+async def test_another_tenants_session_is_404_and_reveals_nothing(api: Harness) -> None:
+    await api.post("/v1/sessions", {"id": "shared", "user_id": "u", "kind": "game"})
+    api.services.tenants.create_tenant("other")
+    other = {"Authorization": f"Bearer {api.new_key('other', 'admin')}"}
+    for method, path in [
+        ("GET", "/v1/sessions/shared"),
+        ("POST", "/v1/sessions/shared/heartbeat"),
+        ("POST", "/v1/sessions/shared/end"),
+    ]:
+        response = await api.client.request(method, path, headers=other)
+        assert response.status_code == 404
+        assert "u" not in response.json().get("session", {})
+    assert (await api.client.get("/v1/sessions", headers=other)).json()["items"] == []
+    # The same id is free in the other tenant.
+    mine = await api.client.post(
+        "/v1/sessions", json={"id": "shared", "user_id": "v", "kind": "voice"}, headers=other
+    )
+    assert mine.status_code == 201
+    batch = await api.client.post(
+        "/v1/heartbeats", json={"heartbeats": [{"session_id": "shared"}]}, headers=other
+    )
+    assert batch.json()["ok"] == 1
+    assert (await api.get("/v1/sessions/shared")).json()["user_id"] == "u"
+
+
+async def test_revoked_key_stops_working(api: Harness) -> None:
+    key_id, secret = api.services.tenants.create_key("default", Scope.READ)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert (await api.client.get("/v1/sessions", headers=headers)).status_code == 200
+    api.services.tenants.revoke_key(key_id)
+    assert (await api.client.get("/v1/sessions", headers=headers)).status_code == 401
+    with pytest.raises(NotFound):
+        api.services.tenants.revoke_key(key_id)
+
+
+def test_keys_are_stored_hashed(api: Harness) -> None:
+    _, secret = api.services.tenants.create_key("default", Scope.INGEST)
+    keys = api.services.tenants.list_keys("default")
+    assert all(secret not in (k.prefix, str(k)) for k in keys)
+    assert any(secret.startswith(k.prefix) for k in keys)
+
+
+def test_tenant_names_are_checked_and_unique(api: Harness) -> None:
+    with pytest.raises(InvalidInput):
+        api.services.tenants.create_tenant("no spaces")
+    with pytest.raises(Conflict):
+        api.services.tenants.create_tenant("default")
+    with pytest.raises(NotFound):
+        api.services.tenants.create_key("ghost", Scope.ADMIN)

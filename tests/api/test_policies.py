@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from tests.support import Harness, ms
+
+
+async def test_builtin_default_is_listed(api: Harness) -> None:
+    items = (await api.get("/v1/policies", scope="read")).json()["items"]
+    assert items == [
+        {
+            "kind": "*",
+            "heartbeat_interval_s": 60.0,
+            "timeout_s": 300.0,
+            "grace_s": 30.0,
+            "builtin": True,
+        }
+    ]
+
+
+async def test_put_fills_defaults_from_the_interval(api: Harness) -> None:
+    response = await api.put("/v1/policies/game", {"heartbeat_interval_s": 10})
+    assert response.status_code == 200
+    assert response.json() == {
+        "kind": "game",
+        "heartbeat_interval_s": 10.0,
+        "timeout_s": 50.0,
+        "grace_s": 5.0,
+        "builtin": False,
+    }
+    kinds = [p["kind"] for p in (await api.get("/v1/policies")).json()["items"]]
+    assert kinds == ["*", "game"]
+
+
+async def test_new_sessions_use_the_kinds_policy_then_the_tenant_default(api: Harness) -> None:
+    await api.put("/v1/policies/*", {"heartbeat_interval_s": 1, "timeout_s": 2, "grace_s": 0.5})
+    await api.put("/v1/policies/game", {"heartbeat_interval_s": 30})
+    game = (await api.post("/v1/sessions", {"user_id": "u", "kind": "game"})).json()
+    voice = (await api.post("/v1/sessions", {"user_id": "u", "kind": "voice"})).json()
+    assert ms(game["expires_at"]) - ms(game["started_at"]) == 150_000
+    assert ms(voice["expires_at"]) - ms(voice["started_at"]) == 2_000
+
+
+async def test_a_changed_policy_applies_from_the_next_heartbeat(api: Harness) -> None:
+    s = (await api.post("/v1/sessions", {"id": "p", "user_id": "u", "kind": "lesson"})).json()
+    await api.put(
+        "/v1/policies/lesson", {"heartbeat_interval_s": 10, "timeout_s": 20, "grace_s": 4}
+    )
+    assert (await api.get("/v1/sessions/p")).json()["expires_at"] == s["expires_at"]
+    api.advance(5)
+    beat = (await api.post("/v1/sessions/p/heartbeat", {})).json()
+    assert ms(beat["expires_at"]) - ms(beat["last_seen_at"]) == 20_000
+    api.advance(30)
+    await api.post("/v1/maintenance/sweep")
+    closed = (await api.get("/v1/sessions/p")).json()
+    assert ms(closed["ended_at"]) == ms(beat["last_seen_at"]) + 4_000
+
+
+async def test_tenant_default_does_not_override_a_kinds_own_policy(api: Harness) -> None:
+    await api.put("/v1/policies/game", {"heartbeat_interval_s": 30})
+    await api.post("/v1/sessions", {"id": "g", "user_id": "u", "kind": "game"})
+    await api.put("/v1/policies/*", {"heartbeat_interval_s": 1})
+    api.advance(1)
+    beat = (await api.post("/v1/sessions/g/heartbeat", {})).json()
+    assert ms(beat["expires_at"]) - ms(beat["last_seen_at"]) == 150_000
+
+
+async def test_inconsistent_policies_are_422_naming_the_field(api: Harness) -> None:
+    cases = [
+        ({"heartbeat_interval_s": 0.5}, "heartbeat_interval_s"),
+        ({"heartbeat_interval_s": 60, "timeout_s": 30}, "timeout_s"),
+        ({"grace_s": 1000}, "grace_s"),
+        ({"heartbeat_interval_s": "often"}, "heartbeat_interval_s"),
+        ({"interval": 5}, "interval"),
+    ]
+    for body, field in cases:
+        response = await api.put("/v1/policies/game", body)
+        assert response.status_code == 422, body
+        assert response.json()["field"] == field
+    assert (await api.put("/v1/policies/bad kind", {})).status_code == 422

@@ -1,0 +1,242 @@
+"""Storage on every backend: migrations, the rules in SQL, the sweep's index, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from functools import partial
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sessionkeeper.domain import lifecycle as lc
+from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.session import NewSession
+from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage import tenants as tenant_store
+from sessionkeeper.storage.database import Database
+from sessionkeeper.storage.tables import metadata
+from tests.support import T0, settings_for
+
+TIMEOUT, GRACE = 60_000, 10_000
+
+
+@pytest.fixture
+def database(db_url: str):
+    db = Database(settings_for(db_url))
+    db.migrate()
+    yield db
+    db.close()
+
+
+def tenant(db: Database, name: str = "t") -> int:
+    found = db.writer.run_sync(lambda c: tenant_store.create_tenant(c, name, T0))
+    assert found is not None
+    return found.id
+
+
+def new_session(sid: str, at: int = T0, user: str = "u", kind: str = "game") -> NewSession:
+    return NewSession(
+        id=sid,
+        user_id=user,
+        kind=kind,
+        label=None,
+        attributes={},
+        started_at=at,
+        timeout_ms=TIMEOUT,
+        grace_ms=GRACE,
+        start_digest=sid,
+    )
+
+
+def test_migrations_equal_the_table_definitions(database: Database) -> None:
+    with database.write_engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert database.is_migrated()
+
+
+def test_migrate_twice_is_harmless(database: Database) -> None:
+    database.migrate()
+    assert database.is_migrated()
+
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["beat", "end", "sweep", "wait"]),
+        st.integers(min_value=-30_000, max_value=90_000),
+    ),
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=ops)
+def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script) -> None:
+    """Random scripts of beats, ends, sweeps and waits: SQL and domain end in the same state."""
+    tid = database.writer.run_sync(lambda c: tenant_store.get_tenant(c, "prop"))
+    tid = tid.id if tid else tenant(database, "prop")
+    sid = f"s{abs(hash(tuple(script)))}"
+    database.writer.run_sync(lambda c: store.start(c, tid, new_session(sid)))
+    model = lc.start(T0, timeout_ms=TIMEOUT, grace_ms=GRACE)
+    now = T0
+    for op, delta in script:
+        if op == "wait":
+            now += abs(delta)
+            continue
+        at = max(T0, now + delta) if op != "sweep" else now
+        now = max(now, at)
+        if op == "beat":
+            model = lc.heartbeat(model, at, now)
+            database.writer.run_sync(
+                partial(store.heartbeat, tenant_id=tid, session_id=sid, at=at, now=now)
+            )
+        elif op == "end":
+            model = lc.end(model, at, now)
+            database.writer.run_sync(
+                partial(store.end, tenant_id=tid, session_id=sid, at=at, reason=EndReason.CLIENT)
+            )
+        else:
+            model = lc.sweep(model, now)
+            database.writer.run_sync(
+                partial(store.close_overdue, tenant_id=tid, session_ids=[sid], now=now)
+            )
+    stored = database.reader.run_sync(lambda c: store.get(c, tid, sid))
+    assert stored is not None
+    got = stored.lifecycle
+    assert (got.status, got.last_seen_at, got.ended_at, got.estimated, got.end_reason) == (
+        model.status,
+        model.last_seen_at,
+        model.ended_at,
+        model.estimated,
+        model.end_reason,
+    ), script
+
+
+def test_sweep_closes_only_overdue_at_estimated_end(database: Database) -> None:
+    tid = tenant(database)
+    sessions = [new_session(f"s{i}", at=T0 + i * 1_000) for i in range(20)]
+    database.writer.run_sync(lambda c: store.insert_many(c, tid, sessions))
+    now = T0 + TIMEOUT + 9_500  # s0..s9 expired (expires_at < now)
+    chunk = database.writer.run_sync(lambda c: store.sweep_chunk(c, now))
+    assert chunk.count == 10
+    for i in range(20):
+        s = database.reader.run_sync(lambda c, i=i: store.get(c, tid, f"s{i}"))
+        assert s is not None
+        if i < 10:
+            assert s.status is Status.TIMED_OUT and s.estimated
+            assert s.ended_at == T0 + i * 1_000 + GRACE
+        else:
+            assert s.status is Status.ACTIVE
+
+
+def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
+    tid = tenant(database)
+    n = store.SWEEP_CHUNK + 123
+    database.writer.run_sync(
+        lambda c: store.insert_many(c, tid, [new_session(f"b{i}") for i in range(n)])
+    )
+    first = database.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + TIMEOUT + 1))
+    second = database.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + TIMEOUT + 1))
+    assert (first.count, second.count) == (store.SWEEP_CHUNK, 123)
+
+
+def test_sweep_reads_the_active_expiry_index(database: Database) -> None:
+    tid = tenant(database)
+    database.writer.run_sync(
+        lambda c: store.insert_many(c, tid, [new_session(f"i{i}") for i in range(200)])
+    )
+    overdue = sa.text("SELECT seq FROM sessions WHERE status = 'active' AND expires_at < :now")
+    with database.write_engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(
+                str(r)
+                for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + str(overdue)), {"now": T0})
+            )
+        else:
+            conn.execute(sa.text("ANALYZE sessions"))
+            conn.execute(sa.text("SET enable_seqscan = off"))
+            plan = " ".join(
+                str(r) for r in conn.execute(sa.text("EXPLAIN " + str(overdue)), {"now": T0})
+            )
+    assert "ix_sessions_active_expires" in plan
+
+
+def test_two_writers_on_one_database_agree(db_url: str) -> None:
+    """Two writers (as two server processes would) start the same ids, beat and sweep at once."""
+    first, second = Database(settings_for(db_url)), Database(settings_for(db_url))
+    first.migrate()
+    tid = tenant(first)
+    errors: list[BaseException] = []
+    created: list[bool] = []
+    lock = threading.Lock()
+
+    def work(db: Database, worker: int) -> None:
+        try:
+            for i in range(150):
+                made, _ = db.writer.run_sync(
+                    lambda c, i=i: store.start(c, tid, new_session(f"c{i}"))
+                )
+                with lock:
+                    created.append(made)
+                at = T0 + 1_000 + worker
+                db.writer.run_sync(
+                    lambda c, i=i, at=at: store.heartbeat(c, tid, f"c{i}", at=at, now=at)
+                )
+                if i % 25 == 0:
+                    db.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + 30 * TIMEOUT))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(db, n)) for n, db in enumerate((first, second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert created.count(True) == 150  # every id created exactly once
+        count = first.reader.run_sync(
+            lambda c: c.execute(sa.text("SELECT count(*) FROM sessions")).scalar_one()
+        )
+        assert count == 150
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_group_commit_gathers_concurrent_writes(database: Database) -> None:
+    tid = tenant(database)
+    before = database.writer.stats.batches
+    await asyncio.gather(
+        *(
+            database.writer.run(lambda c, i=i: store.start(c, tid, new_session(f"g{i}")))
+            for i in range(200)
+        )
+    )
+    batches = database.writer.stats.batches - before
+    assert batches < 200  # fewer commits than writes
+    assert database.reader.run_sync(lambda c: store.get(c, tid, "g199")) is not None
+
+
+def test_a_failing_op_fails_alone(database: Database) -> None:
+    tid = tenant(database)
+
+    def broken(conn: sa.Connection) -> None:
+        conn.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
+
+    good = [
+        database.writer.submit(lambda c, i=i: store.start(c, tid, new_session(f"f{i}")))
+        for i in range(5)
+    ]
+    bad = database.writer.submit(broken)
+    for future in good:
+        assert future.result()[0] is True
+    with pytest.raises(sa.exc.SQLAlchemyError):
+        bad.result()

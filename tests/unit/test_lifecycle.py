@@ -1,0 +1,138 @@
+"""The lifecycle rules, table-driven: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionkeeper.domain import lifecycle as lc
+from sessionkeeper.domain.lifecycle import EndReason, Status
+
+TIMEOUT = 300_000
+GRACE = 30_000
+
+
+def fresh(started: int = 0) -> lc.Lifecycle:
+    return lc.start(started, timeout_ms=TIMEOUT, grace_ms=GRACE)
+
+
+def test_start_sets_expiry_from_timeout() -> None:
+    s = fresh(1_000)
+    assert (s.status, s.last_seen_at, s.expires_at) == (Status.ACTIVE, 1_000, 301_000)
+
+
+@pytest.mark.parametrize(
+    ("last_seen", "beat_at", "now", "expect_last_seen", "expect_status"),
+    [
+        (60_000, 120_000, 120_000, 120_000, Status.ACTIVE),  # moves forward
+        (120_000, 60_000, 120_000, 120_000, Status.ACTIVE),  # older beat: no-op
+        (120_000, 120_000, 120_000, 120_000, Status.ACTIVE),  # same time: no-op
+        (0, 300_000, 300_000, 300_000, Status.ACTIVE),  # exactly at expiry: still alive
+        (0, 300_001, 300_001, 0, Status.TIMED_OUT),  # after expiry: cannot revive
+        (0, 200_000, 600_000, 200_000, Status.TIMED_OUT),  # late delivery, overdue since
+        (0, 200_000, 499_000, 200_000, Status.ACTIVE),  # late delivery, still in time
+    ],
+)
+def test_heartbeat_is_monotonic_and_cannot_revive(
+    last_seen: int, beat_at: int, now: int, expect_last_seen: int, expect_status: Status
+) -> None:
+    s = fresh()
+    if last_seen:
+        s = lc.heartbeat(s, last_seen, last_seen)
+    after = lc.heartbeat(s, beat_at, now)
+    assert after.last_seen_at == expect_last_seen
+    assert after.status is expect_status
+
+
+def test_heartbeat_uses_policy_in_force_now() -> None:
+    s = lc.heartbeat(fresh(), 10_000, 10_000, timeout_ms=60_000)
+    assert s.expires_at == 70_000
+    assert s.timeout_ms == 60_000
+
+
+@pytest.mark.parametrize(
+    ("last_seen", "now", "expected_end"),
+    [
+        (100_000, 100_000 + TIMEOUT + 1, 100_000 + GRACE),  # grace credited
+        (100_000, 10**9, 100_000 + GRACE),  # long after: still last_seen + grace
+    ],
+)
+def test_sweep_closes_overdue_at_estimated_end(last_seen: int, now: int, expected_end: int) -> None:
+    s = lc.heartbeat(fresh(), last_seen, last_seen)
+    closed = lc.sweep(s, now)
+    assert closed.status is Status.TIMED_OUT
+    assert closed.end_reason is EndReason.TIMEOUT
+    assert closed.ended_at == expected_end
+    assert closed.estimated
+
+
+def test_grace_is_capped_at_now() -> None:
+    # A grace longer than the timeout is refused by policy, but the cap holds regardless.
+    s = lc.start(0, timeout_ms=1_000, grace_ms=5_000)
+    closed = lc.sweep(s, 2_000)
+    assert closed.ended_at == 2_000
+
+
+def test_sweep_leaves_alive_and_closed_sessions_alone() -> None:
+    s = fresh()
+    assert lc.sweep(s, TIMEOUT) is s  # not overdue: now == expires_at
+    ended = lc.end(s, 1_000, 1_000)
+    assert lc.sweep(ended, 10**9) is ended
+
+
+@pytest.mark.parametrize(
+    ("end_at", "now", "status", "ended_at", "estimated"),
+    [
+        (50_000, 50_000, Status.ENDED, 50_000, False),
+        (10_000, 50_000, Status.ENDED, 40_000, False),  # never before the last heartbeat
+        (200_000, 400_000, Status.ENDED, 200_000, False),  # late delivery of a timely end
+        (400_000, 400_000, Status.TIMED_OUT, 40_000 + GRACE, True),  # ended after expiry
+    ],
+)
+def test_end(end_at: int, now: int, status: Status, ended_at: int, estimated: bool) -> None:
+    s = lc.heartbeat(fresh(), 40_000, 40_000)
+    after = lc.end(s, end_at, now)
+    assert (after.status, after.ended_at, after.estimated) == (status, ended_at, estimated)
+
+
+def test_end_is_idempotent() -> None:
+    once = lc.end(fresh(), 5_000, 5_000)
+    assert lc.end(once, 9_000, 9_000) == once
+    assert once.duration_ms == 5_000
+
+
+def test_end_reason_sets_status() -> None:
+    assert lc.end(fresh(), 1, 1, EndReason.CLEANUP).status is Status.EXPIRED
+    assert lc.end(fresh(), 1, 1, EndReason.ADMIN).status is Status.ENDED
+    assert lc.end(fresh(), 1, 1, EndReason.PRESENCE_LOST).end_reason is EndReason.PRESENCE_LOST
+
+
+def test_heartbeat_on_closed_session_changes_nothing() -> None:
+    ended = lc.end(fresh(), 1_000, 1_000)
+    assert lc.heartbeat(ended, 2_000, 2_000) is ended
+
+
+@pytest.mark.parametrize(
+    ("at", "now", "error"),
+    [
+        (0, 0, None),
+        (-86_400_000, 0, None),
+        (-86_400_001, 0, "is more than 86400 s in the past"),
+        (300_000, 0, None),
+        (300_001, 0, "is more than 300 s in the future"),
+    ],
+)
+def test_client_time_window(at: int, now: int, error: str | None) -> None:
+    assert lc.client_time_error(at, now, max_past_ms=86_400_000, max_future_ms=300_000) == error
+
+
+def test_unbiased_grace_for_uniform_stop_times() -> None:
+    """With beats every h, a client that stops uniformly within an interval stopped h/2 after
+    its last beat on average: the default grace h/2 makes the mean error zero."""
+    h = 60_000
+    errors = []
+    for offset in range(0, h, 1_000):  # the true stop, offset after the last beat at 0
+        s = lc.start(0, timeout_ms=5 * h, grace_ms=h // 2)
+        closed = lc.sweep(s, 10 * h)
+        assert closed.ended_at is not None
+        errors.append(closed.ended_at - offset)
+    assert abs(sum(errors) / len(errors)) <= 1_000
