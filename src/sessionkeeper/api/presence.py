@@ -68,6 +68,10 @@ class PresenceResult(BaseModel):
     source: str
     at: datetime
     dry_run: bool
+    stale: bool = Field(
+        description="A newer snapshot or change set of this source was applied already; "
+        "this one changed nothing"
+    )
     to_start: list[EntryRef]
     to_refresh: list[SessionRef]
     to_end: list[SessionRef]
@@ -78,12 +82,13 @@ class PresenceResult(BaseModel):
     timed_out_count: int = Field(description="Sessions of the source that had expired meanwhile")
 
     @classmethod
-    def of(cls, source: str, outcome: PresenceOutcome) -> PresenceResult:
+    def of(cls, source: str, outcome: PresenceOutcome, *, dry_run: bool) -> PresenceResult:
         diff = outcome.diff
         return cls(
             source=source,
             at=from_ms(outcome.at),
-            dry_run=not outcome.applied,
+            dry_run=dry_run,
+            stale=outcome.stale,
             to_start=[
                 EntryRef(user_id=e.user_id, kind=e.kind, label=e.label) for e in diff.to_start
             ],
@@ -120,7 +125,7 @@ async def put_snapshot(
         at=None if snapshot.at is None else to_ms(snapshot.at),
         dry_run=dry_run,
     )
-    return PresenceResult.of(source, outcome)
+    return PresenceResult.of(source, outcome, dry_run=dry_run)
 
 
 @router.post("/{source}/changes", response_model=PresenceResult)
@@ -141,4 +146,4 @@ async def post_changes(
         keepalive=body.keepalive,
         dry_run=dry_run,
     )
-    return PresenceResult.of(source, outcome)
+    return PresenceResult.of(source, outcome, dry_run=dry_run)

@@ -31,6 +31,9 @@ class PresenceOutcome:
     started_ids: list[str]
     timed_out: int
     applied: bool
+    # True when a newer snapshot or change set of the source was applied already: this
+    # one arrived late (a retry, a reordered request) and changed nothing.
+    stale: bool = False
 
 
 class PresenceService:
@@ -92,13 +95,20 @@ class PresenceService:
     ) -> PresenceOutcome:
         when = self.sessions.client_time(at, "at")
         if dry_run:
-            active = await self.rt.db.reader.run(
-                lambda conn: store.active_for_source(conn, tenant_id, source, when)
-            )
-            return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
+
+            def preview(conn: Connection) -> PresenceOutcome:
+                mark = store.last_applied_at(conn, tenant_id, source)
+                if mark is not None and mark > when:
+                    return _stale(when)
+                active = store.active_for_source(conn, tenant_id, source, when)
+                return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
+
+            return await self.rt.db.reader.run(preview)
         policies = {kind: await self.sessions.policies.for_kind(tenant_id, kind) for kind in kinds}
 
         def apply(conn: Connection) -> PresenceOutcome:
+            if not store.claim_time(conn, tenant_id, source, when):
+                return _stale(when)
             timed_out = store.close_overdue_for_source(conn, tenant_id, source, when)
             diff = make_diff(store.active_for_source(conn, tenant_id, source, when))
             news = [
@@ -157,3 +167,7 @@ class PresenceService:
             m.sessions_started.labels(kind=entry.kind).inc()
         for item in outcome.diff.to_end:
             m.sessions_ended.labels(kind=item.key[1], reason=EndReason.PRESENCE_LOST.value).inc()
+
+
+def _stale(at: int) -> PresenceOutcome:
+    return PresenceOutcome(at, PresenceDiff([], [], []), [], 0, applied=False, stale=True)

@@ -7,7 +7,9 @@ from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.presence import ActivePresence
+from sessionkeeper.storage.dialect import dialect_insert
 from sessionkeeper.storage.sessions import _overdue, _timeout_values
+from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
 
@@ -36,3 +38,24 @@ def close_overdue_for_source(conn: Connection, tenant_id: int, source: str, now:
         .values(**_timeout_values(now))
     )
     return conn.execute(stmt).rowcount
+
+
+def claim_time(conn: Connection, tenant_id: int, source: str, at: int) -> bool:
+    """Move the source's high-water mark to ``at``; False when a newer state was applied."""
+    stmt = dialect_insert(conn, presence_sources).values(
+        tenant_id=tenant_id, source=source, last_applied_at=at
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "source"],
+        set_={"last_applied_at": stmt.excluded.last_applied_at},
+        where=presence_sources.c.last_applied_at <= stmt.excluded.last_applied_at,
+    ).returning(presence_sources.c.last_applied_at)
+    return conn.execute(stmt).first() is not None
+
+
+def last_applied_at(conn: Connection, tenant_id: int, source: str) -> int | None:
+    return conn.execute(
+        sa.select(presence_sources.c.last_applied_at).where(
+            presence_sources.c.tenant_id == tenant_id, presence_sources.c.source == source
+        )
+    ).scalar_one_or_none()

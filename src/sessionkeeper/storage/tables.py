@@ -96,6 +96,16 @@ sessions = sa.Table(
     sa.Index("ix_sessions_tenant_ended", "tenant_id", "ended_at"),
 )
 
+# The time of the newest snapshot or change set applied per source: an older one arriving
+# late (a retry, a reordered request) must not rewrite what a newer one established.
+presence_sources = sa.Table(
+    "presence_sources",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("last_applied_at", sa.BigInteger, nullable=False),
+)
+
 job_runs = sa.Table(
     "job_runs",
     metadata,
