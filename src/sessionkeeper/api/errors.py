@@ -67,8 +67,15 @@ async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(status, exc.title, exc.detail, slug=_slug(exc.title), headers=headers, **extra)
 
 
+# Tags of bodies that take one of several shapes start with this; they are not field names.
+UNION_TAG_PREFIX = "~"
+_LOCATIONS = ("body", "query", "path", "header")
+
+
 def _field_name(location: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    parts = [
+        str(p) for p in location if p not in _LOCATIONS and not str(p).startswith(UNION_TAG_PREFIX)
+    ]
     return ".".join(parts) or "body"
 
 

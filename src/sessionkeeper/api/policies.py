@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from sessionkeeper.api.deps import Admin, Reader, ServicesDep
+from sessionkeeper.api.deps import Admin, IngestOrRead, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.schemas import WriteBody
 from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
@@ -66,8 +66,10 @@ async def put_policy(
 
 
 @router.get("/policies", response_model=PolicyList)
-async def list_policies(principal: Reader, services: ServicesDep) -> PolicyList:
-    """Every policy of the tenant; ``*`` is always listed (``builtin`` when never set)."""
+async def list_policies(principal: IngestOrRead, services: ServicesDep) -> PolicyList:
+    """Every policy of the tenant; ``*`` is always listed (``builtin`` when never set).
+
+    Ingest keys may read them too: clients need the heartbeat interval of their kind."""
     policies = await services.policies.all(principal.tenant_id)
     items = [PolicyOut.of(kind, policy) for kind, policy in sorted(policies.items())]
     if DEFAULT_KIND not in policies:

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Discriminator, Field, Tag
 
 from sessionkeeper.api.deps import Ingest, ServicesDep
-from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.errors import PROBLEM_RESPONSES, UNION_TAG_PREFIX
 from sessionkeeper.api.schemas import Attributes, Kind, Label, UserId, WriteBody
 from sessionkeeper.domain.presence import PresenceEntry
 from sessionkeeper.domain.times import from_ms, to_ms
@@ -43,6 +43,19 @@ EntryList = Annotated[list[Entry], Field(max_length=MAX_ENTRIES)]
 class Snapshot(WriteBody):
     entries: EntryList
     at: AwareDatetime | None = Field(default=None, description="When the snapshot was taken")
+
+
+def _body_shape(value: object) -> str:
+    return UNION_TAG_PREFIX + ("list" if isinstance(value, list) else "object")
+
+
+# A snapshot is either a bare list of entries or an object. Choosing the branch by the body's
+# shape makes a mistake in the body report only that branch's errors, not both.
+SnapshotBody = Annotated[
+    Annotated[Snapshot, Tag(UNION_TAG_PREFIX + "object")]
+    | Annotated[EntryList, Tag(UNION_TAG_PREFIX + "list")],
+    Discriminator(_body_shape),
+]
 
 
 class Changes(WriteBody):
@@ -109,7 +122,7 @@ def _ref(session_id: str, key: tuple[str, str, str | None]) -> SessionRef:
 @router.put("/{source}", response_model=PresenceResult)
 async def put_snapshot(
     source: SourceName,
-    body: Snapshot | EntryList,
+    body: SnapshotBody,
     principal: Ingest,
     services: ServicesDep,
     dry_run: bool = False,

@@ -122,7 +122,7 @@ class SessionService:
         self, tenant_id: int, beats: Sequence[tuple[str, int | None]]
     ) -> list[store.HeartbeatOutcome]:
         resolved = [
-            (sid, self.client_time(at, f"heartbeats[{i}].at")) for i, (sid, at) in enumerate(beats)
+            (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
         ]
         now = self.rt.clock.now_ms()
         outcomes = await self.rt.db.writer.run(

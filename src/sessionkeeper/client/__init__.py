@@ -1,0 +1,82 @@
+"""The Python client of sessionkeeper.
+
+    from sessionkeeper.client import Client
+
+    with Client("http://127.0.0.1:8000", "sk_...") as client:
+        with client.session(user_id="42", kind="game", label="Minecraft") as s:
+            play()  # heartbeats run in the background; the session ends when the block does
+
+Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
+(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``presence``
+(presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
+extra and is not imported here).
+"""
+
+from sessionkeeper.client.async_client import AsyncClient
+from sessionkeeper.client.calls import SessionFilters
+from sessionkeeper.client.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServerUnavailable,
+    SessionkeeperError,
+    Unauthorized,
+    UnexpectedResponse,
+)
+from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle
+from sessionkeeper.client.models import (
+    BatchItem,
+    BatchResult,
+    EntryRef,
+    Health,
+    KindHealth,
+    Page,
+    Policies,
+    Policy,
+    PresenceEntry,
+    PresenceLeave,
+    PresenceResult,
+    Session,
+    SessionRef,
+    SweepInfo,
+    SweepResult,
+)
+from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
+from sessionkeeper.client.sync_client import Client
+from sessionkeeper.domain.lifecycle import EndReason, Status
+
+__all__ = [
+    "AsyncClient",
+    "AsyncPresenceReporter",
+    "AsyncSessionHandle",
+    "BatchItem",
+    "BatchResult",
+    "Client",
+    "Conflict",
+    "EndReason",
+    "EntryRef",
+    "Forbidden",
+    "Health",
+    "InvalidInput",
+    "KindHealth",
+    "NotFound",
+    "Page",
+    "Policies",
+    "Policy",
+    "PresenceEntry",
+    "PresenceLeave",
+    "PresenceReporter",
+    "PresenceResult",
+    "ServerUnavailable",
+    "Session",
+    "SessionFilters",
+    "SessionHandle",
+    "SessionRef",
+    "SessionkeeperError",
+    "Status",
+    "SweepInfo",
+    "SweepResult",
+    "Unauthorized",
+    "UnexpectedResponse",
+]

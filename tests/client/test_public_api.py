@@ -1,0 +1,73 @@
+"""``sessionkeeper.client.__all__`` is exactly the public API, and every name in it exists."""
+
+from __future__ import annotations
+
+import inspect
+import types
+
+import sessionkeeper.client as package
+
+PUBLIC_API = {
+    # clients and what they hand out
+    "Client",
+    "AsyncClient",
+    "SessionHandle",
+    "AsyncSessionHandle",
+    "PresenceReporter",
+    "AsyncPresenceReporter",
+    # results and inputs
+    "Session",
+    "Page",
+    "SessionFilters",
+    "BatchItem",
+    "BatchResult",
+    "Policy",
+    "Policies",
+    "Health",
+    "KindHealth",
+    "SweepInfo",
+    "SweepResult",
+    "PresenceEntry",
+    "PresenceLeave",
+    "PresenceResult",
+    "EntryRef",
+    "SessionRef",
+    "Status",
+    "EndReason",
+    # errors
+    "SessionkeeperError",
+    "NotFound",
+    "Conflict",
+    "InvalidInput",
+    "Unauthorized",
+    "Forbidden",
+    "ServerUnavailable",
+    "UnexpectedResponse",
+}
+
+
+def test_all_is_exactly_the_public_api() -> None:
+    assert len(package.__all__) == len(set(package.__all__))
+    assert set(package.__all__) == PUBLIC_API
+
+
+def test_every_name_in_all_exists() -> None:
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+
+
+def test_nothing_public_is_left_out_of_all() -> None:
+    exported = {
+        name
+        for name, value in vars(package).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert exported == set(package.__all__)
+
+
+def test_errors_form_one_tree() -> None:
+    errors = {"NotFound", "Conflict", "InvalidInput", "Unauthorized", "Forbidden"}
+    errors |= {"ServerUnavailable", "UnexpectedResponse"}
+    for name in errors:
+        error = getattr(package, name)
+        assert inspect.isclass(error) and issubclass(error, package.SessionkeeperError)
