@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from sessionkeeper import errors
 from sessionkeeper.api.schemas import SessionOut
@@ -79,12 +80,16 @@ def _field_name(location: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _describe(err: Any) -> dict[str, str]:
+    if err.get("type") == "json_invalid":  # the location is a character offset, not a field
+        reason = err.get("ctx", {}).get("error", "JSON decode error")
+        return {"field": "body", "message": f"malformed JSON: {reason}"}
+    return {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
+
+
 async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
-        for err in exc.errors()
-    ]
+    problems = [_describe(err) for err in exc.errors()]
     first = problems[0] if problems else {"field": "body", "message": "invalid"}
     detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
     return problem(
@@ -97,17 +102,42 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     )
 
 
-async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route accepts on this path (Starlette names only the first route's).
+
+    Asking each route whether it would take the path with another method works through
+    included routers too.
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's only 400: a body it could not decode (bad UTF-8, nesting too deep).
+        return problem(
+            422,
+            "Invalid input",
+            "the body could not be decoded as JSON",
+            slug="invalid-input",
+            field="body",
+        )
     title = {404: "Not found", 405: "Method not allowed", 413: "Body too large"}.get(
         exc.status_code, "HTTP error"
     )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return problem(
-        exc.status_code,
-        title,
-        str(exc.detail),
-        slug=_slug(title),
-        headers=getattr(exc, "headers", None),
+        exc.status_code, title, str(exc.detail), slug=_slug(title), headers=headers or None
     )
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 
 from prometheus_client import Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionkeeper.api.errors import PROBLEM_JSON, TYPE_BASE
 from sessionkeeper.clock import monotonic_s
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; FastAPI lets HTTP exceptions through body parsing,
+    and the app's handler turns it into a 413 problem."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request bodies are limited to {limit} bytes")
 
 
 async def _send_413(send: Send, limit: int) -> None:
@@ -61,7 +66,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.limit)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -5,22 +5,25 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 
 from sessionkeeper.api.deps import Admin, IngestOrRead, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.routing import StrictJSONRoute
 from sessionkeeper.api.schemas import WriteBody
 from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
 
-router = APIRouter(prefix="/v1", tags=["policies"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["policies"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
+)
 
-Seconds = Annotated[float | None, Field(ge=1, le=30 * 24 * 3600)]
+Seconds = Annotated[StrictFloat | None, Field(ge=1, le=30 * 24 * 3600)]
 
 
 class PolicyIn(WriteBody):
     heartbeat_interval_s: Seconds = Field(default=None, description="Default 60")
     timeout_s: Seconds = Field(default=None, description="Default 5 heartbeat intervals")
-    grace_s: Annotated[float | None, Field(ge=0, le=30 * 24 * 3600)] = Field(
+    grace_s: Annotated[StrictFloat | None, Field(ge=0, le=30 * 24 * 3600)] = Field(
         default=None, description="Default half the heartbeat interval"
     )
 

@@ -6,16 +6,22 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, Discriminator, Field, Tag
+from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag
 
 from sessionkeeper.api.deps import Ingest, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES, UNION_TAG_PREFIX
-from sessionkeeper.api.schemas import Attributes, Kind, Label, UserId, WriteBody
+from sessionkeeper.api.routing import StrictJSONRoute
+from sessionkeeper.api.schemas import Attributes, ClientTime, Kind, Label, UserId, WriteBody
 from sessionkeeper.domain.presence import PresenceEntry
 from sessionkeeper.domain.times import from_ms, to_ms
 from sessionkeeper.services.presence import PresenceOutcome
 
-router = APIRouter(prefix="/v1/presence", tags=["presence"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/presence",
+    tags=["presence"],
+    responses=PROBLEM_RESPONSES,
+    route_class=StrictJSONRoute,
+)
 
 SourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 MAX_ENTRIES = 10_000
@@ -42,7 +48,7 @@ EntryList = Annotated[list[Entry], Field(max_length=MAX_ENTRIES)]
 
 class Snapshot(WriteBody):
     entries: EntryList
-    at: AwareDatetime | None = Field(default=None, description="When the snapshot was taken")
+    at: ClientTime | None = Field(default=None, description="When the snapshot was taken")
 
 
 def _body_shape(value: object) -> str:
@@ -61,8 +67,8 @@ SnapshotBody = Annotated[
 class Changes(WriteBody):
     joins: EntryList = []
     leaves: Annotated[list[Leave], Field(max_length=MAX_ENTRIES)] = []
-    at: AwareDatetime | None = None
-    keepalive: bool = Field(
+    at: ClientTime | None = None
+    keepalive: StrictBool = Field(
         default=False, description="Also refresh every other open session of the source"
     )
 

@@ -6,10 +6,11 @@ coerced from numbers. Times are ISO 8601 with a UTC offset; a time without one i
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 from sessionkeeper.domain.ids import SESSION_ID_PATTERN
 from sessionkeeper.domain.lifecycle import EndReason, Status
@@ -17,11 +18,29 @@ from sessionkeeper.domain.session import Session
 from sessionkeeper.domain.times import from_ms
 
 KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+# Free text may hold anything but NUL, which PostgreSQL cannot store in a text column.
+TEXT_PATTERN = r"^[^\x00]*$"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
+
+def _iso_string_only(value: object) -> object:
+    """Times are ISO 8601 strings; a bare number would be guessed as seconds or milliseconds."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date-time string with a UTC offset")
+    return value
+
+
+ClientTime = Annotated[AwareDatetime, BeforeValidator(_iso_string_only)]
 SessionId = Annotated[StrictStr, Field(pattern=SESSION_ID_PATTERN, examples=["game-42"])]
-UserId = Annotated[StrictStr, Field(min_length=1, max_length=256, examples=["user-1"])]
+UserId = Annotated[
+    StrictStr, Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["user-1"])
+]
 Kind = Annotated[StrictStr, Field(pattern=KIND_PATTERN, examples=["game"])]
-Label = Annotated[StrictStr, Field(min_length=1, max_length=256, examples=["Minecraft"])]
+Label = Annotated[
+    StrictStr, Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["Minecraft"])
+]
 Attributes = Annotated[dict[str, Any], Field(max_length=100)]
 
 
@@ -35,17 +54,17 @@ class SessionStart(WriteBody):
     kind: Kind
     label: Label | None = None
     attributes: Attributes | None = None
-    started_at: AwareDatetime | None = None
+    started_at: ClientTime | None = None
 
 
 class Heartbeat(WriteBody):
-    at: AwareDatetime | None = None
+    at: ClientTime | None = None
     attributes: Attributes | None = None
 
 
 class BatchHeartbeat(WriteBody):
     session_id: SessionId
-    at: AwareDatetime | None = None
+    at: ClientTime | None = None
 
 
 class HeartbeatBatch(WriteBody):
@@ -53,7 +72,7 @@ class HeartbeatBatch(WriteBody):
 
 
 class SessionEnd(WriteBody):
-    at: AwareDatetime | None = None
+    at: ClientTime | None = None
     reason: Literal["client", "admin", "cleanup"] = "client"
 
 

@@ -12,10 +12,13 @@ from pydantic import AwareDatetime
 
 from sessionkeeper.api.deps import Ingest, IngestOrRead, Reader, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.routing import StrictJSONRoute
 from sessionkeeper.api.schemas import (
     KIND_PATTERN,
+    TEXT_PATTERN,
     BatchOutcome,
     BatchResult,
+    ClientTime,
     Heartbeat,
     HeartbeatBatch,
     SessionEnd,
@@ -23,22 +26,31 @@ from sessionkeeper.api.schemas import (
     SessionPage,
     SessionStart,
 )
+from sessionkeeper.domain.ids import is_valid_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.times import to_ms
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.sessions import StartRequest
 from sessionkeeper.storage.session_queries import Cursor, SessionFilter
 
-router = APIRouter(prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
+)
 
 MAX_PAGE = 500
+MAX_MS = 2**53  # beyond any date the API can express, well inside BIGINT
 
 
 def _ms(value: AwareDatetime | None) -> int | None:
     return None if value is None else to_ms(value)
 
 
-@router.post("/sessions", status_code=201, response_model=SessionOut)
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=SessionOut,
+    responses={200: {"model": SessionOut, "description": "A retried start: the session as stored"}},
+)
 async def start_session(
     body: SessionStart, principal: Ingest, services: ServicesDep, response: Response
 ) -> SessionOut:
@@ -121,8 +133,12 @@ def decode_cursor(value: str | None) -> Cursor | None:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         started_at, session_id = json.loads(raw)
-        if not isinstance(started_at, int) or not isinstance(session_id, str):
-            raise ValueError("wrong cursor shape")
+        # Exactly what encode_cursor writes: an int of epoch milliseconds (not a bool, not
+        # beyond what the database stores) and a valid session id.
+        if type(started_at) is not int or not 0 <= started_at < MAX_MS:
+            raise ValueError("cursor time out of range")
+        if not isinstance(session_id, str) or not is_valid_session_id(session_id):
+            raise ValueError("cursor id malformed")
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidInput("cursor is not one this server issued", field="cursor") from exc
     return Cursor(started_at=started_at, id=session_id)
@@ -134,11 +150,11 @@ async def list_sessions(
     services: ServicesDep,
     status: Status | None = None,
     kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
-    user_id: Annotated[str | None, Query(max_length=256)] = None,
-    label: Annotated[str | None, Query(max_length=256)] = None,
-    source: Annotated[str | None, Query(max_length=128)] = None,
-    started_after: AwareDatetime | None = None,
-    started_before: AwareDatetime | None = None,
+    user_id: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
+    label: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
+    source: Annotated[str | None, Query(max_length=128, pattern=TEXT_PATTERN)] = None,
+    started_after: Annotated[ClientTime | None, Query()] = None,
+    started_before: Annotated[ClientTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> SessionPage:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from sessionkeeper.errors import StorageUnavailable
+from sessionkeeper.errors import InvalidInput, StorageUnavailable
 
 T = TypeVar("T")
 
@@ -87,6 +87,12 @@ def storage_errors() -> Iterator[None]:
         yield
     except sa.exc.TimeoutError as exc:  # no pooled connection became free in time
         raise StorageUnavailable("database unavailable: connection pool exhausted") from exc
+    except sa.exc.DataError as exc:
+        # A value the API let through but the database refuses (a safety net: the API's
+        # own validation should catch these first).
+        raise InvalidInput(
+            f"a value was refused by the database: {exc.orig}", field="body"
+        ) from exc
     except sa.exc.DBAPIError as exc:
         if not _is_unavailable(exc):
             raise
