@@ -57,6 +57,7 @@ class PresenceService:
             kinds={e.kind for e in entries},
             at=at,
             dry_run=dry_run,
+            refreshes_all=True,
         )
 
     async def changes(
@@ -80,7 +81,13 @@ class PresenceService:
             return PresenceDiff(changed.to_start, refresh, changed.to_end)
 
         return await self._reconcile(
-            tenant_id, source, diff, kinds={e.kind for e in joins}, at=at, dry_run=dry_run
+            tenant_id,
+            source,
+            diff,
+            kinds={e.kind for e in joins},
+            at=at,
+            dry_run=dry_run,
+            refreshes_all=keepalive,
         )
 
     async def _reconcile(
@@ -92,7 +99,13 @@ class PresenceService:
         kinds: set[str],
         at: int | None,
         dry_run: bool,
+        refreshes_all: bool,
     ) -> PresenceOutcome:
+        """Apply ``make_diff`` to the source's live sessions in one transaction.
+
+        ``refreshes_all`` says the diff refreshes every session it does not end; that is then
+        done by one UPDATE over the source instead of one with thousands of ids.
+        """
         when = self.sessions.client_time(at, "at")
         if dry_run:
 
@@ -122,9 +135,12 @@ class PresenceService:
                 at=when,
                 reason=EndReason.PRESENCE_LOST,
             )
-            session_store.refresh_many(
-                conn, tenant_id, [item.session_id for item in diff.to_refresh], when
-            )
+            if refreshes_all:  # after the ends, what is open is exactly what to refresh
+                session_store.refresh_source(conn, tenant_id, source, when)
+            else:
+                session_store.refresh_many(
+                    conn, tenant_id, [item.session_id for item in diff.to_refresh], when
+                )
             session_store.insert_many(conn, tenant_id, news)
             return PresenceOutcome(when, diff, [n.id for n in news], timed_out, applied=True)
 

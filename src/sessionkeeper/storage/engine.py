@@ -20,6 +20,9 @@ from sessionkeeper.errors import InvalidInput, StorageUnavailable
 
 T = TypeVar("T")
 
+WRITER_CACHE_KIB = 128 * 1024
+READER_CACHE_KIB = 16 * 1024
+
 
 def normalise_url(database_url: str) -> sa.URL:
     """Accept the URLs operators write (``postgresql://``) and pick the driver we ship."""
@@ -31,7 +34,7 @@ def normalise_url(database_url: str) -> sa.URL:
     return url
 
 
-def _configure_sqlite(engine: Engine, *, synchronous: str, begin: str) -> None:
+def _configure_sqlite(engine: Engine, *, synchronous: str, begin: str, cache_kib: int) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin hook, not the driver, decide how transactions start.
@@ -41,6 +44,10 @@ def _configure_sqlite(engine: Engine, *, synchronous: str, begin: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # The default 2 MiB page cache holds a few thousand sessions' index pages; beyond
+        # that every heartbeat and sweep would read its pages back from the OS.
+        cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -57,8 +64,13 @@ def create_engine(
     url = normalise_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
-        begin = "BEGIN IMMEDIATE" if role == "writer" else "BEGIN"
-        _configure_sqlite(engine, synchronous=sqlite_synchronous, begin=begin)
+        writer = role == "writer"
+        _configure_sqlite(
+            engine,
+            synchronous=sqlite_synchronous,
+            begin="BEGIN IMMEDIATE" if writer else "BEGIN",
+            cache_kib=WRITER_CACHE_KIB if writer else READER_CACHE_KIB,
+        )
         return engine
     return sa.create_engine(
         url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_timeout=30

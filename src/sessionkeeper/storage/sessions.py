@@ -222,12 +222,17 @@ def heartbeat_many(
     )
     conn.execute(stmt, [{"b_id": sid, "b_at": at} for sid, at in beats])
     ids = list({sid for sid, _ in beats})
-    close_overdue(conn, tenant_id, ids, now)
-    statuses = dict(
-        conn.execute(
-            sa.select(t.c.id, t.c.status).where(t.c.tenant_id == tenant_id, t.c.id.in_(ids))
-        ).all()
-    )
+    rows = conn.execute(
+        sa.select(t.c.id, t.c.status, t.c.expires_at).where(
+            t.c.tenant_id == tenant_id, t.c.id.in_(ids)
+        )
+    ).all()
+    statuses = {sid: status for sid, status, _ in rows}
+    # Sessions that beat too late to stay open close here, as the sweep would close them.
+    overdue = [sid for sid, status, expires in rows if status == ACTIVE and expires < now]
+    if overdue:
+        close_overdue(conn, tenant_id, overdue, now)
+        statuses.update(dict.fromkeys(overdue, Status.TIMED_OUT.value))
     return [
         "not_found" if sid not in statuses else "ok" if statuses[sid] == ACTIVE else "closed"
         for sid, _ in beats
@@ -277,6 +282,22 @@ def end_many(
             estimated=False,
             ended_at=sa.case((t.c.last_seen_at > at, t.c.last_seen_at), else_=sa.literal(at)),
         )
+    )
+    return conn.execute(stmt).rowcount
+
+
+def refresh_source(conn: Connection, tenant_id: int, source: str, at: int) -> int:
+    """Heartbeat every open session of a source at ``at``: one statement, no id list."""
+    stmt = (
+        t.update()
+        .where(
+            t.c.tenant_id == tenant_id,
+            t.c.source == source,
+            t.c.status == ACTIVE,
+            t.c.last_seen_at < at,
+            t.c.expires_at >= at,
+        )
+        .values(last_seen_at=at, expires_at=at + t.c.timeout_ms)
     )
     return conn.execute(stmt).rowcount
 
