@@ -1,0 +1,111 @@
+"""4. Peak RSS of the server process while it comes to hold 100,000 active sessions.
+
+The server starts on an empty SQLite database; its RSS once idle is the baseline. Then the
+sessions are started through the server itself (presence snapshots of 10,000 entries, one
+source each), every one of them is heartbeated once through ``POST /v1/heartbeats`` and the
+session health is read. The peak is the kernel's high-water mark of the process's RSS
+(``VmHWM``), cross-checked by sampling every 20 ms.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from bench.config import RunConfig
+from bench.databases import database
+from bench.populate import count_sessions, prepare
+from bench.report import Case, Outcome
+from bench.server import Server, running_server
+from sessionkeeper.services.tenants import Scope
+
+NAME = "memory"
+SNAPSHOT = 10_000
+BATCH = 1000
+MIB = 1024 * 1024
+
+
+class Sampler:
+    """The largest RSS seen while the ``with`` block runs."""
+
+    def __init__(self, server: Server, interval_s: float = 0.02) -> None:
+        self.server = server
+        self.interval_s = interval_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.server.rss_bytes())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def load_sessions(client: httpx.Client, total: int) -> list[str]:
+    ids: list[str] = []
+    for source in range(total // SNAPSHOT):
+        entries = [
+            {"user_id": f"user-{source}-{i}", "kind": "game", "label": "Minecraft"}
+            for i in range(SNAPSHOT)
+        ]
+        response = client.put(f"/v1/presence/src-{source}", json=entries)
+        response.raise_for_status()
+        ids.extend(response.json()["started"])
+    for i in range(0, len(ids), BATCH):
+        beats = [{"session_id": sid} for sid in ids[i : i + BATCH]]
+        response = client.post("/v1/heartbeats", json={"heartbeats": beats})
+        response.raise_for_status()
+    client.get("/v1/health").raise_for_status()
+    return ids
+
+
+def run(config: RunConfig) -> Outcome:
+    total = config.size(100_000, 20_000)
+    outcome = Outcome(NAME, settings={"sessions": total, "snapshot": SNAPSHOT, "batch": BATCH})
+    with database("sqlite") as url:
+        tenant = prepare(url, Scope.ADMIN)  # health needs the read scope
+        with running_server(url) as server:
+            headers = {"Authorization": f"Bearer {tenant.key}"}
+            with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
+                client.get("/healthz").raise_for_status()
+                time.sleep(1.0)
+                idle = server.rss_bytes()
+                began = time.perf_counter()
+                with Sampler(server) as sampler:
+                    ids = load_sessions(client, total)
+                elapsed = time.perf_counter() - began
+                holding = server.rss_bytes()
+                high_water = server.peak_rss_bytes()
+        active = count_sessions(url)
+    peak = max(high_water or 0, sampler.peak)
+    outcome.cases.append(
+        Case(
+            name=f"server peak RSS, {total:,} active sessions (SQLite)",
+            measured=peak / MIB,
+            baseline=idle / MIB,
+            unit="MiB",
+            goal="— (reported)",
+            met=None,
+            note=f"{(holding - idle) / total:,.0f} B/session retained after load",
+            raw={
+                "idle_rss": idle,
+                "peak_rss_vmhwm": high_water,
+                "peak_rss_sampled": sampler.peak,
+                "rss_after_load": holding,
+                "sessions_started": len(ids),
+                "active_in_database": active,
+                "load_seconds": elapsed,
+            },
+        )
+    )
+    return outcome

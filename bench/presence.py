@@ -1,0 +1,146 @@
+"""5. Reconciling a 10,000-entry presence snapshot in which 1% changed, against a bare SELECT.
+
+The source first gets 10,000 sessions from an initial snapshot. Each timed round then applies
+a snapshot one second later in which 100 entries left and 100 new ones joined (100 ends,
+100 starts, 9,900 refreshes), through ``PresenceService.snapshot`` and the real writer. The
+baseline, timed right after each round, is a bare SELECT of that source's active sessions
+(the rows reconciliation has to read) on an open connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.config import RunConfig
+from bench.databases import bare_engine, database, postgres_available, settings_for
+from bench.populate import now_ms, prepare
+from bench.report import Case, Outcome
+from sessionkeeper.clock import ManualClock
+from sessionkeeper.domain.presence import PresenceEntry
+from sessionkeeper.services.container import Services
+from sessionkeeper.services.runtime import Runtime
+
+NAME = "presence"
+SOURCE = "bench-source"
+ENTRIES = 10_000
+CHANGED = 100
+GOAL_RATIO = 3.0
+
+SELECT = sa.text(
+    "SELECT id, user_id, kind, label, started_at FROM sessions "
+    "WHERE tenant_id = :tenant AND source = :source AND status = 'active'"
+)
+
+
+def entry(user: str) -> PresenceEntry:
+    return PresenceEntry(user, "game", "Minecraft", {"platform": "pc"})
+
+
+def snapshots(rounds: int) -> list[list[PresenceEntry]]:
+    """The initial snapshot, then ``rounds`` each with ``CHANGED`` entries replaced."""
+    users = [f"user-{i}" for i in range(ENTRIES)]
+    result = [[entry(u) for u in users]]
+    for r in range(rounds):
+        users = users[CHANGED:] + [f"user-r{r}-{i}" for i in range(CHANGED)]
+        result.append([entry(u) for u in users])
+    return result
+
+
+def bare_select(conn: sa.Connection, tenant_id: int) -> tuple[float, int]:
+    began = time.perf_counter()
+    rows = conn.execute(SELECT, {"tenant": tenant_id, "source": SOURCE}).all()
+    elapsed = time.perf_counter() - began
+    conn.rollback()
+    return elapsed, len(rows)
+
+
+async def _rounds(
+    services: Services, clock: ManualClock, tenant_id: int, url: str, plan: list
+) -> tuple[list[float], list[float], list[dict[str, int]]]:
+    presence = services.presence
+    await presence.snapshot(tenant_id, SOURCE, plan[0])
+    engine = bare_engine(url)
+    reconcile, select, counts = [], [], []
+    try:
+        with engine.connect() as conn:
+            bare_select(conn, tenant_id)  # warm the connection
+            for entries in plan[1:]:
+                clock.advance(1)
+                began = time.perf_counter()
+                outcome = await presence.snapshot(tenant_id, SOURCE, entries)
+                reconcile.append(time.perf_counter() - began)
+                seconds, rows = bare_select(conn, tenant_id)
+                select.append(seconds)
+                counts.append(
+                    {
+                        "started": len(outcome.diff.to_start),
+                        "refreshed": len(outcome.diff.to_refresh),
+                        "ended": len(outcome.diff.to_end),
+                        "selected": rows,
+                    }
+                )
+    finally:
+        engine.dispose()
+    return reconcile, select, counts
+
+
+def measure(backend: str, rounds: int) -> dict[str, Any]:
+    with database(backend) as url:
+        tenant = prepare(url)
+        clock = ManualClock(now_ms())
+        runtime = Runtime.open(settings_for(url), clock=clock)
+        try:
+            services = Services.build(runtime)
+            reconcile, select, counts = asyncio.run(
+                _rounds(services, clock, tenant.id, url, snapshots(rounds + 1))
+            )
+        finally:
+            runtime.close()
+    # The first changed snapshot warms caches and is left out.
+    reconcile, select, counts = reconcile[1:], select[1:], counts[1:]
+    return {
+        "reconcile_s": reconcile,
+        "select_s": select,
+        "reconcile_median_s": statistics.median(reconcile),
+        "select_median_s": statistics.median(select),
+        "counts": counts,
+    }
+
+
+def run(config: RunConfig) -> Outcome:
+    rounds = config.size(7, 3)
+    outcome = Outcome(
+        NAME,
+        settings={
+            "entries": ENTRIES,
+            "changed_per_round": CHANGED,
+            "timed_rounds": rounds,
+            "path": "PresenceService.snapshot (in process, real writer)",
+            "sqlite_synchronous": "FULL",
+        },
+    )
+    for backend in config.backends:
+        if backend == "postgresql" and not postgres_available():
+            outcome.skipped.append("PostgreSQL not reachable")
+            continue
+        raw = measure(backend, rounds)
+        measured = float(raw["reconcile_median_s"])
+        baseline = float(raw["select_median_s"])
+        label = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        outcome.cases.append(
+            Case(
+                name=f"presence snapshot, {ENTRIES:,} entries, 1% changed ({label})",
+                measured=measured,
+                baseline=baseline,
+                unit="s",
+                goal=f"ratio ≤ {GOAL_RATIO:.0f}",
+                met=measured / baseline <= GOAL_RATIO,
+                raw=raw,
+            )
+        )
+    return outcome

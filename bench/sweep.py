@@ -1,0 +1,142 @@
+"""3. The sweep closing 10,000 overdue sessions among 1,000,000 active, against 100,000 active.
+
+Rows are bulk-inserted with every n-th one overdue at a fixed ``now`` (a ManualClock), so
+exactly 10,000 are overdue in both tables. The timed code is the real path: ``Sweeper.run()``
+with its chunks through the group-commit writer and the record of the run. Between
+repetitions the closed rows are made active again (untimed), so each repetition closes the
+same 10,000 rows; the two sizes are swept in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from typing import Any
+
+from bench.config import RunConfig
+from bench.databases import bare_engine, database, postgres_available, settings_for
+from bench.populate import Population, now_ms, populate, prepare
+from bench.report import Case, Outcome
+from sessionkeeper.clock import ManualClock
+from sessionkeeper.services.container import Services
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage.tables import sessions as t
+
+NAME = "sweep"
+OVERDUE = 10_000
+GOAL_SECONDS = 1.0
+GOAL_SCALING = 1.5
+
+
+def _reopen(url: str) -> None:
+    engine = bare_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(t.c.status == "timed_out")
+                .values(status="active", end_reason=None, estimated=False, ended_at=None)
+            )
+    finally:
+        engine.dispose()
+
+
+class Table:
+    """One populated database and a sweeper on it, at the fixed ``now`` of its population."""
+
+    def __init__(self, url: str, active: int) -> None:
+        self.url = url
+        self.active = active
+        tenant = prepare(url)
+        self.now = now_ms()
+        spec = Population(tenant.id, active, self.now, overdue_every=active // OVERDUE)
+        self.populate_s = populate(url, spec)
+        self.runtime = Runtime.open(settings_for(url), clock=ManualClock(self.now))
+        self.sweeper = Services.build(self.runtime).sweeper
+        self.seconds: list[float] = []
+        self.inner: list[float] = []
+        self.closed: list[int] = []
+
+    def sweep(self) -> None:
+        if self.seconds:
+            _reopen(self.url)
+        began = time.perf_counter()
+        result = asyncio.run(self.sweeper.run())
+        self.seconds.append(time.perf_counter() - began)
+        self.inner.append(result.duration_s)
+        self.closed.append(result.closed)
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "overdue": OVERDUE,
+            "populate_s": self.populate_s,
+            "seconds": self.seconds,
+            "median_s": statistics.median(self.seconds),
+            "sweep_duration_s": self.inner,
+            "closed": self.closed,
+        }
+
+
+def measure(
+    backend: str, large: int, small: int, repetitions: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Sweeps of the large and the small table in turn, ``repetitions`` each."""
+    with database(backend) as big_url, database(backend) as small_url:
+        big = Table(big_url, large)
+        try:
+            base = Table(small_url, small)
+            try:
+                for _ in range(repetitions):
+                    big.sweep()
+                    base.sweep()
+            finally:
+                base.close()
+        finally:
+            big.close()
+    return big.summary(), base.summary()
+
+
+def run(config: RunConfig) -> Outcome:
+    large = config.size(1_000_000, 200_000)
+    small = config.size(100_000, 20_000)
+    repetitions = config.size(5, 2)
+    outcome = Outcome(
+        NAME,
+        settings={
+            "large": large,
+            "small": small,
+            "overdue": OVERDUE,
+            "repetitions": repetitions,
+            "sqlite_synchronous": "FULL",
+        },
+    )
+    for backend in config.backends:
+        if backend == "postgresql" and not postgres_available():
+            outcome.skipped.append("PostgreSQL not reachable")
+            continue
+        big, base = measure(backend, large, small, repetitions)
+        measured, baseline = float(big["median_s"]), float(base["median_s"])
+        scaling_ok = measured / baseline <= GOAL_SCALING
+        label = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        goal = f"ratio ≤ {GOAL_SCALING}"
+        met = scaling_ok
+        if backend == "sqlite":
+            goal += f" and ≤ {GOAL_SECONDS:.0f} s"
+            met = scaling_ok and measured <= GOAL_SECONDS
+        outcome.cases.append(
+            Case(
+                name=f"sweep {OVERDUE:,} overdue among {large:,} vs {small:,} active ({label})",
+                measured=measured,
+                baseline=baseline,
+                unit="s",
+                goal=goal,
+                met=met,
+                raw={"large": big, "small": base},
+            )
+        )
+    return outcome
