@@ -14,7 +14,8 @@ from sessionkeeper.services.tenants import Principal, Scope
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_…`")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain function would be sent to the thread pool on every request.
     services: Services = request.app.state.services
     return services
 

@@ -62,11 +62,15 @@ def _split_duplicates(
     """
     kept: dict[PresenceKey, ActivePresence] = {}
     extra: list[ActivePresence] = []
-    for item in sorted(active, key=lambda a: (a.started_at, a.session_id)):
-        if item.key in kept:
-            extra.append(item)
-        else:
+    for item in active:  # one pass: no sort of thousands of sessions for a rare case
+        other = kept.get(item.key)
+        if other is None:
             kept[item.key] = item
+        elif (item.started_at, item.session_id) < (other.started_at, other.session_id):
+            kept[item.key] = item
+            extra.append(other)
+        else:
+            extra.append(item)
     return kept, extra
 
 

@@ -159,6 +159,31 @@ def sweep_chunk(conn: Connection, now: int, limit: int = SWEEP_CHUNK) -> SweepCh
     return SweepChunk(closed_kinds=[(row[0], row[1]) for row in conn.execute(stmt)])
 
 
+def _heartbeat_statement(*, with_attributes: bool) -> sa.Update:
+    # Built once: constructing an UPDATE … RETURNING of every column per request cost more
+    # than running it.
+    at = sa.bindparam("h_at", type_=sa.BigInteger)
+    values: dict[str, Any] = {"last_seen_at": at, "expires_at": at + t.c.timeout_ms}
+    if with_attributes:
+        values["attributes"] = sa.bindparam("h_attributes", type_=sa.JSON)
+    return (
+        t.update()
+        .where(
+            t.c.tenant_id == sa.bindparam("h_tenant"),
+            t.c.id == sa.bindparam("h_id"),
+            t.c.status == ACTIVE,
+            t.c.last_seen_at < at,
+            t.c.expires_at >= at,
+        )
+        .values(**values)
+        .returning(*_COLUMNS)
+    )
+
+
+_HEARTBEAT = _heartbeat_statement(with_attributes=False)
+_HEARTBEAT_WITH_ATTRIBUTES = _heartbeat_statement(with_attributes=True)
+
+
 def heartbeat(
     conn: Connection,
     tenant_id: int,
@@ -169,27 +194,15 @@ def heartbeat(
     attributes: Mapping[str, Any] | None = None,
 ) -> tuple[HeartbeatOutcome, Session | None]:
     """Move ``last_seen_at`` to ``at`` if later and the session was alive then."""
-    values: dict[str, Any] = {"last_seen_at": at, "expires_at": at + t.c.timeout_ms}
+    params: dict[str, Any] = {"h_tenant": tenant_id, "h_id": session_id, "h_at": at}
+    statement = _HEARTBEAT
     if attributes:
         current = conn.execute(
             sa.select(t.c.attributes).where(_key(tenant_id, session_id)).with_for_update()
         ).scalar_one_or_none()
-        values["attributes"] = {**(current or {}), **attributes}
-    moved = (
-        conn.execute(
-            t.update()
-            .where(
-                _key(tenant_id, session_id),
-                t.c.status == ACTIVE,
-                t.c.last_seen_at < at,
-                t.c.expires_at >= at,
-            )
-            .values(**values)
-            .returning(*_COLUMNS)
-        )
-        .mappings()
-        .first()
-    )
+        params["h_attributes"] = {**(current or {}), **attributes}
+        statement = _HEARTBEAT_WITH_ATTRIBUTES
+    moved = conn.execute(statement, params).mappings().first()
     if moved is not None and moved["expires_at"] >= now:
         return "ok", row_to_session(moved)
     # Slow path: nothing moved, or the beat came too late to keep the session open.
