@@ -240,3 +240,31 @@ def test_a_failing_op_fails_alone(database: Database) -> None:
         assert future.result()[0] is True
     with pytest.raises(sa.exc.SQLAlchemyError):
         bad.result()
+
+
+def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database) -> None:
+    """Neighbouring heartbeat ops run as one executemany with the same results as alone."""
+    from sessionkeeper.storage.writer import run_ops
+
+    tid = tenant(database)
+    database.writer.run_sync(
+        lambda c: store.insert_many(c, tid, [new_session(f"h{i}") for i in range(4)])
+    )
+    database.writer.run_sync(lambda c: store.end(c, tid, "h1", at=T0 + 1, reason=EndReason.CLIENT))
+    at = T0 + 30_000
+    ops = [
+        store.Heartbeat(tid, "h0", at=at, now=at),  # moves
+        store.Heartbeat(tid, "h1", at=at, now=at),  # ended: closed
+        store.Heartbeat(tid, "nope", at=at, now=at),  # not found
+        store.Heartbeat(tid, "h2", at=T0 + 20_000, now=T0 + TIMEOUT + 25_000),  # too late
+        store.Heartbeat(tid, "h3", at=T0 - 5, now=at),  # older than last_seen: no-op
+    ]
+    with database.write_engine.begin() as conn:
+        combined = run_ops(conn, list(ops))
+    outcomes = [outcome for outcome, _ in combined]
+    assert outcomes == ["ok", "closed", "not_found", "closed", "ok"]
+    sessions = {s.id: s for _, s in combined if s is not None}
+    assert sessions["h0"].last_seen_at == at
+    assert sessions["h2"].status is Status.TIMED_OUT
+    assert sessions["h2"].ended_at == T0 + 20_000 + GRACE
+    assert sessions["h3"].last_seen_at == T0

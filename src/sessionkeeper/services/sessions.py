@@ -103,11 +103,16 @@ class SessionService:
     ) -> Session:
         beat_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
-        outcome, session = await self.rt.db.writer.run(
-            lambda conn: store.heartbeat(
-                conn, tenant_id, session_id, at=beat_at, now=now, attributes=attributes
+        if attributes:
+            outcome, session = await self.rt.db.writer.run(
+                lambda conn: store.heartbeat(
+                    conn, tenant_id, session_id, at=beat_at, now=now, attributes=attributes
+                )
             )
-        )
+        else:  # the common case: combined with concurrent heartbeats into one executemany
+            outcome, session = await self.rt.db.writer.run(
+                store.Heartbeat(tenant_id, session_id, at=beat_at, now=now)
+            )
         self.rt.metrics.heartbeats.labels(outcome=outcome).inc()
         if session is None:
             raise NotFound(f"no session '{session_id}'")

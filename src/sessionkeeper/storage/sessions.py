@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
@@ -159,14 +159,14 @@ def sweep_chunk(conn: Connection, now: int, limit: int = SWEEP_CHUNK) -> SweepCh
     return SweepChunk(closed_kinds=[(row[0], row[1]) for row in conn.execute(stmt)])
 
 
-def _heartbeat_statement(*, with_attributes: bool) -> sa.Update:
+def _heartbeat_statement(*, with_attributes: bool, returning: bool = True) -> sa.Update:
     # Built once: constructing an UPDATE … RETURNING of every column per request cost more
     # than running it.
     at = sa.bindparam("h_at", type_=sa.BigInteger)
     values: dict[str, Any] = {"last_seen_at": at, "expires_at": at + t.c.timeout_ms}
     if with_attributes:
         values["attributes"] = sa.bindparam("h_attributes", type_=sa.JSON)
-    return (
+    stmt = (
         t.update()
         .where(
             t.c.tenant_id == sa.bindparam("h_tenant"),
@@ -176,11 +176,13 @@ def _heartbeat_statement(*, with_attributes: bool) -> sa.Update:
             t.c.expires_at >= at,
         )
         .values(**values)
-        .returning(*_COLUMNS)
     )
+    return stmt.returning(*_COLUMNS) if returning else stmt
 
 
 _HEARTBEAT = _heartbeat_statement(with_attributes=False)
+# executemany cannot return rows: the combined path reads them back in one SELECT.
+_HEARTBEAT_MANY = _heartbeat_statement(with_attributes=False, returning=False)
 _HEARTBEAT_WITH_ATTRIBUTES = _heartbeat_statement(with_attributes=True)
 
 
@@ -211,6 +213,62 @@ def heartbeat(
     if session is None:
         return "not_found", None
     return ("ok" if session.status is Status.ACTIVE else "closed"), session
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A single heartbeat as a writer op; neighbouring ones are applied together."""
+
+    combine_key: ClassVar[str] = "heartbeat"
+    tenant_id: int
+    session_id: str
+    at: int
+    now: int
+
+    def __call__(self, conn: Connection) -> tuple[HeartbeatOutcome, Session | None]:
+        return heartbeat(conn, self.tenant_id, self.session_id, at=self.at, now=self.now)
+
+    @classmethod
+    def run_many(
+        cls, conn: Connection, ops: list[Heartbeat]
+    ) -> list[tuple[HeartbeatOutcome, Session | None]]:
+        """One executemany for all, then one read per tenant; same outcomes as one by one."""
+        conn.execute(
+            _HEARTBEAT_MANY,
+            [{"h_tenant": op.tenant_id, "h_id": op.session_id, "h_at": op.at} for op in ops],
+        )
+        by_tenant: dict[int, list[Heartbeat]] = {}
+        for op in ops:
+            by_tenant.setdefault(op.tenant_id, []).append(op)
+        found: dict[tuple[int, str], Session] = {}
+        for tenant_id, tenant_ops in by_tenant.items():
+            ids = list({op.session_id for op in tenant_ops})
+            rows = conn.execute(
+                sa.select(*_COLUMNS).where(t.c.tenant_id == tenant_id, t.c.id.in_(ids))
+            ).mappings()
+            for row in rows:
+                found[(tenant_id, row["id"])] = row_to_session(row)
+            # A beat that came too late to keep its session open closes it, as alone.
+            overdue = {
+                op.session_id: op.now
+                for op in tenant_ops
+                if (s := found.get((tenant_id, op.session_id))) is not None
+                and s.status is Status.ACTIVE
+                and s.expires_at < op.now
+            }
+            for session_id, now in overdue.items():
+                close_overdue(conn, tenant_id, [session_id], now)
+                closed = get(conn, tenant_id, session_id)
+                if closed is not None:
+                    found[(tenant_id, session_id)] = closed
+        results: list[tuple[HeartbeatOutcome, Session | None]] = []
+        for op in ops:
+            session = found.get((op.tenant_id, op.session_id))
+            if session is None:
+                results.append(("not_found", None))
+            else:
+                results.append(("ok" if session.status is Status.ACTIVE else "closed", session))
+        return results
 
 
 def heartbeat_many(

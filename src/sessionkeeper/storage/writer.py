@@ -8,6 +8,11 @@ writes are durable (the safety of commit-per-request).
 
 If anything in a batch raises, the batch is rolled back and its ops are run again one
 transaction each, so one bad op fails alone.
+
+An op may also be *combinable* (see :class:`Combinable`): a run of neighbouring ops with the
+same ``combine_key`` is then carried out by one ``run_many`` call, e.g. many single
+heartbeats by one ``executemany``. Only neighbours are combined, so the order of writes to
+one row is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -31,6 +36,41 @@ Op = Callable[[Connection], Any]
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+
+@runtime_checkable
+class Combinable(Protocol):
+    combine_key: ClassVar[str]
+
+    def __call__(self, conn: Connection) -> Any: ...
+
+    @classmethod
+    def run_many(cls, conn: Connection, ops: list[Any]) -> list[Any]:
+        """The results of ``ops``, in order, as if each had been called alone."""
+        ...
+
+
+def _combine_key(op: Op) -> str | None:
+    return op.combine_key if isinstance(op, Combinable) else None
+
+
+def run_ops(conn: Connection, ops: list[Op]) -> list[Any]:
+    """Run ops in order, combining neighbouring runs of combinable ops of one kind."""
+    results: list[Any] = []
+    start = 0
+    while start < len(ops):
+        key = _combine_key(ops[start])
+        end = start + 1
+        while key is not None and end < len(ops) and _combine_key(ops[end]) == key:
+            end += 1
+        if end - start > 1:
+            first = ops[start]
+            assert isinstance(first, Combinable)
+            results.extend(type(first).run_many(conn, ops[start:end]))
+        else:
+            results.append(ops[start](conn))
+        start = end
+    return results
 
 
 @dataclass(slots=True)
@@ -98,7 +138,7 @@ class Writer:
     def _commit(self, batch: list[tuple[Op, Future[Any]]]) -> None:
         try:
             with storage_errors(), self.engine.begin() as conn:
-                results = [op(conn) for op, _ in batch]
+                results = run_ops(conn, [op for op, _ in batch])
         except BaseException as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], error=exc)
