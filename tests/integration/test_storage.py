@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sessionkeeper.domain import lifecycle as lc
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.session import NewSession
+from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
@@ -95,7 +96,7 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
         if op == "beat":
             model = lc.heartbeat(model, at, now)
             database.writer.run_sync(
-                partial(store.heartbeat, tenant_id=tid, session_id=sid, at=at, now=now)
+                partial(heartbeats.heartbeat, tenant_id=tid, session_id=sid, at=at, now=now)
             )
         elif op == "end":
             model = lc.end(model, at, now)
@@ -187,7 +188,7 @@ def test_two_writers_on_one_database_agree(db_url: str) -> None:
                     created.append(made)
                 at = T0 + 1_000 + worker
                 db.writer.run_sync(
-                    lambda c, i=i, at=at: store.heartbeat(c, tid, f"c{i}", at=at, now=at)
+                    lambda c, i=i, at=at: heartbeats.heartbeat(c, tid, f"c{i}", at=at, now=at)
                 )
                 if i % 25 == 0:
                     db.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + 30 * TIMEOUT))
@@ -253,11 +254,11 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
     database.writer.run_sync(lambda c: store.end(c, tid, "h1", at=T0 + 1, reason=EndReason.CLIENT))
     at = T0 + 30_000
     ops = [
-        store.Heartbeat(tid, "h0", at=at, now=at),  # moves
-        store.Heartbeat(tid, "h1", at=at, now=at),  # ended: closed
-        store.Heartbeat(tid, "nope", at=at, now=at),  # not found
-        store.Heartbeat(tid, "h2", at=T0 + 20_000, now=T0 + TIMEOUT + 25_000),  # too late
-        store.Heartbeat(tid, "h3", at=T0 - 5, now=at),  # older than last_seen: no-op
+        heartbeats.Heartbeat(tid, "h0", at=at, now=at),  # moves
+        heartbeats.Heartbeat(tid, "h1", at=at, now=at),  # ended: closed
+        heartbeats.Heartbeat(tid, "nope", at=at, now=at),  # not found
+        heartbeats.Heartbeat(tid, "h2", at=T0 + 20_000, now=T0 + TIMEOUT + 25_000),  # too late
+        heartbeats.Heartbeat(tid, "h3", at=T0 - 5, now=at),  # older than last_seen: no-op
     ]
     with database.write_engine.begin() as conn:
         combined = run_ops(conn, list(ops))

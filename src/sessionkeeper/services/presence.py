@@ -20,6 +20,7 @@ from sessionkeeper.domain.presence import PresenceDiff, PresenceEntry, PresenceK
 from sessionkeeper.domain.session import NewSession, start_digest
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.sessions import SessionService
+from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import presence as store
 from sessionkeeper.storage import sessions as session_store
 
@@ -136,9 +137,9 @@ class PresenceService:
                 reason=EndReason.PRESENCE_LOST,
             )
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
-                session_store.refresh_source(conn, tenant_id, source, when)
+                heartbeats.refresh_source(conn, tenant_id, source, when)
             else:
-                session_store.refresh_many(
+                heartbeats.refresh_many(
                     conn, tenant_id, [item.session_id for item in diff.to_refresh], when
                 )
             session_store.insert_many(conn, tenant_id, news)

@@ -14,6 +14,7 @@ from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
 from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage.session_queries import Cursor, SessionFilter
@@ -105,13 +106,13 @@ class SessionService:
         now = self.rt.clock.now_ms()
         if attributes:
             outcome, session = await self.rt.db.writer.run(
-                lambda conn: store.heartbeat(
+                lambda conn: heartbeats.heartbeat(
                     conn, tenant_id, session_id, at=beat_at, now=now, attributes=attributes
                 )
             )
         else:  # the common case: combined with concurrent heartbeats into one executemany
             outcome, session = await self.rt.db.writer.run(
-                store.Heartbeat(tenant_id, session_id, at=beat_at, now=now)
+                heartbeats.Heartbeat(tenant_id, session_id, at=beat_at, now=now)
             )
         self.rt.metrics.heartbeats.labels(outcome=outcome).inc()
         if session is None:
@@ -125,13 +126,13 @@ class SessionService:
 
     async def heartbeat_batch(
         self, tenant_id: int, beats: Sequence[tuple[str, int | None]]
-    ) -> list[store.HeartbeatOutcome]:
+    ) -> list[heartbeats.HeartbeatOutcome]:
         resolved = [
             (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
         ]
         now = self.rt.clock.now_ms()
         outcomes = await self.rt.db.writer.run(
-            lambda conn: store.heartbeat_many(conn, tenant_id, resolved, now)
+            lambda conn: heartbeats.heartbeat_many(conn, tenant_id, resolved, now)
         )
         for outcome in set(outcomes):
             self.rt.metrics.heartbeats.labels(outcome=outcome).inc(outcomes.count(outcome))

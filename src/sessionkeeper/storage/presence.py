@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.presence import ActivePresence
 from sessionkeeper.storage.dialect import dialect_insert
-from sessionkeeper.storage.sessions import _overdue, _timeout_values
+from sessionkeeper.storage.sessions import overdue_at, timeout_values
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
@@ -34,8 +34,8 @@ def close_overdue_for_source(conn: Connection, tenant_id: int, source: str, now:
     """Close, as the sweep would, the source's sessions that expired before ``now``."""
     stmt = (
         t.update()
-        .where(t.c.tenant_id == tenant_id, t.c.source == source, _overdue(now))
-        .values(**_timeout_values(now))
+        .where(t.c.tenant_id == tenant_id, t.c.source == source, overdue_at(now))
+        .values(**timeout_values(now))
     )
     return conn.execute(stmt).rowcount
 

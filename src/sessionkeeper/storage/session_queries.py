@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.session import Session
-from sessionkeeper.storage.sessions import _COLUMNS, row_to_session
+from sessionkeeper.storage.sessions import SESSION_COLUMNS, row_to_session
 from sessionkeeper.storage.tables import sessions as t
 
 
@@ -59,7 +59,7 @@ def list_sessions(
             )
         )
     stmt = (
-        sa.select(*_COLUMNS)
+        sa.select(*SESSION_COLUMNS)
         .where(*conditions)
         .order_by(t.c.started_at.desc(), t.c.id.desc())
         .limit(limit)
@@ -120,7 +120,7 @@ def session_counts(conn: Connection, tenant_id: int, now: int) -> SessionCounts:
 
 def overdue_sessions(conn: Connection, tenant_id: int, now: int, limit: int) -> list[Session]:
     stmt = (
-        sa.select(*_COLUMNS)
+        sa.select(*SESSION_COLUMNS)
         .where(t.c.tenant_id == tenant_id, t.c.status == Status.ACTIVE.value, t.c.expires_at < now)
         .order_by(t.c.expires_at)
         .limit(limit)
@@ -130,7 +130,7 @@ def overdue_sessions(conn: Connection, tenant_id: int, now: int, limit: int) -> 
 
 def recently_timed_out(conn: Connection, tenant_id: int, now: int, limit: int) -> list[Session]:
     stmt = (
-        sa.select(*_COLUMNS)
+        sa.select(*SESSION_COLUMNS)
         .where(
             t.c.tenant_id == tenant_id,
             t.c.end_reason == EndReason.TIMEOUT.value,
@@ -143,7 +143,7 @@ def recently_timed_out(conn: Connection, tenant_id: int, now: int, limit: int) -
 
 
 def active_by_source(conn: Connection, tenant_id: int, source: str) -> list[Session]:
-    stmt = sa.select(*_COLUMNS).where(
+    stmt = sa.select(*SESSION_COLUMNS).where(
         t.c.tenant_id == tenant_id, t.c.source == source, t.c.status == Status.ACTIVE.value
     )
     return [row_to_session(row) for row in conn.execute(stmt).mappings()]
