@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from sessionkeeper import __version__
 from sessionkeeper.api import errors, health, maintenance, policies, presence, sessions
+from sessionkeeper.api.deps import BEARER_SCHEME
 from sessionkeeper.api.middleware import BodyLimit, RequestTiming
 from sessionkeeper.api.schemas import Problem
 from sessionkeeper.jobs.registry import periodic_jobs
@@ -62,7 +63,8 @@ def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True)
 
 
 def _register_problem_schema(app: FastAPI) -> None:
-    """Put the Problem schema into OpenAPI, so the error responses can refer to it."""
+    """Complete the OpenAPI document: the Problem schema the error responses refer to, and
+    the bearer key every /v1 operation needs."""
     original = app.openapi
 
     def openapi() -> dict[str, object]:
@@ -73,6 +75,11 @@ def _register_problem_schema(app: FastAPI) -> None:
             for name, definition in problem.pop("$defs", {}).items():
                 components.setdefault(name, definition)
             components.setdefault("Problem", problem)
+            schema["components"]["securitySchemes"] = {"bearer": BEARER_SCHEME}
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 
