@@ -8,26 +8,27 @@ label.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 PresenceKey = tuple[str, str, str | None]
 
 
-@dataclass(frozen=True, slots=True)
-class PresenceEntry:
+# Snapshots carry thousands of these; named tuples are built several times faster than
+# frozen dataclasses, which matters on the reconcile path.
+class PresenceEntry(NamedTuple):
     user_id: str
     kind: str
     label: str | None = None
-    attributes: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = MappingProxyType({})
 
     @property
     def key(self) -> PresenceKey:
         return (self.user_id, self.kind, self.label)
 
 
-@dataclass(frozen=True, slots=True)
-class ActivePresence:
+class ActivePresence(NamedTuple):
     session_id: str
     key: PresenceKey
     started_at: int

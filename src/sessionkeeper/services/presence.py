@@ -114,7 +114,7 @@ class PresenceService:
                 mark = store.last_applied_at(conn, tenant_id, source)
                 if mark is not None and mark > when:
                     return _stale(when)
-                active = store.active_for_source(conn, tenant_id, source, when)
+                active, _ = store.open_for_source(conn, tenant_id, source, when)
                 return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
 
             return await self.rt.db.reader.run(preview)
@@ -123,8 +123,10 @@ class PresenceService:
         def apply(conn: Connection) -> PresenceOutcome:
             if not store.claim_time(conn, tenant_id, source, when):
                 return _stale(when)
-            timed_out = store.close_overdue_for_source(conn, tenant_id, source, when)
-            diff = make_diff(store.active_for_source(conn, tenant_id, source, when))
+            alive, expired = store.open_for_source(conn, tenant_id, source, when)
+            # Expired meanwhile: closed as the sweep would, before anything is matched.
+            timed_out = session_store.close_overdue(conn, tenant_id, expired, when)
+            diff = make_diff(alive)
             news = [
                 self._new_session(source, entry, when, policies[entry.kind])
                 for entry in diff.to_start

@@ -8,36 +8,26 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.presence import ActivePresence
 from sessionkeeper.storage.dialect import dialect_insert
-from sessionkeeper.storage.sessions import overdue_at, timeout_values
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
 
-def active_for_source(
-    conn: Connection, tenant_id: int, source: str, alive_at: int
-) -> list[ActivePresence]:
-    """The source's sessions still alive at ``alive_at``: only the columns matching needs,
-    read through the partial index on active source rows."""
-    stmt = sa.select(t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at).where(
-        t.c.tenant_id == tenant_id,
-        t.c.source == source,
-        t.c.status == Status.ACTIVE.value,
-        t.c.expires_at >= alive_at,
-    )
-    return [
-        ActivePresence(session_id=row[0], key=(row[1], row[2], row[3]), started_at=row[4])
-        for row in conn.execute(stmt)
-    ]
-
-
-def close_overdue_for_source(conn: Connection, tenant_id: int, source: str, now: int) -> int:
-    """Close, as the sweep would, the source's sessions that expired before ``now``."""
-    stmt = (
-        t.update()
-        .where(t.c.tenant_id == tenant_id, t.c.source == source, overdue_at(now))
-        .values(**timeout_values(now))
-    )
-    return conn.execute(stmt).rowcount
+def open_for_source(
+    conn: Connection, tenant_id: int, source: str, at: int
+) -> tuple[list[ActivePresence], list[str]]:
+    """The source's open sessions, split into those alive at ``at`` and the ids of those that
+    expired before it; one read through the partial index on active source rows."""
+    stmt = sa.select(
+        t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at, t.c.expires_at
+    ).where(t.c.tenant_id == tenant_id, t.c.source == source, t.c.status == Status.ACTIVE.value)
+    alive: list[ActivePresence] = []
+    expired: list[str] = []
+    for sid, user, kind, label, started, expires in conn.execute(stmt).all():
+        if expires < at:
+            expired.append(sid)
+        else:
+            alive.append(ActivePresence(sid, (user, kind, label), started))
+    return alive, expired
 
 
 def claim_time(conn: Connection, tenant_id: int, source: str, at: int) -> bool:
