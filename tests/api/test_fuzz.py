@@ -639,11 +639,14 @@ async def test_unreachable_database_is_503_with_retry_after(tmp_path: Path, whic
                 ("GET", "/v1/sessions", None),
                 ("POST", "/v1/sessions", {"user_id": "u", "kind": "game"}),
                 ("POST", "/v1/heartbeats", {"heartbeats": [{"session_id": "s"}]}),
-                ("GET", "/v1/health", None),
             ]:
                 response = await client.request(method, path, json=body, headers=headers)
                 assert_problem(response, 503)
                 assert int(response.headers["retry-after"]) > 0
+            # Session health reports the outage in a 200 body, even before the key is known.
+            health = await client.get("/v1/health", headers=headers)
+            assert health.status_code == 200
+            assert health.json()["status"] == "down" and health.json()["database"] is False
             # Liveness does not touch the database.
             assert (await client.get("/healthz")).status_code == 200
     finally:

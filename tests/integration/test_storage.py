@@ -84,7 +84,7 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
     tid = database.writer.run_sync(lambda c: tenant_store.get_tenant(c, "prop"))
     tid = tid.id if tid else tenant(database, "prop")
     sid = f"s{abs(hash(tuple(script)))}"
-    database.writer.run_sync(lambda c: store.start(c, tid, new_session(sid)))
+    database.writer.run_sync(lambda c: store.start(c, tid, new_session(sid), T0))
     model = lc.start(T0, timeout_ms=TIMEOUT, grace_ms=GRACE)
     now = T0
     for op, delta in script:
@@ -182,7 +182,7 @@ def test_two_writers_on_one_database_agree(db_url: str) -> None:
         try:
             for i in range(150):
                 made, _ = db.writer.run_sync(
-                    lambda c, i=i: store.start(c, tid, new_session(f"c{i}"))
+                    lambda c, i=i: store.start(c, tid, new_session(f"c{i}"), T0)
                 )
                 with lock:
                     created.append(made)
@@ -217,7 +217,7 @@ async def test_group_commit_gathers_concurrent_writes(database: Database) -> Non
     before = database.writer.stats.batches
     await asyncio.gather(
         *(
-            database.writer.run(lambda c, i=i: store.start(c, tid, new_session(f"g{i}")))
+            database.writer.run(lambda c, i=i: store.start(c, tid, new_session(f"g{i}"), T0))
             for i in range(200)
         )
     )
@@ -233,7 +233,7 @@ def test_a_failing_op_fails_alone(database: Database) -> None:
         conn.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
 
     good = [
-        database.writer.submit(lambda c, i=i: store.start(c, tid, new_session(f"f{i}")))
+        database.writer.submit(lambda c, i=i: store.start(c, tid, new_session(f"f{i}"), T0))
         for i in range(5)
     ]
     bad = database.writer.submit(broken)

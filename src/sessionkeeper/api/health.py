@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from sessionkeeper.api.deps import Reader, ServicesDep
+from sessionkeeper.api.deps import ServicesDep, require
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.schemas import SessionOut
 from sessionkeeper.domain.times import from_ms
+from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.health import Health, HealthStatus
+from sessionkeeper.services.tenants import Scope
 
 router = APIRouter(tags=["health"], responses=PROBLEM_RESPONSES)
 
@@ -90,11 +92,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+_authenticate_reader = require(Scope.READ)
+
+
 @router.get("/v1/health", response_model=HealthOut)
 async def session_health(
-    principal: Reader, services: ServicesDep, details: bool = False
+    request: Request, services: ServicesDep, details: bool = False
 ) -> HealthOut:
     """Is the session record trustworthy right now? Answers 200 with ``status`` ``ok``,
-    ``degraded`` or ``down`` and the reasons, so that monitors can read the body."""
+    ``degraded`` or ``down`` and the reasons, so that monitors can read the body; also when
+    the database is down and the API key cannot even be checked."""
+    try:
+        principal = await _authenticate_reader(request)
+    except StorageUnavailable as exc:
+        return HealthOut.of(services.health.down(exc), details=False)
     health = await services.health.check(principal.tenant_id, details=details)
     return HealthOut.of(health, details=details)

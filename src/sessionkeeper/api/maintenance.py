@@ -15,9 +15,14 @@ router = APIRouter(tags=["maintenance"], responses=PROBLEM_RESPONSES)
 
 @router.post("/v1/maintenance/sweep", response_model=SweepOut)
 async def sweep_now(principal: Admin, services: ServicesDep) -> SweepOut:
-    """Close every overdue session now (of all tenants); returns how many were closed."""
+    """Close every overdue session now (of every tenant); returns how many of the caller's
+    tenant were closed."""
     result = await services.sweeper.run()
-    return SweepOut(closed=result.closed, at=from_ms(result.at), duration_s=result.duration_s)
+    return SweepOut(
+        closed=result.closed_for(principal.tenant_id),
+        at=from_ms(result.at),
+        duration_s=result.duration_s,
+    )
 
 
 @router.get("/metrics", response_class=Response)

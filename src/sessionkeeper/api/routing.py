@@ -1,4 +1,5 @@
-"""Request bodies are decoded as strict JSON: ``NaN`` and ``Infinity`` are not JSON.
+"""Request bodies are decoded as strict JSON: ``NaN``, ``Infinity`` and numbers too large
+for a float are refused.
 
 Python's decoder accepts them by default; stored, they either read back as something else
 (SQLite) or fail in the database (PostgreSQL). Refusing them as malformed JSON gives the client
@@ -8,6 +9,7 @@ a 422 instead.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,10 +21,19 @@ def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 is valid JSON syntax but no storable number
+        raise json.JSONDecodeError(f"{text} is out of range for a number", text, 0)
+    return value
+
+
 class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_constant=_refuse_constant)
+            self._json = json.loads(
+                await self.body(), parse_constant=_refuse_constant, parse_float=_finite_float
+            )
         return self._json
 
 

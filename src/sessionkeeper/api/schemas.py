@@ -6,11 +6,20 @@ coerced from numbers. Times are ISO 8601 with a UTC offset; a time without one i
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+)
 
 from sessionkeeper.domain.ids import SESSION_ID_PATTERN
 from sessionkeeper.domain.lifecycle import EndReason, Status
@@ -32,16 +41,56 @@ def _iso_string_only(value: object) -> object:
     return value
 
 
+def _encodable(value: str) -> str:
+    """Lone surrogates have no UTF-8 form: stored, they could never be sent back."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from exc
+    return value
+
+
 ClientTime = Annotated[AwareDatetime, BeforeValidator(_iso_string_only)]
 SessionId = Annotated[StrictStr, Field(pattern=SESSION_ID_PATTERN, examples=["game-42"])]
 UserId = Annotated[
-    StrictStr, Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["user-1"])
+    StrictStr,
+    Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["user-1"]),
+    AfterValidator(_encodable),
 ]
 Kind = Annotated[StrictStr, Field(pattern=KIND_PATTERN, examples=["game"])]
 Label = Annotated[
-    StrictStr, Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["Minecraft"])
+    StrictStr,
+    Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["Minecraft"]),
+    AfterValidator(_encodable),
 ]
-Attributes = Annotated[dict[str, Any], Field(max_length=100)]
+MAX_ATTRIBUTES_BYTES = 64 * 1024
+MAX_ATTRIBUTES_DEPTH = 32
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    """Attributes that can be stored and sent back unchanged: encodable as UTF-8 JSON,
+    finite numbers, bounded in depth and size. Anything else would be acknowledged and then
+    fail on every later read."""
+    if _depth(value) > MAX_ATTRIBUTES_DEPTH:
+        raise ValueError(f"attributes nest deeper than {MAX_ATTRIBUTES_DEPTH} levels")
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ValueError(f"attributes are not storable JSON: {exc}") from exc
+    if len(encoded) > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"attributes are larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON")
+    return value
+
+
+Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_storable)]
 
 
 class WriteBody(BaseModel):

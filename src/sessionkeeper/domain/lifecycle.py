@@ -8,7 +8,8 @@ the integration tests check that both agree. All times are epoch milliseconds.
 - A heartbeat moves ``last_seen_at`` forward, never backward, and only while the session is
   alive at the heartbeat's time (``at <= expires_at``): a beat after a silence longer than the
   timeout cannot revive a session that already timed out.
-- An overdue session is closed with ``ended_at = min(last_seen_at + grace, now)``, estimated.
+- An overdue session is closed with ``ended_at = min(last_seen_at + grace, expires_at, now)``,
+  estimated (``expires_at`` only matters when a policy raised the grace after the last beat).
   Whoever notices first closes it (the sweep, a heartbeat, an end), so the outcome never depends
   on when the sweep last ran.
 - A client end is exact: ``ended_at = max(at, last_seen_at)``, since a heartbeat proved the
@@ -85,7 +86,9 @@ def is_overdue(session: Lifecycle, now: int) -> bool:
 
 
 def estimated_end(session: Lifecycle, now: int) -> int:
-    return min(session.last_seen_at + session.grace_ms, now)
+    # Never past expires_at: a grace raised by a policy change after the last heartbeat
+    # must not credit time after the moment the session was declared gone.
+    return min(session.last_seen_at + session.grace_ms, session.expires_at, now)
 
 
 def sweep(session: Lifecycle, now: int) -> Lifecycle:

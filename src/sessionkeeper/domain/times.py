@@ -18,11 +18,3 @@ def to_ms(value: datetime) -> int:
 
 def from_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / MS_PER_S, tz=UTC)
-
-
-def seconds_to_ms(seconds: float) -> int:
-    return round(seconds * MS_PER_S)
-
-
-def ms_to_seconds(ms: int) -> float:
-    return ms / MS_PER_S

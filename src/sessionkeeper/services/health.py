@@ -48,7 +48,7 @@ class HealthService:
             )
             last_sweep = await self.sweeper.last_run()
         except StorageUnavailable as exc:
-            return Health(HealthStatus.DOWN, [exc.detail], database=False, now=now)
+            return self.down(exc)
         health = Health(
             HealthStatus.OK, [], database=True, now=now, counts=counts, last_sweep=last_sweep
         )
@@ -56,13 +56,20 @@ class HealthService:
         if health.reasons:
             health.status = HealthStatus.DEGRADED
         if details:
-            health.overdue = await self.rt.db.reader.run(
-                lambda conn: queries.overdue_sessions(conn, tenant_id, now, DETAILS_LIMIT)
-            )
-            health.recently_timed_out = await self.rt.db.reader.run(
-                lambda conn: queries.recently_timed_out(conn, tenant_id, now, DETAILS_LIMIT)
-            )
+            try:
+                health.overdue = await self.rt.db.reader.run(
+                    lambda conn: queries.overdue_sessions(conn, tenant_id, now, DETAILS_LIMIT)
+                )
+                health.recently_timed_out = await self.rt.db.reader.run(
+                    lambda conn: queries.recently_timed_out(conn, tenant_id, now, DETAILS_LIMIT)
+                )
+            except StorageUnavailable as exc:
+                return self.down(exc)
         return health
+
+    def down(self, cause: StorageUnavailable) -> Health:
+        """Health when the database cannot be reached: reported, not raised."""
+        return Health(HealthStatus.DOWN, [cause.detail], database=False, now=self.rt.clock.now_ms())
 
     def _reasons(
         self, counts: queries.SessionCounts, last_sweep: jobs.JobRun | None, now: int

@@ -23,7 +23,7 @@ class Metrics:
         )
         self.active_sessions = Gauge(
             "sessionkeeper_active_sessions",
-            "Active sessions at the last health or metrics read",
+            "Active sessions, counted at each scrape of /metrics",
             ["kind"],
             registry=r,
         )

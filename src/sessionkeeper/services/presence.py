@@ -15,12 +15,13 @@ from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain import presence as rules
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.policy import Policy
+from sessionkeeper.domain.policy import Policy, resolve_policy
 from sessionkeeper.domain.presence import PresenceDiff, PresenceEntry, PresenceKey
 from sessionkeeper.domain.session import NewSession, start_digest
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.sessions import SessionService
 from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import presence as store
 from sessionkeeper.storage import sessions as session_store
 
@@ -118,11 +119,12 @@ class PresenceService:
                 return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
 
             return await self.rt.db.reader.run(preview)
-        policies = {kind: await self.sessions.policies.for_kind(tenant_id, kind) for kind in kinds}
 
         def apply(conn: Connection) -> PresenceOutcome:
             if not store.claim_time(conn, tenant_id, source, when):
                 return _stale(when)
+            tenant_policies = policy_store.load(conn, tenant_id)
+            policies = {kind: resolve_policy(tenant_policies, kind) for kind in kinds}
             alive, expired = store.open_for_source(conn, tenant_id, source, when)
             # Expired meanwhile: closed as the sweep would, before anything is matched.
             timed_out = session_store.close_overdue(conn, tenant_id, expired, when)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.ids import time_ordered_id
+from sessionkeeper.domain.ids import is_valid_session_id, time_ordered_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
 from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage.session_queries import Cursor, SessionFilter
@@ -61,7 +65,7 @@ class SessionService:
 
     async def start(self, tenant_id: int, request: StartRequest) -> StartResult:
         started_at = self.client_time(request.started_at, "started_at")
-        policy = await self.policies.for_kind(tenant_id, request.kind)
+        now = self.rt.clock.now_ms()
         digest = start_digest(
             {
                 "user_id": request.user_id,
@@ -78,13 +82,19 @@ class SessionService:
             label=request.label,
             attributes=request.attributes or {},
             started_at=started_at,
-            timeout_ms=policy.timeout_ms,
-            grace_ms=policy.grace_ms,
+            timeout_ms=0,  # set from the policy inside the transaction
+            grace_ms=0,
             start_digest=digest,
         )
-        created, session = await self.rt.db.writer.run(
-            lambda conn: store.start(conn, tenant_id, new)
-        )
+
+        def start(conn: Connection) -> tuple[bool, Session]:
+            # The policy is read in the same transaction as the insert, so a policy another
+            # process just changed is never missed by a session started right after.
+            policy = resolve_policy(policy_store.load(conn, tenant_id), new.kind)
+            with_policy = replace(new, timeout_ms=policy.timeout_ms, grace_ms=policy.grace_ms)
+            return store.start(conn, tenant_id, with_policy, now)
+
+        created, session = await self.rt.db.writer.run(start)
         if not created and session.start_digest != digest:
             raise Conflict(
                 f"session '{new.id}' exists with a different start; use a new id",
@@ -102,6 +112,7 @@ class SessionService:
         at: int | None = None,
         attributes: Mapping[str, Any] | None = None,
     ) -> Session:
+        _known_shape(session_id)
         beat_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
         if attributes:
@@ -116,7 +127,7 @@ class SessionService:
             )
         self.rt.metrics.heartbeats.labels(outcome=outcome).inc()
         if session is None:
-            raise NotFound(f"no session '{session_id}'")
+            raise NotFound("no session has that id: ids are 1-64 of [A-Za-z0-9_.:-]")
         if outcome == "closed":
             raise Conflict(
                 f"session '{session_id}' is {session.status}; start a new session",
@@ -146,6 +157,7 @@ class SessionService:
         at: int | None = None,
         reason: EndReason = EndReason.CLIENT,
     ) -> Session:
+        _known_shape(session_id)
         end_at = self.client_time(at, "at")
         closed_now, session = await self.rt.db.writer.run(
             lambda conn: store.end(conn, tenant_id, session_id, at=end_at, reason=reason)
@@ -165,6 +177,7 @@ class SessionService:
             ).inc()
 
     async def get(self, tenant_id: int, session_id: str) -> Session:
+        _known_shape(session_id)
         session = await self.rt.db.reader.run(lambda conn: store.get(conn, tenant_id, session_id))
         if session is None:
             raise NotFound(f"no session '{session_id}'")
@@ -180,3 +193,9 @@ class SessionService:
         page = rows[:limit]
         more = len(rows) > limit
         return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None)
+
+
+def _known_shape(session_id: str) -> None:
+    """No session has an id outside the id pattern; say so before asking the database."""
+    if not is_valid_session_id(session_id):
+        raise NotFound(f"no session '{session_id}'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ class SweepResult:
     closed: int
     at: int
     duration_s: float
+    closed_by_tenant: dict[int, int]
+
+    def closed_for(self, tenant_id: int) -> int:
+        return self.closed_by_tenant.get(tenant_id, 0)
 
 
 class Sweeper:
@@ -36,14 +41,19 @@ class Sweeper:
         started = self.rt.clock.now_ms()
         began = monotonic_s()
         closed: Counter[str] = Counter()
+        by_tenant: Counter[int] = Counter()
         error: str | None = None
         try:
             while True:
                 now = self.rt.clock.now_ms()
                 chunk = await self.rt.db.writer.run(partial(store.sweep_chunk, now=now))
                 closed.update(kind for _, kind in chunk.closed_kinds)
+                by_tenant.update(tenant for tenant, _ in chunk.closed_kinds)
                 if chunk.count < store.SWEEP_CHUNK:
                     break
+        except asyncio.CancelledError:
+            error = "cancelled before it finished"  # e.g. shutdown: not a complete sweep
+            raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.exception("sweep failed")
@@ -54,7 +64,12 @@ class Sweeper:
             self.rt.metrics.sweep_duration.observe(duration)
             for kind, n in closed.items():
                 self.rt.metrics.sessions_timed_out.labels(kind=kind).inc(n)
-        return SweepResult(closed=sum(closed.values()), at=started, duration_s=duration)
+        return SweepResult(
+            closed=sum(closed.values()),
+            at=started,
+            duration_s=duration,
+            closed_by_tenant=dict(by_tenant),
+        )
 
     async def _record(self, started: int, closed: int, error: str | None) -> None:
         finished = self.rt.clock.now_ms()

@@ -104,7 +104,11 @@ class Heartbeat:
         """One executemany for all, then one read per tenant; same outcomes as one by one."""
         conn.execute(
             _HEARTBEAT_MANY,
-            [{"h_tenant": op.tenant_id, "h_id": op.session_id, "h_at": op.at} for op in ops],
+            # Sorted: processes writing the same rows in one order cannot deadlock each other.
+            sorted(
+                ({"h_tenant": op.tenant_id, "h_id": op.session_id, "h_at": op.at} for op in ops),
+                key=lambda p: (p["h_tenant"], p["h_id"]),
+            ),
         )
         by_tenant: dict[int, list[Heartbeat]] = {}
         for op in ops:
@@ -160,7 +164,8 @@ def heartbeat_many(
             expires_at=sa.bindparam("b_at") + t.c.timeout_ms,
         )
     )
-    conn.execute(stmt, [{"b_id": sid, "b_at": at} for sid, at in beats])
+    # Sorted: processes writing the same rows in one order cannot deadlock each other.
+    conn.execute(stmt, [{"b_id": sid, "b_at": at} for sid, at in sorted(beats)])
     ids = list({sid for sid, _ in beats})
     rows = conn.execute(
         sa.select(t.c.id, t.c.status, t.c.expires_at).where(

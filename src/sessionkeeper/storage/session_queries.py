@@ -142,13 +142,6 @@ def recently_timed_out(conn: Connection, tenant_id: int, now: int, limit: int) -
     return [row_to_session(row) for row in conn.execute(stmt).mappings()]
 
 
-def active_by_source(conn: Connection, tenant_id: int, source: str) -> list[Session]:
-    stmt = sa.select(*SESSION_COLUMNS).where(
-        t.c.tenant_id == tenant_id, t.c.source == source, t.c.status == Status.ACTIVE.value
-    )
-    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
-
-
 def active_by_kind(conn: Connection) -> dict[str, int]:
     """Active sessions per kind over all tenants (for the Prometheus gauge)."""
     rows = conn.execute(

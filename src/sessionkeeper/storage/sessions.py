@@ -85,10 +85,16 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
     }
 
 
-def start(conn: Connection, tenant_id: int, new: NewSession) -> tuple[bool, Session]:
-    """Insert the session unless its id exists; returns (created, the stored session)."""
+def start(conn: Connection, tenant_id: int, new: NewSession, now: int) -> tuple[bool, Session]:
+    """Insert the session unless its id exists; returns (created, the stored session).
+
+    A start reported so long ago that the session expired before ``now`` is closed at once,
+    as the sweep would close it.
+    """
     stmt = insert_ignoring_conflicts(conn, t).values(**_values(tenant_id, new)).returning(t.c.seq)
     created = conn.execute(stmt).first() is not None
+    if created and new.started_at + new.timeout_ms < now:
+        close_overdue(conn, tenant_id, [new.id], now)
     stored = get(conn, tenant_id, new.id)
     assert stored is not None, "a session just inserted or found must be readable"
     return created, stored
@@ -101,7 +107,11 @@ def insert_many(conn: Connection, tenant_id: int, news: Sequence[NewSession]) ->
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
-    estimate = t.c.last_seen_at + t.c.grace_ms
+    """``min(last_seen_at + grace, expires_at, now)``, as ``lifecycle.estimated_end``."""
+    estimate = sa.case(
+        (t.c.last_seen_at + t.c.grace_ms < t.c.expires_at, t.c.last_seen_at + t.c.grace_ms),
+        else_=t.c.expires_at,
+    )
     return sa.case((estimate < now, estimate), else_=sa.literal(now, sa.BigInteger))
 
 

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.engine import Connection, Engine
 
+from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.storage.engine import storage_errors
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ Op = Callable[[Connection], Any]
 log = logging.getLogger(__name__)
 
 _STOP = object()
+CONFLICT_RETRIES = 5
 
 
 @runtime_checkable
@@ -131,15 +133,29 @@ class Writer:
                     stop_after = True
                     break
                 batch.append(nxt)
-            self._commit(batch)
+            # A request cancelled before its op ran gets no answer, so its op need not run;
+            # the others are marked running and can no longer be cancelled under us.
+            batch = [(op, future) for op, future in batch if future.set_running_or_notify_cancel()]
+            try:
+                self._commit(batch)
+            except BaseException as exc:  # the one writer thread must never die
+                log.exception("writer failed on a batch")
+                for _, future in batch:
+                    _settle(future, error=exc)
             if stop_after:
                 return
 
     def _commit(self, batch: list[tuple[Op, Future[Any]]]) -> None:
+        if not batch:
+            return
         try:
-            with storage_errors(), self.engine.begin() as conn:
-                results = run_ops(conn, [op for op, _ in batch])
-        except BaseException as exc:
+            results = self._transaction([op for op, _ in batch])
+        except StorageUnavailable as exc:
+            # The database failed, not an op: running each op alone would only wait again.
+            for _, future in batch:
+                _settle(future, error=exc)
+            return
+        except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], error=exc)
             else:
@@ -151,9 +167,26 @@ class Writer:
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)
 
+    def _transaction(self, ops: list[Op]) -> list[Any]:
+        """Run ``ops`` in one transaction, again when PostgreSQL picked it as a deadlock or
+        serialisation victim (several server processes writing the same rows)."""
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                with storage_errors(), self.engine.begin() as conn:
+                    return run_ops(conn, ops)
+            except StorageUnavailable as exc:
+                if attempt == CONFLICT_RETRIES or not _is_transient_conflict(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _is_transient_conflict(exc: StorageUnavailable) -> bool:
+    driver_error = getattr(exc.__cause__, "orig", None)
+    return getattr(driver_error, "sqlstate", None) in ("40P01", "40001")
+
 
 def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
-    if future.done():  # the waiting request was cancelled; its writes are still committed
+    if future.done():
         return
     if error is not None:
         future.set_exception(error)

@@ -1,0 +1,68 @@
+"""The group-commit writer under failure: cancelled requests, a database that is away."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sessionkeeper.errors import StorageUnavailable
+from sessionkeeper.storage.engine import create_engine
+from sessionkeeper.storage.writer import Writer
+
+
+def test_a_cancelled_request_is_skipped_and_the_writer_lives_on(tmp_path: Path) -> None:
+    writer = Writer(create_engine(f"sqlite:///{tmp_path / 'w.db'}", role="writer"))
+    gate = threading.Event()
+    ran: list[str] = []
+    try:
+        blocker = writer.submit(lambda conn: gate.wait(10))
+        time.sleep(0.05)  # the writer is now inside the blocker's transaction
+        cancelled = writer.submit(lambda conn: ran.append("cancelled op"))
+        assert cancelled.cancel()
+        gate.set()
+        assert blocker.result(5) is True
+        assert writer.run_sync(lambda conn: ran.append("next op")) is None
+        assert ran == ["next op"]
+    finally:
+        writer.close()
+
+
+def test_a_locked_database_fails_the_batch_once_not_op_by_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    writer = Writer(create_engine(url, role="writer"))
+    writer.run_sync(lambda conn: conn.execute(sa.text("CREATE TABLE t (x INTEGER)")))
+    holder = create_engine(url, role="writer")
+    lock = holder.connect()
+    lock.begin()  # BEGIN IMMEDIATE: the write lock, held
+    # A short busy timeout keeps the test fast.
+    writer.engine.dispose()
+    writer.engine = create_engine(url, role="writer")
+
+    @sa.event.listens_for(writer.engine, "connect")
+    def short_busy(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA busy_timeout=300")
+
+    attempts: list[int] = []
+    sa.event.listen(writer.engine, "begin", lambda conn: attempts.append(1))
+    try:
+        gate = threading.Event()
+        first = writer.submit(lambda conn: gate.wait(0))
+        rest = [
+            writer.submit(lambda conn: conn.execute(sa.text("INSERT INTO t VALUES (1)")))
+            for _ in range(5)
+        ]
+        for future in [first, *rest]:
+            with pytest.raises(StorageUnavailable):
+                future.result(30)
+        # One attempt per batch (the six ops arrive in one or two); op by op it would be 7+,
+        # each waiting out the busy timeout again.
+        assert len(attempts) <= 2
+    finally:
+        lock.rollback()
+        lock.close()
+        holder.dispose()
+        writer.close()
