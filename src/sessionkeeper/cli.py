@@ -13,12 +13,12 @@ from rich.table import Table
 
 from sessionkeeper.config import Settings
 from sessionkeeper.domain.lifecycle import Status
+from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.times import from_ms, to_ms
 from sessionkeeper.errors import SessionkeeperError
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.tenants import Scope
-from sessionkeeper.storage.session_queries import SessionFilter
 
 app = typer.Typer(help="sessionkeeper: durable session tracking.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants: one application or workspace each.", no_args_is_help=True)

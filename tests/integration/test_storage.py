@@ -269,3 +269,24 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
     assert sessions["h2"].status is Status.TIMED_OUT
     assert sessions["h2"].ended_at == T0 + 20_000 + GRACE
     assert sessions["h3"].last_seen_at == T0
+
+
+async def test_two_processes_beating_the_same_sessions_in_opposite_orders(pg_url: str) -> None:
+    """On PostgreSQL, writes in key order (and a retry when picked as deadlock victim) keep
+    two servers batch-heartbeating the same rows from failing each other."""
+    from tests.support import running_app
+
+    async with running_app(pg_url) as first, running_app(pg_url, first.clock) as second:
+        ids = [f"d{i:03}" for i in range(300)]
+        for sid in ids:
+            await first.post("/v1/sessions", {"id": sid, "user_id": "u", "kind": "game"})
+        statuses = []
+        for _ in range(15):
+            first.advance(1)
+            forward = {"heartbeats": [{"session_id": sid} for sid in ids]}
+            backward = {"heartbeats": [{"session_id": sid} for sid in reversed(ids)]}
+            answers = await asyncio.gather(
+                first.post("/v1/heartbeats", forward), second.post("/v1/heartbeats", backward)
+            )
+            statuses += [a.status_code for a in answers]
+        assert set(statuses) == {200}

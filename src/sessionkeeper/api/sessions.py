@@ -28,11 +28,11 @@ from sessionkeeper.api.schemas import (
 )
 from sessionkeeper.domain.ids import is_valid_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
 from sessionkeeper.domain.times import to_ms
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.sessions import StartRequest
-from sessionkeeper.storage.session_queries import Cursor, SessionFilter
 
 router = APIRouter(
     prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.ids import is_valid_session_id, time_ordered_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
@@ -21,7 +22,6 @@ from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
-from sessionkeeper.storage.session_queries import Cursor, SessionFilter
 
 
 @dataclass(frozen=True, slots=True)

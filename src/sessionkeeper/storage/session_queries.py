@@ -9,28 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
 from sessionkeeper.storage.sessions import SESSION_COLUMNS, row_to_session
 from sessionkeeper.storage.tables import sessions as t
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
-    status: Status | None = None
-    kind: str | None = None
-    user_id: str | None = None
-    label: str | None = None
-    source: str | None = None
-    started_after: int | None = None
-    started_before: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Position after the last row of a page: newest first, ties broken by id."""
-
-    started_at: int
-    id: str
 
 
 def list_sessions(
