@@ -26,7 +26,7 @@ class Services:
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
         policies = PolicyService(runtime)
-        sessions = SessionService(runtime, policies)
+        sessions = SessionService(runtime)
         sweeper = Sweeper(runtime)
         return cls(
             runtime=runtime,

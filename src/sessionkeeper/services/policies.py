@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.policy import DEFAULT_KIND, Policy, PolicyError, build_policy
-from sessionkeeper.domain.policy import resolve_policy as resolve
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import policies as store
@@ -22,9 +21,6 @@ class PolicyService:
 
     async def all(self, tenant_id: int) -> dict[str, Policy]:
         return await self.rt.db.reader.run(lambda conn: store.load(conn, tenant_id))
-
-    async def for_kind(self, tenant_id: int, kind: str) -> Policy:
-        return resolve(await self.all(tenant_id), kind)
 
     async def put(
         self,

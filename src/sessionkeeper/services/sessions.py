@@ -16,7 +16,6 @@ from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
-from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
@@ -41,9 +40,8 @@ class StartResult:
 
 
 class SessionService:
-    def __init__(self, runtime: Runtime, policies: PolicyService) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self.policies = policies
 
     def client_time(self, at: int | None, field: str) -> int:
         """The server clock when ``at`` is None, else ``at`` if within the accepted window."""
