@@ -16,8 +16,8 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 
 from sessionkeeper.api import sessions as sessions_api
-from sessionkeeper.api.app import create_app
-from sessionkeeper.api.schemas import Heartbeat
+from sessionkeeper.api.sessions import HeartbeatBody
+from sessionkeeper.assembly import create_app
 from sessionkeeper.config import Settings
 from sessionkeeper.services.runtime import Runtime
 
@@ -29,7 +29,7 @@ def build_app(runtime: Runtime) -> FastAPI:
     router = APIRouter(route_class=sessions_api.router.route_class)
 
     @router.post(BARE_PATH, status_code=204, include_in_schema=False)
-    async def bare(body: Heartbeat | None = None) -> Response:
+    async def bare(body: HeartbeatBody | None = None) -> Response:
         return Response(status_code=204)
 
     app.include_router(router)

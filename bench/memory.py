@@ -19,7 +19,7 @@ from bench.databases import database
 from bench.populate import count_sessions, prepare
 from bench.report import Case, Outcome
 from bench.server import Server, running_server
-from sessionkeeper.services.tenants import Scope
+from sessionkeeper.domain.principal import Scope
 
 NAME = "memory"
 SNAPSHOT = 10_000

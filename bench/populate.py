@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from bench.databases import bare_engine, settings_for
-from sessionkeeper.services.container import Services
+from sessionkeeper.assembly import build_services
+from sessionkeeper.domain.principal import Scope
 from sessionkeeper.services.runtime import Runtime
-from sessionkeeper.services.tenants import Scope
 from sessionkeeper.storage.tables import sessions as t
 
 TENANT = "bench"
@@ -43,7 +43,7 @@ def prepare(url: str, scope: Scope = Scope.INGEST) -> Tenant:
     runtime = Runtime.open(settings_for(url))
     try:
         runtime.db.migrate()
-        services = Services.build(runtime)
+        services = build_services(runtime)
         tenant = services.tenants.create_tenant(TENANT)
         _, key = services.tenants.create_key(TENANT, scope)
     finally:

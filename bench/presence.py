@@ -20,8 +20,10 @@ from bench.config import RunConfig
 from bench.databases import bare_engine, database, postgres_available, settings_for
 from bench.populate import now_ms, prepare
 from bench.report import Case, Outcome
+from sessionkeeper.assembly import build_services
 from sessionkeeper.clock import ManualClock
 from sessionkeeper.domain.presence import PresenceEntry
+from sessionkeeper.domain.principal import operator
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 
@@ -63,7 +65,8 @@ async def _rounds(
     services: Services, clock: ManualClock, tenant_id: int, url: str, plan: list
 ) -> tuple[list[float], list[float], list[dict[str, int]]]:
     presence = services.presence
-    await presence.snapshot(tenant_id, SOURCE, plan[0])
+    principal = operator(tenant_id, "bench")
+    await presence.snapshot(principal, SOURCE, plan[0])
     engine = bare_engine(url)
     reconcile, select, counts = [], [], []
     try:
@@ -72,7 +75,7 @@ async def _rounds(
             for entries in plan[1:]:
                 clock.advance(1)
                 began = time.perf_counter()
-                outcome = await presence.snapshot(tenant_id, SOURCE, entries)
+                outcome = await presence.snapshot(principal, SOURCE, entries)
                 reconcile.append(time.perf_counter() - began)
                 seconds, rows = bare_select(conn, tenant_id)
                 select.append(seconds)
@@ -95,7 +98,7 @@ def measure(backend: str, rounds: int) -> dict[str, Any]:
         clock = ManualClock(now_ms())
         runtime = Runtime.open(settings_for(url), clock=clock)
         try:
-            services = Services.build(runtime)
+            services = build_services(runtime)
             reconcile, select, counts = asyncio.run(
                 _rounds(services, clock, tenant.id, url, snapshots(rounds + 1))
             )

@@ -18,8 +18,8 @@ from bench.config import RunConfig
 from bench.databases import bare_engine, database, postgres_available, settings_for
 from bench.populate import Population, now_ms, populate, prepare
 from bench.report import Case, Outcome
+from sessionkeeper.assembly import build_services
 from sessionkeeper.clock import ManualClock
-from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage.tables import sessions as t
 
@@ -53,7 +53,7 @@ class Table:
         spec = Population(tenant.id, active, self.now, overdue_every=active // OVERDUE)
         self.populate_s = populate(url, spec)
         self.runtime = Runtime.open(settings_for(url), clock=ManualClock(self.now))
-        self.sweeper = Services.build(self.runtime).sweeper
+        self.sweeper = build_services(self.runtime).sweeper
         self.seconds: list[float] = []
         self.inner: list[float] = []
         self.closed: list[int] = []

@@ -13,12 +13,12 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from sessionkeeper.api.app import create_app
+from sessionkeeper.assembly import create_app
 from sessionkeeper.clock import ManualClock
 from sessionkeeper.config import Settings
+from sessionkeeper.domain.principal import Scope
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
-from sessionkeeper.services.tenants import Scope
 from sessionkeeper.storage.tables import metadata
 
 # A fixed, recognisable start for scripted clocks: 2026-01-05 09:00:00 UTC.

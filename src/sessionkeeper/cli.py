@@ -11,14 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sessionkeeper.assembly import FEATURES, build_services
 from sessionkeeper.config import Settings
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.listing import SessionFilter
-from sessionkeeper.domain.times import from_ms, to_ms
+from sessionkeeper.domain.principal import Scope
+from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import SessionkeeperError
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
-from sessionkeeper.services.tenants import Scope
 
 app = typer.Typer(help="sessionkeeper: durable session tracking.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants: one application or workspace each.", no_args_is_help=True)
@@ -27,6 +28,9 @@ sessions_app = typer.Typer(help="Sessions of a tenant.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
 app.add_typer(sessions_app, name="sessions")
+for _feature in FEATURES:
+    for _name, _commands in _feature.commands:
+        app.add_typer(_commands, name=_name)
 
 out = Console()
 err = Console(stderr=True)
@@ -35,7 +39,7 @@ err = Console(stderr=True)
 def _services() -> Services:
     runtime = Runtime.open(Settings())
     runtime.db.migrate()
-    return Services.build(runtime)
+    return build_services(runtime)
 
 
 def _fmt(ms: int | None) -> str:
@@ -50,14 +54,14 @@ def serve(
     """Apply migrations and serve the HTTP API (the sweep runs inside)."""
     import uvicorn
 
-    from sessionkeeper.api.app import create_app
+    from sessionkeeper.assembly import create_app
 
     settings = Settings()
     host = host or settings.host
     port = port or settings.port
     runtime = Runtime.open(settings)
     runtime.db.migrate()
-    services = Services.build(runtime)
+    services = build_services(runtime)
     key = services.tenants.bootstrap()
     if key is not None:
         _print_first_start(key, host, port)
@@ -162,19 +166,17 @@ def sessions_list(
 ) -> None:
     """List sessions, newest first, as a table."""
     services = _services()
-    found = [t for t in services.tenants.list_tenants() if t.name == tenant]
-    if not found:
-        raise SessionkeeperError(f"no tenant named '{tenant}'")
-    where = SessionFilter(
+    where = SessionFilter.of(
         status=status,
         kind=kind,
         user_id=user_id,
         label=label,
         source=source,
-        started_after=None if started_after is None else to_ms(_utc(started_after)),
-        started_before=None if started_before is None else to_ms(_utc(started_before)),
+        started_after=started_after,
+        started_before=started_before,
     )
-    page, _ = asyncio.run(services.sessions.list(found[0].id, where, limit=limit, after=None))
+    principal = services.tenants.operator(tenant)
+    page, _ = asyncio.run(services.sessions.list(principal, where, limit=limit, after=None))
     table = Table(
         "id", "user_id", "kind", "label", "status", "started_at", "ended_at", "duration_s"
     )
@@ -192,12 +194,6 @@ def sessions_list(
             estimated + duration,
         )
     out.print(table)
-
-
-def _utc(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def main() -> None:

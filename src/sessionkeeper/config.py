@@ -24,5 +24,6 @@ class Settings(BaseSettings):
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     # FULL survives power loss, NORMAL survives a crash of the process (kill -9) only.
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
+    # Most ops gathered into one group commit.
     writer_max_batch: int = Field(default=1000, gt=0)
     log_level: str = "info"

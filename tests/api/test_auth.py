@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sessionkeeper.domain.principal import Scope
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
-from sessionkeeper.services.tenants import Scope
 from tests.support import Harness
 
 

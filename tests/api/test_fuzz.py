@@ -27,10 +27,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from sessionkeeper.api.app import create_app
+from sessionkeeper.assembly import create_app
 from sessionkeeper.clock import ManualClock
+from sessionkeeper.domain.principal import Scope
 from sessionkeeper.services.runtime import Runtime
-from sessionkeeper.services.tenants import Scope
 from tests.support import T0, Harness, iso, running_app, settings_for
 
 # --- the schema, fuzzed ------------------------------------------------------------------------

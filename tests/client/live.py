@@ -18,10 +18,10 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from sessionkeeper.api.app import create_app
+from sessionkeeper.assembly import create_app
+from sessionkeeper.domain.principal import Scope
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
-from sessionkeeper.services.tenants import Scope
 from tests.support import settings_for
 
 # The server's own sweep runs this often, so timed-out sessions close without being asked.

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 
 from sessionkeeper.domain import lifecycle as lc
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.principal import Principal, operator
 from sessionkeeper.domain.session import NewSession
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
 from sessionkeeper.storage.tables import metadata
+from sessionkeeper.storage.transaction import Transaction
 from tests.support import T0, settings_for
 
 TIMEOUT, GRACE = 60_000, 10_000
@@ -34,10 +36,10 @@ def database(db_url: str):
     db.close()
 
 
-def tenant(db: Database, name: str = "t") -> int:
-    found = db.writer.run_sync(lambda c: tenant_store.create_tenant(c, name, T0))
+def tenant(db: Database, name: str = "t") -> Principal:
+    found = db.writer.run_sync(lambda tx: tenant_store.create_tenant(tx.conn, name, T0))
     assert found is not None
-    return found.id
+    return operator(found.id, name)
 
 
 def new_session(sid: str, at: int = T0, user: str = "u", kind: str = "game") -> NewSession:
@@ -81,8 +83,8 @@ ops = st.lists(
 @given(script=ops)
 def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script) -> None:
     """Random scripts of beats, ends, sweeps and waits: SQL and domain end in the same state."""
-    tid = database.writer.run_sync(lambda c: tenant_store.get_tenant(c, "prop"))
-    tid = tid.id if tid else tenant(database, "prop")
+    found = database.reader.run_sync(lambda c: tenant_store.get_tenant(c, "prop"))
+    tid = operator(found.id, "prop") if found else tenant(database, "prop")
     sid = f"s{abs(hash(tuple(script)))}"
     database.writer.run_sync(lambda c: store.start(c, tid, new_session(sid), T0))
     model = lc.start(T0, timeout_ms=TIMEOUT, grace_ms=GRACE)
@@ -96,17 +98,17 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
         if op == "beat":
             model = lc.heartbeat(model, at, now)
             database.writer.run_sync(
-                partial(heartbeats.heartbeat, tenant_id=tid, session_id=sid, at=at, now=now)
+                partial(heartbeats.heartbeat, principal=tid, session_id=sid, at=at, now=now)
             )
         elif op == "end":
             model = lc.end(model, at, now)
             database.writer.run_sync(
-                partial(store.end, tenant_id=tid, session_id=sid, at=at, reason=EndReason.CLIENT)
+                partial(store.end, principal=tid, session_id=sid, at=at, reason=EndReason.CLIENT)
             )
         else:
             model = lc.sweep(model, now)
             database.writer.run_sync(
-                partial(store.close_overdue, tenant_id=tid, session_ids=[sid], now=now)
+                partial(store.close_overdue, principal=tid, session_ids=[sid], now=now)
             )
     stored = database.reader.run_sync(lambda c: store.get(c, tid, sid))
     assert stored is not None
@@ -126,7 +128,7 @@ def test_sweep_closes_only_overdue_at_estimated_end(database: Database) -> None:
     database.writer.run_sync(lambda c: store.insert_many(c, tid, sessions))
     now = T0 + TIMEOUT + 9_500  # s0..s9 expired (expires_at < now)
     chunk = database.writer.run_sync(lambda c: store.sweep_chunk(c, now))
-    assert chunk.count == 10
+    assert len(chunk) == 10
     for i in range(20):
         s = database.reader.run_sync(lambda c, i=i: store.get(c, tid, f"s{i}"))
         assert s is not None
@@ -145,7 +147,7 @@ def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
     )
     first = database.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + TIMEOUT + 1))
     second = database.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + TIMEOUT + 1))
-    assert (first.count, second.count) == (store.SWEEP_CHUNK, 123)
+    assert (len(first), len(second)) == (store.SWEEP_CHUNK, 123)
 
 
 def test_sweep_reads_the_active_expiry_index(database: Database) -> None:
@@ -214,23 +216,23 @@ def test_two_writers_on_one_database_agree(db_url: str) -> None:
 
 async def test_group_commit_gathers_concurrent_writes(database: Database) -> None:
     tid = tenant(database)
-    before = database.writer.stats.batches
+    before = database.writer.stats.groups
     await asyncio.gather(
         *(
             database.writer.run(lambda c, i=i: store.start(c, tid, new_session(f"g{i}"), T0))
             for i in range(200)
         )
     )
-    batches = database.writer.stats.batches - before
-    assert batches < 200  # fewer commits than writes
+    groups = database.writer.stats.groups - before
+    assert groups < 200  # fewer commits than writes
     assert database.reader.run_sync(lambda c: store.get(c, tid, "g199")) is not None
 
 
 def test_a_failing_op_fails_alone(database: Database) -> None:
     tid = tenant(database)
 
-    def broken(conn: sa.Connection) -> None:
-        conn.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
+    def broken(tx: Transaction) -> None:
+        tx.conn.execute(sa.text("INSERT INTO no_such_table VALUES (1)"))
 
     good = [
         database.writer.submit(lambda c, i=i: store.start(c, tid, new_session(f"f{i}"), T0))
@@ -254,14 +256,14 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
     database.writer.run_sync(lambda c: store.end(c, tid, "h1", at=T0 + 1, reason=EndReason.CLIENT))
     at = T0 + 30_000
     ops = [
-        heartbeats.Heartbeat(tid, "h0", at=at, now=at),  # moves
-        heartbeats.Heartbeat(tid, "h1", at=at, now=at),  # ended: closed
-        heartbeats.Heartbeat(tid, "nope", at=at, now=at),  # not found
-        heartbeats.Heartbeat(tid, "h2", at=T0 + 20_000, now=T0 + TIMEOUT + 25_000),  # too late
-        heartbeats.Heartbeat(tid, "h3", at=T0 - 5, now=at),  # older than last_seen: no-op
+        heartbeats.HeartbeatOp(tid, "h0", at=at, now=at),  # moves
+        heartbeats.HeartbeatOp(tid, "h1", at=at, now=at),  # ended: closed
+        heartbeats.HeartbeatOp(tid, "nope", at=at, now=at),  # not found
+        heartbeats.HeartbeatOp(tid, "h2", at=T0 + 20_000, now=T0 + TIMEOUT + 25_000),  # too late
+        heartbeats.HeartbeatOp(tid, "h3", at=T0 - 5, now=at),  # older than last_seen: no-op
     ]
     with database.write_engine.begin() as conn:
-        combined = run_ops(conn, list(ops))
+        combined = run_ops(Transaction(conn), list(ops))
     outcomes = [outcome for outcome, _ in combined]
     assert outcomes == ["ok", "closed", "not_found", "closed", "ok"]
     sessions = {s.id: s for _, s in combined if s is not None}

@@ -34,7 +34,7 @@ def test_a_cancelled_request_is_skipped_and_the_writer_lives_on(tmp_path: Path) 
 def test_a_locked_database_fails_the_batch_once_not_op_by_op(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'locked.db'}"
     writer = Writer(create_engine(url, role="writer"))
-    writer.run_sync(lambda conn: conn.execute(sa.text("CREATE TABLE t (x INTEGER)")))
+    writer.run_sync(lambda tx: tx.conn.execute(sa.text("CREATE TABLE t (x INTEGER)")))
     holder = create_engine(url, role="writer")
     lock = holder.connect()
     lock.begin()  # BEGIN IMMEDIATE: the write lock, held
@@ -52,7 +52,7 @@ def test_a_locked_database_fails_the_batch_once_not_op_by_op(tmp_path: Path) -> 
         gate = threading.Event()
         first = writer.submit(lambda conn: gate.wait(0))
         rest = [
-            writer.submit(lambda conn: conn.execute(sa.text("INSERT INTO t VALUES (1)")))
+            writer.submit(lambda tx: tx.conn.execute(sa.text("INSERT INTO t VALUES (1)")))
             for _ in range(5)
         ]
         for future in [first, *rest]:

@@ -2,12 +2,16 @@
 
 The lifespan applies migrations, starts the writer and the periodic jobs (the sweep runs at
 once, closing what expired while the server was down) and stops them in order on shutdown.
+
+The kernel's routers come first, then each feature's; the product's list of features is in
+``sessionkeeper/assembly.py``, whose ``create_app`` is what servers and tests run.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,7 +19,8 @@ from sessionkeeper import __version__
 from sessionkeeper.api import errors, health, maintenance, policies, presence, sessions
 from sessionkeeper.api.deps import BEARER_SCHEME
 from sessionkeeper.api.middleware import BodyLimit, RequestTiming
-from sessionkeeper.api.schemas import Problem
+from sessionkeeper.api.responses import Problem
+from sessionkeeper.feature import Feature
 from sessionkeeper.jobs.registry import periodic_jobs
 from sessionkeeper.jobs.runner import JobRunner
 from sessionkeeper.services.container import Services
@@ -30,8 +35,14 @@ Authenticate with `Authorization: Bearer <api key>`. Every error body is
 """
 
 
-def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:
-    services = Services.build(runtime)
+def build_app(
+    runtime: Runtime,
+    features: Sequence[Feature[Any]],
+    *,
+    run_jobs: bool = True,
+    migrate: bool = True,
+) -> FastAPI:
+    services = Services.build(runtime, features)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +67,9 @@ def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True)
     errors.install(app)
     for module in (sessions, policies, presence, health, maintenance):
         app.include_router(module.router)
+    for feature in features:
+        for router in feature.routers:
+            app.include_router(router)
     app.add_middleware(RequestTiming, histogram=runtime.metrics.http_duration)
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     _register_problem_schema(app)

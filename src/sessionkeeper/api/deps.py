@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sessionkeeper.domain.principal import Principal, Scope
 from sessionkeeper.services.container import Services
-from sessionkeeper.services.tenants import Principal, Scope
 
 # Declared in the OpenAPI document by app.py for every /v1 operation. The key is read here
 # straight from the header: each nested dependency costs FastAPI measurable time per request.
@@ -34,18 +34,19 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
-    """A dependency that authenticates the key and checks it has one of ``scopes``."""
+    """A dependency that authenticates the caller and checks it has one of ``scopes``."""
 
     async def principal(request: Request) -> Principal:
         services: Services = request.app.state.services
-        found = await services.tenants.authenticate(bearer_token(request))
+        found = await services.auth.api_key(bearer_token(request))
         found.require(*scopes)
         return found
 
     return principal
 
 
-Ingest = Annotated[Principal, Depends(require(Scope.INGEST))]
-Reader = Annotated[Principal, Depends(require(Scope.READ))]
-IngestOrRead = Annotated[Principal, Depends(require(Scope.INGEST, Scope.READ))]
-Admin = Annotated[Principal, Depends(require(Scope.ADMIN))]
+# An authenticated principal whose scope allows the named kind of call.
+IngestScope = Annotated[Principal, Depends(require(Scope.INGEST))]
+ReadScope = Annotated[Principal, Depends(require(Scope.READ))]
+IngestOrReadScope = Annotated[Principal, Depends(require(Scope.INGEST, Scope.READ))]
+AdminScope = Annotated[Principal, Depends(require(Scope.ADMIN))]

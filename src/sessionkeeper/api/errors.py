@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from sessionkeeper import errors
-from sessionkeeper.api.schemas import SessionOut
+from sessionkeeper.api.responses import SessionOut
 
 log = logging.getLogger(__name__)
 

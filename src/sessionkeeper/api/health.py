@@ -9,11 +9,11 @@ from pydantic import BaseModel
 
 from sessionkeeper.api.deps import ServicesDep, require
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
-from sessionkeeper.api.schemas import SessionOut
+from sessionkeeper.api.responses import SessionOut
+from sessionkeeper.domain.principal import Scope
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.health import Health, HealthStatus
-from sessionkeeper.services.tenants import Scope
 
 router = APIRouter(tags=["health"], responses=PROBLEM_RESPONSES)
 
@@ -106,5 +106,5 @@ async def session_health(
         principal = await _authenticate_reader(request)
     except StorageUnavailable as exc:
         return HealthOut.of(services.health.down(exc), details=False)
-    health = await services.health.check(principal.tenant_id, details=details)
+    health = await services.health.check(principal, details=details)
     return HealthOut.of(health, details=details)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
-from sessionkeeper.api.deps import Admin, ServicesDep
+from sessionkeeper.api.deps import AdminScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
-from sessionkeeper.api.schemas import SweepOut
 from sessionkeeper.domain.times import from_ms
 
 router = APIRouter(tags=["maintenance"], responses=PROBLEM_RESPONSES)
 
 
+class SweepOut(BaseModel):
+    closed: int
+    at: datetime
+    duration_s: float
+
+
 @router.post("/v1/maintenance/sweep", response_model=SweepOut)
-async def sweep_now(principal: Admin, services: ServicesDep) -> SweepOut:
+async def sweep_now(principal: AdminScope, services: ServicesDep) -> SweepOut:
     """Close every overdue session now (of every tenant); returns how many of the caller's
     tenant were closed."""
     result = await services.sweeper.run()

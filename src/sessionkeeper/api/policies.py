@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field, StrictFloat
 
-from sessionkeeper.api.deps import Admin, IngestOrRead, ServicesDep
+from sessionkeeper.api.deps import AdminScope, IngestOrReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
-from sessionkeeper.api.routing import StrictJSONRoute
-from sessionkeeper.api.schemas import WriteBody
+from sessionkeeper.api.fields import WriteBody
+from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
 
 router = APIRouter(
@@ -54,12 +54,12 @@ class PolicyList(BaseModel):
 async def put_policy(
     kind: Annotated[str, Path(pattern=r"^(\*|[A-Za-z0-9_.:-]{1,64})$")],
     body: PolicyIn,
-    principal: Admin,
+    principal: AdminScope,
     services: ServicesDep,
 ) -> PolicyOut:
     """Set the policy of a kind (``*``: the tenant's default). Heartbeats use it from now on."""
     policy = await services.policies.put(
-        principal.tenant_id,
+        principal,
         kind,
         heartbeat_interval_s=body.heartbeat_interval_s,
         timeout_s=body.timeout_s,
@@ -69,11 +69,11 @@ async def put_policy(
 
 
 @router.get("/policies", response_model=PolicyList)
-async def list_policies(principal: IngestOrRead, services: ServicesDep) -> PolicyList:
+async def list_policies(principal: IngestOrReadScope, services: ServicesDep) -> PolicyList:
     """Every policy of the tenant; ``*`` is always listed (``builtin`` when never set).
 
     Ingest keys may read them too: clients need the heartbeat interval of their kind."""
-    policies = await services.policies.all(principal.tenant_id)
+    policies = await services.policies.all(principal)
     items = [PolicyOut.of(kind, policy) for kind, policy in sorted(policies.items())]
     if DEFAULT_KIND not in policies:
         items.insert(0, PolicyOut.of(DEFAULT_KIND, DEFAULT_POLICY, builtin=True))

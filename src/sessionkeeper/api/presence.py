@@ -8,12 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag
 
-from sessionkeeper.api.deps import Ingest, ServicesDep
+from sessionkeeper.api.deps import IngestScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES, UNION_TAG_PREFIX
-from sessionkeeper.api.routing import StrictJSONRoute
-from sessionkeeper.api.schemas import Attributes, ClientTime, Kind, Label, UserId, WriteBody
+from sessionkeeper.api.fields import (
+    Attributes,
+    ClientTime,
+    Kind,
+    Label,
+    UserId,
+    WriteBody,
+    ms_or_none,
+)
+from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.presence import PresenceEntry
-from sessionkeeper.domain.times import from_ms, to_ms
+from sessionkeeper.domain.times import from_ms
 from sessionkeeper.services.presence import PresenceOutcome
 
 router = APIRouter(
@@ -129,7 +137,7 @@ def _ref(session_id: str, key: tuple[str, str, str | None]) -> SessionRef:
 async def put_snapshot(
     source: SourceName,
     body: SnapshotBody,
-    principal: Ingest,
+    principal: IngestScope,
     services: ServicesDep,
     dry_run: bool = False,
 ) -> PresenceResult:
@@ -138,10 +146,10 @@ async def put_snapshot(
     refreshed. ``?dry_run=true`` returns the diff and changes nothing."""
     snapshot = Snapshot.model_construct(entries=body, at=None) if isinstance(body, list) else body
     outcome = await services.presence.snapshot(
-        principal.tenant_id,
+        principal,
         source,
         [entry.to_domain() for entry in snapshot.entries],
-        at=None if snapshot.at is None else to_ms(snapshot.at),
+        at=ms_or_none(snapshot.at),
         dry_run=dry_run,
     )
     return PresenceResult.of(source, outcome, dry_run=dry_run)
@@ -151,17 +159,17 @@ async def put_snapshot(
 async def post_changes(
     source: SourceName,
     body: Changes,
-    principal: Ingest,
+    principal: IngestScope,
     services: ServicesDep,
     dry_run: bool = False,
 ) -> PresenceResult:
     """Incremental joins and leaves, matched like snapshot entries."""
     outcome = await services.presence.changes(
-        principal.tenant_id,
+        principal,
         source,
         [entry.to_domain() for entry in body.joins],
         [(leave.user_id, leave.kind, leave.label) for leave in body.leaves],
-        at=None if body.at is None else to_ms(body.at),
+        at=ms_or_none(body.at),
         keepalive=body.keepalive,
         dry_run=dry_run,
     )

@@ -5,32 +5,31 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
+from pydantic import BaseModel, Field
 
-from sessionkeeper.api.deps import Ingest, IngestOrRead, Reader, ServicesDep
+from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
-from sessionkeeper.api.routing import StrictJSONRoute
-from sessionkeeper.api.schemas import (
+from sessionkeeper.api.fields import (
     KIND_PATTERN,
     TEXT_PATTERN,
-    BatchOutcome,
-    BatchResult,
+    Attributes,
     ClientTime,
-    Heartbeat,
-    HeartbeatBatch,
-    SessionEnd,
-    SessionOut,
-    SessionPage,
-    SessionStart,
+    Kind,
+    Label,
+    SessionId,
+    UserId,
+    WriteBody,
+    ms_or_none,
 )
+from sessionkeeper.api.responses import SessionOut
+from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import is_valid_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
-from sessionkeeper.domain.times import to_ms
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.sessions import StartRequest
 
@@ -52,8 +51,49 @@ def session_response(session: Session, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
-def _ms(value: AwareDatetime | None) -> int | None:
-    return None if value is None else to_ms(value)
+class SessionStart(WriteBody):
+    id: SessionId | None = None
+    user_id: UserId
+    kind: Kind
+    label: Label | None = None
+    attributes: Attributes | None = None
+    started_at: ClientTime | None = None
+
+
+class HeartbeatBody(WriteBody):
+    at: ClientTime | None = None
+    attributes: Attributes | None = None
+
+
+class BatchHeartbeat(WriteBody):
+    session_id: SessionId
+    at: ClientTime | None = None
+
+
+class HeartbeatBatch(WriteBody):
+    heartbeats: Annotated[list[BatchHeartbeat], Field(min_length=1, max_length=1000)]
+
+
+class SessionEnd(WriteBody):
+    at: ClientTime | None = None
+    reason: Literal["client", "admin", "cleanup"] = "client"
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
+
+
+class BatchOutcome(BaseModel):
+    session_id: str
+    outcome: Literal["ok", "closed", "not_found"]
+
+
+class BatchResult(BaseModel):
+    results: list[BatchOutcome]
+    ok: int
+    closed: int
+    not_found: int
 
 
 @router.post(
@@ -62,17 +102,19 @@ def _ms(value: AwareDatetime | None) -> int | None:
     response_model=SessionOut,
     responses={200: {"model": SessionOut, "description": "A retried start: the session as stored"}},
 )
-async def start_session(body: SessionStart, principal: Ingest, services: ServicesDep) -> Response:
+async def start_session(
+    body: SessionStart, principal: IngestScope, services: ServicesDep
+) -> Response:
     """Start a session. Repeating a start with the same id and body answers 200 (a retry)."""
     result = await services.sessions.start(
-        principal.tenant_id,
+        principal,
         StartRequest(
             id=body.id,
             user_id=body.user_id,
             kind=body.kind,
             label=body.label,
             attributes=body.attributes,
-            started_at=_ms(body.started_at),
+            started_at=ms_or_none(body.started_at),
         ),
     )
     return session_response(result.session, 201 if result.created else 200)
@@ -80,23 +122,26 @@ async def start_session(body: SessionStart, principal: Ingest, services: Service
 
 @router.post("/sessions/{session_id}/heartbeat", response_model=SessionOut)
 async def heartbeat(
-    session_id: str, principal: Ingest, services: ServicesDep, body: Heartbeat | None = None
+    session_id: str,
+    principal: IngestScope,
+    services: ServicesDep,
+    body: HeartbeatBody | None = None,
 ) -> Response:
     """Say the session is still going. A closed session answers 409 with the session."""
-    body = body or Heartbeat()
+    body = body or HeartbeatBody()
     session = await services.sessions.heartbeat(
-        principal.tenant_id, session_id, at=_ms(body.at), attributes=body.attributes
+        principal, session_id, at=ms_or_none(body.at), attributes=body.attributes
     )
     return session_response(session)
 
 
 @router.post("/heartbeats", response_model=BatchResult)
 async def heartbeat_batch(
-    body: HeartbeatBatch, principal: Ingest, services: ServicesDep
+    body: HeartbeatBatch, principal: IngestScope, services: ServicesDep
 ) -> BatchResult:
     """Up to 1,000 heartbeats in one transaction, with an outcome for each."""
-    beats = [(item.session_id, _ms(item.at)) for item in body.heartbeats]
-    outcomes = await services.sessions.heartbeat_batch(principal.tenant_id, beats)
+    beats = [(item.session_id, ms_or_none(item.at)) for item in body.heartbeats]
+    outcomes = await services.sessions.heartbeat_batch(principal, beats)
     return BatchResult(
         results=[
             BatchOutcome(session_id=sid, outcome=outcome)
@@ -110,21 +155,24 @@ async def heartbeat_batch(
 
 @router.post("/sessions/{session_id}/end", response_model=SessionOut)
 async def end_session(
-    session_id: str, principal: Ingest, services: ServicesDep, body: SessionEnd | None = None
+    session_id: str,
+    principal: IngestScope,
+    services: ServicesDep,
+    body: SessionEnd | None = None,
 ) -> Response:
     """End the session. Ending again returns the same result."""
     body = body or SessionEnd()
     session = await services.sessions.end(
-        principal.tenant_id, session_id, at=_ms(body.at), reason=EndReason(body.reason)
+        principal, session_id, at=ms_or_none(body.at), reason=EndReason(body.reason)
     )
     return session_response(session)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
 async def get_session(
-    session_id: str, principal: IngestOrRead, services: ServicesDep
+    session_id: str, principal: IngestOrReadScope, services: ServicesDep
 ) -> SessionOut:
-    return SessionOut.of(await services.sessions.get(principal.tenant_id, session_id))
+    return SessionOut.of(await services.sessions.get(principal, session_id))
 
 
 def encode_cursor(cursor: Cursor | None) -> str | None:
@@ -153,7 +201,7 @@ def decode_cursor(value: str | None) -> Cursor | None:
 
 @router.get("/sessions", response_model=SessionPage)
 async def list_sessions(
-    principal: Reader,
+    principal: ReadScope,
     services: ServicesDep,
     status: Status | None = None,
     kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
@@ -166,16 +214,16 @@ async def list_sessions(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> SessionPage:
     """Sessions, newest first. Follow ``next_cursor`` for the next page."""
-    where = SessionFilter(
+    where = SessionFilter.of(
         status=status,
         kind=kind,
         user_id=user_id,
         label=label,
         source=source,
-        started_after=_ms(started_after),
-        started_before=_ms(started_before),
+        started_after=started_after,
+        started_before=started_before,
     )
     page, after = await services.sessions.list(
-        principal.tenant_id, where, limit=limit, after=decode_cursor(cursor)
+        principal, where, limit=limit, after=decode_cursor(cursor)
     )
     return SessionPage(items=[SessionOut.of(s) for s in page], next_cursor=encode_cursor(after))

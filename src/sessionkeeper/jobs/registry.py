@@ -1,20 +1,14 @@
-"""The explicit list of periodic jobs: what runs, and how often."""
+"""The explicit list of periodic jobs: the kernel's, then each feature's."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
+from sessionkeeper.jobs.job import Job
 from sessionkeeper.services.container import Services
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    name: str
-    interval_s: float
-    run: Callable[[], Awaitable[object]]
 
 
 def periodic_jobs(services: Services) -> list[Job]:
     settings = services.runtime.settings
-    return [Job("sweep", settings.sweep_interval_s, services.sweeper.run)]
+    jobs = [Job("sweep", settings.sweep_interval_s, services.sweeper.run)]
+    for feature in services.features:
+        jobs.extend(feature.jobs(services.feature(feature.name)))
+    return jobs

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 
-from sessionkeeper.jobs.registry import Job
+from sessionkeeper.jobs.job import Job
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.runtime import Runtime
@@ -40,11 +41,11 @@ class HealthService:
         self.rt = runtime
         self.sweeper = sweeper
 
-    async def check(self, tenant_id: int, *, details: bool = False) -> Health:
+    async def check(self, principal: Principal, *, details: bool = False) -> Health:
         now = self.rt.clock.now_ms()
         try:
             counts = await self.rt.db.reader.run(
-                lambda conn: queries.session_counts(conn, tenant_id, now)
+                lambda conn: queries.session_counts(conn, principal, now)
             )
             last_sweep = await self.sweeper.last_run()
         except StorageUnavailable as exc:
@@ -58,10 +59,10 @@ class HealthService:
         if details:
             try:
                 health.overdue = await self.rt.db.reader.run(
-                    lambda conn: queries.overdue_sessions(conn, tenant_id, now, DETAILS_LIMIT)
+                    lambda conn: queries.overdue_sessions(conn, principal, now, DETAILS_LIMIT)
                 )
                 health.recently_timed_out = await self.rt.db.reader.run(
-                    lambda conn: queries.recently_timed_out(conn, tenant_id, now, DETAILS_LIMIT)
+                    lambda conn: queries.recently_timed_out(conn, principal, now, DETAILS_LIMIT)
                 )
             except StorageUnavailable as exc:
                 return self.down(exc)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from sessionkeeper.domain.events import (
+    ChangeEvent,
+    HeartbeatsApplied,
+    PresenceReconciled,
+    SessionEnded,
+    SessionStarted,
+)
 
 
 class Metrics:
@@ -19,7 +29,10 @@ class Metrics:
             registry=r,
         )
         self.sessions_timed_out = Counter(
-            "sessionkeeper_sessions_timed_out", "Sessions closed by the sweep", ["kind"], registry=r
+            "sessionkeeper_sessions_timed_out",
+            "Sessions closed as timed out (by the sweep, a late heartbeat or end, a snapshot)",
+            ["kind"],
+            registry=r,
         )
         self.active_sessions = Gauge(
             "sessionkeeper_active_sessions",
@@ -48,3 +61,27 @@ class Metrics:
             ["method", "route", "status"],
             registry=r,
         )
+
+
+def count_events(metrics: Metrics, events: Sequence[ChangeEvent]) -> None:
+    """The metrics subscriber: every counter of sessions, heartbeats and presence is moved
+    here, from committed change events, whichever write path made them."""
+    for event in events:
+        if isinstance(event, SessionStarted):
+            metrics.sessions_started.labels(kind=event.kind).inc()
+        elif isinstance(event, SessionEnded):
+            if event.timed_out:
+                metrics.sessions_timed_out.labels(kind=event.kind).inc()
+            else:
+                metrics.sessions_ended.labels(kind=event.kind, reason=event.reason.value).inc()
+        elif isinstance(event, HeartbeatsApplied):
+            for outcome in ("ok", "closed", "not_found"):
+                if n := getattr(event, outcome):
+                    metrics.heartbeats.labels(outcome=outcome).inc(n)
+        elif isinstance(event, PresenceReconciled):
+            for action, n in (
+                ("started", event.started),
+                ("refreshed", event.refreshed),
+                ("ended", event.ended),
+            ):
+                metrics.snapshot_entries.labels(action=action).inc(n)

@@ -6,25 +6,25 @@ process ever works from a stale copy.
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
-
 from sessionkeeper.domain.policy import DEFAULT_KIND, Policy, PolicyError, build_policy
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import policies as store
 from sessionkeeper.storage import sessions as session_store
+from sessionkeeper.storage.transaction import Transaction
 
 
 class PolicyService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
 
-    async def all(self, tenant_id: int) -> dict[str, Policy]:
-        return await self.rt.db.reader.run(lambda conn: store.load(conn, tenant_id))
+    async def all(self, principal: Principal) -> dict[str, Policy]:
+        return await self.rt.db.reader.run(lambda conn: store.load(conn, principal.tenant_id))
 
     async def put(
         self,
-        tenant_id: int,
+        principal: Principal,
         kind: str,
         *,
         heartbeat_interval_s: float | None,
@@ -37,14 +37,16 @@ class PolicyService:
             raise InvalidInput(str(exc), field=exc.field) from exc
         now = self.rt.clock.now_ms()
 
-        def write(conn: Connection) -> None:
-            own_kinds = [k for k in store.load(conn, tenant_id) if k not in (DEFAULT_KIND, kind)]
-            store.save(conn, tenant_id, kind, policy, now)
+        def write(tx: Transaction) -> None:
+            own_kinds = [
+                k for k in store.load(tx.conn, principal.tenant_id) if k not in (DEFAULT_KIND, kind)
+            ]
+            store.save(tx.conn, principal.tenant_id, kind, policy, now)
             # Active sessions take the new timeout from their next heartbeat on, the new
             # grace at once; a '*' policy reaches only kinds without a policy of their own.
             session_store.apply_policy(
-                conn,
-                tenant_id,
+                tx.conn,
+                principal,
                 None if kind == DEFAULT_KIND else [kind],
                 timeout_ms=policy.timeout_ms,
                 grace_ms=policy.grace_ms,

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain import presence as rules
+from sessionkeeper.domain.events import PresenceReconciled
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.policy import Policy, resolve_policy
 from sessionkeeper.domain.presence import PresenceDiff, PresenceEntry, PresenceKey
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, start_digest
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.sessions import SessionService
@@ -24,6 +26,7 @@ from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import presence as store
 from sessionkeeper.storage import sessions as session_store
+from sessionkeeper.storage.transaction import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class PresenceService:
 
     async def snapshot(
         self,
-        tenant_id: int,
+        principal: Principal,
         source: str,
         entries: Sequence[PresenceEntry],
         *,
@@ -53,7 +56,7 @@ class PresenceService:
         dry_run: bool = False,
     ) -> PresenceOutcome:
         return await self._reconcile(
-            tenant_id,
+            principal,
             source,
             lambda active: rules.diff_snapshot(entries, active),
             kinds={e.kind for e in entries},
@@ -64,7 +67,7 @@ class PresenceService:
 
     async def changes(
         self,
-        tenant_id: int,
+        principal: Principal,
         source: str,
         joins: Sequence[PresenceEntry],
         leaves: Sequence[PresenceKey],
@@ -83,7 +86,7 @@ class PresenceService:
             return PresenceDiff(changed.to_start, refresh, changed.to_end)
 
         return await self._reconcile(
-            tenant_id,
+            principal,
             source,
             diff,
             kinds={e.kind for e in joins},
@@ -94,7 +97,7 @@ class PresenceService:
 
     async def _reconcile(
         self,
-        tenant_id: int,
+        principal: Principal,
         source: str,
         make_diff: rules.DiffFunction,
         *,
@@ -112,46 +115,53 @@ class PresenceService:
         if dry_run:
 
             def preview(conn: Connection) -> PresenceOutcome:
-                mark = store.last_applied_at(conn, tenant_id, source)
+                mark = store.last_applied_at(conn, principal, source)
                 if mark is not None and mark > when:
                     return _stale(when)
-                active, _ = store.open_for_source(conn, tenant_id, source, when)
+                active, _ = store.open_for_source(conn, principal, source, when)
                 return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
 
             return await self.rt.db.reader.run(preview)
 
-        def apply(conn: Connection) -> PresenceOutcome:
-            if not store.claim_time(conn, tenant_id, source, when):
+        def apply(tx: Transaction) -> PresenceOutcome:
+            if not store.claim_time(tx.conn, principal, source, when):
                 return _stale(when)
-            tenant_policies = policy_store.load(conn, tenant_id)
+            tenant_policies = policy_store.load(tx.conn, principal.tenant_id)
             policies = {kind: resolve_policy(tenant_policies, kind) for kind in kinds}
-            alive, expired = store.open_for_source(conn, tenant_id, source, when)
-            # Expired meanwhile: closed as the sweep would, before anything is matched.
-            timed_out = session_store.close_overdue(conn, tenant_id, expired, when)
+            alive, overdue = store.open_for_source(tx.conn, principal, source, when)
+            # Overdue meanwhile: closed as the sweep would, before anything is matched.
+            timed_out = session_store.close_overdue(tx, principal, overdue, when)
             diff = make_diff(alive)
             news = [
                 self._new_session(source, entry, when, policies[entry.kind])
                 for entry in diff.to_start
             ]
             session_store.end_many(
-                conn,
-                tenant_id,
+                tx,
+                principal,
                 [item.session_id for item in diff.to_end],
                 at=when,
                 reason=EndReason.PRESENCE_LOST,
             )
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
-                heartbeats.refresh_source(conn, tenant_id, source, when)
+                heartbeats.refresh_source(tx.conn, principal, source, when)
             else:
                 heartbeats.refresh_many(
-                    conn, tenant_id, [item.session_id for item in diff.to_refresh], when
+                    tx.conn, principal, [item.session_id for item in diff.to_refresh], when
                 )
-            session_store.insert_many(conn, tenant_id, news)
+            session_store.insert_many(tx, principal, news)
+            tx.record(
+                PresenceReconciled(
+                    tenant_id=principal.tenant_id,
+                    source=source,
+                    started=len(diff.to_start),
+                    refreshed=len(diff.to_refresh),
+                    ended=len(diff.to_end),
+                )
+            )
             return PresenceOutcome(when, diff, [n.id for n in news], timed_out, applied=True)
 
-        outcome = await self.rt.db.writer.run(apply)
-        self._count(outcome)
-        return outcome
+        return await self.rt.db.writer.run(apply)
 
     def _new_session(
         self, source: str, entry: PresenceEntry, at: int, policy: Policy
@@ -178,16 +188,6 @@ class PresenceService:
                 }
             ),
         )
-
-    def _count(self, outcome: PresenceOutcome) -> None:
-        m = self.rt.metrics
-        m.snapshot_entries.labels(action="started").inc(len(outcome.diff.to_start))
-        m.snapshot_entries.labels(action="refreshed").inc(len(outcome.diff.to_refresh))
-        m.snapshot_entries.labels(action="ended").inc(len(outcome.diff.to_end))
-        for entry in outcome.diff.to_start:
-            m.sessions_started.labels(kind=entry.kind).inc()
-        for item in outcome.diff.to_end:
-            m.sessions_ended.labels(kind=item.key[1], reason=EndReason.PRESENCE_LOST.value).inc()
 
 
 def _stale(at: int) -> PresenceOutcome:

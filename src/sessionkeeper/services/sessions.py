@@ -7,13 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.engine import Connection
-
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.ids import is_valid_session_id, time_ordered_id
-from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.policy import resolve_policy
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
 from sessionkeeper.services.runtime import Runtime
@@ -21,6 +20,7 @@ from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage.transaction import Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class SessionService:
     def new_id(self) -> str:
         return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
 
-    async def start(self, tenant_id: int, request: StartRequest) -> StartResult:
+    async def start(self, principal: Principal, request: StartRequest) -> StartResult:
         started_at = self.client_time(request.started_at, "started_at")
         now = self.rt.clock.now_ms()
         digest = start_digest(
@@ -85,26 +85,24 @@ class SessionService:
             start_digest=digest,
         )
 
-        def start(conn: Connection) -> tuple[bool, Session]:
+        def start(tx: Transaction) -> tuple[bool, Session | None]:
             # The policy is read in the same transaction as the insert, so a policy another
             # process just changed is never missed by a session started right after.
-            policy = resolve_policy(policy_store.load(conn, tenant_id), new.kind)
+            policy = resolve_policy(policy_store.load(tx.conn, principal.tenant_id), new.kind)
             with_policy = replace(new, timeout_ms=policy.timeout_ms, grace_ms=policy.grace_ms)
-            return store.start(conn, tenant_id, with_policy, now)
+            return store.start(tx, principal, with_policy, now)
 
         created, session = await self.rt.db.writer.run(start)
-        if not created and session.start_digest != digest:
+        if session is None or (not created and session.start_digest != digest):
             raise Conflict(
                 f"session '{new.id}' exists with a different start; use a new id",
                 session=session,
             )
-        if created:
-            self.rt.metrics.sessions_started.labels(kind=new.kind).inc()
         return StartResult(session=session, created=created)
 
     async def heartbeat(
         self,
-        tenant_id: int,
+        principal: Principal,
         session_id: str,
         *,
         at: int | None = None,
@@ -115,15 +113,14 @@ class SessionService:
         now = self.rt.clock.now_ms()
         if attributes:
             outcome, session = await self.rt.db.writer.run(
-                lambda conn: heartbeats.heartbeat(
-                    conn, tenant_id, session_id, at=beat_at, now=now, attributes=attributes
+                lambda tx: heartbeats.heartbeat(
+                    tx, principal, session_id, at=beat_at, now=now, attributes=attributes
                 )
             )
         else:  # the common case: combined with concurrent heartbeats into one executemany
             outcome, session = await self.rt.db.writer.run(
-                heartbeats.Heartbeat(tenant_id, session_id, at=beat_at, now=now)
+                heartbeats.heartbeat_op(principal, session_id, at=beat_at, now=now)
             )
-        self.rt.metrics.heartbeats.labels(outcome=outcome).inc()
         if session is None:
             raise NotFound("no session has that id: ids are 1-64 of [A-Za-z0-9_.:-]")
         if outcome == "closed":
@@ -134,22 +131,19 @@ class SessionService:
         return session
 
     async def heartbeat_batch(
-        self, tenant_id: int, beats: Sequence[tuple[str, int | None]]
+        self, principal: Principal, beats: Sequence[tuple[str, int | None]]
     ) -> list[heartbeats.HeartbeatOutcome]:
         resolved = [
             (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
         ]
         now = self.rt.clock.now_ms()
-        outcomes = await self.rt.db.writer.run(
-            lambda conn: heartbeats.heartbeat_many(conn, tenant_id, resolved, now)
+        return await self.rt.db.writer.run(
+            lambda tx: heartbeats.heartbeat_batch(tx, principal, resolved, now)
         )
-        for outcome in set(outcomes):
-            self.rt.metrics.heartbeats.labels(outcome=outcome).inc(outcomes.count(outcome))
-        return outcomes
 
     async def end(
         self,
-        tenant_id: int,
+        principal: Principal,
         session_id: str,
         *,
         at: int | None = None,
@@ -157,36 +151,26 @@ class SessionService:
     ) -> Session:
         _known_shape(session_id)
         end_at = self.client_time(at, "at")
-        closed_now, session = await self.rt.db.writer.run(
-            lambda conn: store.end(conn, tenant_id, session_id, at=end_at, reason=reason)
+        _, session = await self.rt.db.writer.run(
+            lambda tx: store.end(tx, principal, session_id, at=end_at, reason=reason)
         )
         if session is None:
             raise NotFound(f"no session '{session_id}'")
-        if closed_now:
-            self._count_close(session)
         return session
 
-    def _count_close(self, session: Session) -> None:
-        if session.status is Status.TIMED_OUT:
-            self.rt.metrics.sessions_timed_out.labels(kind=session.kind).inc()
-        elif session.end_reason is not None:
-            self.rt.metrics.sessions_ended.labels(
-                kind=session.kind, reason=session.end_reason.value
-            ).inc()
-
-    async def get(self, tenant_id: int, session_id: str) -> Session:
+    async def get(self, principal: Principal, session_id: str) -> Session:
         _known_shape(session_id)
-        session = await self.rt.db.reader.run(lambda conn: store.get(conn, tenant_id, session_id))
+        session = await self.rt.db.reader.run(lambda conn: store.get(conn, principal, session_id))
         if session is None:
             raise NotFound(f"no session '{session_id}'")
         return session
 
     async def list(
-        self, tenant_id: int, where: SessionFilter, *, limit: int, after: Cursor | None
+        self, principal: Principal, where: SessionFilter, *, limit: int, after: Cursor | None
     ) -> tuple[list[Session], Cursor | None]:
         """A page of sessions, newest first, and the cursor of the next page (None at the end)."""
         rows = await self.rt.db.reader.run(
-            lambda conn: queries.list_sessions(conn, tenant_id, where, limit=limit + 1, after=after)
+            lambda conn: queries.list_sessions(conn, principal, where, limit=limit + 1, after=after)
         )
         page = rows[:limit]
         more = len(rows) > limit

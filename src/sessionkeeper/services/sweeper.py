@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,13 +18,17 @@ JOB_NAME = "sweep"
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    closed: int
     at: int
     duration_s: float
-    closed_by_tenant: dict[int, int]
+    # (tenant id, session id) of every session this run closed.
+    closed_ids: list[tuple[int, str]]
+
+    @property
+    def closed(self) -> int:
+        return len(self.closed_ids)
 
     def closed_for(self, tenant_id: int) -> int:
-        return self.closed_by_tenant.get(tenant_id, 0)
+        return sum(1 for tenant, _ in self.closed_ids if tenant == tenant_id)
 
 
 class Sweeper:
@@ -40,16 +43,14 @@ class Sweeper:
         """
         started = self.rt.clock.now_ms()
         began = monotonic_s()
-        closed: Counter[str] = Counter()
-        by_tenant: Counter[int] = Counter()
+        closed: list[tuple[int, str]] = []
         error: str | None = None
         try:
             while True:
                 now = self.rt.clock.now_ms()
                 chunk = await self.rt.db.writer.run(partial(store.sweep_chunk, now=now))
-                closed.update(kind for _, kind in chunk.closed_kinds)
-                by_tenant.update(tenant for tenant, _ in chunk.closed_kinds)
-                if chunk.count < store.SWEEP_CHUNK:
+                closed.extend(chunk)
+                if len(chunk) < store.SWEEP_CHUNK:
                     break
         except asyncio.CancelledError:
             error = "cancelled before it finished"  # e.g. shutdown: not a complete sweep
@@ -60,23 +61,16 @@ class Sweeper:
             raise
         finally:
             duration = monotonic_s() - began
-            await self._record(started, sum(closed.values()), error)
+            await self._record(started, len(closed), error)
             self.rt.metrics.sweep_duration.observe(duration)
-            for kind, n in closed.items():
-                self.rt.metrics.sessions_timed_out.labels(kind=kind).inc(n)
-        return SweepResult(
-            closed=sum(closed.values()),
-            at=started,
-            duration_s=duration,
-            closed_by_tenant=dict(by_tenant),
-        )
+        return SweepResult(at=started, duration_s=duration, closed_ids=closed)
 
     async def _record(self, started: int, closed: int, error: str | None) -> None:
         finished = self.rt.clock.now_ms()
         try:
             await self.rt.db.writer.run(
-                lambda conn: jobs.record(
-                    conn,
+                lambda tx: jobs.record(
+                    tx.conn,
                     JOB_NAME,
                     started_at=started,
                     finished_at=finished,

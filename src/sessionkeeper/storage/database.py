@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from sessionkeeper.config import Settings
 from sessionkeeper.storage import migrate
-from sessionkeeper.storage.engine import Reader, create_engine, storage_errors
+from sessionkeeper.storage.engine import ReadPool, create_engine, storage_errors
 from sessionkeeper.storage.writer import Writer
 
 READ_POOL_SIZE = 8
@@ -24,8 +24,8 @@ class Database:
             pool_size=READ_POOL_SIZE,
             sqlite_synchronous=settings.sqlite_synchronous,
         )
-        self.writer = Writer(self.write_engine, max_batch=settings.writer_max_batch)
-        self.reader = Reader(self.read_engine)
+        self.writer = Writer(self.write_engine, max_group=settings.writer_max_batch)
+        self.reader = ReadPool(self.read_engine)
 
     @property
     def dialect(self) -> str:

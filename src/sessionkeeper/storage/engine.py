@@ -111,7 +111,7 @@ def storage_errors() -> Iterator[None]:
         raise StorageUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
 
 
-class Reader:
+class ReadPool:
     """Runs read-only functions on pooled connections in worker threads."""
 
     def __init__(self, engine: Engine) -> None:

@@ -10,15 +10,29 @@ from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
-from sessionkeeper.storage.sessions import SESSION_COLUMNS, row_to_session
+from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.sessions import SESSION_COLUMNS, overdue_at, row_to_session
 from sessionkeeper.storage.tables import sessions as t
+
+# Health looks back this far for sessions that timed out ("timed out in the last hour").
+RECENT_MS = 3_600_000
+
+
+def timed_out_since(since: int) -> sa.ColumnElement[bool]:
+    return sa.and_(t.c.end_reason == EndReason.TIMEOUT.value, t.c.ended_at >= since)
 
 
 def list_sessions(
-    conn: Connection, tenant_id: int, where: SessionFilter, *, limit: int, after: Cursor | None
+    conn: Connection,
+    principal: Principal,
+    where: SessionFilter,
+    *,
+    limit: int,
+    after: Cursor | None,
 ) -> list[Session]:
-    conditions: list[sa.ColumnElement[bool]] = [t.c.tenant_id == tenant_id]
+    conditions: list[sa.ColumnElement[bool]] = [visible_to(t, principal)]
     if where.status is not None:
         conditions.append(t.c.status == where.status.value)
     for column, value in (
@@ -66,7 +80,7 @@ class SessionCounts:
         return sum(getattr(counts, name) for counts in self.by_kind.values())
 
 
-def session_counts(conn: Connection, tenant_id: int, now: int) -> SessionCounts:
+def session_counts(conn: Connection, principal: Principal, now: int) -> SessionCounts:
     """Per-kind active, overdue and recently timed-out counts, for one tenant."""
     counts = SessionCounts()
     active = t.c.status == Status.ACTIVE.value
@@ -77,7 +91,7 @@ def session_counts(conn: Connection, tenant_id: int, now: int) -> SessionCounts:
             sa.func.sum(sa.case((t.c.expires_at < now, 1), else_=0)),
             sa.func.count(sa.distinct(t.c.user_id)),
         )
-        .where(t.c.tenant_id == tenant_id, active)
+        .where(visible_to(t, principal), active)
         .group_by(t.c.kind)
     )
     for kind, n_active, n_overdue, n_users in rows:
@@ -85,39 +99,33 @@ def session_counts(conn: Connection, tenant_id: int, now: int) -> SessionCounts:
         entry.active, entry.overdue, entry.active_users = n_active, int(n_overdue or 0), n_users
     timed_out = conn.execute(
         sa.select(t.c.kind, sa.func.count())
-        .where(
-            t.c.tenant_id == tenant_id,
-            t.c.end_reason == EndReason.TIMEOUT.value,
-            t.c.ended_at >= now - 3_600_000,
-        )
+        .where(visible_to(t, principal), timed_out_since(now - RECENT_MS))
         .group_by(t.c.kind)
     )
     for kind, n in timed_out:
         counts.by_kind[kind].timed_out_last_hour = n
     counts.active_users = conn.execute(
-        sa.select(sa.func.count(sa.distinct(t.c.user_id))).where(t.c.tenant_id == tenant_id, active)
+        sa.select(sa.func.count(sa.distinct(t.c.user_id))).where(visible_to(t, principal), active)
     ).scalar_one()
     return counts
 
 
-def overdue_sessions(conn: Connection, tenant_id: int, now: int, limit: int) -> list[Session]:
+def overdue_sessions(conn: Connection, principal: Principal, now: int, limit: int) -> list[Session]:
     stmt = (
         sa.select(*SESSION_COLUMNS)
-        .where(t.c.tenant_id == tenant_id, t.c.status == Status.ACTIVE.value, t.c.expires_at < now)
+        .where(visible_to(t, principal), overdue_at(now))
         .order_by(t.c.expires_at)
         .limit(limit)
     )
     return [row_to_session(row) for row in conn.execute(stmt).mappings()]
 
 
-def recently_timed_out(conn: Connection, tenant_id: int, now: int, limit: int) -> list[Session]:
+def recently_timed_out(
+    conn: Connection, principal: Principal, now: int, limit: int
+) -> list[Session]:
     stmt = (
         sa.select(*SESSION_COLUMNS)
-        .where(
-            t.c.tenant_id == tenant_id,
-            t.c.end_reason == EndReason.TIMEOUT.value,
-            t.c.ended_at >= now - 3_600_000,
-        )
+        .where(visible_to(t, principal), timed_out_since(now - RECENT_MS))
         .order_by(t.c.ended_at.desc())
         .limit(limit)
     )

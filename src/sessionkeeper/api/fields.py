@@ -1,7 +1,8 @@
-"""Request and response bodies of the session API.
+"""Field types shared by the request bodies of every router.
 
 Write bodies reject unknown fields (a typo must not be silently dropped) and strings are not
 coerced from numbers. Times are ISO 8601 with a UTC offset; a time without one is refused.
+Each body lives beside its router; what they share is here.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -22,9 +23,7 @@ from pydantic import (
 )
 
 from sessionkeeper.domain.ids import SESSION_ID_PATTERN
-from sessionkeeper.domain.lifecycle import EndReason, Status
-from sessionkeeper.domain.session import Session
-from sessionkeeper.domain.times import from_ms
+from sessionkeeper.domain.times import to_ms
 
 KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # Free text may hold anything but NUL, which PostgreSQL cannot store in a text column.
@@ -97,100 +96,6 @@ class WriteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SessionStart(WriteBody):
-    id: SessionId | None = None
-    user_id: UserId
-    kind: Kind
-    label: Label | None = None
-    attributes: Attributes | None = None
-    started_at: ClientTime | None = None
-
-
-class Heartbeat(WriteBody):
-    at: ClientTime | None = None
-    attributes: Attributes | None = None
-
-
-class BatchHeartbeat(WriteBody):
-    session_id: SessionId
-    at: ClientTime | None = None
-
-
-class HeartbeatBatch(WriteBody):
-    heartbeats: Annotated[list[BatchHeartbeat], Field(min_length=1, max_length=1000)]
-
-
-class SessionEnd(WriteBody):
-    at: ClientTime | None = None
-    reason: Literal["client", "admin", "cleanup"] = "client"
-
-
-class SessionOut(BaseModel):
-    id: str
-    user_id: str
-    kind: str
-    label: str | None
-    source: str | None
-    attributes: dict[str, Any]
-    status: Status
-    end_reason: EndReason | None
-    estimated: bool
-    started_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime | None = Field(description="When an active session times out")
-    ended_at: datetime | None
-    duration_s: float | None = Field(description="ended_at - started_at, once closed")
-
-    @classmethod
-    def of(cls, session: Session) -> SessionOut:
-        active = session.status is Status.ACTIVE
-        return cls(
-            id=session.id,
-            user_id=session.user_id,
-            kind=session.kind,
-            label=session.label,
-            source=session.source,
-            attributes=dict(session.attributes),
-            status=session.status,
-            end_reason=session.end_reason,
-            estimated=session.estimated,
-            started_at=from_ms(session.started_at),
-            last_seen_at=from_ms(session.last_seen_at),
-            expires_at=from_ms(session.expires_at) if active else None,
-            ended_at=None if session.ended_at is None else from_ms(session.ended_at),
-            duration_s=None if session.duration_ms is None else session.duration_ms / 1000,
-        )
-
-
-class SessionPage(BaseModel):
-    items: list[SessionOut]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
-
-
-class BatchOutcome(BaseModel):
-    session_id: str
-    outcome: Literal["ok", "closed", "not_found"]
-
-
-class BatchResult(BaseModel):
-    results: list[BatchOutcome]
-    ok: int
-    closed: int
-    not_found: int
-
-
-class SweepOut(BaseModel):
-    closed: int
-    at: datetime
-    duration_s: float
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, as every error body of this API."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    field: str | None = None
-    session: SessionOut | None = None
+def ms_or_none(value: AwareDatetime | None) -> int | None:
+    """Epoch milliseconds of an optional client time."""
+    return None if value is None else to_ms(value)

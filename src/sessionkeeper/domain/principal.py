@@ -1,0 +1,57 @@
+"""Who is calling: the principal that every service call and every storage query is scoped by.
+
+Authentication (``services/auth.py``) turns a credential into a :class:`Principal`; from then
+on nothing looks at the credential again. Storage applies the principal to every row it reads
+or writes (``storage/scope.py``): always the tenant, and the user where the credential is one
+user's. Row-level scoping for end users and browser keys is therefore the same mechanism as
+tenant isolation, not a check per endpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sessionkeeper.errors import Forbidden
+
+
+class Scope(StrEnum):
+    INGEST = "ingest"  # write sessions, heartbeats, presence; read a session by id
+    READ = "read"  # lists, health, policies; no writes
+    ADMIN = "admin"  # everything within the tenant
+
+    def allows(self, needed: Scope) -> bool:
+        return self is Scope.ADMIN or self is needed
+
+
+class Credential(StrEnum):
+    """How the caller proved who it is."""
+
+    API_KEY = "api_key"
+    END_USER_TOKEN = "end_user_token"
+    PUBLISHABLE_KEY = "publishable_key"
+    INVITE = "invite"
+    DASHBOARD_LOGIN = "dashboard_login"
+    # The operator at the server's own command line (the CLI) or with the operator key.
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: int
+    tenant_name: str
+    scope: Scope
+    credential: Credential = Credential.API_KEY
+    # Set when the credential belongs to one user: every row it reaches is that user's.
+    user_id: str | None = None
+
+    def require(self, *needed: Scope) -> None:
+        """Pass when the principal's scope allows any of ``needed``."""
+        if not any(self.scope.allows(scope) for scope in needed):
+            wanted = " or ".join(f"'{scope}'" for scope in needed)
+            raise Forbidden(f"this API key has scope '{self.scope}'; this needs {wanted}")
+
+
+def operator(tenant_id: int, tenant_name: str) -> Principal:
+    """The operator acting on one tenant (the CLI, periodic jobs): every row of the tenant."""
+    return Principal(tenant_id, tenant_name, Scope.ADMIN, Credential.OPERATOR)

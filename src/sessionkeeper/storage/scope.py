@@ -1,0 +1,22 @@
+"""Row-level scoping: which rows of a table a principal may read or change.
+
+Every query on tenant data goes through :func:`visible_to`: the tenant always, and the user
+when the principal is one user's (an end-user token). One mechanism, so no endpoint can forget
+a check of its own.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sessionkeeper.domain.principal import Principal
+
+
+def visible_to(table: sa.Table, principal: Principal) -> sa.ColumnElement[bool]:
+    condition = table.c.tenant_id == principal.tenant_id
+    if principal.user_id is not None:
+        if "user_id" not in table.c:
+            # A table with no owner column holds nothing that belongs to one user.
+            return sa.false()
+        condition = sa.and_(condition, table.c.user_id == principal.user_id)
+    return condition
