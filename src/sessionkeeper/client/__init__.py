@@ -43,8 +43,8 @@ from sessionkeeper.client.models import (
     SweepResult,
 )
 from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
+from sessionkeeper.client.protocol import EndReason, Status
 from sessionkeeper.client.sync_client import Client
-from sessionkeeper.domain.lifecycle import EndReason, Status
 
 __all__ = [
     "AsyncClient",

@@ -63,7 +63,9 @@ class AsyncClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _send(self, call: Call[T], *, retries: int | None = None) -> T:
+    async def send(self, call: Call[T], *, retries: int | None = None) -> T:
+        """Send ``call`` (see :mod:`sessionkeeper.client.calls`), retrying transient failures
+        up to ``retries`` times (default: the client's); every attempt is the same request."""
         limit = self.retry.retries if retries is None else retries
         attempt = 0
         wait: float | None
@@ -96,7 +98,7 @@ class AsyncClient:
         started_at: datetime | None = None,
     ) -> Session:
         """Start a session. Without ``id`` one is made here, so a retry cannot duplicate it."""
-        return await self._send(
+        return await self.send(
             calls.start(
                 user_id, kind, label=label, attributes=attributes, id=id, started_at=started_at
             )
@@ -110,26 +112,29 @@ class AsyncClient:
         attributes: Mapping[str, Any] | None = None,
     ) -> Session:
         """Say the session is still going; raises :class:`Conflict` once it is closed."""
-        return await self._send(calls.heartbeat(session_id, at=at, attributes=attributes))
+        return await self.send(calls.heartbeat(session_id, at=at, attributes=attributes))
 
-    async def heartbeat_many(
+    async def heartbeat_batch(
         self, items: Iterable[str | tuple[str, datetime | None]]
     ) -> BatchResult:
         """Up to 1,000 heartbeats in one request: session ids, or ``(id, at)`` pairs."""
-        return await self._send(calls.heartbeat_many(items))
+        return await self.send(calls.heartbeat_batch(items))
+
+    # The earlier name of heartbeat_batch, kept for existing callers.
+    heartbeat_many = heartbeat_batch
 
     async def end(
         self, session_id: str, *, at: datetime | None = None, reason: EndBy = "client"
     ) -> Session:
         """End the session; ending a closed session returns it unchanged."""
-        return await self._send(calls.end(session_id, at=at, reason=reason))
+        return await self.send(calls.end(session_id, at=at, reason=reason))
 
     async def get(self, session_id: str) -> Session:
-        return await self._send(calls.get(session_id))
+        return await self.send(calls.get(session_id))
 
     async def list(self, **filters: Unpack[SessionFilters]) -> Page:
         """One page of sessions, newest first; pass ``cursor=page.next_cursor`` for more."""
-        return await self._send(calls.list_sessions(**filters))
+        return await self.send(calls.list_sessions(**filters))
 
     async def pages(self, **filters: Unpack[SessionFilters]) -> AsyncIterator[Page]:
         """Every page of the listing, following the cursors."""
@@ -180,7 +185,7 @@ class AsyncClient:
         grace_s: float | None = None,
     ) -> Policy:
         """Set the policy of ``kind`` (``*``: the default); unset values get defaults."""
-        return await self._send(
+        return await self.send(
             calls.put_policy(
                 kind,
                 heartbeat_interval_s=heartbeat_interval_s,
@@ -190,14 +195,14 @@ class AsyncClient:
         )
 
     async def policies(self) -> Policies:
-        return await self._send(calls.policies())
+        return await self.send(calls.policies())
 
     async def health(self, details: bool = False) -> Health:
-        return await self._send(calls.health(details=details))
+        return await self.send(calls.health(details=details))
 
     async def sweep(self) -> SweepResult:
         """Close every overdue session now (needs an admin key)."""
-        return await self._send(calls.sweep())
+        return await self.send(calls.sweep())
 
     # Presence
 
@@ -210,7 +215,7 @@ class AsyncClient:
         dry_run: bool = False,
     ) -> PresenceResult:
         """The full current state of ``source``: missing sessions end, new ones start."""
-        return await self._send(calls.presence_snapshot(source, entries, at=at, dry_run=dry_run))
+        return await self.send(calls.presence_snapshot(source, entries, at=at, dry_run=dry_run))
 
     async def presence_changes(
         self,
@@ -223,7 +228,7 @@ class AsyncClient:
         dry_run: bool = False,
     ) -> PresenceResult:
         """Incremental joins and leaves; ``keepalive`` refreshes the source's other sessions."""
-        return await self._send(
+        return await self.send(
             calls.presence_changes(
                 source, joins, leaves, at=at, keepalive=keepalive, dry_run=dry_run
             )

@@ -9,7 +9,6 @@ instead of creating a second one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,6 @@ from urllib.parse import quote
 
 import httpx
 
-from sessionkeeper import __version__
 from sessionkeeper.client.errors import UnexpectedResponse, error_from_response
 from sessionkeeper.client.models import (
     BatchResult,
@@ -31,9 +29,7 @@ from sessionkeeper.client.models import (
     Session,
     SweepResult,
 )
-from sessionkeeper.clock import SystemClock
-from sessionkeeper.domain.ids import time_ordered_id
-from sessionkeeper.domain.lifecycle import Status
+from sessionkeeper.client.protocol import VERSION, Status, new_session_id
 
 T = TypeVar("T")
 
@@ -64,13 +60,8 @@ def default_headers(api_key: str) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {api_key}",
         "Accept": "application/json, application/problem+json",
-        "User-Agent": f"sessionkeeper-python/{__version__}",
+        "User-Agent": f"sessionkeeper-python/{VERSION}",
     }
-
-
-def new_session_id() -> str:
-    """A time-ordered id (the server's own format), made here so retries can repeat it."""
-    return time_ordered_id(SystemClock().now_ms(), os.urandom(10))
 
 
 def iso(value: datetime) -> str:
@@ -124,7 +115,7 @@ def heartbeat(
     return Call("POST", path, Session.from_json, json=body)
 
 
-def heartbeat_many(items: Iterable[str | tuple[str, datetime | None]]) -> Call[BatchResult]:
+def heartbeat_batch(items: Iterable[str | tuple[str, datetime | None]]) -> Call[BatchResult]:
     beats: list[dict[str, Any]] = []
     for item in items:
         session_id, at = (item, None) if isinstance(item, str) else item

@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from sessionkeeper.client.calls import new_session_id
 from sessionkeeper.client.errors import Conflict, ServerUnavailable, SessionkeeperError
 from sessionkeeper.client.models import Policies, Session
-from sessionkeeper.domain.policy import TIMEOUT_HEARTBEATS
+from sessionkeeper.client.protocol import TIMEOUT_HEARTBEATS, new_session_id
 
 if TYPE_CHECKING:
     from sessionkeeper.client.async_client import AsyncClient

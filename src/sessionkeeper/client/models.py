@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
-from sessionkeeper.domain.lifecycle import EndReason, Status
-from sessionkeeper.domain.policy import DEFAULT_KIND
+from sessionkeeper.client.protocol import DEFAULT_KIND, EndReason, Status
 
 Json = Mapping[str, Any]
 HeartbeatOutcome = Literal["ok", "closed", "not_found"]

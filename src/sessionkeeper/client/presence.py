@@ -133,7 +133,7 @@ class PresenceReporter(_Reporter):
         try:
             entries = list(self._snapshot_fn())
             # retries=0: a failed attempt is retried by the loop, with a fresh snapshot.
-            result = self._client._send(self._call(entries), retries=0)
+            result = self._client.send(self._call(entries), retries=0)
         except Exception as exc:
             return self._failed(exc)
         return self._succeeded(result)
@@ -202,7 +202,7 @@ class AsyncPresenceReporter(_Reporter):
         try:
             produced = self._snapshot_fn()
             entries = list(await produced if isinstance(produced, Awaitable) else produced)
-            result = await self._client._send(self._call(entries), retries=0)
+            result = await self._client.send(self._call(entries), retries=0)
         except Exception as exc:
             return self._failed(exc)
         return self._succeeded(result)

@@ -65,7 +65,9 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _send(self, call: Call[T], *, retries: int | None = None) -> T:
+    def send(self, call: Call[T], *, retries: int | None = None) -> T:
+        """Send ``call`` (see :mod:`sessionkeeper.client.calls`), retrying transient failures
+        up to ``retries`` times (default: the client's); every attempt is the same request."""
         limit = self.retry.retries if retries is None else retries
         attempt = 0
         wait: float | None
@@ -98,7 +100,7 @@ class Client:
         started_at: datetime | None = None,
     ) -> Session:
         """Start a session. Without ``id`` one is made here, so a retry cannot duplicate it."""
-        return self._send(
+        return self.send(
             calls.start(
                 user_id, kind, label=label, attributes=attributes, id=id, started_at=started_at
             )
@@ -112,24 +114,27 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
     ) -> Session:
         """Say the session is still going; raises :class:`Conflict` once it is closed."""
-        return self._send(calls.heartbeat(session_id, at=at, attributes=attributes))
+        return self.send(calls.heartbeat(session_id, at=at, attributes=attributes))
 
-    def heartbeat_many(self, items: Iterable[str | tuple[str, datetime | None]]) -> BatchResult:
+    def heartbeat_batch(self, items: Iterable[str | tuple[str, datetime | None]]) -> BatchResult:
         """Up to 1,000 heartbeats in one request: session ids, or ``(id, at)`` pairs."""
-        return self._send(calls.heartbeat_many(items))
+        return self.send(calls.heartbeat_batch(items))
+
+    # The earlier name of heartbeat_batch, kept for existing callers.
+    heartbeat_many = heartbeat_batch
 
     def end(
         self, session_id: str, *, at: datetime | None = None, reason: EndBy = "client"
     ) -> Session:
         """End the session; ending a closed session returns it unchanged."""
-        return self._send(calls.end(session_id, at=at, reason=reason))
+        return self.send(calls.end(session_id, at=at, reason=reason))
 
     def get(self, session_id: str) -> Session:
-        return self._send(calls.get(session_id))
+        return self.send(calls.get(session_id))
 
     def list(self, **filters: Unpack[SessionFilters]) -> Page:
         """One page of sessions, newest first; pass ``cursor=page.next_cursor`` for more."""
-        return self._send(calls.list_sessions(**filters))
+        return self.send(calls.list_sessions(**filters))
 
     def pages(self, **filters: Unpack[SessionFilters]) -> Iterator[Page]:
         """Every page of the listing, following the cursors."""
@@ -179,7 +184,7 @@ class Client:
         grace_s: float | None = None,
     ) -> Policy:
         """Set the policy of ``kind`` (``*``: the default); unset values get defaults."""
-        return self._send(
+        return self.send(
             calls.put_policy(
                 kind,
                 heartbeat_interval_s=heartbeat_interval_s,
@@ -189,14 +194,14 @@ class Client:
         )
 
     def policies(self) -> Policies:
-        return self._send(calls.policies())
+        return self.send(calls.policies())
 
     def health(self, details: bool = False) -> Health:
-        return self._send(calls.health(details=details))
+        return self.send(calls.health(details=details))
 
     def sweep(self) -> SweepResult:
         """Close every overdue session now (needs an admin key)."""
-        return self._send(calls.sweep())
+        return self.send(calls.sweep())
 
     # Presence
 
@@ -209,7 +214,7 @@ class Client:
         dry_run: bool = False,
     ) -> PresenceResult:
         """The full current state of ``source``: missing sessions end, new ones start."""
-        return self._send(calls.presence_snapshot(source, entries, at=at, dry_run=dry_run))
+        return self.send(calls.presence_snapshot(source, entries, at=at, dry_run=dry_run))
 
     def presence_changes(
         self,
@@ -222,7 +227,7 @@ class Client:
         dry_run: bool = False,
     ) -> PresenceResult:
         """Incremental joins and leaves; ``keepalive`` refreshes the source's other sessions."""
-        return self._send(
+        return self.send(
             calls.presence_changes(
                 source, joins, leaves, at=at, keepalive=keepalive, dry_run=dry_run
             )

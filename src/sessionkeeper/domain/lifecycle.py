@@ -1,7 +1,9 @@
-"""The lifecycle rules of a session, as pure functions of its state and ``now``.
+"""The specification that storage's SQL is tested against: the lifecycle rules of a session.
 
-Storage carries out the same rules as single conditional UPDATEs (see ``storage/sessions.py``);
-the integration tests check that both agree. All times are epoch milliseconds.
+They are pure functions of a session's state and ``now``. Storage carries out the same rules
+as single conditional UPDATEs (``storage/sessions.py``, ``storage/heartbeats.py``); the
+integration tests run random scripts through both and check that they agree, and the Python
+client and the browser tracker mirror them. All times are epoch milliseconds.
 
 - ``expires_at = last_seen_at + timeout``; a session is *overdue* when active and
   ``now > expires_at``.
