@@ -3,10 +3,16 @@
 SessionkeeperError
 ├── NotFound            the thing does not exist for this tenant (404)
 ├── Conflict            the request contradicts stored state (409), may carry the session
+├── Gone                the thing existed but can no longer be used (410)
 ├── InvalidInput        a value is well-formed but not acceptable (422), names the field
-├── Unauthorized        no or unknown API key (401)
-├── Forbidden           the key's scope does not allow this (403)
+├── Unauthorized        no or unknown credential (401)
+├── Forbidden           the credential's scope does not allow this (403)
+├── TooManyRequests     the caller is over its rate limit (429), says when to come back
 └── StorageUnavailable  the database cannot be reached right now (503)
+
+Every error may carry a ``code``: a stable, machine-readable name for the exact case
+(``invite_expired``, ``invite_used_up``, …) that clients branch on, where the HTTP status alone
+would be ambiguous. It is sent as ``code`` in the problem body.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from typing import Any
 class SessionkeeperError(Exception):
     title = "Error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
 
 
 class NotFound(SessionkeeperError):
@@ -29,16 +36,20 @@ class NotFound(SessionkeeperError):
 class Conflict(SessionkeeperError):
     title = "Conflict"
 
-    def __init__(self, detail: str, *, session: Any | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, session: Any | None = None, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
         self.session = session
+
+
+class Gone(SessionkeeperError):
+    title = "Gone"
 
 
 class InvalidInput(SessionkeeperError):
     title = "Invalid input"
 
-    def __init__(self, detail: str, *, field: str) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, *, field: str, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
         self.field = field
 
 
@@ -48,6 +59,14 @@ class Unauthorized(SessionkeeperError):
 
 class Forbidden(SessionkeeperError):
     title = "Forbidden"
+
+
+class TooManyRequests(SessionkeeperError):
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: float, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after_s = retry_after_s
 
 
 class StorageUnavailable(SessionkeeperError):

@@ -100,6 +100,7 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
 # Response schemas the client reads some other way, and why.
 NOT_MODELLED: dict[str, str] = {
     "Problem": "raised as an error; compared with the error classes below",
+    "FieldError": "each refused field, read as a mapping in InvalidInput.errors",
 }
 
 

@@ -41,6 +41,7 @@ PUBLIC_API = {
     "InvalidInput",
     "Unauthorized",
     "Forbidden",
+    "Gone",
     "ServerUnavailable",
     "UnexpectedResponse",
 }
@@ -66,7 +67,7 @@ def test_nothing_public_is_left_out_of_all() -> None:
 
 
 def test_errors_form_one_tree() -> None:
-    errors = {"NotFound", "Conflict", "InvalidInput", "Unauthorized", "Forbidden"}
+    errors = {"NotFound", "Conflict", "Gone", "InvalidInput", "Unauthorized", "Forbidden"}
     errors |= {"ServerUnavailable", "UnexpectedResponse"}
     for name in errors:
         error = getattr(package, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,9 +23,11 @@ TYPE_BASE = "https://sessionkeeper.dev/problems/"
 STATUS_OF: list[tuple[type[errors.SessionkeeperError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.Gone, 410),
     (errors.InvalidInput, 422),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
+    (errors.TooManyRequests, 429),
     (errors.StorageUnavailable, 503),
 ]
 
@@ -55,7 +58,7 @@ def _slug(title: str) -> str:
 async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.SessionkeeperError)
     status = next(code for cls, code in STATUS_OF if isinstance(exc, cls))
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"code": exc.code}
     headers = None
     if isinstance(exc, errors.InvalidInput):
         extra["field"] = exc.field
@@ -65,6 +68,8 @@ async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"}
     if isinstance(exc, errors.StorageUnavailable):
         headers = {"Retry-After": "2"}
+    if isinstance(exc, errors.TooManyRequests):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
     return problem(status, exc.title, exc.detail, slug=_slug(exc.title), headers=headers, **extra)
 
 

@@ -49,6 +49,11 @@ class SessionOut(BaseModel):
         )
 
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error body of this API."""
 
@@ -56,5 +61,11 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    field: str | None = None
+    code: str | None = Field(
+        default=None, description="A stable name of the exact case, for clients to branch on"
+    )
+    field: str | None = Field(default=None, description="The (first) field that was refused")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Every refused field, for invalid input"
+    )
     session: SessionOut | None = None

@@ -17,6 +17,7 @@ from sessionkeeper.client.calls import SessionFilters
 from sessionkeeper.client.errors import (
     Conflict,
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     ServerUnavailable,
@@ -57,6 +58,7 @@ __all__ = [
     "EndReason",
     "EntryRef",
     "Forbidden",
+    "Gone",
     "Health",
     "InvalidInput",
     "KindHealth",

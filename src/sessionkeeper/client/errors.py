@@ -3,6 +3,7 @@
 SessionkeeperError        any answer the client cannot turn into a result
 ├── NotFound              404: no such session (for this tenant)
 ├── Conflict              409: contradicts stored state; ``.session`` is the stored session
+├── Gone                  410: existed, but can no longer be used (a revoked or expired token)
 ├── InvalidInput          400, 413, 422: the request was refused; ``.field`` names the culprit
 ├── Unauthorized          401: no, unknown or revoked API key
 ├── Forbidden             403: the key's scope does not allow this
@@ -45,6 +46,9 @@ class SessionkeeperError(Exception):
         self.type = type
         # The whole problem body, for members this tree does not lift into attributes.
         self.problem: Mapping[str, Any] = problem or {}
+        # The server's stable name of the exact case (``invite_expired``…), when it gave one.
+        code = self.problem.get("code")
+        self.code: str | None = code if isinstance(code, str) else None
 
 
 class NotFound(SessionkeeperError):
@@ -57,6 +61,10 @@ class Conflict(SessionkeeperError):
     def __init__(self, detail: str, *, session: Session | None = None, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.session = session
+
+
+class Gone(SessionkeeperError):
+    pass
 
 
 class InvalidInput(SessionkeeperError):
@@ -94,6 +102,7 @@ _BY_STATUS: dict[int, type[SessionkeeperError]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    410: Gone,
     413: InvalidInput,
     422: InvalidInput,
     429: ServerUnavailable,
