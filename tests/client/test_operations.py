@@ -82,9 +82,9 @@ def test_heartbeat_many(client: Client) -> None:
     client.end(closed)
     result = client.heartbeat_many([live, (closed, None), ("missing", datetime.now(UTC))])
     assert result.results == (
-        BatchItem(live, "ok"),
-        BatchItem(closed, "closed"),
-        BatchItem("missing", "not_found"),
+        BatchItem(live, "ok", Status.ACTIVE),
+        BatchItem(closed, "closed", Status.ENDED),
+        BatchItem("missing", "not_found", None),
     )
     assert (result.ok, result.closed, result.not_found) == (1, 1, 1)
 

@@ -70,28 +70,43 @@ def test_migrate_twice_is_harmless(database: Database) -> None:
 
 ops = st.lists(
     st.tuples(
-        st.sampled_from(["beat", "end", "sweep", "wait"]),
+        st.sampled_from(["beat", "batch", "end", "sweep", "wait"]),
         st.integers(min_value=-30_000, max_value=90_000),
+        st.lists(st.integers(min_value=-70_000, max_value=70_000), min_size=1, max_size=4),
     ),
     max_size=12,
 )
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(script=ops)
 def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script) -> None:
-    """Random scripts of beats, ends, sweeps and waits: SQL and domain end in the same state."""
+    """Random scripts of beats, batches of late beats, ends, sweeps and waits: SQL and the
+    domain end in the same state, amendments by late evidence included."""
     found = database.reader.run_sync(lambda c: tenant_store.get_tenant(c, "prop"))
     tid = operator(found.id, "prop") if found else tenant(database, "prop")
-    sid = f"s{abs(hash(tuple(script)))}"
+    sid = f"s{abs(hash(repr(script)))}"
     database.writer.run_sync(lambda c: store.start(c, tid, new_session(sid), T0))
     model = lc.start(T0, timeout_ms=TIMEOUT, grace_ms=GRACE)
     now = T0
-    for op, delta in script:
+    for op, delta, offsets in script:
         if op == "wait":
             now += abs(delta)
+            continue
+        if op == "batch":  # beats buffered by a client, delivered together, any order
+            ats = [max(T0, now + offset) for offset in offsets]
+            now = max(now, *ats)
+            model = lc.heartbeats(model, ats, now)[0]
+            database.writer.run_sync(
+                partial(
+                    heartbeats.heartbeat_batch,
+                    principal=tid,
+                    beats=[(sid, a) for a in ats],
+                    now=now,
+                )
+            )
             continue
         at = max(T0, now + delta) if op != "sweep" else now
         now = max(now, at)
@@ -103,7 +118,14 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
         elif op == "end":
             model = lc.end(model, at, now)
             database.writer.run_sync(
-                partial(store.end, principal=tid, session_id=sid, at=at, reason=EndReason.CLIENT)
+                partial(
+                    store.end,
+                    principal=tid,
+                    session_id=sid,
+                    at=at,
+                    reason=EndReason.CLIENT,
+                    now=now,
+                )
             )
         else:
             model = lc.sweep(model, now)
@@ -112,14 +134,7 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
             )
     stored = database.reader.run_sync(lambda c: store.get(c, tid, sid))
     assert stored is not None
-    got = stored.lifecycle
-    assert (got.status, got.last_seen_at, got.ended_at, got.estimated, got.end_reason) == (
-        model.status,
-        model.last_seen_at,
-        model.ended_at,
-        model.estimated,
-        model.end_reason,
-    ), script
+    assert stored.lifecycle == model, script
 
 
 def test_sweep_closes_only_overdue_at_estimated_end(database: Database) -> None:
@@ -253,7 +268,9 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
     database.writer.run_sync(
         lambda c: store.insert_many(c, tid, [new_session(f"h{i}") for i in range(4)])
     )
-    database.writer.run_sync(lambda c: store.end(c, tid, "h1", at=T0 + 1, reason=EndReason.CLIENT))
+    database.writer.run_sync(
+        lambda c: store.end(c, tid, "h1", at=T0 + 1, reason=EndReason.CLIENT, now=T0 + 1)
+    )
     at = T0 + 30_000
     ops = [
         heartbeats.HeartbeatOp(tid, "h0", at=at, now=at),  # moves
@@ -265,7 +282,9 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
     with database.write_engine.begin() as conn:
         combined = run_ops(Transaction(conn), list(ops))
     outcomes = [outcome for outcome, _ in combined]
-    assert outcomes == ["ok", "closed", "not_found", "closed", "ok"]
+    # h2's beat was made while it was alive, so it counts, though it came too late to keep the
+    # session open: it answers ok with the session closed at its estimated end.
+    assert outcomes == ["ok", "closed", "not_found", "ok", "ok"]
     sessions = {s.id: s for _, s in combined if s is not None}
     assert sessions["h0"].last_seen_at == at
     assert sessions["h2"].status is Status.TIMED_OUT

@@ -139,3 +139,86 @@ def test_unbiased_grace_for_uniform_stop_times() -> None:
         assert closed.ended_at is not None
         errors.append(closed.ended_at - offset)
     assert abs(sum(errors) / len(errors)) <= 1_000
+
+
+# Late evidence: heartbeats and ends made in time but delivered after the sweep closed the
+# session (TIMEOUT 300 s, GRACE 30 s; the session was last seen at 0 and swept at 400 s).
+def swept() -> lc.Lifecycle:
+    closed = lc.sweep(fresh(), 400_000)
+    assert (closed.status, closed.ended_at) == (Status.TIMED_OUT, GRACE)
+    return closed
+
+
+@pytest.mark.parametrize(
+    ("beat_at", "now", "status", "last_seen", "ended_at", "amended", "counted"),
+    [
+        # made in time, delivered late: reopens while the new deadline is still ahead
+        (250_000, 500_000, Status.ACTIVE, 250_000, None, 1, True),
+        # made in time, but the new deadline has passed too: closed again, later
+        (100_000, 500_000, Status.TIMED_OUT, 100_000, 100_000 + GRACE, 1, True),
+        # exactly at the deadline: still alive then
+        (300_000, 500_000, Status.ACTIVE, 300_000, None, 1, True),
+        # after a real gap: never revives, nothing changes
+        (300_001, 500_000, Status.TIMED_OUT, 0, GRACE, 0, False),
+        # older than the last beat: counts (it was alive then) but changes nothing
+        (0, 500_000, Status.TIMED_OUT, 0, GRACE, 0, True),
+    ],
+)
+def test_late_heartbeat_amends_a_timed_out_session(
+    beat_at: int,
+    now: int,
+    status: Status,
+    last_seen: int,
+    ended_at: int | None,
+    amended: int,
+    counted: bool,
+) -> None:
+    after, [did_count] = lc.heartbeats(swept(), [beat_at], now)
+    assert (after.status, after.last_seen_at, after.ended_at) == (status, last_seen, ended_at)
+    assert after.amended_count == amended
+    assert after.amended_at == (now if amended else None)
+    assert did_count is counted
+    assert after.estimated is (status is Status.TIMED_OUT)
+
+
+def test_buffered_beats_chain_in_time_order_whatever_order_they_arrive_in() -> None:
+    # Every 200 s for 20 minutes while the network was down, delivered at once, shuffled.
+    ats = [200_000 * i for i in range(1, 7)]
+    shuffled = [ats[3], ats[0], ats[5], ats[2], ats[1], ats[4]]
+    after, counted = lc.heartbeats(swept(), shuffled, 1_300_000)
+    assert (after.status, after.last_seen_at, after.expires_at) == (
+        Status.ACTIVE,
+        1_200_000,
+        1_500_000,
+    )
+    assert counted == [True] * 6
+    assert after.amended_count == 1  # one delivery, one amendment
+
+
+def test_a_real_gap_in_the_buffer_stops_the_chain() -> None:
+    # Beats at 200 s and 400 s, then silence until 900 s (> 300 s after 400 s): the beats
+    # after the gap do not count; the session ends at 400 s + grace.
+    after, counted = lc.heartbeats(swept(), [200_000, 400_000, 900_000, 950_000], 960_000)
+    assert counted == [True, True, False, False]
+    assert (after.status, after.ended_at) == (Status.TIMED_OUT, 400_000 + GRACE)
+
+
+def test_chain_on_an_active_session_is_not_an_amendment() -> None:
+    after, counted = lc.heartbeats(fresh(), [200_000, 400_000], 450_000)
+    assert after.status is Status.ACTIVE and counted == [True, True]
+    assert after.amended_count == 0 and after.amended_at is None
+
+
+def test_late_end_made_in_time_is_exact() -> None:
+    after = lc.end(swept(), 120_000, 500_000)
+    assert (after.status, after.ended_at, after.estimated) == (Status.ENDED, 120_000, False)
+    assert (after.amended_count, after.amended_at) == (1, 500_000)
+    # an end after the deadline is no evidence of being alive: the estimate stays
+    assert lc.end(swept(), 300_001, 500_000) == swept()
+
+
+def test_facts_are_never_amended() -> None:
+    for reason in (EndReason.CLIENT, EndReason.PRESENCE_LOST, EndReason.CLEANUP, EndReason.ADMIN):
+        ended = lc.end(fresh(), 1_000, 1_000, reason)
+        assert lc.heartbeats(ended, [500], 2_000) == (ended, [False])
+        assert lc.end(ended, 500, 2_000) == ended

@@ -27,6 +27,13 @@ class SessionOut(BaseModel):
     expires_at: datetime | None = Field(description="When an active session times out")
     ended_at: datetime | None
     duration_s: float | None = Field(description="ended_at - started_at, once closed")
+    continues: str | None = Field(
+        description="The earlier session of the same user that this one continues after a gap"
+    )
+    amended_count: int = Field(
+        description="How often late evidence corrected this session after it timed out"
+    )
+    amended_at: datetime | None = Field(description="When it was last corrected")
 
     @classmethod
     def of(cls, session: Session) -> SessionOut:
@@ -46,6 +53,9 @@ class SessionOut(BaseModel):
             expires_at=from_ms(session.expires_at) if active else None,
             ended_at=None if session.ended_at is None else from_ms(session.ended_at),
             duration_s=None if session.duration_ms is None else session.duration_ms / 1000,
+            continues=session.continues,
+            amended_count=session.amended_count,
+            amended_at=None if session.amended_at is None else from_ms(session.amended_at),
         )
 
 

@@ -26,7 +26,7 @@ from sessionkeeper.api.fields import (
 )
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.strict_json import StrictJSONRoute
-from sessionkeeper.domain.ids import is_valid_session_id
+from sessionkeeper.domain.ids import SESSION_ID_PATTERN, is_valid_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
@@ -58,6 +58,11 @@ class SessionStart(WriteBody):
     label: Label | None = None
     attributes: Attributes | None = None
     started_at: ClientTime | None = None
+    continues: SessionId | None = Field(
+        default=None,
+        description="The id of the same user's earlier session that this one continues after "
+        "a real gap (the client was silent longer than the timeout)",
+    )
 
 
 class HeartbeatBody(WriteBody):
@@ -86,7 +91,14 @@ class SessionPage(BaseModel):
 
 class BatchOutcome(BaseModel):
     session_id: str
-    outcome: Literal["ok", "closed", "not_found"]
+    outcome: Literal["ok", "closed", "not_found"] = Field(
+        description="ok: the beat counted (made while the session was alive, also when that "
+        "reopened or amended it); closed: it came after a real gap or after the session "
+        "ended; not_found: no such session"
+    )
+    status: Status | None = Field(
+        description="The session's status after the whole batch (null when not found)"
+    )
 
 
 class BatchResult(BaseModel):
@@ -115,6 +127,7 @@ async def start_session(
             label=body.label,
             attributes=body.attributes,
             started_at=ms_or_none(body.started_at),
+            continues=body.continues,
         ),
     )
     return session_response(result.session, 201 if result.created else 200)
@@ -141,10 +154,12 @@ async def heartbeat_batch(
 ) -> BatchResult:
     """Up to 1,000 heartbeats in one transaction, with an outcome for each."""
     beats = [(item.session_id, ms_or_none(item.at)) for item in body.heartbeats]
-    outcomes = await services.sessions.heartbeat_batch(principal, beats)
+    applied = await services.sessions.heartbeat_batch(principal, beats)
+    outcomes = [outcome for outcome, _ in applied]
+    final = {s.id: s.status for _, s in applied if s is not None}
     return BatchResult(
         results=[
-            BatchOutcome(session_id=sid, outcome=outcome)
+            BatchOutcome(session_id=sid, outcome=outcome, status=final.get(sid))
             for (sid, _), outcome in zip(beats, outcomes, strict=True)
         ],
         ok=outcomes.count("ok"),
@@ -208,6 +223,9 @@ async def list_sessions(
     user_id: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
     label: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
     source: Annotated[str | None, Query(max_length=128, pattern=TEXT_PATTERN)] = None,
+    continues: Annotated[
+        str | None, Query(pattern=SESSION_ID_PATTERN, description="Continuations of this session")
+    ] = None,
     started_after: Annotated[ClientTime | None, Query()] = None,
     started_before: Annotated[ClientTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -220,6 +238,7 @@ async def list_sessions(
         user_id=user_id,
         label=label,
         source=source,
+        continues=continues,
         started_after=started_after,
         started_before=started_before,
     )

@@ -87,8 +87,11 @@ def start(
     attributes: Mapping[str, Any] | None = None,
     id: str | None = None,
     started_at: datetime | None = None,
+    continues: str | None = None,
 ) -> Call[Session]:
     body: dict[str, Any] = {"id": id or new_session_id(), "user_id": user_id, "kind": kind}
+    if continues is not None:
+        body["continues"] = continues
     if label is not None:
         body["label"] = label
     if attributes is not None:
@@ -145,6 +148,7 @@ class SessionFilters(TypedDict, total=False):
     user_id: str
     label: str
     source: str
+    continues: str
     started_after: datetime
     started_before: datetime
     limit: int

@@ -59,6 +59,11 @@ class Session:
     expires_at: datetime | None
     ended_at: datetime | None
     duration_s: float | None
+    # The earlier session of the same user this one continues after a real gap.
+    continues: str | None = None
+    # How often late evidence corrected it after it timed out, and when last.
+    amended_count: int = 0
+    amended_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -81,6 +86,9 @@ class Session:
             expires_at=_time_or_none(data.get("expires_at")),
             ended_at=_time_or_none(data.get("ended_at")),
             duration_s=data.get("duration_s"),
+            continues=data.get("continues"),
+            amended_count=int(data.get("amended_count") or 0),
+            amended_at=_time_or_none(data.get("amended_at")),
         )
 
 
@@ -103,6 +111,8 @@ class Page:
 class BatchItem:
     session_id: str
     outcome: HeartbeatOutcome
+    # The session's status after the whole batch; None when it was not found.
+    status: Status | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +126,11 @@ class BatchResult:
     def from_json(cls, data: Json) -> BatchResult:
         return cls(
             results=tuple(
-                BatchItem(session_id=item["session_id"], outcome=item["outcome"])
+                BatchItem(
+                    session_id=item["session_id"],
+                    outcome=item["outcome"],
+                    status=Status(item["status"]) if item.get("status") else None,
+                )
                 for item in data["results"]
             ),
             ok=data["ok"],

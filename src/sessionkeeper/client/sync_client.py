@@ -98,11 +98,19 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
         id: str | None = None,
         started_at: datetime | None = None,
+        continues: str | None = None,
     ) -> Session:
-        """Start a session. Without ``id`` one is made here, so a retry cannot duplicate it."""
+        """Start a session. Without ``id`` one is made here, so a retry cannot duplicate it.
+        ``continues`` names the same user's earlier session that this one continues."""
         return self.send(
             calls.start(
-                user_id, kind, label=label, attributes=attributes, id=id, started_at=started_at
+                user_id,
+                kind,
+                label=label,
+                attributes=attributes,
+                id=id,
+                started_at=started_at,
+                continues=continues,
             )
         )
 

@@ -15,11 +15,21 @@ client and the browser tracker mirror them. All times are epoch milliseconds.
   Whoever notices first closes it (the sweep, a heartbeat, an end), so the outcome never depends
   on when the sweep last ran.
 - A client end is exact: ``ended_at = max(at, last_seen_at)``, since a heartbeat proved the
-  session alive until ``last_seen_at``. Ending a closed session changes nothing.
+  session alive until ``last_seen_at``. Ending a session closed by a fact (an end, lost
+  presence, cleanup) changes nothing.
+- Late evidence counts. A heartbeat or an end made while the session was alive (its ``at`` no
+  later than the ``expires_at`` that the evidence before it established) is applied even when
+  it arrives after the session was closed by timeout: the session is extended — active again
+  if ``now`` is within the new ``expires_at``, otherwise closed again at the new estimated end —
+  or its end becomes exact, and the amendment is counted (``amended_count``, ``amended_at``).
+  Evidence after a real gap (later than ``expires_at``) never revives: the client starts a
+  continuation session instead. Beats delivered together are applied in time order, each
+  extending the chain the one before it established.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -62,10 +72,18 @@ class Lifecycle:
     ended_at: int | None = None
     end_reason: EndReason | None = None
     estimated: bool = False
+    amended_count: int = 0
+    amended_at: int | None = None
 
     @property
     def is_active(self) -> bool:
         return self.status is Status.ACTIVE
+
+    @property
+    def is_amendable(self) -> bool:
+        """Closed by timeout: its end is an estimate that late evidence may correct. An end
+        by the client, an admin, lost presence or cleanup is a fact and stays."""
+        return self.status is Status.TIMED_OUT
 
     @property
     def duration_ms(self) -> int | None:
@@ -106,37 +124,79 @@ def sweep(session: Lifecycle, now: int) -> Lifecycle:
     )
 
 
-def heartbeat(session: Lifecycle, at: int, now: int, *, timeout_ms: int | None = None) -> Lifecycle:
-    """Apply a heartbeat made at ``at``, received at ``now``.
+def _alive_at(session: Lifecycle, at: int) -> bool:
+    """Was the session alive at ``at`` by the evidence it holds (open, or closed by timeout
+    with ``at`` within the deadline its last heartbeat set)?"""
+    return (session.is_active or session.is_amendable) and at <= session.expires_at
 
-    ``timeout_ms`` is the policy in force now; a changed policy applies from the next beat.
-    The result is closed when the session was closed already or turns out overdue.
-    """
-    if not session.is_active:
+
+def _extend(session: Lifecycle, at: int, timeout_ms: int) -> Lifecycle:
+    """One beat made while alive: ``last_seen_at`` moves to ``at`` when later, reopening a
+    session that timed out meanwhile; the caller sweeps the result at ``now``."""
+    if not _alive_at(session, at) or at <= session.last_seen_at:
         return session
-    if session.last_seen_at < at <= session.expires_at:
-        timeout = session.timeout_ms if timeout_ms is None else timeout_ms
-        session = replace(session, last_seen_at=at, expires_at=at + timeout, timeout_ms=timeout)
-    return sweep(session, now)
+    return replace(
+        session,
+        status=Status.ACTIVE,
+        end_reason=None,
+        ended_at=None,
+        estimated=False,
+        last_seen_at=at,
+        expires_at=at + timeout_ms,
+        timeout_ms=timeout_ms,
+    )
+
+
+def _amended(before: Lifecycle, after: Lifecycle, now: int) -> Lifecycle:
+    """Count the amendment when evidence changed a session that had been closed by timeout."""
+    if not before.is_amendable or after == before:
+        return after
+    return replace(after, amended_count=before.amended_count + 1, amended_at=now)
+
+
+def heartbeats(
+    session: Lifecycle, ats: Sequence[int], now: int, *, timeout_ms: int | None = None
+) -> tuple[Lifecycle, list[bool]]:
+    """Apply beats made at ``ats``, delivered together at ``now``, in time order.
+
+    Returns the session afterwards and, for each beat in the order given, whether it counted:
+    made while the session was alive by the chain of the beats before it (an older or
+    repeated beat counts without changing anything). A beat that did not count came after a
+    real gap, or after the session was closed by a fact. ``timeout_ms`` is the policy in
+    force now; a changed policy applies from the next beat.
+    """
+    timeout = session.timeout_ms if timeout_ms is None else timeout_ms
+    counted: dict[int, bool] = {}
+    state = session
+    for index in sorted(range(len(ats)), key=lambda i: ats[i]):
+        counted[index] = _alive_at(state, ats[index])
+        state = _extend(state, ats[index], timeout)
+    return _amended(session, sweep(state, now), now), [counted[i] for i in range(len(ats))]
+
+
+def heartbeat(session: Lifecycle, at: int, now: int, *, timeout_ms: int | None = None) -> Lifecycle:
+    """Apply one heartbeat made at ``at``, received at ``now`` (see :func:`heartbeats`)."""
+    return heartbeats(session, [at], now, timeout_ms=timeout_ms)[0]
 
 
 def end(session: Lifecycle, at: int, now: int, reason: EndReason = EndReason.CLIENT) -> Lifecycle:
-    """End the session at ``at``. Repeating an end, or ending a closed session, is a no-op.
+    """End the session at ``at``. Repeating an end, or ending a session closed by a fact, is
+    a no-op.
 
     An end made after the session had already expired (``at > expires_at``) cannot be honoured
-    as exact: the client was silent longer than the timeout, so the session timed out.
+    as exact: the client was silent longer than the timeout, so the session timed out. An end
+    made in time but delivered after the sweep closed the session is exact: late evidence.
     """
-    if not session.is_active:
-        return session
-    if at > session.expires_at:
+    if not _alive_at(session, at):
         return sweep(session, max(now, at))
-    return replace(
+    ended = replace(
         session,
         status=STATUS_FOR_REASON[reason],
         end_reason=reason,
         ended_at=max(at, session.last_seen_at),
         estimated=False,
     )
+    return _amended(session, ended, now)
 
 
 def client_time_error(at: int, now: int, *, max_past_ms: int, max_future_ms: int) -> str | None:

@@ -23,6 +23,7 @@ class SessionFilter:
     user_id: str | None = None
     label: str | None = None
     source: str | None = None
+    continues: str | None = None
     started_after: int | None = None
     started_before: int | None = None
 
@@ -35,6 +36,7 @@ class SessionFilter:
         user_id: str | None = None,
         label: str | None = None,
         source: str | None = None,
+        continues: str | None = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,
     ) -> SessionFilter:
@@ -45,6 +47,7 @@ class SessionFilter:
             user_id=user_id,
             label=label,
             source=source,
+            continues=continues,
             started_after=_ms(started_after),
             started_before=_ms(started_before),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
@@ -30,6 +30,11 @@ class Session:
     timeout_ms: int
     grace_ms: int
     start_digest: str = field(default="", compare=False)
+    # The session this one continues after a real gap (a client stalled past the timeout).
+    continues: str | None = None
+    # How often late evidence corrected the session after it was closed by timeout, and when.
+    amended_count: int = 0
+    amended_at: int | None = None
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -43,6 +48,23 @@ class Session:
             ended_at=self.ended_at,
             end_reason=self.end_reason,
             estimated=self.estimated,
+            amended_count=self.amended_count,
+            amended_at=self.amended_at,
+        )
+
+    def with_lifecycle(self, state: Lifecycle) -> Session:
+        """This session in the lifecycle state ``state`` (what the rules made of it)."""
+        return replace(
+            self,
+            status=state.status,
+            end_reason=state.end_reason,
+            estimated=state.estimated,
+            last_seen_at=state.last_seen_at,
+            expires_at=state.expires_at,
+            ended_at=state.ended_at,
+            timeout_ms=state.timeout_ms,
+            amended_count=state.amended_count,
+            amended_at=state.amended_at,
         )
 
     @property
@@ -64,6 +86,7 @@ class NewSession:
     grace_ms: int
     start_digest: str
     source: str | None = None
+    continues: str | None = None
 
 
 def start_digest(request: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from sessionkeeper.domain.events import (
     ChangeEvent,
     HeartbeatsApplied,
     PresenceReconciled,
+    SessionAmended,
     SessionEnded,
     SessionStarted,
 )
@@ -31,6 +32,12 @@ class Metrics:
         self.sessions_timed_out = Counter(
             "sessionkeeper_sessions_timed_out",
             "Sessions closed as timed out (by the sweep, a late heartbeat or end, a snapshot)",
+            ["kind"],
+            registry=r,
+        )
+        self.sessions_amended = Counter(
+            "sessionkeeper_sessions_amended",
+            "Sessions closed by timeout that late evidence corrected (reopened or re-ended)",
             ["kind"],
             registry=r,
         )
@@ -74,6 +81,8 @@ def count_events(metrics: Metrics, events: Sequence[ChangeEvent]) -> None:
                 metrics.sessions_timed_out.labels(kind=event.kind).inc()
             else:
                 metrics.sessions_ended.labels(kind=event.kind, reason=event.reason.value).inc()
+        elif isinstance(event, SessionAmended):
+            metrics.sessions_amended.labels(kind=event.kind).inc()
         elif isinstance(event, HeartbeatsApplied):
             for outcome in ("ok", "closed", "not_found"):
                 if n := getattr(event, outcome):

@@ -31,6 +31,7 @@ class StartRequest:
     label: str | None = None
     attributes: Mapping[str, Any] | None = None
     started_at: int | None = None
+    continues: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class SessionService:
                 "label": request.label,
                 "attributes": request.attributes or {},
                 "started_at": request.started_at,
+                # Only when set, so that digests of starts stored before it existed still match.
+                **({"continues": request.continues} if request.continues else {}),
             }
         )
         new = NewSession(
@@ -83,9 +86,12 @@ class SessionService:
             timeout_ms=0,  # set from the policy inside the transaction
             grace_ms=0,
             start_digest=digest,
+            continues=request.continues,
         )
 
         def start(tx: Transaction) -> tuple[bool, Session | None]:
+            if new.continues is not None:
+                _check_continued(store.get(tx.conn, principal, new.continues), new)
             # The policy is read in the same transaction as the insert, so a policy another
             # process just changed is never missed by a session started right after.
             policy = resolve_policy(policy_store.load(tx.conn, principal.tenant_id), new.kind)
@@ -132,7 +138,7 @@ class SessionService:
 
     async def heartbeat_batch(
         self, principal: Principal, beats: Sequence[tuple[str, int | None]]
-    ) -> list[heartbeats.HeartbeatOutcome]:
+    ) -> list[tuple[heartbeats.HeartbeatOutcome, Session | None]]:
         resolved = [
             (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
         ]
@@ -151,8 +157,9 @@ class SessionService:
     ) -> Session:
         _known_shape(session_id)
         end_at = self.client_time(at, "at")
+        now = self.rt.clock.now_ms()
         _, session = await self.rt.db.writer.run(
-            lambda tx: store.end(tx, principal, session_id, at=end_at, reason=reason)
+            lambda tx: store.end(tx, principal, session_id, at=end_at, reason=reason, now=now)
         )
         if session is None:
             raise NotFound(f"no session '{session_id}'")
@@ -175,6 +182,19 @@ class SessionService:
         page = rows[:limit]
         more = len(rows) > limit
         return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None)
+
+
+def _check_continued(previous: Session | None, new: NewSession) -> None:
+    """A continuation names an earlier session of the same user, closed or not."""
+    if previous is None:
+        raise InvalidInput(
+            f"continues names no session of this tenant: '{new.continues}'", field="continues"
+        )
+    if previous.user_id != new.user_id:
+        raise InvalidInput(
+            "continues names a session of another user; a continuation is the same user's",
+            field="continues",
+        )
 
 
 def _known_shape(session_id: str) -> None:

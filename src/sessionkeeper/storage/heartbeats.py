@@ -1,9 +1,11 @@
 """SQL for heartbeats: single, combined, batched, and the refresh of presence sources.
 
-Each is the one conditional UPDATE of the lifecycle rules (``heartbeat_condition`` and
-``heartbeat_values``): ``last_seen_at`` moves to ``at`` only when later, and only while the
-session was alive at ``at``. A beat that arrived too late to keep its session open closes it
-(``_settle``), as the sweep would.
+The common case — a beat for an active session, made after its last one and before its
+deadline, keeping it open — is the one conditional UPDATE of the lifecycle rules
+(``heartbeat_condition`` and ``heartbeat_values``). Everything else (a beat arriving after the
+session was closed by timeout, one that came too late to keep it open, a batch with beats
+for one session that must chain in time order) reads the rows under lock and lets the pure
+rules (``lifecycle.heartbeats``) decide; ``sessions.save`` writes what they decided.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, ClassVar, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.events import HeartbeatsApplied
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.principal import Principal
@@ -24,8 +27,9 @@ from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
     ACTIVE,
     SESSION_COLUMNS,
-    close_overdue,
+    lock,
     row_to_session,
+    save,
     session_key,
 )
 from sessionkeeper.storage.tables import sessions as t
@@ -44,12 +48,6 @@ def heartbeat_values(at: Moment) -> dict[str, Any]:
     return {"last_seen_at": at, "expires_at": at + t.c.timeout_ms}
 
 
-def _outcome(session: Session | None) -> HeartbeatOutcome:
-    if session is None:
-        return "not_found"
-    return "ok" if session.status is Status.ACTIVE else "closed"
-
-
 def _applied(tenant_id: int, outcomes: Iterable[HeartbeatOutcome]) -> HeartbeatsApplied:
     counted = list(outcomes)
     return HeartbeatsApplied(
@@ -60,44 +58,35 @@ def _applied(tenant_id: int, outcomes: Iterable[HeartbeatOutcome]) -> Heartbeats
     )
 
 
-def _settle(tx: Transaction, principal: Principal, nows: Mapping[str, int]) -> dict[str, Session]:
-    """The sessions after their beats, by id, each judged at its own request's ``now``: those
-    the beats came too late to keep open are closed first, exactly as the sweep would."""
-    query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(list(nows)))
-    found = {row["id"]: row_to_session(row) for row in tx.conn.execute(query).mappings()}
-    overdue: dict[int, list[str]] = {}
-    for s in found.values():
-        if s.status is Status.ACTIVE and s.expires_at < nows[s.id]:
-            overdue.setdefault(nows[s.id], []).append(s.id)
-    closed = [
-        sid for now, ids in overdue.items() if close_overdue(tx, principal, ids, now) for sid in ids
-    ]
-    if closed:
-        reread = query.where(t.c.id.in_(closed))
-        found.update({r["id"]: row_to_session(r) for r in tx.conn.execute(reread).mappings()})
-    return found
-
-
-def _latest_nows(ops: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """Per session, the ``now`` of its latest request."""
-    nows: dict[str, int] = {}
-    for session_id, now in ops:
-        nows[session_id] = max(now, nows.get(session_id, now))
-    return nows
-
-
-_HEARTBEAT_WHERE = sa.and_(
-    t.c.tenant_id == sa.bindparam("h_tenant"),
-    t.c.id == sa.bindparam("h_id"),
-    heartbeat_condition(sa.bindparam("h_at", type_=sa.BigInteger)),
-)
-# Built once: constructing an UPDATE … RETURNING of every column per request cost more than
-# running it. executemany cannot return rows: the combined path reads them in one SELECT.
-_HEARTBEAT_MANY = (
-    t.update()
-    .where(_HEARTBEAT_WHERE)
-    .values(**heartbeat_values(sa.bindparam("h_at", type_=sa.BigInteger)))
-)
+def _by_rules(
+    tx: Transaction,
+    principal: Principal,
+    beats: Sequence[tuple[str, int, int]],
+) -> list[tuple[HeartbeatOutcome, Session | None]]:
+    """Apply beats ``(session id, at, now)`` by the pure rules on the locked rows: each
+    session's beats in time order, judged at the latest ``now`` among them."""
+    found = lock(tx.conn, principal, (sid for sid, _, _ in beats))
+    positions: dict[str, list[int]] = {}
+    for index, (sid, _, _) in enumerate(beats):
+        positions.setdefault(sid, []).append(index)
+    results: list[tuple[HeartbeatOutcome, Session | None]] = [("not_found", None)] * len(beats)
+    changes: list[tuple[Session, lifecycle.Lifecycle]] = []
+    counted_by_index: dict[int, bool] = {}
+    for sid, indexes in positions.items():
+        session = found.get(sid)
+        if session is None:
+            continue
+        now = max(beats[i][2] for i in indexes)
+        state, counted = lifecycle.heartbeats(
+            session.lifecycle, [beats[i][1] for i in indexes], now
+        )
+        changes.append((session, state))
+        counted_by_index.update(zip(indexes, counted, strict=True))
+    saved = {s.id: s for s in save(tx, principal, changes)}
+    for index, (sid, _, _) in enumerate(beats):
+        if sid in saved:
+            results[index] = ("ok" if counted_by_index[index] else "closed", saved[sid])
+    return results
 
 
 def heartbeat(
@@ -127,12 +116,22 @@ def heartbeat(
         .first()
     )
     if moved is not None and moved["expires_at"] >= now:
-        session: Session | None = row_to_session(moved)
-    else:  # nothing moved, or the beat came too late to keep the session open
-        session = _settle(tx, principal, {session_id: now}).get(session_id)
-    outcome = _outcome(session)
-    tx.record(_applied(principal.tenant_id, [outcome]))
-    return outcome, session
+        result: tuple[HeartbeatOutcome, Session | None] = ("ok", row_to_session(moved))
+    else:  # closed meanwhile, older, or too late to keep the session open: the rules decide
+        result = _by_rules(tx, principal, [(session_id, at, now)])[0]
+    tx.record(_applied(principal.tenant_id, [result[0]]))
+    return result
+
+
+_HEARTBEAT_MANY = (
+    t.update()
+    .where(
+        t.c.tenant_id == sa.bindparam("h_tenant"),
+        t.c.id == sa.bindparam("h_id"),
+        heartbeat_condition(sa.bindparam("h_at", type_=sa.BigInteger)),
+    )
+    .values(**heartbeat_values(sa.bindparam("h_at", type_=sa.BigInteger)))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +155,8 @@ class HeartbeatOp:
     def run_combined(
         cls, tx: Transaction, ops: list[HeartbeatOp]
     ) -> list[tuple[HeartbeatOutcome, Session | None]]:
-        """One executemany for all, then one read per tenant; same outcomes as one by one."""
+        """One executemany for all, one read per tenant, and the rules for the few beats the
+        fast path could not settle; the same outcomes as one by one."""
         tx.conn.execute(
             _HEARTBEAT_MANY,
             # Sorted: processes writing the same rows in one order cannot deadlock each other.
@@ -165,24 +165,41 @@ class HeartbeatOp:
                     {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
                     for op in ops
                 ),
-                key=lambda p: (p["h_tenant"], p["h_id"]),
+                key=lambda p: (p["h_tenant"], p["h_id"], p["h_at"]),
             ),
         )
-        by_tenant: dict[int, list[HeartbeatOp]] = {}
-        for op in ops:
-            by_tenant.setdefault(op.principal.tenant_id, []).append(op)
-        found: dict[tuple[int, str], Session] = {}
-        for tenant_id, tenant_ops in by_tenant.items():
-            nows = _latest_nows((op.session_id, op.now) for op in tenant_ops)
-            settled = _settle(tx, tenant_ops[0].principal, nows)
-            found.update({(tenant_id, sid): s for sid, s in settled.items()})
-            tx.record(
-                _applied(tenant_id, (_outcome(settled.get(op.session_id)) for op in tenant_ops))
-            )
-        return [
-            (_outcome(session), session)
-            for session in (found.get((op.principal.tenant_id, op.session_id)) for op in ops)
-        ]
+        results: list[tuple[HeartbeatOutcome, Session | None]] = [("not_found", None)] * len(ops)
+        by_tenant: dict[int, list[int]] = {}
+        for index, op in enumerate(ops):
+            by_tenant.setdefault(op.principal.tenant_id, []).append(index)
+        for tenant_id, indexes in by_tenant.items():
+            principal = ops[indexes[0]].principal
+            ids = list({ops[i].session_id for i in indexes})
+            query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(ids))
+            rows = {r["id"]: row_to_session(r) for r in tx.conn.execute(query).mappings()}
+            unsettled = []
+            for i in indexes:
+                session = rows.get(ops[i].session_id)
+                if _kept_open(session, ops[i].at, ops[i].now):
+                    results[i] = ("ok", session)
+                else:
+                    unsettled.append(i)
+            if unsettled:
+                beats = [(ops[i].session_id, ops[i].at, ops[i].now) for i in unsettled]
+                for i, result in zip(unsettled, _by_rules(tx, principal, beats), strict=True):
+                    results[i] = result
+            tx.record(_applied(tenant_id, (results[i][0] for i in indexes)))
+        return results
+
+
+def _kept_open(session: Session | None, at: int, now: int) -> bool:
+    """The fast path's answer holds: the session is active, past ``at`` and open at ``now``."""
+    return (
+        session is not None
+        and session.status is Status.ACTIVE
+        and session.last_seen_at >= at
+        and session.expires_at >= now
+    )
 
 
 def heartbeat_op(
@@ -196,22 +213,14 @@ def heartbeat_op(
 
 def heartbeat_batch(
     tx: Transaction, principal: Principal, beats: Sequence[tuple[str, int]], now: int
-) -> list[HeartbeatOutcome]:
-    """Apply many heartbeats in one executemany; one outcome per beat, in order."""
+) -> list[tuple[HeartbeatOutcome, Session | None]]:
+    """Apply many heartbeats at once: each session's beats in time order, each extending the
+    chain the one before established; one outcome (and the session after) per beat, in order."""
     if not beats:
         return []
-    at = sa.bindparam("b_at", type_=sa.BigInteger)
-    stmt = (
-        t.update()
-        .where(visible_to(t, principal), t.c.id == sa.bindparam("b_id"), heartbeat_condition(at))
-        .values(**heartbeat_values(at))
-    )
-    # Sorted: processes writing the same rows in one order cannot deadlock each other.
-    tx.conn.execute(stmt, [{"b_id": sid, "b_at": at} for sid, at in sorted(beats)])
-    settled = _settle(tx, principal, dict.fromkeys((sid for sid, _ in beats), now))
-    outcomes = [_outcome(settled.get(sid)) for sid, _ in beats]
-    tx.record(_applied(principal.tenant_id, outcomes))
-    return outcomes
+    results = _by_rules(tx, principal, [(sid, at, now) for sid, at in beats])
+    tx.record(_applied(principal.tenant_id, (outcome for outcome, _ in results)))
+    return results
 
 
 def refresh_source(conn: Connection, principal: Principal, source: str, at: int) -> int:

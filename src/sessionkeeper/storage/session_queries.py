@@ -40,6 +40,7 @@ def list_sessions(
         (t.c.user_id, where.user_id),
         (t.c.label, where.label),
         (t.c.source, where.source),
+        (t.c.continues, where.continues),
     ):
         if value is not None:
             conditions.append(column == value)

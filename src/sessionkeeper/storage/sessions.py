@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.events import SessionEnded, SessionStarted
-from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.events import SessionAmended, SessionEnded, SessionStarted
+from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
 from sessionkeeper.storage.dialect import insert_ignoring_conflicts
@@ -51,6 +51,9 @@ def row_to_session(row: RowMapping) -> Session:
         timeout_ms=row["timeout_ms"],
         grace_ms=row["grace_ms"],
         start_digest=row["start_digest"],
+        continues=row["continues"],
+        amended_count=row["amended_count"],
+        amended_at=row["amended_at"],
     )
 
 
@@ -165,6 +168,9 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         "timeout_ms": new.timeout_ms,
         "grace_ms": new.grace_ms,
         "start_digest": new.start_digest,
+        "continues": new.continues,
+        "amended_count": 0,
+        "amended_at": None,
     }
 
 
@@ -257,21 +263,26 @@ def end(
     *,
     at: int,
     reason: EndReason,
+    now: int,
 ) -> tuple[bool, Session | None]:
-    """End an active session exactly at ``max(at, last_seen_at)``; a closed one is left as is.
+    """End the session exactly at ``max(at, last_seen_at)`` if it was alive at ``at``.
 
-    Returns (whether this call closed it, the session).
+    Returns (whether this call changed it, the session). An active session alive at ``at``
+    ends in one conditional UPDATE; anything else (an end made after the deadline, a timely
+    end arriving after the session timed out) is decided by ``lifecycle.end`` on the row.
     """
-    # An end made after the session had expired is a timeout, as in lifecycle.end: closing
-    # what was overdue at ``at`` gives it the estimated end the sweep would have.
-    closed = close_overdue(tx, principal, [session_id], at)
     stmt = (
         t.update()
         .where(session_key(principal, session_id), alive_at(at))
         .values(**exact_end_values(at, reason))
     )
-    closed += len(_close(tx, stmt))
-    return closed > 0, get(tx.conn, principal, session_id)
+    if _close(tx, stmt):
+        return True, get(tx.conn, principal, session_id)
+    session = lock(tx.conn, principal, [session_id]).get(session_id)
+    if session is None:
+        return False, None
+    saved = save(tx, principal, [(session, lifecycle.end(session.lifecycle, at, now, reason))])
+    return saved[0] != session, saved[0]
 
 
 def end_many(
@@ -291,6 +302,104 @@ def end_many(
         .values(**exact_end_values(at, reason))
     )
     return len(_close(tx, stmt))
+
+
+def lock(conn: Connection, principal: Principal, session_ids: Iterable[str]) -> dict[str, Session]:
+    """The sessions of these ids, locked for this transaction (in id order, so two processes
+    locking the same rows cannot deadlock); SQLite's writer holds the whole database anyway."""
+    stmt = (
+        sa.select(*SESSION_COLUMNS)
+        .where(visible_to(t, principal), t.c.id.in_(sorted(set(session_ids))))
+        .order_by(t.c.id)
+        .with_for_update()
+    )
+    return {row["id"]: row_to_session(row) for row in conn.execute(stmt).mappings()}
+
+
+_SAVE = (
+    t.update()
+    .where(t.c.tenant_id == sa.bindparam("s_tenant"), t.c.id == sa.bindparam("s_id"))
+    .values(
+        status=sa.bindparam("s_status"),
+        end_reason=sa.bindparam("s_end_reason"),
+        estimated=sa.bindparam("s_estimated"),
+        last_seen_at=sa.bindparam("s_last_seen_at"),
+        expires_at=sa.bindparam("s_expires_at"),
+        ended_at=sa.bindparam("s_ended_at"),
+        timeout_ms=sa.bindparam("s_timeout_ms"),
+        amended_count=sa.bindparam("s_amended_count"),
+        amended_at=sa.bindparam("s_amended_at"),
+    )
+)
+
+
+def save(
+    tx: Transaction, principal: Principal, changes: Iterable[tuple[Session, Lifecycle]]
+) -> list[Session]:
+    """Write the states the pure rules made of sessions read with :func:`lock`; returns the
+    sessions as saved, in order. Closing an active session records SessionEnded; changing one
+    closed by timeout records SessionAmended (late evidence)."""
+    saved: list[Session] = []
+    rows: list[dict[str, Any]] = []
+    for before, state in changes:
+        after = before.with_lifecycle(state)
+        saved.append(after)
+        if after == before:
+            continue
+        rows.append(_save_params(principal, after))
+        tx.record(*_change_events(before, after))
+    if rows:
+        tx.conn.execute(_SAVE, rows)
+    return saved
+
+
+def _save_params(principal: Principal, session: Session) -> dict[str, Any]:
+    return {
+        "s_tenant": principal.tenant_id,
+        "s_id": session.id,
+        "s_status": session.status.value,
+        "s_end_reason": None if session.end_reason is None else session.end_reason.value,
+        "s_estimated": session.estimated,
+        "s_last_seen_at": session.last_seen_at,
+        "s_expires_at": session.expires_at,
+        "s_ended_at": session.ended_at,
+        "s_timeout_ms": session.timeout_ms,
+        "s_amended_count": session.amended_count,
+        "s_amended_at": session.amended_at,
+    }
+
+
+def _change_events(before: Session, after: Session) -> list[SessionEnded | SessionAmended]:
+    if before.status is Status.ACTIVE and after.status is not Status.ACTIVE:
+        assert after.end_reason is not None and after.ended_at is not None
+        return [
+            SessionEnded(
+                tenant_id=after.tenant_id,
+                session_id=after.id,
+                user_id=after.user_id,
+                kind=after.kind,
+                status=after.status,
+                reason=after.end_reason,
+                started_at=after.started_at,
+                ended_at=after.ended_at,
+                estimated=after.estimated,
+            )
+        ]
+    if before.lifecycle.is_amendable:
+        assert before.ended_at is not None
+        return [
+            SessionAmended(
+                tenant_id=after.tenant_id,
+                session_id=after.id,
+                user_id=after.user_id,
+                kind=after.kind,
+                status=after.status,
+                started_at=after.started_at,
+                previous_ended_at=before.ended_at,
+                ended_at=after.ended_at,
+            )
+        ]
+    return []
 
 
 def apply_policy(

@@ -76,6 +76,11 @@ sessions = sa.Table(
     sa.Column("grace_ms", sa.BigInteger, nullable=False),
     # Digest of the start request, so a retried start can be told from a conflicting one.
     sa.Column("start_digest", sa.String(64), nullable=False),
+    # The session this one continues after a real gap.
+    sa.Column("continues", sa.String(64), nullable=True),
+    # Corrections by late evidence after a close by timeout.
+    sa.Column("amended_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("amended_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_sessions_tenant_started", "tenant_id", "started_at"),
     sa.Index("ix_sessions_tenant_user_started", "tenant_id", "user_id", "started_at"),
@@ -94,6 +99,13 @@ sessions = sa.Table(
         postgresql_where=sa.text("status = 'active' AND source IS NOT NULL"),
     ),
     sa.Index("ix_sessions_tenant_ended", "tenant_id", "ended_at"),
+    sa.Index(
+        "ix_sessions_tenant_continues",
+        "tenant_id",
+        "continues",
+        sqlite_where=sa.text("continues IS NOT NULL"),
+        postgresql_where=sa.text("continues IS NOT NULL"),
+    ),
 )
 
 # The time of the newest snapshot or change set applied per source: an older one arriving
@@ -104,6 +116,16 @@ presence_sources = sa.Table(
     sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
     sa.Column("source", sa.String(128), primary_key=True),
     sa.Column("last_applied_at", sa.BigInteger, nullable=False),
+)
+
+# When a server process last proved it could write: every process moves it forward every few
+# seconds. A gap before ``alive_at`` is time the service itself was unavailable (process down,
+# database unreachable), which must not count as the silence of clients.
+server_liveness = sa.Table(
+    "server_liveness",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("alive_at", sa.BigInteger, nullable=False),
 )
 
 job_runs = sa.Table(
