@@ -26,4 +26,16 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
     # Most ops gathered into one group commit.
     writer_max_batch: int = Field(default=1000, gt=0)
+    # Writes waiting for the writer beyond this are refused at once with 503 (load shedding).
+    writer_max_queue: int = Field(default=10_000, gt=0)
+    # The longest a request waits for its write to commit before it gets 503.
+    write_timeout_s: float = Field(default=10.0, gt=0)
+    # PostgreSQL: how long to wait for a connection, and for one statement.
+    database_connect_timeout_s: float = Field(default=3.0, gt=0)
+    database_statement_timeout_s: float = Field(default=30.0, gt=0)
+    # How long /v1/health waits for the database before it answers "down".
+    health_timeout_s: float = Field(default=1.5, gt=0)
+    # How often each server process records that it is alive. A longer silence of every
+    # process is an outage of the service, and does not count as silence of the clients.
+    alive_interval_s: float = Field(default=5.0, gt=0)
     log_level: str = "info"

@@ -24,6 +24,7 @@ PUBLIC_API = {
     "Policy",
     "Policies",
     "Health",
+    "HeartbeatResult",
     "KindHealth",
     "SweepInfo",
     "SweepResult",

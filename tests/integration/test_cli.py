@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sessionkeeper.clock import ManualClock, SystemClock
 from tests.support import running_app
 
 
@@ -47,7 +48,9 @@ async def test_tenants_keys_sessions_and_sweep(url: str) -> None:
     listing = cli(url, "key", "list", "--tenant", "acme").stdout
     assert key[:10] in listing and key not in listing
 
-    async with running_app(url) as api:
+    # The CLI reads with the wall clock: the session must be started by it too, or it would
+    # be shown as the rules decide, timed out, long ago.
+    async with running_app(url, ManualClock(SystemClock().now_ms())) as api:
         headers = {"Authorization": f"Bearer {key}"}
         response = await api.client.post(
             "/v1/sessions",
@@ -55,6 +58,14 @@ async def test_tenants_keys_sessions_and_sweep(url: str) -> None:
             headers=headers,
         )
         assert response.status_code == 201
+    # And one started on the harness's scripted clock, long ago: overdue by the wall clock.
+    async with running_app(url) as api:
+        old = await api.client.post(
+            "/v1/sessions",
+            json={"id": "old-1", "user_id": "bob", "kind": "game"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert old.status_code == 201
 
     table = cli(url, "sessions", "list", "--tenant", "acme", "--kind", "lesson").stdout
     assert "cli-1" in table and "ann" in table and "active" in table
@@ -63,9 +74,8 @@ async def test_tenants_keys_sessions_and_sweep(url: str) -> None:
     )
     # The harness started it on a scripted clock long ago: the real clock finds it overdue.
     assert "closed 1 overdue sessions" in cli(url, "sweep").stdout
-    assert (
-        "cli-1" in cli(url, "sessions", "list", "--tenant", "acme", "--status", "timed_out").stdout
-    )
+    timed_out = cli(url, "sessions", "list", "--tenant", "acme", "--status", "timed_out").stdout
+    assert "old-1" in timed_out and "cli-1" not in timed_out
     assert "closed 0 overdue sessions" in cli(url, "sweep").stdout
 
     key_id = listing.split("│")[1].strip() if "│" in listing else "1"

@@ -1,4 +1,5 @@
-"""A restart loses nothing and invents nothing: the first sweep runs at once on start."""
+"""A restart loses nothing and invents nothing: the downtime is nobody's silence, and the first
+sweep runs at once on start."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from sessionkeeper.storage import sessions as store
 from tests.support import T0, running_app, settings_for
 
 
-async def test_sessions_expired_while_down_close_at_their_estimated_end(db_url: str) -> None:
+async def test_downtime_is_no_silence_and_the_silent_still_end_at_their_estimate(
+    db_url: str,
+) -> None:
+    """The server's own downtime does not count as its clients' silence: a session whose
+    deadline fell inside it is not closed on start, its client can beat again; one whose
+    client never comes back times out later, at last heartbeat + grace, never at the restart."""
     clock = ManualClock(T0)
     async with running_app(db_url, clock) as api:
         await api.post("/v1/sessions", {"id": "gone", "user_id": "u", "kind": "game"})
@@ -20,23 +26,33 @@ async def test_sessions_expired_while_down_close_at_their_estimated_end(db_url: 
         api.advance(60)
         await api.post("/v1/sessions/gone/heartbeat", {})
         tenant_id = api.services.tenants.operator("default")
-    # Down for ten minutes; "back" will heartbeat again right after the restart.
+    # Down for ten minutes: both deadlines (+300 s, +360 s) fall inside the downtime.
     clock.advance(600)
     runtime = Runtime.open(settings_for(db_url, sweep_interval_s=3600), clock=clock)
     app = create_app(runtime, run_jobs=True)
     async with app.router.lifespan_context(app):
+        services = app.state.services
         for _ in range(200):
-            if await app.state.services.sweeper.last_run() is not None:
+            if await services.sweeper.last_run() is not None:
                 break
             await asyncio.sleep(0.01)
+        gone = runtime.db.reader.run_sync(lambda c: store.get(c, tenant_id, "gone"))
+        back = runtime.db.reader.run_sync(lambda c: store.get(c, tenant_id, "back"))
+        assert gone is not None and back is not None
+        assert (gone.status, back.status) == (Status.ACTIVE, Status.ACTIVE)
+        # "back" beats again soon after the restart: it simply goes on.
+        clock.advance(100)
+        await services.sessions.heartbeat(tenant_id, "back")
+        # "gone" never comes back: past its deadline, moved by the downtime, it times out.
+        clock.advance(201)
+        await services.sweeper.run()
         gone = runtime.db.reader.run_sync(lambda c: store.get(c, tenant_id, "gone"))
         back = runtime.db.reader.run_sync(lambda c: store.get(c, tenant_id, "back"))
     runtime.close()
     assert gone is not None and back is not None
     assert gone.status is Status.TIMED_OUT and gone.estimated
     assert gone.ended_at == T0 + 60_000 + 30_000  # last heartbeat + grace, not restart time
-    assert back.status is Status.TIMED_OUT
-    assert back.ended_at == T0 + 30_000
+    assert back.status is Status.ACTIVE
 
 
 async def test_sessions_still_in_time_survive_a_restart(db_url: str) -> None:

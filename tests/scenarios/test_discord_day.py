@@ -230,7 +230,9 @@ class DiscordDay:
         for key, item in (await active_by_key(self.api)).items():
             expires = ms(item["expires_at"])
             assert expires >= now, f"{key} open {now - expires} ms past its expiry at {iso(now)}"
-            assert now - last_seen_ms(item) <= TIMEOUT_MS
+            # A deadline is the timeout after the last sign of life, plus sessionkeeper's own
+            # downtime when it fell inside that (the downtime is nobody's silence).
+            assert expires - last_seen_ms(item) <= TIMEOUT_MS + SK_DOWNTIME[1] - SK_DOWNTIME[0]
 
     async def on_launcher(self, name: str, run: LauncherRun, t: int) -> None:
         api = self.api
@@ -426,13 +428,20 @@ def check_sessionkeeper_restart(day: DiscordDay, stored: list[dict[str, Any]]) -
     before, after = day.before_stop, day.after_restart
     assert set(after) == set(before), "a restart neither loses nor invents sessions"
     changed = {sid for sid in before if before[sid] != after[sid]}
-    # Only the launcher session that expired during the downtime was closed, at its estimate.
-    assert changed == {"launcher-m11-1"} and day.closed_on_restart_sweep == 1
-    crashed = after["launcher-m11-1"]
+    # sessionkeeper's own downtime is nobody's silence: nothing was closed at the restart.
+    # The launcher session whose deadline fell inside the downtime kept going; only its
+    # deadline moved, by the length of the downtime.
+    assert changed == {"launcher-m11-1"} and day.closed_on_restart_sweep == 0
+    was, now = before["launcher-m11-1"], after["launcher-m11-1"]
+    assert {name for name in now if now[name] != was[name]} == {"expires_at"}
+    assert ms(now["expires_at"]) - ms(was["expires_at"]) == start - stop
+    final = {item["id"]: item for item in stored}
+    # That launcher client had crashed: it timed out later, at its estimate all the same.
+    crashed = final["launcher-m11-1"]
     assert crashed["status"] == "timed_out" and crashed["estimated"] is True
     assert ended_ms(crashed) == last_seen_ms(crashed) + GRACE_MS
     assert ended_ms(crashed) not in (stop, start)
-    for item in after.values():
+    for item in final.values():
         assert ended_ms(item) not in (stop, start), f"closed at the restart: {item}"
     # The bot's first snapshot after the restart continues what was open (same ids), unless a
     # pushed leave ended it in between.
@@ -440,7 +449,6 @@ def check_sessionkeeper_restart(day: DiscordDay, stored: list[dict[str, Any]]) -
     assert first is not None and first["timed_out_count"] == 0
     first_at = ms(first["at"])
     carried_on = {ref["session_id"] for ref in first["to_refresh"] + first["to_end"]}
-    final = {item["id"]: item for item in stored}
     open_presence = [
         sid for sid, item in after.items() if item["status"] == "active" and item["source"]
     ]

@@ -9,6 +9,7 @@ The kernel's routers come first, then each feature's; the product's list of feat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,11 +21,14 @@ from sessionkeeper.api import errors, health, maintenance, policies, presence, s
 from sessionkeeper.api.deps import BEARER_SCHEME
 from sessionkeeper.api.middleware import BodyLimit, RequestTiming
 from sessionkeeper.api.responses import Problem
+from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.feature import Feature
 from sessionkeeper.jobs.registry import periodic_jobs
 from sessionkeeper.jobs.runner import JobRunner
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
+
+log = logging.getLogger("sessionkeeper")
 
 DESCRIPTION = """
 Applications report sessions; sessionkeeper keeps an accurate, durable record of who did what
@@ -55,6 +59,7 @@ def build_app(
             yield
         finally:
             await runner.stop()
+            await _note_alive(services)
             runtime.db.writer.close()
 
     app = FastAPI(
@@ -74,6 +79,15 @@ def build_app(
     app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
     _register_problem_schema(app)
     return app
+
+
+async def _note_alive(services: Services) -> None:
+    """A clean shutdown records the moment the service stops, so the outage it starts is
+    measured from here and not from the last periodic note."""
+    try:
+        await services.liveness.note()
+    except StorageUnavailable:
+        log.warning("could not record the shutdown: the database is unavailable")
 
 
 def _register_problem_schema(app: FastAPI) -> None:

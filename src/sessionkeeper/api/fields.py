@@ -7,7 +7,6 @@ Each body lives beside its router; what they share is here.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from pydantic import (
     StrictStr,
 )
 
+from sessionkeeper.domain import attributes as attribute_rules
 from sessionkeeper.domain.ids import SESSION_ID_PATTERN
 from sessionkeeper.domain.times import to_ms
 
@@ -62,34 +62,21 @@ Label = Annotated[
     Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["Minecraft"]),
     AfterValidator(_encodable),
 ]
-MAX_ATTRIBUTES_BYTES = 64 * 1024
-MAX_ATTRIBUTES_DEPTH = 32
-
-
-def _depth(value: object) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+MAX_ATTRIBUTES_BYTES = attribute_rules.MAX_BYTES
+MAX_ATTRIBUTES_DEPTH = attribute_rules.MAX_DEPTH
 
 
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
-    """Attributes that can be stored and sent back unchanged: encodable as UTF-8 JSON,
-    finite numbers, bounded in depth and size. Anything else would be acknowledged and then
-    fail on every later read."""
-    if _depth(value) > MAX_ATTRIBUTES_DEPTH:
-        raise ValueError(f"attributes nest deeper than {MAX_ATTRIBUTES_DEPTH} levels")
-    try:
-        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise ValueError(f"attributes are not storable JSON: {exc}") from exc
-    if len(encoded) > MAX_ATTRIBUTES_BYTES:
-        raise ValueError(f"attributes are larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON")
+    """Attributes within the caps of ``domain/attributes.py`` (also checked on every merge)."""
+    problem = attribute_rules.problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
-Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_storable)]
+Attributes = Annotated[
+    dict[str, Any], Field(max_length=attribute_rules.MAX_KEYS), AfterValidator(_storable)
+]
 
 
 class WriteBody(BaseModel):

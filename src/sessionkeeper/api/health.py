@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -102,8 +103,11 @@ async def session_health(
     """Is the session record trustworthy right now? Answers 200 with ``status`` ``ok``,
     ``degraded`` or ``down`` and the reasons, so that monitors can read the body; also when
     the database is down and the API key cannot even be checked."""
+    timeout = services.runtime.settings.health_timeout_s
     try:
-        principal = await _authenticate_reader(request)
+        principal = await asyncio.wait_for(_authenticate_reader(request), timeout)
+    except TimeoutError:
+        return HealthOut.of(services.health.down(services.health.no_answer()), details=False)
     except StorageUnavailable as exc:
         return HealthOut.of(services.health.down(exc), details=False)
     health = await services.health.check(principal, details=details)

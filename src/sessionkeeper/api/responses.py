@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
@@ -36,7 +36,8 @@ class SessionOut(BaseModel):
     amended_at: datetime | None = Field(description="When it was last corrected")
 
     @classmethod
-    def of(cls, session: Session) -> SessionOut:
+    def of(cls, session: Session, **extra: Any) -> Self:
+        """The session as sent; ``extra`` fills the fields a subclass adds."""
         active = session.status is Status.ACTIVE
         return cls(
             id=session.id,
@@ -56,6 +57,7 @@ class SessionOut(BaseModel):
             continues=session.continues,
             amended_count=session.amended_count,
             amended_at=None if session.amended_at is None else from_ms(session.amended_at),
+            **extra,
         )
 
 

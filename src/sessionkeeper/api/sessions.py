@@ -89,6 +89,16 @@ class SessionPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
 
 
+class HeartbeatOut(SessionOut):
+    """The session after the heartbeat, and whether the beat changed anything."""
+
+    applied: bool = Field(
+        description="False when the beat is older than the session's last_seen_at: it, and "
+        "its attributes, changed nothing (older state), as a stale presence snapshot"
+    )
+    reason: str | None = Field(default=None, description="Why the beat was not applied")
+
+
 class BatchOutcome(BaseModel):
     session_id: str
     outcome: Literal["ok", "closed", "not_found"] = Field(
@@ -133,7 +143,7 @@ async def start_session(
     return session_response(result.session, 201 if result.created else 200)
 
 
-@router.post("/sessions/{session_id}/heartbeat", response_model=SessionOut)
+@router.post("/sessions/{session_id}/heartbeat", response_model=HeartbeatOut)
 async def heartbeat(
     session_id: str,
     principal: IngestScope,
@@ -142,10 +152,11 @@ async def heartbeat(
 ) -> Response:
     """Say the session is still going. A closed session answers 409 with the session."""
     body = body or HeartbeatBody()
-    session = await services.sessions.heartbeat(
+    result = await services.sessions.heartbeat(
         principal, session_id, at=ms_or_none(body.at), attributes=body.attributes
     )
-    return session_response(session)
+    out = HeartbeatOut.of(result.session, applied=result.applied, reason=result.reason)
+    return Response(out.model_dump_json().encode(), media_type="application/json")
 
 
 @router.post("/heartbeats", response_model=BatchResult)

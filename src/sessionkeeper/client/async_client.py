@@ -17,6 +17,7 @@ from sessionkeeper.client.models import (
     BatchResult,
     EndBy,
     Health,
+    HeartbeatResult,
     Page,
     Policies,
     Policy,
@@ -118,7 +119,7 @@ class AsyncClient:
         *,
         at: datetime | None = None,
         attributes: Mapping[str, Any] | None = None,
-    ) -> Session:
+    ) -> HeartbeatResult:
         """Say the session is still going; raises :class:`Conflict` once it is closed."""
         return await self.send(calls.heartbeat(session_id, at=at, attributes=attributes))
 

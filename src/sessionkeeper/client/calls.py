@@ -22,6 +22,7 @@ from sessionkeeper.client.models import (
     BatchResult,
     EndBy,
     Health,
+    HeartbeatResult,
     Page,
     Policies,
     Policy,
@@ -106,7 +107,7 @@ def heartbeat(
     *,
     at: datetime | None = None,
     attributes: Mapping[str, Any] | None = None,
-) -> Call[Session]:
+) -> Call[HeartbeatResult]:
     # Without ``at`` the server stamps the beat on arrival: a retried beat is then as true
     # as the first, and the client's clock never matters.
     body: dict[str, Any] = {}
@@ -115,7 +116,7 @@ def heartbeat(
     if attributes is not None:
         body["attributes"] = dict(attributes)
     path = f"/v1/sessions/{_segment(session_id)}/heartbeat"
-    return Call("POST", path, Session.from_json, json=body)
+    return Call("POST", path, HeartbeatResult.from_json, json=body)
 
 
 def heartbeat_batch(items: Iterable[str | tuple[str, datetime | None]]) -> Call[BatchResult]:

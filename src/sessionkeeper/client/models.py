@@ -7,7 +7,7 @@ fields does not break an older client.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -89,6 +89,24 @@ class Session:
             continues=data.get("continues"),
             amended_count=int(data.get("amended_count") or 0),
             amended_at=_time_or_none(data.get("amended_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult(Session):
+    """The session after a heartbeat. ``applied`` is False when the beat was older than the
+    session's last one and so changed nothing (its attributes neither); ``reason`` says so."""
+
+    applied: bool = True
+    reason: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> HeartbeatResult:
+        session = Session.from_json(data)
+        return cls(
+            **{f.name: getattr(session, f.name) for f in fields(Session)},
+            applied=bool(data.get("applied", True)),
+            reason=data.get("reason"),
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
 
 
@@ -66,6 +67,15 @@ class Session:
             amended_count=state.amended_count,
             amended_at=state.amended_at,
         )
+
+    def as_of(self, now: int) -> Session:
+        """The session as the rules say it stands at ``now``. One that is overdue but not yet
+        swept is shown as the sweep will close it — timed out at its estimated end — so that
+        no read contradicts the rules, whatever the sweep interval."""
+        state = self.lifecycle
+        if not lifecycle.is_overdue(state, now):
+            return self
+        return self.with_lifecycle(lifecycle.sweep(state, now))
 
     @property
     def duration_ms(self) -> int | None:

@@ -8,7 +8,10 @@ from sessionkeeper.services.container import Services
 
 def periodic_jobs(services: Services) -> list[Job]:
     settings = services.runtime.settings
-    jobs = [Job("sweep", settings.sweep_interval_s, services.sweeper.run)]
+    jobs = [
+        Job("liveness", settings.alive_interval_s, services.liveness.note),
+        Job("sweep", settings.sweep_interval_s, services.sweeper.run),
+    ]
     for feature in services.features:
         jobs.extend(feature.jobs(services.feature(feature.name)))
     return jobs

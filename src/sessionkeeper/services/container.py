@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sessionkeeper.services.auth import Authenticator
 from sessionkeeper.services.health import HealthService
+from sessionkeeper.services.liveness import Liveness
 from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.presence import PresenceService
 from sessionkeeper.services.runtime import Runtime
@@ -32,6 +33,7 @@ class Services:
     sweeper: Sweeper
     health: HealthService
     presence: PresenceService
+    liveness: Liveness
     features: Sequence[Feature[Any]] = ()
     _by_feature: dict[str, Any] = field(default_factory=dict)
 
@@ -49,8 +51,10 @@ class Services:
             sweeper=sweeper,
             health=HealthService(runtime, sweeper),
             presence=PresenceService(runtime, sessions),
+            liveness=Liveness(runtime),
             features=tuple(features),
         )
+        runtime.db.writer.recovery = services.liveness.recover
         for feature in features:
             services._by_feature[feature.name] = feature.build(services)
         # Replaced, not added to: building the services again (the CLI's serve does) must not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -42,14 +43,27 @@ class HealthService:
         self.sweeper = sweeper
 
     async def check(self, principal: Principal, *, details: bool = False) -> Health:
-        now = self.rt.clock.now_ms()
+        """The health of the principal's tenant; ``down`` within ``health_timeout_s`` when
+        the database does not answer (also when it drops packets instead of refusing)."""
         try:
-            counts = await self.rt.db.reader.run(
-                lambda conn: queries.session_counts(conn, principal, now)
+            return await asyncio.wait_for(
+                self._check(principal, details=details), self.rt.settings.health_timeout_s
             )
-            last_sweep = await self.sweeper.last_run()
+        except TimeoutError:
+            return self.down(self.no_answer())
         except StorageUnavailable as exc:
             return self.down(exc)
+
+    def no_answer(self) -> StorageUnavailable:
+        timeout = self.rt.settings.health_timeout_s
+        return StorageUnavailable(f"database unavailable: no answer within {timeout:g} s")
+
+    async def _check(self, principal: Principal, *, details: bool) -> Health:
+        now = self.rt.clock.now_ms()
+        counts = await self.rt.db.reader.run(
+            lambda conn: queries.session_counts(conn, principal, now)
+        )
+        last_sweep = await self.sweeper.last_run()
         health = Health(
             HealthStatus.OK, [], database=True, now=now, counts=counts, last_sweep=last_sweep
         )
@@ -57,15 +71,12 @@ class HealthService:
         if health.reasons:
             health.status = HealthStatus.DEGRADED
         if details:
-            try:
-                health.overdue = await self.rt.db.reader.run(
-                    lambda conn: queries.overdue_sessions(conn, principal, now, DETAILS_LIMIT)
-                )
-                health.recently_timed_out = await self.rt.db.reader.run(
-                    lambda conn: queries.recently_timed_out(conn, principal, now, DETAILS_LIMIT)
-                )
-            except StorageUnavailable as exc:
-                return self.down(exc)
+            health.overdue = await self.rt.db.reader.run(
+                lambda conn: queries.overdue_sessions(conn, principal, now, DETAILS_LIMIT)
+            )
+            health.recently_timed_out = await self.rt.db.reader.run(
+                lambda conn: queries.recently_timed_out(conn, principal, now, DETAILS_LIMIT)
+            )
         return health
 
     def down(self, cause: StorageUnavailable) -> Health:
@@ -92,7 +103,8 @@ class HealthService:
 
     async def refresh_active_gauge(self) -> None:
         """Set the active-sessions gauge from the database, for a metrics scrape."""
-        counts = await self.rt.db.reader.run(queries.active_by_kind)
+        now = self.rt.clock.now_ms()
+        counts = await self.rt.db.reader.run(lambda conn: queries.active_by_kind(conn, now))
         gauge = self.rt.metrics.active_sessions
         gauge.clear()  # kinds with no active session left must drop to nothing, not linger
         for kind, n in counts.items():

@@ -40,6 +40,21 @@ class StartResult:
     created: bool
 
 
+# Why a heartbeat older than the session's last one changes nothing, attributes included.
+OLDER_BEAT = (
+    "older than the session's last_seen_at: the session was seen later already, and older "
+    "state changes nothing (attributes included)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    session: Session
+    # False when the beat changed nothing because it is older than what is stored.
+    applied: bool
+    reason: str | None = None
+
+
 class SessionService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -113,16 +128,22 @@ class SessionService:
         *,
         at: int | None = None,
         attributes: Mapping[str, Any] | None = None,
-    ) -> Session:
+    ) -> HeartbeatResult:
         _known_shape(session_id)
         beat_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
         if attributes:
-            outcome, session = await self.rt.db.writer.run(
-                lambda tx: heartbeats.heartbeat(
-                    tx, principal, session_id, at=beat_at, now=now, attributes=attributes
+
+            def beat(tx: Transaction) -> tuple[heartbeats.HeartbeatOutcome, Session | None]:
+                outcome, session = heartbeats.heartbeat(
+                    tx, principal, session_id, at=beat_at, now=now
                 )
-            )
+                # A beat that is the newest evidence carries the newest attributes.
+                if outcome == "ok" and session is not None and session.last_seen_at == beat_at:
+                    session = heartbeats.merge_attributes(tx, principal, session, attributes)
+                return outcome, session
+
+            outcome, session = await self.rt.db.writer.run(beat)
         else:  # the common case: combined with concurrent heartbeats into one executemany
             outcome, session = await self.rt.db.writer.run(
                 heartbeats.heartbeat_op(principal, session_id, at=beat_at, now=now)
@@ -134,7 +155,9 @@ class SessionService:
                 f"session '{session_id}' is {session.status}; start a new session",
                 session=session,
             )
-        return session
+        if beat_at < session.last_seen_at:
+            return HeartbeatResult(session, applied=False, reason=OLDER_BEAT)
+        return HeartbeatResult(session, applied=True)
 
     async def heartbeat_batch(
         self, principal: Principal, beats: Sequence[tuple[str, int | None]]
@@ -170,14 +193,17 @@ class SessionService:
         session = await self.rt.db.reader.run(lambda conn: store.get(conn, principal, session_id))
         if session is None:
             raise NotFound(f"no session '{session_id}'")
-        return session
+        return session.as_of(self.rt.clock.now_ms())
 
     async def list(
         self, principal: Principal, where: SessionFilter, *, limit: int, after: Cursor | None
     ) -> tuple[list[Session], Cursor | None]:
         """A page of sessions, newest first, and the cursor of the next page (None at the end)."""
+        now = self.rt.clock.now_ms()
         rows = await self.rt.db.reader.run(
-            lambda conn: queries.list_sessions(conn, principal, where, limit=limit + 1, after=after)
+            lambda conn: queries.list_sessions(
+                conn, principal, where, limit=limit + 1, after=after, now=now
+            )
         )
         page = rows[:limit]
         more = len(rows) > limit

@@ -6,7 +6,13 @@ import sqlalchemy as sa
 
 from sessionkeeper.config import Settings
 from sessionkeeper.storage import migrate
-from sessionkeeper.storage.engine import ReadPool, create_engine, storage_errors
+from sessionkeeper.storage.engine import (
+    ConnectionLimits,
+    ReadPool,
+    create_engine,
+    storage_errors,
+)
+from sessionkeeper.storage.watchdog import Watchdog
 from sessionkeeper.storage.writer import Writer
 
 READ_POOL_SIZE = 8
@@ -15,28 +21,42 @@ READ_POOL_SIZE = 8
 class Database:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.database_url
+        limits = ConnectionLimits.of(settings)
+        watchdog = Watchdog(limits.answer_deadline_s)
         self.write_engine = create_engine(
-            settings.database_url, role="writer", sqlite_synchronous=settings.sqlite_synchronous
+            settings.database_url,
+            role="writer",
+            sqlite_synchronous=settings.sqlite_synchronous,
+            limits=limits,
+            watchdog=watchdog,
         )
         self.read_engine = create_engine(
             settings.database_url,
             role="reader",
             pool_size=READ_POOL_SIZE,
             sqlite_synchronous=settings.sqlite_synchronous,
+            limits=limits,
+            watchdog=watchdog,
         )
-        self.writer = Writer(self.write_engine, max_group=settings.writer_max_batch)
-        self.reader = ReadPool(self.read_engine)
+        self.writer = Writer(
+            self.write_engine,
+            max_group=settings.writer_max_batch,
+            max_queue=settings.writer_max_queue,
+            write_timeout_s=settings.write_timeout_s,
+            watchdog=watchdog,
+        )
+        self.reader = ReadPool(self.read_engine, watchdog)
 
     @property
     def dialect(self) -> str:
         return self.write_engine.dialect.name
 
     def migrate(self) -> None:
-        with storage_errors():
+        with storage_errors(self.write_engine):
             migrate.upgrade(self.write_engine)
 
     def is_migrated(self) -> bool:
-        with storage_errors():
+        with storage_errors(self.write_engine):
             return migrate.current_revision(self.write_engine) == migrate.head_revision(
                 self.write_engine
             )

@@ -21,8 +21,15 @@ def insert_ignoring_conflicts(conn: Connection, table: sa.Table) -> Any:
     return dialect_insert(conn, table).on_conflict_do_nothing()
 
 
-def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], keys: list[str]) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE`` setting every non-key column."""
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    values: dict[str, Any],
+    keys: list[str],
+    where: sa.ColumnElement[bool] | None = None,
+) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` setting every non-key column; with ``where``,
+    only existing rows that meet it are updated."""
     stmt = dialect_insert(conn, table).values(**values)
     updates = {name: stmt.excluded[name] for name in values if name not in keys}
-    return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)

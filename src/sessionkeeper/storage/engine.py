@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -17,8 +19,53 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from sessionkeeper.errors import InvalidInput, StorageUnavailable
+from sessionkeeper.storage.watchdog import Watchdog, socket_of
+
+if TYPE_CHECKING:
+    from sessionkeeper.config import Settings
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """How long a connection may take to open, a statement to run, and a request to wait for
+    a pooled connection: without them a database that stops answering (packets dropped, not
+    refused) holds every request for minutes."""
+
+    connect_timeout_s: float = 3.0
+    statement_timeout_s: float = 30.0
+    pool_timeout_s: float = 10.0
+
+    @property
+    def answer_deadline_s(self) -> float:
+        """Past this, a connection in use has stopped answering (see ``watchdog.py``): the
+        server itself gives up on a statement at ``statement_timeout_s``."""
+        return self.statement_timeout_s + 5.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> ConnectionLimits:
+        return cls(
+            connect_timeout_s=settings.database_connect_timeout_s,
+            statement_timeout_s=settings.database_statement_timeout_s,
+            pool_timeout_s=settings.write_timeout_s,
+        )
+
+    def postgresql_connect_args(self) -> dict[str, Any]:
+        statement_ms = round(self.statement_timeout_s * 1000)
+        return {
+            "connect_timeout": max(1, round(self.connect_timeout_s)),
+            # TCP keepalive and a user timeout notice a peer that vanished without closing:
+            # unacknowledged data fails the connection instead of waiting for the kernel's
+            # retransmissions (many minutes).
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": max(1000, round(self.connect_timeout_s * 1000)),
+            "options": f"-c statement_timeout={statement_ms}",
+        }
+
 
 WRITER_CACHE_KIB = 128 * 1024
 READER_CACHE_KIB = 16 * 1024
@@ -58,12 +105,21 @@ def _configure_sqlite(engine: Engine, *, synchronous: str, begin: str, cache_kib
 
 
 def create_engine(
-    database_url: str, *, role: str, pool_size: int = 1, sqlite_synchronous: str = "FULL"
+    database_url: str,
+    *,
+    role: str,
+    pool_size: int = 1,
+    sqlite_synchronous: str = "FULL",
+    limits: ConnectionLimits | None = None,
+    watchdog: Watchdog | None = None,
 ) -> Engine:
     """An engine for one role: ``writer`` (one connection) or ``reader`` (a pool)."""
+    limits = limits or ConnectionLimits()
     url = normalise_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
+        engine = sa.create_engine(
+            url, pool_size=pool_size, max_overflow=0, pool_timeout=limits.pool_timeout_s
+        )
         writer = role == "writer"
         _configure_sqlite(
             engine,
@@ -72,9 +128,33 @@ def create_engine(
             cache_kib=WRITER_CACHE_KIB if writer else READER_CACHE_KIB,
         )
         return engine
-    return sa.create_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, pool_timeout=30
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=limits.pool_timeout_s,
+        connect_args=limits.postgresql_connect_args(),
     )
+    _ping_on_checkout(engine, watchdog or Watchdog(limits.answer_deadline_s))
+    return engine
+
+
+def _ping_on_checkout(engine: Engine, watchdog: Watchdog) -> None:
+    """Check a pooled connection before it is handed out, as ``pool_pre_ping`` would, but
+    under the watchdog: a ping to a peer that stopped answering must not hang the checkout."""
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        try:
+            with watchdog.guard_socket(socket_of(dbapi_connection)):
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute("SELECT 1")
+                finally:
+                    cursor.close()
+        except Exception as exc:
+            # SQLAlchemy discards the connection and checks out a fresh one.
+            raise sa.exc.DisconnectionError(f"stale connection: {exc}") from exc
 
 
 # SQLite reports both "cannot get at the file" and mistakes in SQL as OperationalError;
@@ -92,9 +172,31 @@ def _is_unavailable(exc: sa.exc.DBAPIError) -> bool:
     return True  # psycopg raises OperationalError for connection and server failures
 
 
+def describe(exc: sa.exc.DBAPIError) -> str:
+    """The driver's own words for why the database cannot be used, on one line: a refused
+    connection, a database or role that does not exist, bad credentials, a timeout."""
+    text = " ".join(str(exc.orig).split())
+    for noise in ("connection failed: ", "FATAL: ", "Is the server running on that host and"):
+        text = text.replace(noise, "")
+    text = text.split(" accepting TCP/IP connections?")[0].strip()
+    return text or type(exc.orig).__name__
+
+
+def _missing_directory(engine: Engine | None) -> str | None:
+    """SQLite creates a missing file but not a missing directory; name it instead of the
+    driver's "unable to open database file"."""
+    if engine is None or engine.url.get_backend_name() != "sqlite":
+        return None
+    if engine.url.database in (None, "", ":memory:"):
+        return None
+    directory = Path(engine.url.database).expanduser().resolve().parent
+    return None if directory.is_dir() else f"the directory {directory} does not exist"
+
+
 @contextlib.contextmanager
-def storage_errors() -> Iterator[None]:
-    """Turn "cannot reach the database" into :class:`StorageUnavailable` (a 503)."""
+def storage_errors(engine: Engine | None = None) -> Iterator[None]:
+    """Turn "cannot reach the database" into :class:`StorageUnavailable` (a 503) that names
+    the cause."""
     try:
         yield
     except sa.exc.TimeoutError as exc:  # no pooled connection became free in time
@@ -108,17 +210,19 @@ def storage_errors() -> Iterator[None]:
     except sa.exc.DBAPIError as exc:
         if not _is_unavailable(exc):
             raise
-        raise StorageUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
+        cause = _missing_directory(engine) or describe(exc)
+        raise StorageUnavailable(f"database unavailable: {cause}") from exc
 
 
 class ReadPool:
     """Runs read-only functions on pooled connections in worker threads."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, watchdog: Watchdog | None = None) -> None:
         self.engine = engine
+        self.watchdog = watchdog or Watchdog(ConnectionLimits().answer_deadline_s)
 
     def run_sync(self, fn: Callable[[Connection], T]) -> T:
-        with storage_errors(), self.engine.begin() as conn:
+        with storage_errors(self.engine), self.engine.begin() as conn, self.watchdog.guard(conn):
             return fn(conn)
 
     async def run(self, fn: Callable[[Connection], T]) -> T:

@@ -11,18 +11,20 @@ rules (``lifecycle.heartbeats``) decide; ``sessions.save`` writes what they deci
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain import attributes as attribute_rules
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.events import HeartbeatsApplied
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
+from sessionkeeper.errors import InvalidInput
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
     ACTIVE,
@@ -90,26 +92,14 @@ def _by_rules(
 
 
 def heartbeat(
-    tx: Transaction,
-    principal: Principal,
-    session_id: str,
-    *,
-    at: int,
-    now: int,
-    attributes: Mapping[str, Any] | None = None,
+    tx: Transaction, principal: Principal, session_id: str, *, at: int, now: int
 ) -> tuple[HeartbeatOutcome, Session | None]:
     """Move ``last_seen_at`` to ``at`` if later and the session was alive then."""
-    values = heartbeat_values(at)
-    if attributes:
-        current = tx.conn.execute(
-            sa.select(t.c.attributes).where(session_key(principal, session_id)).with_for_update()
-        ).scalar_one_or_none()
-        values["attributes"] = {**(current or {}), **attributes}
     moved = (
         tx.conn.execute(
             t.update()
             .where(session_key(principal, session_id), heartbeat_condition(at))
-            .values(**values)
+            .values(**heartbeat_values(at))
             .returning(*SESSION_COLUMNS)
         )
         .mappings()
@@ -200,6 +190,19 @@ def _kept_open(session: Session | None, at: int, now: int) -> bool:
         and session.last_seen_at >= at
         and session.expires_at >= now
     )
+
+
+def merge_attributes(
+    tx: Transaction, principal: Principal, session: Session, attributes: Mapping[str, Any]
+) -> Session:
+    """Merge ``attributes`` into the session's, within the caps of ``domain/attributes.py``:
+    a merged result over a cap is refused (422), like the same attributes at the start."""
+    merged = {**session.attributes, **attributes}
+    problem = attribute_rules.problem(merged)
+    if problem is not None:
+        raise InvalidInput(f"merged with the stored attributes, {problem}", field="attributes")
+    tx.conn.execute(t.update().where(session_key(principal, session.id)).values(attributes=merged))
+    return replace(session, attributes=merged)
 
 
 def heartbeat_op(

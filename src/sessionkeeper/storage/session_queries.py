@@ -13,7 +13,12 @@ from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.sessions import SESSION_COLUMNS, overdue_at, row_to_session
+from sessionkeeper.storage.sessions import (
+    ACTIVE,
+    SESSION_COLUMNS,
+    overdue_at,
+    row_to_session,
+)
 from sessionkeeper.storage.tables import sessions as t
 
 # Health looks back this far for sessions that timed out ("timed out in the last hour").
@@ -21,7 +26,19 @@ RECENT_MS = 3_600_000
 
 
 def timed_out_since(since: int) -> sa.ColumnElement[bool]:
+    """Closed by timeout at or after ``since``. (Overdue sessions the sweep has not closed yet
+    are counted as overdue, and shown as they will be closed.)"""
     return sa.and_(t.c.end_reason == EndReason.TIMEOUT.value, t.c.ended_at >= since)
+
+
+def status_at(status: Status, now: int) -> sa.ColumnElement[bool]:
+    """Sessions whose status by the rules at ``now`` is ``status``: an overdue session not yet
+    swept counts as timed out, not as active."""
+    if status is Status.ACTIVE:
+        return sa.and_(t.c.status == ACTIVE, t.c.expires_at >= now)
+    if status is Status.TIMED_OUT:
+        return sa.or_(t.c.status == status.value, overdue_at(now))
+    return t.c.status == status.value
 
 
 def list_sessions(
@@ -31,10 +48,12 @@ def list_sessions(
     *,
     limit: int,
     after: Cursor | None,
+    now: int,
 ) -> list[Session]:
+    """A page of sessions as they stand at ``now`` (see ``Session.as_of``)."""
     conditions: list[sa.ColumnElement[bool]] = [visible_to(t, principal)]
     if where.status is not None:
-        conditions.append(t.c.status == where.status.value)
+        conditions.append(status_at(where.status, now))
     for column, value in (
         (t.c.kind, where.kind),
         (t.c.user_id, where.user_id),
@@ -61,7 +80,7 @@ def list_sessions(
         .order_by(t.c.started_at.desc(), t.c.id.desc())
         .limit(limit)
     )
-    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+    return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
 
 
 @dataclass(slots=True)
@@ -84,20 +103,21 @@ class SessionCounts:
 def session_counts(conn: Connection, principal: Principal, now: int) -> SessionCounts:
     """Per-kind active, overdue and recently timed-out counts, for one tenant."""
     counts = SessionCounts()
-    active = t.c.status == Status.ACTIVE.value
+    alive = t.c.expires_at >= now
     rows = conn.execute(
         sa.select(
             t.c.kind,
-            sa.func.count(),
-            sa.func.sum(sa.case((t.c.expires_at < now, 1), else_=0)),
-            sa.func.count(sa.distinct(t.c.user_id)),
+            sa.func.sum(sa.case((alive, 1), else_=0)),
+            sa.func.sum(sa.case((alive, 0), else_=1)),
+            sa.func.count(sa.distinct(sa.case((alive, t.c.user_id)))),
         )
-        .where(visible_to(t, principal), active)
+        .where(visible_to(t, principal), t.c.status == ACTIVE)
         .group_by(t.c.kind)
     )
     for kind, n_active, n_overdue, n_users in rows:
         entry = counts.by_kind[kind]
-        entry.active, entry.overdue, entry.active_users = n_active, int(n_overdue or 0), n_users
+        entry.active, entry.overdue = int(n_active or 0), int(n_overdue or 0)
+        entry.active_users = n_users
     timed_out = conn.execute(
         sa.select(t.c.kind, sa.func.count())
         .where(visible_to(t, principal), timed_out_since(now - RECENT_MS))
@@ -106,7 +126,9 @@ def session_counts(conn: Connection, principal: Principal, now: int) -> SessionC
     for kind, n in timed_out:
         counts.by_kind[kind].timed_out_last_hour = n
     counts.active_users = conn.execute(
-        sa.select(sa.func.count(sa.distinct(t.c.user_id))).where(visible_to(t, principal), active)
+        sa.select(sa.func.count(sa.distinct(t.c.user_id))).where(
+            visible_to(t, principal), status_at(Status.ACTIVE, now)
+        )
     ).scalar_one()
     return counts
 
@@ -118,7 +140,7 @@ def overdue_sessions(conn: Connection, principal: Principal, now: int, limit: in
         .order_by(t.c.expires_at)
         .limit(limit)
     )
-    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+    return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
 
 
 def recently_timed_out(
@@ -130,14 +152,12 @@ def recently_timed_out(
         .order_by(t.c.ended_at.desc())
         .limit(limit)
     )
-    return [row_to_session(row) for row in conn.execute(stmt).mappings()]
+    return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
 
 
-def active_by_kind(conn: Connection) -> dict[str, int]:
+def active_by_kind(conn: Connection, now: int) -> dict[str, int]:
     """Active sessions per kind over all tenants (for the Prometheus gauge)."""
     rows = conn.execute(
-        sa.select(t.c.kind, sa.func.count())
-        .where(t.c.status == Status.ACTIVE.value)
-        .group_by(t.c.kind)
+        sa.select(t.c.kind, sa.func.count()).where(status_at(Status.ACTIVE, now)).group_by(t.c.kind)
     )
     return {kind: n for kind, n in rows}

@@ -27,6 +27,16 @@ An op may also be *combinable* (see :class:`Combinable`): a run of neighbouring 
 same ``combine_key`` is then carried out by one ``run_combined`` call, e.g. many single
 heartbeats by one ``executemany``. Only neighbours are combined, so the order of writes to
 one row is kept.
+
+**Bounded waiting.** A request waits at most ``write_timeout_s`` for its op to commit and then
+gets :class:`StorageUnavailable` (a 503 with ``Retry-After``), never a 2xx for a write that was
+not stored; an op still queued then is skipped. When ``max_queue`` ops wait already, a new one
+is refused at once: under a database that stopped answering, load is shed instead of piling
+up in memory.
+
+**Recovery.** The first transaction after the writer starts, and the first after one failed
+because the database could not be reached, runs the ``recovery`` hook before its ops (see
+``storage/liveness.py``: deadlines that fell inside the outage move by its length).
 """
 
 from __future__ import annotations
@@ -42,10 +52,12 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy.engine import Connection, Engine
 
+from sessionkeeper.clock import monotonic_s
 from sessionkeeper.domain.events import ChangeEvent
 from sessionkeeper.errors import StorageUnavailable
-from sessionkeeper.storage.engine import storage_errors
+from sessionkeeper.storage.engine import ConnectionLimits, storage_errors
 from sessionkeeper.storage.transaction import Transaction
+from sessionkeeper.storage.watchdog import Watchdog
 
 T = TypeVar("T")
 Op = Callable[[Transaction], Any]
@@ -125,11 +137,26 @@ class Subscribers:
 
 
 class Writer:
-    def __init__(self, engine: Engine, *, max_group: int = 1000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_group: int = 1000,
+        max_queue: int = 10_000,
+        write_timeout_s: float = 10.0,
+        watchdog: Watchdog | None = None,
+    ) -> None:
         self.engine = engine
         self.max_group = max_group
+        self.max_queue = max_queue
+        self.write_timeout_s = write_timeout_s
+        self.watchdog = watchdog or Watchdog(ConnectionLimits().answer_deadline_s)
         self.stats = WriterStats()
         self.subscribers = Subscribers()
+        # Run in the first transaction after start and after the database was unreachable.
+        self.recovery: Op | None = None
+        self._needs_recovery = True
+        self._lost_since: float | None = None  # monotonic time the database was lost
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -150,16 +177,36 @@ class Writer:
     def submit(self, op: Callable[[Transaction], T]) -> Future[T]:
         if self._thread is None:
             self.start()
+        if self._queue.qsize() >= self.max_queue:
+            raise StorageUnavailable(
+                f"the database is not keeping up: {self.max_queue} writes are waiting"
+            )
         future: Future[T] = Future()
         self._queue.put((op, future))
         return future
 
     async def run(self, op: Callable[[Transaction], T]) -> T:
         """Run ``op`` in the next group commit; returns once it is committed."""
-        return await asyncio.wrap_future(self.submit(op))
+        future = self.submit(op)
+        try:
+            # On timeout wait_for cancels the wrapper, which cancels ``future`` if its op has
+            # not started: the writer then skips it.
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.write_timeout_s)
+        except TimeoutError:
+            raise self._timed_out() from None
 
     def run_sync(self, op: Callable[[Transaction], T]) -> T:
-        return self.submit(op).result()
+        future = self.submit(op)
+        try:
+            return future.result(self.write_timeout_s)
+        except TimeoutError:
+            future.cancel()
+            raise self._timed_out() from None
+
+    def _timed_out(self) -> StorageUnavailable:
+        return StorageUnavailable(
+            f"database unavailable: no answer within {self.write_timeout_s:g} s"
+        )
 
     def _loop(self) -> None:
         while True:
@@ -196,6 +243,10 @@ class Writer:
             results, events = self._transaction([op for op, _ in group])
         except StorageUnavailable as exc:
             # The database failed, not an op: running each op alone would only wait again.
+            self._needs_recovery = True
+            if self._lost_since is None:
+                self._lost_since = monotonic_s()
+                log.warning("database lost: %s", exc.detail)
             for _, future in group:
                 _settle(future, error=exc)
             return
@@ -220,10 +271,23 @@ class Writer:
         Returns the results and the events recorded by the attempt that committed."""
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
-                with storage_errors(), self.engine.begin() as conn:
+                recovering = self._needs_recovery and self.recovery is not None
+                with (
+                    storage_errors(self.engine),
+                    self.engine.begin() as conn,
+                    self.watchdog.guard(conn),
+                ):
                     tx = Transaction(conn)
+                    if recovering:
+                        assert self.recovery is not None
+                        self.recovery(tx)
                     results = run_ops(tx, ops)
                     self.subscribers.within(tx)
+                if recovering:
+                    self._needs_recovery = False
+                if self._lost_since is not None:
+                    log.warning("database regained after %.1f s", monotonic_s() - self._lost_since)
+                    self._lost_since = None
                 return results, tx.events
             except StorageUnavailable as exc:
                 if attempt == CONFLICT_RETRIES or not _is_transient_conflict(exc):

@@ -1,0 +1,57 @@
+"""SQL for the server's own liveness: when some server process last proved it could write.
+
+Every process moves ``alive_at`` forward every few seconds (and on a clean shutdown). A
+process that starts, or that reaches the database again after failing to, *recovers*: the
+time between ``alive_at`` and now is time the service itself was unavailable, and the
+deadlines of active sessions that fell inside it move by its length. A client that kept
+retrying through the outage therefore finds its session open; one that died during it still
+ends at its estimated end (``last_seen_at + grace``, which the move does not change), only
+later. The recovery runs inside the writer's first transaction after the outage, before any
+other write of that transaction, and under a row lock, so two recovering processes move the
+deadlines once.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.storage.dialect import upsert
+from sessionkeeper.storage.sessions import ACTIVE
+from sessionkeeper.storage.tables import server_liveness as liveness
+from sessionkeeper.storage.tables import sessions as t
+from sessionkeeper.storage.transaction import Transaction
+
+NAME = "server"
+
+
+def note_alive(conn: Connection, now: int) -> None:
+    """Move ``alive_at`` forward to ``now`` (never backward: processes' clocks differ)."""
+    values = {"name": NAME, "alive_at": now}
+    conn.execute(upsert(conn, liveness, values, keys=["name"], where=liveness.c.alive_at < now))
+
+
+def alive_at(conn: Connection) -> int | None:
+    return conn.execute(
+        sa.select(liveness.c.alive_at).where(liveness.c.name == NAME)
+    ).scalar_one_or_none()
+
+
+def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
+    """Move the deadlines that fell inside an unavailable window past ``threshold_ms``.
+
+    Returns (the window's length in ms, or 0 when there was none; sessions moved).
+    """
+    last = tx.conn.execute(
+        sa.select(liveness.c.alive_at).where(liveness.c.name == NAME).with_for_update()
+    ).scalar_one_or_none()
+    gap = 0 if last is None else now - last
+    moved = 0
+    if last is not None and gap > threshold_ms:
+        moved = tx.conn.execute(
+            t.update()
+            .where(t.c.status == ACTIVE, t.c.expires_at >= last, t.c.expires_at < now)
+            .values(expires_at=t.c.expires_at + gap)
+        ).rowcount
+    note_alive(tx.conn, now)
+    return (gap if gap > threshold_ms else 0), moved
