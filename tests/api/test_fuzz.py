@@ -643,6 +643,9 @@ async def test_unreachable_database_is_503_with_retry_after(tmp_path: Path, whic
                 response = await client.request(method, path, json=body, headers=headers)
                 assert_problem(response, 503)
                 assert int(response.headers["retry-after"]) > 0
+                # The detail names the cause, not just the driver's exception class.
+                cause = "Connection refused" if which.startswith("postgresql") else "does not exist"
+                assert cause in response.json()["detail"]
             # Session health reports the outage in a 200 body, even before the key is known.
             health = await client.get("/v1/health", headers=headers)
             assert health.status_code == 200
