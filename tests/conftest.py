@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import Servers
 from tests.support import (
     Harness,
     create_pg_database,
@@ -68,3 +69,11 @@ async def api_any(db_url: str) -> AsyncIterator[Harness]:
     """The app on each backend in turn."""
     async with running_app(db_url) as harness:
         yield harness
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    """Servers on a SQLite file of the test's own."""
+    handle = Servers(tmp_path)
+    yield handle
+    handle.stop_all()

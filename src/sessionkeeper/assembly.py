@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from sessionkeeper.api.app import build_app
+from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
@@ -21,6 +22,12 @@ FEATURES: list[Feature[Any]] = []
 
 def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:
     return build_app(runtime, FEATURES, run_jobs=run_jobs, migrate=migrate)
+
+
+def app_from_settings() -> FastAPI:
+    """The app of one worker process of ``sessionkeeper serve --workers N``: settings from the
+    environment; the parent process has applied the migrations already."""
+    return create_app(Runtime.open(Settings()), migrate=False)
 
 
 def build_services(runtime: Runtime) -> Services:

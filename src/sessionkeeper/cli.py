@@ -50,6 +50,12 @@ def _fmt(ms: int | None) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes; more than one scales with PostgreSQL, not SQLite"
+        ),
+    ] = 1,
 ) -> None:
     """Apply migrations and serve the HTTP API (the sweep runs inside)."""
     import uvicorn
@@ -65,8 +71,19 @@ def serve(
     key = services.tenants.bootstrap()
     if key is not None:
         _print_first_start(key, host, port)
+    if workers == 1:
+        uvicorn.run(
+            create_app(runtime, migrate=False), host=host, port=port, log_level=settings.log_level
+        )
+        return
+    runtime.close()  # each worker opens its own database handle
     uvicorn.run(
-        create_app(runtime, migrate=False), host=host, port=port, log_level=settings.log_level
+        "sessionkeeper.assembly:app_from_settings",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
     )
 
 

@@ -11,25 +11,19 @@ expired while it was down at ``last_seen_at + grace``, never at the restart time
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.processes import Server, Servers, client_for
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
-STARTUP_TIMEOUT_S = 20.0
 WORKERS = 6
 
 
@@ -43,110 +37,6 @@ def to_ms(value: str) -> int:
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    """One ``sessionkeeper serve`` process on a database file."""
-
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hook, no final commit, no flush."""
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-
-class Servers:
-    """Starts servers on one database file and makes sure none outlives the test."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.db_url = f"sqlite:///{tmp / 'sk.db'}"
-        self.started: list[Server] = []
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONKEEPER_")}
-        env.update(
-            SESSIONKEEPER_DATABASE_URL=self.db_url,
-            # Only the sweep a start runs at once; the periodic one would blur the checks.
-            SESSIONKEEPER_SWEEP_INTERVAL_S="3600",
-            SESSIONKEEPER_LOG_LEVEL="warning",
-        )
-        return env
-
-    async def start(self) -> Server:
-        n = len(self.started)
-        port = free_port()
-        stdout, stderr = self.tmp / f"server{n}.out", self.tmp / f"server{n}.err"
-        with stdout.open("wb") as out, stderr.open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "sessionkeeper", "serve", "--port", str(port)],
-                cwd=self.tmp,  # no stray .env file
-                env=self.env(),
-                stdout=out,
-                stderr=err,
-            )
-        server = Server(proc, f"http://127.0.0.1:{port}", stdout, stderr)
-        self.started.append(server)
-        await self._wait_ready(server)
-        return server
-
-    async def _wait_ready(self, server: Server) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if server.proc.poll() is not None:
-                    pytest.fail(f"server exited with {server.proc.returncode}:\n{server.output()}")
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-        pytest.fail(f"server did not answer /healthz in {STARTUP_TIMEOUT_S} s:\n{server.output()}")
-
-    def bootstrap_key(self, server: Server) -> str:
-        """The admin key a first start prints alone on a line of stdout."""
-        for line in server.stdout.read_text().splitlines():
-            if line.startswith("sk_"):
-                return line.strip()
-        pytest.fail(f"first start printed no admin key:\n{server.output()}")
-
-    def stop_all(self) -> None:
-        for server in self.started:
-            if server.proc.poll() is None:
-                server.kill()
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    handle = Servers(tmp_path)
-    yield handle
-    handle.stop_all()
-
-
-@asynccontextmanager
-async def client_for(server: Server, key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=httpx.Timeout(10.0),
-    ) as client:
-        yield client
 
 
 @dataclass

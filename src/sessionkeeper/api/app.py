@@ -26,6 +26,7 @@ from sessionkeeper.jobs.registry import periodic_jobs
 from sessionkeeper.jobs.runner import JobRunner
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage.job_locks import JobLocks
 
 log = logging.getLogger("sessionkeeper")
 
@@ -52,7 +53,9 @@ def build_app(
         if migrate:
             runtime.db.migrate()
         runtime.db.writer.start()
-        runner = JobRunner(periodic_jobs(services) if run_jobs else [])
+        runner = JobRunner(
+            periodic_jobs(services) if run_jobs else [], JobLocks(runtime.db.read_engine)
+        )
         runner.start()
         try:
             yield

@@ -11,13 +11,15 @@ import contextlib
 import logging
 
 from sessionkeeper.jobs.job import Job
+from sessionkeeper.storage.job_locks import JobLocks
 
 log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    def __init__(self, jobs: list[Job]) -> None:
+    def __init__(self, jobs: list[Job], locks: JobLocks | None = None) -> None:
         self.jobs = jobs
+        self.locks = locks
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -34,10 +36,22 @@ class JobRunner:
     async def _loop(self, job: Job) -> None:
         while True:
             try:
-                await job.run()
+                await self._run_once(job)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # The failure is recorded by the job and shown by health; keep running.
                 log.exception("job %s failed", job.name)
             await asyncio.sleep(job.interval_s)
+
+    async def _run_once(self, job: Job) -> None:
+        if not job.exclusive or self.locks is None:
+            await job.run()
+            return
+        locks = self.locks
+        with contextlib.ExitStack() as stack:
+            acquired = await asyncio.to_thread(stack.enter_context, locks.hold(job.name))
+            if acquired:
+                await job.run()
+            else:
+                log.debug("job %s runs in another process this round", job.name)

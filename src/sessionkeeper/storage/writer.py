@@ -44,7 +44,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -242,6 +244,12 @@ class Writer:
         try:
             results, events = self._transaction([op for op, _ in group])
         except StorageUnavailable as exc:
+            if len(group) > 1 and _is_transient_conflict(exc):
+                # Another process locked some of the group's rows in another order: alone,
+                # each op locks its own rows only, so it cannot deadlock that way again.
+                for item in group:
+                    self._commit([item])
+                return
             # The database failed, not an op: running each op alone would only wait again.
             self._needs_recovery = True
             if self._lost_since is None:
@@ -265,11 +273,13 @@ class Writer:
             _settle(future, result=result)
 
     def _transaction(self, ops: list[Op]) -> tuple[list[Any], list[ChangeEvent]]:
-        """Run ``ops`` in one transaction, again when PostgreSQL picked it as a deadlock or
-        serialisation victim (several server processes writing the same rows).
+        """Run ``ops`` in one transaction. A single op is run again when PostgreSQL picked it
+        as a deadlock or serialisation victim (several server processes writing the same
+        rows); a group is then split by the caller instead.
 
         Returns the results and the events recorded by the attempt that committed."""
-        for attempt in range(1, CONFLICT_RETRIES + 1):
+        attempts = CONFLICT_RETRIES if len(ops) == 1 else 1
+        for attempt in range(1, attempts + 1):
             try:
                 recovering = self._needs_recovery and self.recovery is not None
                 with (
@@ -290,8 +300,10 @@ class Writer:
                     self._lost_since = None
                 return results, tx.events
             except StorageUnavailable as exc:
-                if attempt == CONFLICT_RETRIES or not _is_transient_conflict(exc):
+                if attempt == attempts or not _is_transient_conflict(exc):
                     raise
+                # Apart, so that the processes that collided do not meet again in step.
+                time.sleep(random.uniform(0.001, 0.02) * attempt)
         raise AssertionError("unreachable")
 
 
