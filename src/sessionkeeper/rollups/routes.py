@@ -1,0 +1,69 @@
+"""The history API (``/v1/metrics/...``) and ``POST /v1/maintenance/rollup``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from sessionkeeper.api.deps import AdminScope, ReadScope, ServicesDep
+from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.fields import KIND_PATTERN
+from sessionkeeper.rollups.bundle import Rollups
+from sessionkeeper.rollups.history import MAX_DAYS
+from sessionkeeper.rollups.rules import Period
+from sessionkeeper.rollups.schemas import DailyOut, LiveOut, RollupRunOut, SummaryOut
+
+router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
+
+KindParam = Annotated[str | None, Query(pattern=KIND_PATTERN)]
+
+
+@router.get("/v1/metrics/daily", response_model=DailyOut)
+async def daily(
+    principal: ReadScope,
+    services: ServicesDep,
+    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
+    from_day: Annotated[date | None, Query(alias="from")] = None,
+    to_day: Annotated[date | None, Query(alias="to")] = None,
+    kind: KindParam = None,
+    tz: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> DailyOut:
+    """Daily rollups: one row per day and kind, the last ``days`` (30 by default) up to
+    today or ``from`` to ``to`` (dates, both included), in the tenant's time zone unless
+    ``tz`` names another (then computed from the raw data, at most 92 days)."""
+    found = await services.of(Rollups).history.daily(
+        principal,
+        first=from_day,
+        last=to_day,
+        days_back=days,
+        kind=kind,
+        timezone=tz,
+    )
+    return DailyOut.of(found, kind)
+
+
+@router.get("/v1/metrics/summary", response_model=SummaryOut)
+async def summary(
+    principal: ReadScope,
+    services: ServicesDep,
+    period: Period = Period.DAY,
+    kind: KindParam = None,
+) -> SummaryOut:
+    """This day, ISO week or month up to now against the whole one before it."""
+    return SummaryOut.of(await services.of(Rollups).history.summary(principal, period, kind=kind))
+
+
+@router.get("/v1/metrics/live", response_model=LiveOut)
+async def live(principal: ReadScope, services: ServicesDep) -> LiveOut:
+    """Active sessions and users now, by kind (overdue sessions are not active)."""
+    return LiveOut.of(await services.of(Rollups).history.live(principal))
+
+
+@router.post("/v1/maintenance/rollup", response_model=RollupRunOut)
+async def rollup_now(principal: AdminScope, services: ServicesDep) -> RollupRunOut:
+    """Recompute the caller's tenant's changed days now (the job does so every minute)."""
+    rollups = services.of(Rollups).refresher
+    result = await rollups.refresh(principal.tenant_id)
+    return RollupRunOut.of(result, await rollups.pending(principal.tenant_id))
