@@ -122,43 +122,36 @@ def state(conn: Connection, tenant_id: int) -> TenantState:
     )
 
 
-def _set(conn: Connection, tenant_id: int, values: dict[str, Any]) -> None:
+def _set(
+    conn: Connection, tenant_id: int, column: str, value: int | None, *, greatest: bool = False
+) -> None:
+    """Set one column of the tenant's state (to the greater of both, with ``greatest``)."""
+    current = rollup_tenants.c[column]
+    new: Any = value
+    if greatest and value is not None:
+        bound = sa.literal(value, sa.BigInteger)
+        new = sa.case((current.is_(None), bound), (current < bound, bound), else_=current)
     insert = dialect_insert(conn, rollup_tenants).values(
-        tenant_id=tenant_id,
-        longest_session_ms=values.get("longest_session_ms", 0),
-        **{name: value for name, value in values.items() if name != "longest_session_ms"},
+        **{"tenant_id": tenant_id, "longest_session_ms": 0, column: value}
     )
-    conn.execute(insert.on_conflict_do_update(index_elements=["tenant_id"], set_=values))
-
-
-def _greatest(column: sa.Column[Any], value: int) -> sa.ColumnElement[Any]:
-    bound = sa.literal(value, sa.BigInteger)
-    return sa.case((column.is_(None), bound), (column < bound, bound), else_=column)
+    conn.execute(insert.on_conflict_do_update(index_elements=["tenant_id"], set_={column: new}))
 
 
 def raise_longest(conn: Connection, tenant_id: int, duration_ms: int) -> None:
     """Remember a session this long, unless a longer one was seen before."""
-    _set(
-        conn,
-        tenant_id,
-        {"longest_session_ms": _greatest(rollup_tenants.c.longest_session_ms, duration_ms)},
-    )
+    _set(conn, tenant_id, "longest_session_ms", duration_ms, greatest=True)
 
 
 def raise_events_dropped_before(conn: Connection, tenant_id: int, before: int) -> None:
-    _set(
-        conn,
-        tenant_id,
-        {"events_dropped_before": _greatest(rollup_tenants.c.events_dropped_before, before)},
-    )
+    _set(conn, tenant_id, "events_dropped_before", before, greatest=True)
 
 
 def set_active_counted_to(conn: Connection, tenant_id: int, at: int | None) -> None:
-    _set(conn, tenant_id, {"active_counted_to": at})
+    _set(conn, tenant_id, "active_counted_to", at)
 
 
 def set_rebuild_started_at(conn: Connection, tenant_id: int, at: int | None) -> None:
-    _set(conn, tenant_id, {"rebuild_started_at": at})
+    _set(conn, tenant_id, "rebuild_started_at", at)
 
 
 def counted_tenants(conn: Connection) -> dict[int, int]:
