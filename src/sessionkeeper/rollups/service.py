@@ -154,9 +154,12 @@ class RollupService:
 
     def _mark_open(self, tx: Transaction, tenant_id: int | None, now: int) -> None:
         """Mark the days whose open sessions count their time so far: from the time the last
-        refresh counted them to now (a tenant whose last ones closed gets that last day)."""
+        refresh counted them to now (a tenant whose last ones closed gets that last day).
+        An overdue session not yet swept counts as the sweep will close it, which changes
+        its status on every day it covered: those days are marked from its start."""
         conn = tx.conn
         open_since = store.earliest_active(conn, tenant_id)
+        overdue_since = store.earliest_active(conn, tenant_id, overdue_at=now)
         counted = store.counted_tenants(conn)
         if tenant_id is not None:
             counted = {t: at for t, at in counted.items() if t == tenant_id}
@@ -166,9 +169,11 @@ class RollupService:
         zones = settings_store.timezones_of(conn, tenants)
         marks: list[tuple[int, date, Part]] = []
         for t in tenants:
-            since = counted.get(t, open_since.get(t, now))
-            first, last = day_of(min(since, now), zone(zones[t])), day_of(now, zone(zones[t]))
-            marks.extend((t, day, Part.SESSIONS) for day in days(first, last))
+            since = min(counted.get(t, open_since.get(t, now)), overdue_since.get(t, now), now)
+            tz = zone(zones[t])
+            marks.extend(
+                (t, day, Part.SESSIONS) for day in days(day_of(since, tz), day_of(now, tz))
+            )
             store.set_active_counted_to(conn, t, now if t in open_since else None)
         store.mark(conn, marks)
 

@@ -184,10 +184,15 @@ def longest_closed(conn: Connection, tenant_id: int) -> int:
     return int(longest or 0)
 
 
-def earliest_active(conn: Connection, tenant_id: int | None = None) -> dict[int, int]:
-    """Per tenant with open sessions, when the oldest of them started (from the index)."""
+def earliest_active(
+    conn: Connection, tenant_id: int | None = None, *, overdue_at: int | None = None
+) -> dict[int, int]:
+    """Per tenant with open sessions (overdue at ``overdue_at``, if given), when the oldest
+    of them started; read from the partial index of active sessions."""
     s = sessions.c
     stmt = sa.select(s.tenant_id, sa.func.min(s.started_at)).where(IS_ACTIVE)
+    if overdue_at is not None:
+        stmt = stmt.where(s.expires_at < overdue_at)
     if tenant_id is not None:
         stmt = stmt.where(s.tenant_id == tenant_id)
     return {t: started for t, started in conn.execute(stmt.group_by(s.tenant_id))}
