@@ -182,7 +182,9 @@ async def play(
                         services, principal, current_zone, clock.now_ms()
                     )
                 case ("delete", n):
-                    await rt.db.writer.run(lambda tx, n=n: delete(tx, principal, f"s{n}", now))
+                    await rt.db.writer.run(
+                        lambda tx, n=n, now=now: delete(tx, principal, f"s{n}", now)
+                    )
                 case ("amend", n, minutes):
                     await rt.db.writer.run(
                         lambda tx, n=n, m=minutes: amend(tx, principal, f"s{n}", m)

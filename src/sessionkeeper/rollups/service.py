@@ -256,6 +256,7 @@ class RollupService:
         principal: Principal,
         *,
         since: date | None = None,
+        chunk: int = CHUNK,
         on_start: Callable[[int, bool], None] | None = None,
         progress: Progress | None = None,
     ) -> RefreshResult:
@@ -273,7 +274,7 @@ class RollupService:
             await self._mark_history(tenant_id, since, now)
         if on_start is not None:
             on_start(await self.pending(tenant_id), resumed)
-        result = await self.refresh(tenant_id, progress=progress)
+        result = await self.refresh(tenant_id, chunk=chunk, progress=progress)
         await self.rt.db.writer.run(
             lambda tx: store.set_rebuild_started_at(tx.conn, tenant_id, None)
         )
