@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
@@ -14,7 +14,14 @@ from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import SESSION_ID_PATTERN
 from sessionkeeper.domain.listing import Cursor
 from sessionkeeper.events.rules import Event, EventFilter, EventType
-from sessionkeeper.events.schemas import EventBatch, EventBatchOut, EventOut, EventPage, parse_item
+from sessionkeeper.events.schemas import (
+    EventBatch,
+    EventBatchOut,
+    EventOut,
+    EventPage,
+    batch_answer,
+    parse_batch,
+)
 from sessionkeeper.events.service import EventService
 
 router = APIRouter(
@@ -31,16 +38,13 @@ def _page(page: list[Event], after: Cursor | None) -> EventPage:
 
 
 @router.post("/events", response_model=EventBatchOut)
-async def store_events(
-    body: EventBatch, principal: IngestScope, services: ServicesDep
-) -> EventBatchOut:
+async def store_events(body: EventBatch, principal: IngestScope, services: ServicesDep) -> Response:
     """Store up to 1,000 events. Each gets an outcome: ``stored``, ``duplicate`` (its
     ``event_id`` was stored before), ``session_not_found`` or ``invalid`` (with the field and
     the reason); one bad event does not refuse the others. An event of an active session is a
     heartbeat of it at the event's ``at``."""
-    items = [parse_item(i, raw) for i, raw in enumerate(body.events)]
-    outcomes = await services.of(EventService).ingest(principal, items)
-    return EventBatchOut.of(body.events, outcomes)
+    outcomes = await services.of(EventService).ingest(principal, parse_batch(body.events))
+    return Response(batch_answer(body.events, outcomes), media_type="application/json")
 
 
 @router.get("/events", response_model=EventPage)

@@ -6,10 +6,11 @@ its own ``invalid`` outcome instead of refusing the whole batch.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictStr, ValidationError
+from pydantic import BaseModel, Field, StrictStr, TypeAdapter, ValidationError
 
 from sessionkeeper.api.fields import (
     Attributes,
@@ -64,9 +65,29 @@ class EventBatch(WriteBody):
             min_length=1,
             max_length=MAX_BATCH,
             description="Up to 1,000 events; each is checked on its own",
-            json_schema_extra={"items": EventIn.model_json_schema()},
+            # Any item is accepted: one that is not an event gets the outcome ``invalid``.
+            json_schema_extra={
+                "items": {
+                    "anyOf": [EventIn.model_json_schema(), {}],
+                    "description": "An event; anything else is answered as invalid",
+                }
+            },
         ),
     ]
+
+
+_BATCH = TypeAdapter(list[EventIn])
+
+
+def parse_batch(raws: list[Any]) -> list[NewEvent | ItemOutcome]:
+    """Every event of a batch, or the outcome of each that is invalid.
+
+    The common case, a batch without a bad event, is checked in one call; only a batch with
+    one is checked again item by item, to give each its own outcome."""
+    try:
+        return [event.new_event() for event in _BATCH.validate_python(raws)]
+    except ValidationError:
+        return [parse_item(i, raw) for i, raw in enumerate(raws)]
 
 
 def parse_item(index: int, raw: Any) -> NewEvent | ItemOutcome:
@@ -85,6 +106,25 @@ def event_id_of(raw: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
 
+def batch_answer(raws: list[Any], outcomes: list[ItemOutcome]) -> bytes:
+    """The answer to a batch as JSON, the shape of :class:`EventBatchOut`, built without a
+    model per event: on a batch of 1,000 that is a noticeable share of the request."""
+    results = []
+    counts = dict.fromkeys(Outcome, 0)
+    for raw, outcome in zip(raws, outcomes, strict=True):
+        counts[outcome.outcome] += 1
+        results.append(
+            {
+                "event_id": event_id_of(raw),
+                "outcome": outcome.outcome.value,
+                "field": outcome.field,
+                "reason": outcome.reason,
+            }
+        )
+    body = {"results": results, **{outcome.value: n for outcome, n in counts.items()}}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 class EventOutcomeOut(BaseModel):
     event_id: str | None = Field(description="The item's event_id, if it had a readable one")
     outcome: Outcome
@@ -98,26 +138,6 @@ class EventBatchOut(BaseModel):
     duplicate: int
     session_not_found: int
     invalid: int
-
-    @classmethod
-    def of(cls, raws: list[Any], outcomes: list[ItemOutcome]) -> EventBatchOut:
-        results = [
-            EventOutcomeOut(
-                event_id=event_id_of(raw),
-                outcome=outcome.outcome,
-                field=outcome.field,
-                reason=outcome.reason,
-            )
-            for raw, outcome in zip(raws, outcomes, strict=True)
-        ]
-        counted = [outcome.outcome for outcome in outcomes]
-        return cls(
-            results=results,
-            stored=counted.count(Outcome.STORED),
-            duplicate=counted.count(Outcome.DUPLICATE),
-            session_not_found=counted.count(Outcome.SESSION_NOT_FOUND),
-            invalid=counted.count(Outcome.INVALID),
-        )
 
 
 class EventOut(BaseModel):

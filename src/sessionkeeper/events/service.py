@@ -49,16 +49,18 @@ class EventService:
         return [outcome or ItemOutcome(Outcome.INVALID) for outcome in outcomes]
 
     def _checked(self, principal: Principal, event: NewEvent, path: str) -> NewEvent | ItemOutcome:
-        """The event with its time settled, or why it is refused."""
+        """The event, or why it is refused."""
         if principal.user_id is not None and event.user_id != principal.user_id:
             return ItemOutcome(
                 Outcome.INVALID, field=f"{path}.user_id", reason="must be the caller's own user"
             )
+        if event.at is None:
+            return event  # stamped with the time of the write
         try:
-            at = self.sessions.client_time(event.at, f"{path}.at")
+            self.sessions.client_time(event.at, f"{path}.at")
         except InvalidInput as exc:
             return ItemOutcome(Outcome.INVALID, field=exc.field, reason=exc.detail)
-        return replace(event, at=at)
+        return event
 
     async def of_session(
         self,

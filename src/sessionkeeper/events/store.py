@@ -41,6 +41,22 @@ _EVENT_COLUMNS = (
 )
 
 
+_AT = sa.bindparam("e_at", type_=sa.BigInteger)
+# The kernel's heartbeat rule as one executemany. Unlike a heartbeat request, a batch of events
+# wants no session back: it neither reads the sessions again nor closes those the beats came
+# too late for (the sweep does, as it would have anyway). Only sessions the batch's principal
+# may see are beaten: their ids come from ``session_kinds``.
+_HEARTBEAT = (
+    sessions.update()
+    .where(
+        sessions.c.tenant_id == sa.bindparam("e_tenant"),
+        sessions.c.id == sa.bindparam("e_id"),
+        heartbeats.heartbeat_condition(_AT),
+    )
+    .values(**heartbeats.heartbeat_values(_AT))
+)
+
+
 def row_to_event(row: RowMapping) -> Event:
     return Event(
         event_id=row["event_id"],
@@ -75,8 +91,8 @@ def store_batch(
     One INSERT … ON CONFLICT DO NOTHING … RETURNING: what it returns was stored by this call,
     everything else had been stored before (also by a concurrent request of another process,
     which the unique index makes wait for ours). Each stored event of an active session is a
-    heartbeat of that session at the event's time, applied by the kernel's heartbeat SQL in
-    the same transaction, so it never revives a closed session.
+    heartbeat of that session at the event's time, applied by the kernel's heartbeat rule
+    (``heartbeat_condition``) in the same transaction, so it never revives a closed session.
     """
     kinds = session_kinds(tx.conn, principal, (e.session_id for e in batch if e.session_id))
     outcomes: list[ItemOutcome | None] = [None] * len(batch)
@@ -101,7 +117,9 @@ def store_batch(
     kept = [row for row in rows if row["event_id"] in stored]
     beats = sorted({(row["session_id"], row["at"]) for row in kept if row["session_id"]})
     if beats:
-        heartbeats.heartbeat_batch(tx, principal, beats, now)
+        # In time order per session, so that each beat may extend the session for the next.
+        params = [{"e_tenant": principal.tenant_id, "e_id": sid, "e_at": at} for sid, at in beats]
+        tx.conn.execute(_HEARTBEAT, params)
     if kept:
         times = [int(row["at"]) for row in kept]
         tx.record(

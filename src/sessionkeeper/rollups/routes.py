@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from sessionkeeper.api.deps import AdminScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
@@ -29,7 +29,7 @@ async def daily(
     to_day: Annotated[date | None, Query(alias="to")] = None,
     kind: KindParam = None,
     tz: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-) -> DailyOut:
+) -> Response:
     """Daily rollups: one row per day and kind, the last ``days`` (30 by default) up to
     today or ``from`` to ``to`` (dates, both included), in the tenant's time zone unless
     ``tz`` names another (then computed from the raw data, at most 92 days)."""
@@ -41,7 +41,7 @@ async def daily(
         kind=kind,
         timezone=tz,
     )
-    return DailyOut.of(found, kind)
+    return Response(DailyOut.encode(found, kind), media_type="application/json")
 
 
 @router.get("/v1/metrics/summary", response_model=SummaryOut)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -56,32 +57,33 @@ class Aggregates(BaseModel):
             "duration_p95_s": _seconds(sessions.get("duration_p95_ms")),
             "by_status": dict(sessions.get("by_status", blank.by_status)),
             "events_by_type": {**blank.events_by_type, **events_by_type},
-            "top_names": [TopNameOut(type=n.type, name=n.name, count=n.count) for n in top_names],
+            "top_names": [{"type": n.type, "name": n.name, "count": n.count} for n in top_names],
         }
+
+
+def _row_json(row: DayRow) -> dict[str, Any]:
+    """A day's row as :class:`DailyRowOut` sends it, as plain JSON values."""
+    sessions = {
+        "sessions_started": row.sessions_started,
+        "sessions_active": row.sessions_active,
+        "users": row.users,
+        "duration_total_ms": row.duration_total_ms,
+        "duration_p50_ms": row.duration_p50_ms,
+        "duration_p95_ms": row.duration_p95_ms,
+        "by_status": row.by_status,
+    }
+    return {
+        "day": row.day.isoformat(),
+        "kind": None if row.kind == NO_KIND else row.kind,
+        "computed_at": from_ms(row.computed_at).isoformat(),
+        **Aggregates.fields_of(sessions, row.events_by_type, row.top_names),
+    }
 
 
 class DailyRowOut(Aggregates):
     day: date
     kind: str | None = Field(description="null for the events sent without a session")
     computed_at: datetime = Field(description="When this row was last recomputed")
-
-    @classmethod
-    def of(cls, row: DayRow) -> DailyRowOut:
-        sessions = {
-            "sessions_started": row.sessions_started,
-            "sessions_active": row.sessions_active,
-            "users": row.users,
-            "duration_total_ms": row.duration_total_ms,
-            "duration_p50_ms": row.duration_p50_ms,
-            "duration_p95_ms": row.duration_p95_ms,
-            "by_status": row.by_status,
-        }
-        return cls(
-            day=row.day,
-            kind=None if row.kind == NO_KIND else row.kind,
-            computed_at=from_ms(row.computed_at),
-            **Aggregates.fields_of(sessions, row.events_by_type, row.top_names),
-        )
 
 
 class DailyOut(BaseModel):
@@ -91,15 +93,17 @@ class DailyOut(BaseModel):
     kind: str | None
     rows: list[DailyRowOut] = Field(description="One per day and kind that had any activity")
 
-    @classmethod
-    def of(cls, daily: Daily, kind: str | None) -> DailyOut:
-        return cls(
-            timezone=daily.timezone,
-            from_day=daily.first,
-            to_day=daily.last,
-            kind=kind,
-            rows=[DailyRowOut.of(row) for row in daily.rows],
-        )
+    @staticmethod
+    def encode(daily: Daily, kind: str | None) -> bytes:
+        """The answer as JSON, built without a model per row: years of days answer fast."""
+        body = {
+            "timezone": daily.timezone,
+            "from_day": daily.first.isoformat(),
+            "to_day": daily.last.isoformat(),
+            "kind": kind,
+            "rows": [_row_json(row) for row in daily.rows],
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class PeriodOut(Aggregates):
