@@ -130,13 +130,10 @@ def _aggregates(data: Json) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class DailyRow:
-    """One day and kind (``kind`` None: the events sent without a session)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Aggregates:
+    """What a day's row and a period have in common."""
 
-    day: date
-    kind: str | None
-    computed_at: datetime
     sessions_started: int
     sessions_active: int
     users: int
@@ -147,6 +144,15 @@ class DailyRow:
     by_status: Mapping[str, int]
     events_by_type: Mapping[str, int]
     top_names: tuple[TopName, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DailyRow(Aggregates):
+    """One day and kind (``kind`` None: the events sent without a session)."""
+
+    day: date
+    kind: str | None
+    computed_at: datetime
 
     @classmethod
     def from_json(cls, data: Json) -> DailyRow:
@@ -177,20 +183,10 @@ class DailyMetrics:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class PeriodMetrics:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeriodMetrics(Aggregates):
     from_day: date
     to_day: date
-    sessions_started: int
-    sessions_active: int
-    users: int
-    duration_total_s: float
-    duration_avg_s: float | None
-    duration_p50_s: float | None
-    duration_p95_s: float | None
-    by_status: Mapping[str, int]
-    events_by_type: Mapping[str, int]
-    top_names: tuple[TopName, ...]
 
     @classmethod
     def from_json(cls, data: Json) -> PeriodMetrics:

@@ -12,7 +12,7 @@ from sessionkeeper.rollups.service import JOB_NAME
 
 def periodic(rollups: Rollups) -> Sequence[Job]:
     settings = rollups.refresher.rt.settings
-    jobs = [Job(JOB_NAME, settings.rollup_interval_s, rollups.refresher.run_job)]
+    jobs = [Job(JOB_NAME, settings.rollup_interval_s, rollups.refresher.refresh)]
     if settings.event_retention_days is not None:
         jobs.append(Job(retention.JOB_NAME, retention.INTERVAL_S, rollups.retention.run))
     return jobs

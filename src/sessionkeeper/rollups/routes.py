@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BeforeValidator
 
 from sessionkeeper.api.deps import AdminScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
@@ -20,13 +22,23 @@ router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 KindParam = Annotated[str | None, Query(pattern=KIND_PATTERN)]
 
 
+def _iso_day(value: object) -> object:
+    """Days are ISO dates; a bare number would be read as days since 1970."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 @router.get("/v1/metrics/daily", response_model=DailyOut)
 async def daily(
     principal: ReadScope,
     services: ServicesDep,
     days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
-    from_day: Annotated[date | None, Query(alias="from")] = None,
-    to_day: Annotated[date | None, Query(alias="to")] = None,
+    from_day: Annotated[Day | None, Query(alias="from")] = None,
+    to_day: Annotated[Day | None, Query(alias="to")] = None,
     kind: KindParam = None,
     tz: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> Response:

@@ -10,7 +10,6 @@ heartbeat waits behind at most that, never behind a whole refresh or rebuild.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,10 +33,7 @@ from sessionkeeper.rollups.rules import (
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.settings import store as settings_store
 from sessionkeeper.settings.rules import day_of, day_window, days, zone
-from sessionkeeper.storage import jobs
 from sessionkeeper.storage.transaction import Transaction
-
-log = logging.getLogger(__name__)
 
 JOB_NAME = "rollup"
 # Day-parts one write op replaces: bounds how long a refresh holds the writer.
@@ -218,34 +214,6 @@ class RollupService:
                 rows = merge(day, rows, part, part_values_, now)
             store.replace_day(tx.conn, tenant_id, day, rows)
         store.clear(tx.conn, marks)
-
-    async def run_job(self) -> RefreshResult:
-        """The periodic refresh of every tenant, recorded like the sweep."""
-        started = self.rt.clock.now_ms()
-        error: str | None = None
-        result: RefreshResult | None = None
-        try:
-            result = await self.refresh()
-            return result
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            finished = self.rt.clock.now_ms()
-            refreshed = 0 if result is None else result.refreshed
-            try:
-                await self.rt.db.writer.run(
-                    lambda tx: jobs.record(
-                        tx.conn,
-                        JOB_NAME,
-                        started_at=started,
-                        finished_at=finished,
-                        result=refreshed,
-                        error=error,
-                    )
-                )
-            except Exception:
-                log.exception("could not record the rollup run")
 
     async def pending(self, tenant_id: int | None = None) -> int:
         """Day-parts marked and not yet recomputed."""
