@@ -202,3 +202,16 @@ def test_time_zone_setting_is_per_tenant(services: Services) -> None:
         assert await settings.timezone(second) == "UTC"
 
     asyncio.run(scenario())
+
+
+def test_live_counts_read_the_index_of_active_sessions(sqlite_url: str) -> None:
+    runtime = Runtime.open(settings_for(sqlite_url))
+    runtime.db.migrate()
+    try:
+        query = rollup_store.live_query(operator(1, "t"), T)
+        sql = str(query.compile(runtime.db.read_engine, compile_kwargs={"literal_binds": True}))
+        with runtime.db.read_engine.connect() as conn:
+            plan = " ".join(str(row) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    finally:
+        runtime.close()
+    assert "SEARCH sessions USING INDEX ix_sessions_active_tenant_kind" in plan, plan

@@ -343,15 +343,22 @@ class LiveCounts:
     users: int
 
 
-def live_counts(conn: Connection, principal: Principal, now: int) -> LiveCounts:
-    """Open sessions and their users by kind, overdue ones excluded; from the partial index."""
+def live_query(principal: Principal, now: int) -> sa.Select[Any]:
+    """Open sessions and their users by kind, overdue ones excluded."""
     s = sessions.c
-    alive = sa.and_(visible_to(sessions, principal), IS_ACTIVE, s.expires_at >= now)
-    rows = conn.execute(
+    return (
         sa.select(s.kind, sa.func.count(), sa.func.count(sa.distinct(s.user_id)))
-        .where(alive)
+        .where(visible_to(sessions, principal), IS_ACTIVE, s.expires_at >= now)
         .group_by(s.kind)
     )
-    by_kind = {kind: (int(n), int(users)) for kind, n, users in rows}
+
+
+def live_counts(conn: Connection, principal: Principal, now: int) -> LiveCounts:
+    """``live_query`` and the distinct users over all kinds; from the partial index."""
+    s = sessions.c
+    by_kind = {
+        kind: (int(n), int(users)) for kind, n, users in conn.execute(live_query(principal, now))
+    }
+    alive = sa.and_(visible_to(sessions, principal), IS_ACTIVE, s.expires_at >= now)
     users = conn.execute(sa.select(sa.func.count(sa.distinct(s.user_id))).where(alive))
     return LiveCounts(by_kind=by_kind, users=int(users.scalar_one()))
