@@ -1,9 +1,9 @@
 """History for the analytics benchmarks: closed sessions and their events, in bulk.
 
 ``Spread`` sessions are spread evenly over a span before ``now`` (60 days by default; three
-kinds, 50,000 users, 1 to 61 minutes each), with ``events_per_session`` events inside each (page views,
-actions and custom events over 200 names), inserted by ``INSERT … SELECT`` over a generated
-series like ``bench.populate``.
+kinds, 50,000 users, 1 to 61 minutes each), with ``events_per_session`` events inside each
+(page views, actions and custom events over 200 names), inserted by ``INSERT … SELECT`` over
+a generated series like ``bench.populate``.
 """
 
 from __future__ import annotations
