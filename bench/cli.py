@@ -13,7 +13,16 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import heartbeat_batch, heartbeat_http, memory, presence, sweep
+from bench import (
+    event_ingest,
+    heartbeat_batch,
+    heartbeat_http,
+    memory,
+    metrics_daily,
+    presence,
+    rollup_catchup,
+    sweep,
+)
 from bench.config import RunConfig
 from bench.databases import postgres_available, postgres_version
 from bench.loadgen import pick_generator
@@ -25,6 +34,9 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     sweep.NAME: sweep.run,
     memory.NAME: memory.run,
     presence.NAME: presence.run,
+    metrics_daily.NAME: metrics_daily.run,
+    event_ingest.NAME: event_ingest.run,
+    rollup_catchup.NAME: rollup_catchup.run,
 }
 
 

@@ -81,7 +81,7 @@ def digits(prefix: str) -> int:
     return ID_WIDTH - len(prefix)
 
 
-def _series(conn: sa.Connection, first: int, last: int) -> sa.FromClause:
+def series(conn: sa.Connection, first: int, last: int) -> sa.FromClause:
     if conn.dialect.name == "postgresql":
         return sa.func.generate_series(first, last).table_valued("x").render_derived("series")
     seed = sa.select(sa.literal(first).label("x")).cte("series", recursive=True)
@@ -90,8 +90,8 @@ def _series(conn: sa.Connection, first: int, last: int) -> sa.FromClause:
 
 
 def insert_sessions(conn: sa.Connection, spec: Population) -> None:
-    series = _series(conn, spec.start, spec.start + spec.count - 1)
-    x = series.c.x
+    rows = series(conn, spec.start, spec.start + spec.count - 1)
+    x = rows.c.x
     recent = spec.now - round(spec.recent_s * 1000)
     if spec.overdue_every:
         last_seen = sa.case(
@@ -123,7 +123,7 @@ def insert_sessions(conn: sa.Connection, spec: Population) -> None:
         "start_digest": sa.literal(DIGEST),
     }
     select = sa.select(*(value.label(name) for name, value in columns.items()))
-    conn.execute(t.insert().from_select(list(columns), select.select_from(series)))
+    conn.execute(t.insert().from_select(list(columns), select.select_from(rows)))
 
 
 def populate(url: str, spec: Population) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from sessionkeeper import events, rollups, settings
 from sessionkeeper.api.app import build_app
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
@@ -17,7 +18,11 @@ from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 
 # In the order their routers, jobs and subscribers are added.
-FEATURES: list[Feature[Any]] = []
+FEATURES: list[Feature[Any]] = [
+    settings.FEATURE,
+    events.FEATURE,
+    rollups.FEATURE,
+]
 
 
 def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:

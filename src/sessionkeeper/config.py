@@ -39,3 +39,13 @@ class Settings(BaseSettings):
     # process is an outage of the service, and does not count as silence of the clients.
     alive_interval_s: float = Field(default=5.0, gt=0)
     log_level: str = "info"
+
+    # Rollups: how often dirty days are recomputed.
+    rollup_interval_s: float = Field(default=60.0, gt=0)
+    # Raw events older than this many days are dropped (None: kept for ever); rollups keep
+    # their aggregates. At least 2, so no day still open to late events loses any.
+    event_retention_days: int | None = Field(default=None, ge=2)
+    # Optional Redis, only ever a cache (of GET /v1/metrics/live); never the record.
+    redis_url: str | None = None
+    redis_prefix: str = "sessionkeeper:"
+    live_cache_ttl_s: float = Field(default=2.0, gt=0)

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from sessionkeeper.assembly import create_app
+from sessionkeeper.client import analytics, models, protocol
 from sessionkeeper.client import errors as client_errors
-from sessionkeeper.client import models, protocol
 from sessionkeeper.domain import ids, lifecycle, policy
 from sessionkeeper.services.runtime import Runtime
 from tests.support import settings_for
@@ -97,6 +97,20 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "PresenceResult": models.PresenceResult,
     "EntryRef": models.EntryRef,
     "SessionRef": models.SessionRef,
+    "EventBatchOut": analytics.EventBatchResult,
+    "EventOutcomeOut": analytics.EventOutcome,
+    "EventOut": analytics.Event,
+    "EventPage": analytics.EventPage,
+    "DailyOut": analytics.DailyMetrics,
+    "DailyRowOut": analytics.DailyRow,
+    "TopNameOut": analytics.TopName,
+    "SummaryOut": analytics.Summary,
+    "PeriodOut": analytics.PeriodMetrics,
+    "ChangeOut": analytics.MetricsChange,
+    "LiveOut": analytics.LiveMetrics,
+    "LiveKindOut": analytics.LiveKind,
+    "SettingsOut": analytics.TenantSettings,
+    "RollupRunOut": analytics.RollupRun,
 }
 # Response schemas the client reads some other way, and why.
 NOT_MODELLED: dict[str, str] = {

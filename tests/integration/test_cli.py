@@ -89,3 +89,20 @@ def test_help_lists_the_commands(url: str) -> None:
     out = cli(url, "--help").stdout
     for command in ("serve", "migrate", "tenant", "key", "sweep", "sessions"):
         assert command in out
+
+
+async def test_rollup_refresh_and_resumable_rebuild(url: str) -> None:
+    async with running_app(url) as api:
+        await api.post("/v1/sessions", {"id": "s1", "user_id": "u", "kind": "game"})
+        api.advance(200)
+        await api.post("/v1/sessions/s1/end", {})
+    refreshed = cli(url, "rollup").stdout
+    assert "refreshed 1 day-parts" in refreshed
+    # Every day from the first session to today (the process's own clock) is recomputed.
+    rebuilt = cli(url, "rollup", "--rebuild", "--tenant", "default", "--since", "2026-01-05")
+    assert "rebuild default" in rebuilt.stdout and "tenant 'default': rebuilt" in rebuilt.stdout
+    async with running_app(url) as api:
+        rows = (await api.get("/v1/metrics/daily", days=1)).json()["rows"]
+        assert [(r["kind"], r["duration_total_s"]) for r in rows] == [("game", 200.0)]
+    bad = cli(url, "rollup", "--rebuild", "--since", "yesterday", ok=False)
+    assert bad.returncode != 0

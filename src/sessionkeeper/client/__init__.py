@@ -7,11 +7,30 @@
             play()  # heartbeats run in the background; the session ends when the block does
 
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
-(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``presence``
+(the exception tree), ``analytics`` (results of
+the analytics API), ``retry``, ``handles`` (sessions tied to a block), ``presence``
 (presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
 extra and is not imported here).
 """
 
+from sessionkeeper.client.analytics import (
+    DailyMetrics,
+    DailyRow,
+    Event,
+    EventBatchResult,
+    EventOutcome,
+    EventPage,
+    LiveKind,
+    LiveMetrics,
+    MetricsChange,
+    NewEvent,
+    PeriodMetrics,
+    RollupRun,
+    Summary,
+    TenantSettings,
+    TopName,
+)
+from sessionkeeper.client.analytics_calls import EventFilters
 from sessionkeeper.client.async_client import AsyncClient
 from sessionkeeper.client.calls import SessionFilters
 from sessionkeeper.client.errors import (
@@ -56,22 +75,35 @@ __all__ = [
     "BatchResult",
     "Client",
     "Conflict",
+    "DailyMetrics",
+    "DailyRow",
     "EndReason",
     "EntryRef",
+    "Event",
+    "EventBatchResult",
+    "EventFilters",
+    "EventOutcome",
+    "EventPage",
     "Forbidden",
     "Gone",
     "Health",
     "HeartbeatResult",
     "InvalidInput",
     "KindHealth",
+    "LiveKind",
+    "LiveMetrics",
+    "MetricsChange",
+    "NewEvent",
     "NotFound",
     "Page",
+    "PeriodMetrics",
     "Policies",
     "Policy",
     "PresenceEntry",
     "PresenceLeave",
     "PresenceReporter",
     "PresenceResult",
+    "RollupRun",
     "ServerUnavailable",
     "Session",
     "SessionFilters",
@@ -79,8 +111,11 @@ __all__ = [
     "SessionRef",
     "SessionkeeperError",
     "Status",
+    "Summary",
     "SweepInfo",
     "SweepResult",
+    "TenantSettings",
+    "TopName",
     "Unauthorized",
     "UnexpectedResponse",
 ]

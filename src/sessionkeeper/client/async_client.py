@@ -10,6 +10,7 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from sessionkeeper.client import calls
+from sessionkeeper.client.analytics_client import AsyncAnalytics
 from sessionkeeper.client.calls import Call, SessionFilters, default_headers
 from sessionkeeper.client.errors import unreachable
 from sessionkeeper.client.handles import AsyncSessionHandle
@@ -30,7 +31,7 @@ from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(AsyncAnalytics):
     """A connection to one sessionkeeper server with one API key, for asyncio.
 
     Retries as :class:`Client` does. Use it from one event loop.

@@ -76,6 +76,15 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def params_of(values: Mapping[str, Any]) -> dict[str, str]:
+    """Query parameters: the values given, times and days in ISO 8601."""
+    return {
+        name: iso(value) if isinstance(value, datetime) else str(value)
+        for name, value in values.items()
+        if value is not None
+    }
+
+
 def _flag(value: bool) -> Mapping[str, str] | None:
     return {"dry_run": "true"} if value else None
 
@@ -157,12 +166,7 @@ class SessionFilters(TypedDict, total=False):
 
 
 def list_sessions(**filters: Unpack[SessionFilters]) -> Call[Page]:
-    params = {
-        name: iso(value) if isinstance(value, datetime) else str(value)
-        for name, value in filters.items()
-        if value is not None
-    }
-    return Call("GET", "/v1/sessions", Page.from_json, params=params)
+    return Call("GET", "/v1/sessions", Page.from_json, params=params_of(filters))
 
 
 def put_policy(

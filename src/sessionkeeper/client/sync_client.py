@@ -10,6 +10,7 @@ from typing import Any, TypeVar, Unpack
 import httpx
 
 from sessionkeeper.client import calls
+from sessionkeeper.client.analytics_client import Analytics
 from sessionkeeper.client.calls import Call, SessionFilters, default_headers
 from sessionkeeper.client.errors import unreachable
 from sessionkeeper.client.handles import SessionHandle
@@ -30,7 +31,7 @@ from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 T = TypeVar("T")
 
 
-class Client:
+class Client(Analytics):
     """A connection to one sessionkeeper server with one API key.
 
     Transient failures (5xx, 429, no connection, timeouts) are retried up to ``retries``

@@ -87,3 +87,16 @@ class PresenceReconciled(ChangeEvent):
     started: int
     refreshed: int
     ended: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDeleted(ChangeEvent):
+    """A session was erased (``at`` is when); aggregates that counted it must forget it."""
+
+    name: ClassVar[str] = "session.deleted"
+    session_id: str
+    user_id: str
+    kind: str
+    started_at: int
+    ended_at: int | None
+    at: int

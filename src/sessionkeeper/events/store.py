@@ -1,0 +1,214 @@
+"""SQL for activity events: insert-or-ignore batches, listings, retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from sessionkeeper.domain.listing import Cursor
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.events.changes import EventsDropped, EventsStored
+from sessionkeeper.events.rules import (
+    NO_KIND,
+    Event,
+    EventFilter,
+    EventType,
+    ItemOutcome,
+    NewEvent,
+    Outcome,
+)
+from sessionkeeper.events.tables import events as t
+from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage.dialect import insert_ignoring_conflicts
+from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.tables import sessions, tenants
+from sessionkeeper.storage.transaction import Transaction
+
+# Raw events one retention statement drops; keeps each write transaction short.
+DROP_CHUNK = 5000
+_EVENT_COLUMNS = (
+    t.c.event_id,
+    t.c.session_id,
+    t.c.user_id,
+    t.c.type,
+    t.c.name,
+    t.c.properties,
+    t.c.at,
+    t.c.received_at,
+)
+
+
+_AT = sa.bindparam("e_at", type_=sa.BigInteger)
+# The kernel's heartbeat rule as one executemany. Unlike a heartbeat request, a batch of events
+# wants no session back: it neither reads the sessions again nor closes those the beats came
+# too late for (the sweep does, as it would have anyway). Only sessions the batch's principal
+# may see are beaten: their ids come from ``session_kinds``.
+_HEARTBEAT = (
+    sessions.update()
+    .where(
+        sessions.c.tenant_id == sa.bindparam("e_tenant"),
+        sessions.c.id == sa.bindparam("e_id"),
+        heartbeats.heartbeat_condition(_AT),
+    )
+    .values(**heartbeats.heartbeat_values(_AT))
+)
+
+
+def row_to_event(row: RowMapping) -> Event:
+    return Event(
+        event_id=row["event_id"],
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        type=EventType(row["type"]),
+        name=row["name"],
+        properties=row["properties"],
+        at=row["at"],
+        received_at=row["received_at"],
+    )
+
+
+def session_kinds(conn: Connection, principal: Principal, ids: Iterable[str]) -> dict[str, str]:
+    """The kind of each of these sessions that the principal may see, by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(sessions.c.id, sessions.c.kind).where(
+            visible_to(sessions, principal), sessions.c.id.in_(wanted)
+        )
+    )
+    return {session_id: kind for session_id, kind in rows}
+
+
+def store_batch(
+    tx: Transaction, principal: Principal, batch: Sequence[NewEvent], now: int
+) -> list[ItemOutcome]:
+    """Store the events that are new; one outcome per event, in order.
+
+    One INSERT … ON CONFLICT DO NOTHING … RETURNING: what it returns was stored by this call,
+    everything else had been stored before (also by a concurrent request of another process,
+    which the unique index makes wait for ours). Each stored event of an active session is a
+    heartbeat of that session at the event's time, applied by the kernel's heartbeat rule
+    (``heartbeat_condition``) in the same transaction, so it never revives a closed session.
+    """
+    kinds = session_kinds(tx.conn, principal, (e.session_id for e in batch if e.session_id))
+    outcomes: list[ItemOutcome | None] = [None] * len(batch)
+    first_of: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for i, event in enumerate(batch):
+        if event.session_id is not None and event.session_id not in kinds:
+            outcomes[i] = ItemOutcome(Outcome.SESSION_NOT_FOUND)
+        elif event.event_id in first_of:
+            outcomes[i] = ItemOutcome(Outcome.DUPLICATE)
+        else:
+            first_of[event.event_id] = i
+            rows.append(_row(principal.tenant_id, event, kinds, now))
+    stored: set[str] = set()
+    if rows:
+        # In key order: two processes storing overlapping batches cannot deadlock.
+        rows.sort(key=lambda row: str(row["event_id"]))
+        insert = insert_ignoring_conflicts(tx.conn, t).returning(t.c.event_id)
+        stored = set(tx.conn.execute(insert, rows).scalars())
+    for event_id, i in first_of.items():
+        outcomes[i] = ItemOutcome(Outcome.STORED if event_id in stored else Outcome.DUPLICATE)
+    kept = [row for row in rows if row["event_id"] in stored]
+    beats = sorted({(row["session_id"], row["at"]) for row in kept if row["session_id"]})
+    if beats:
+        # In time order per session, so that each beat may extend the session for the next.
+        params = [{"e_tenant": principal.tenant_id, "e_id": sid, "e_at": at} for sid, at in beats]
+        tx.conn.execute(_HEARTBEAT, params)
+    if kept:
+        times = [int(row["at"]) for row in kept]
+        tx.record(
+            EventsStored(
+                tenant_id=principal.tenant_id,
+                first_at=min(times),
+                last_at=max(times),
+                count=len(kept),
+            )
+        )
+    return [outcome or ItemOutcome(Outcome.INVALID) for outcome in outcomes]
+
+
+def _row(tenant_id: int, event: NewEvent, kinds: dict[str, str], now: int) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "event_id": event.event_id,
+        "session_id": event.session_id,
+        "user_id": event.user_id,
+        "kind": kinds[event.session_id] if event.session_id else NO_KIND,
+        "type": event.type.value,
+        "name": event.name,
+        "properties": None if event.properties is None else dict(event.properties),
+        "at": now if event.at is None else event.at,
+        "received_at": now,
+    }
+
+
+def list_events(
+    conn: Connection,
+    principal: Principal,
+    where: EventFilter,
+    *,
+    limit: int,
+    after: Cursor | None,
+) -> list[Event]:
+    """Events newest first (ties by event_id); ``after`` is the last row of the page before."""
+    conditions: list[sa.ColumnElement[bool]] = [visible_to(t, principal)]
+    for column, value in (
+        (t.c.user_id, where.user_id),
+        (t.c.session_id, where.session_id),
+        (t.c.type, None if where.type is None else where.type.value),
+        (t.c.name, where.name),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if where.since is not None:
+        conditions.append(t.c.at >= where.since)
+    if where.until is not None:
+        conditions.append(t.c.at < where.until)
+    if after is not None:
+        conditions.append(
+            sa.or_(
+                t.c.at < after.started_at,
+                sa.and_(t.c.at == after.started_at, t.c.event_id < after.id),
+            )
+        )
+    stmt = (
+        sa.select(*_EVENT_COLUMNS)
+        .where(*conditions)
+        .order_by(t.c.at.desc(), t.c.event_id.desc())
+        .limit(limit)
+    )
+    return [row_to_event(row) for row in conn.execute(stmt).mappings()]
+
+
+def first_event_at(conn: Connection, tenant_id: int) -> int | None:
+    """When the tenant's oldest stored event was made."""
+    return conn.execute(sa.select(sa.func.min(t.c.at)).where(t.c.tenant_id == tenant_id)).scalar()
+
+
+def tenants_with_events_before(conn: Connection, before: int) -> list[int]:
+    """Tenants that have events made before ``before`` (one index probe per tenant)."""
+    older = sa.exists().where(t.c.tenant_id == tenants.c.id, t.c.at < before)
+    return list(conn.execute(sa.select(tenants.c.id).where(older).order_by(tenants.c.id)).scalars())
+
+
+def drop_before(tx: Transaction, tenant_id: int, before: int, limit: int = DROP_CHUNK) -> int:
+    """Drop up to ``limit`` of the tenant's events made before ``before``, oldest first."""
+    seqs = list(
+        tx.conn.execute(
+            sa.select(t.c.seq)
+            .where(t.c.tenant_id == tenant_id, t.c.at < before)
+            .order_by(t.c.at)
+            .limit(limit)
+        ).scalars()
+    )
+    if not seqs:
+        return 0
+    tx.conn.execute(t.delete().where(t.c.seq.in_(seqs)))
+    tx.record(EventsDropped(tenant_id=tenant_id, before=before, count=len(seqs)))
+    return len(seqs)

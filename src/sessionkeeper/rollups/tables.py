@@ -1,0 +1,68 @@
+"""Rollup tables: the rows, the (tenant, day, part) marked for recomputation, and per-tenant
+state. Also the partial index that makes ``GET /v1/metrics/live`` read only active rows."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sessionkeeper.storage.tables import metadata, sessions
+
+ACTIVE_ONLY = "status = 'active'"
+
+rollups_daily = sa.Table(
+    "rollups_daily",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    # '' for the events sent without a session.
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("sessions_started", sa.Integer, nullable=False),
+    sa.Column("sessions_active", sa.Integer, nullable=False),
+    sa.Column("users", sa.Integer, nullable=False),
+    sa.Column("duration_total_ms", sa.BigInteger, nullable=False),
+    sa.Column("duration_p50_ms", sa.BigInteger, nullable=True),
+    sa.Column("duration_p95_ms", sa.BigInteger, nullable=True),
+    sa.Column("by_status", sa.JSON, nullable=False),
+    sa.Column("events_by_type", sa.JSON, nullable=False),
+    sa.Column("top_names", sa.JSON, nullable=False),
+    sa.Column("computed_at", sa.BigInteger, nullable=False),
+)
+
+# What changed and must be recomputed. A new change to a marked day bumps ``version``, so a
+# recomputation that read the day before that change leaves the mark in place.
+rollup_dirty = sa.Table(
+    "rollup_dirty",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("part", sa.String(16), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+rollup_tenants = sa.Table(
+    "rollup_tenants",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    # The longest closed session ever seen: a day's sessions started at most this long
+    # before it, so reading them is a range of the (tenant, started_at) index.
+    sa.Column("longest_session_ms", sa.BigInteger, nullable=False),
+    # Raw events before this were dropped by retention: their days keep the events part.
+    sa.Column("events_dropped_before", sa.BigInteger, nullable=True),
+    # Active sessions were counted up to this time by the last refresh ("time so far").
+    sa.Column("active_counted_to", sa.BigInteger, nullable=True),
+    # Set while a rebuild is under way, so that running it again resumes it.
+    sa.Column("rebuild_started_at", sa.BigInteger, nullable=True),
+)
+
+# Active sessions by tenant and kind, with what live counts and rollups read of them: live
+# metrics and the span of open sessions come from this index alone, never from a scan.
+active_sessions_index = sa.Index(
+    "ix_sessions_active_tenant_kind",
+    sessions.c.tenant_id,
+    sessions.c.kind,
+    sessions.c.user_id,
+    sessions.c.expires_at,
+    sessions.c.started_at,
+    sqlite_where=sa.text(ACTIVE_ONLY),
+    postgresql_where=sa.text(ACTIVE_ONLY),
+)

@@ -1,0 +1,144 @@
+"""POST /v1/events, GET /v1/events and GET /v1/sessions/{id}/events through the app."""
+
+from __future__ import annotations
+
+from tests.support import Harness, iso, ms
+
+
+def event(event_id: str, **fields: object) -> dict[str, object]:
+    body: dict[str, object] = {"event_id": event_id, "user_id": "u1", "type": "page_view"}
+    body["name"] = "/home"
+    body.update(fields)
+    return body
+
+
+async def test_each_event_gets_its_own_outcome(api_any: Harness) -> None:
+    api = api_any
+    await api.post("/v1/sessions", {"id": "s1", "user_id": "u1", "kind": "web"})
+    deep: dict[str, object] = {}
+    for _ in range(40):
+        deep = {"x": deep}
+    batch = [
+        event("e1", session_id="s1"),
+        event("e2"),
+        event("e1", session_id="s1"),  # repeated within the batch
+        event("e3", session_id="nope"),
+        event("e4", type="click"),
+        event("e5", properties=deep),
+        event("e6", at=iso(api.clock.now_ms() - 3 * 86_400_000)),
+        "not an object",
+        event("e7", extra=1),
+    ]
+    r = await api.post("/v1/events", {"events": batch}, scope="ingest")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    outcomes = [(x["event_id"], x["outcome"], x["field"]) for x in body["results"]]
+    assert outcomes == [
+        ("e1", "stored", None),
+        ("e2", "stored", None),
+        ("e1", "duplicate", None),
+        ("e3", "session_not_found", None),
+        ("e4", "invalid", "events.4.type"),
+        ("e5", "invalid", "events.5.properties"),
+        ("e6", "invalid", "events.6.at"),
+        (None, "invalid", "events.7"),
+        ("e7", "invalid", "events.8.extra"),
+    ]
+    assert all(x["reason"] for x in body["results"] if x["outcome"] == "invalid")
+    assert (body["stored"], body["duplicate"], body["session_not_found"], body["invalid"]) == (
+        2,
+        1,
+        1,
+        5,
+    )
+    # A retry of the whole batch stores nothing twice.
+    again = (await api.post("/v1/events", {"events": batch[:2]})).json()
+    assert [x["outcome"] for x in again["results"]] == ["duplicate", "duplicate"]
+    listed = (await api.get("/v1/events")).json()["items"]
+    assert sorted(e["event_id"] for e in listed) == ["e1", "e2"]
+
+
+async def test_batch_shape_errors_refuse_the_request(api: Harness) -> None:
+    too_many = {"events": [event(f"e{i}") for i in range(1001)]}
+    r = await api.post("/v1/events", too_many)
+    assert r.status_code == 422 and r.json()["field"] == "events"
+    assert (await api.post("/v1/events", {"events": []})).status_code == 422
+    assert (await api.post("/v1/events", {"evnts": [event("a")]})).status_code == 422
+    r = await api.post("/v1/events", {"events": [event("a")]}, scope="read")
+    assert r.status_code == 403
+
+
+async def test_an_event_is_a_heartbeat_of_an_active_session_only(api_any: Harness) -> None:
+    api = api_any
+    await api.put("/v1/policies/web", {"heartbeat_interval_s": 10, "timeout_s": 60})
+    await api.post("/v1/sessions", {"id": "live", "user_id": "u1", "kind": "web"})
+    await api.post("/v1/sessions", {"id": "done", "user_id": "u1", "kind": "web"})
+    await api.post("/v1/sessions/done/end", {})
+    api.advance(50)
+    at = iso(api.clock.now_ms())
+    r = await api.post(
+        "/v1/events",
+        {"events": [event("a", session_id="live", at=at), event("b", session_id="done", at=at)]},
+    )
+    assert [x["outcome"] for x in r.json()["results"]] == ["stored", "stored"]
+    live = (await api.get("/v1/sessions/live")).json()
+    assert live["status"] == "active" and ms(live["last_seen_at"]) == ms(at)
+    done = (await api.get("/v1/sessions/done")).json()
+    assert done["status"] == "ended" and ms(done["last_seen_at"]) < ms(at)
+    # 50 s after the event the session is still alive: the event kept it going.
+    api.advance(50)
+    await api.post("/v1/maintenance/sweep")
+    assert (await api.get("/v1/sessions/live")).json()["status"] == "active"
+    # An event after the session timed out does not revive it.
+    api.advance(120)
+    await api.post("/v1/maintenance/sweep")
+    late = await api.post("/v1/events", {"events": [event("c", session_id="live")]})
+    assert late.json()["results"][0]["outcome"] == "stored"
+    assert (await api.get("/v1/sessions/live")).json()["status"] == "timed_out"
+
+
+async def test_listing_newest_first_with_filters_and_pages(api_any: Harness) -> None:
+    api = api_any
+    await api.post("/v1/sessions", {"id": "s1", "user_id": "u1", "kind": "web"})
+    start = api.clock.now_ms()
+    batch = [
+        event(f"e{i:02}", at=iso(start - i * 1000), session_id="s1" if i % 2 else None)
+        for i in range(7)
+    ]
+    batch.append(event("x", user_id="u2", type="action", name="buy", at=iso(start - 500)))
+    await api.post("/v1/events", {"events": batch})
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get("/v1/events", **params)).json()
+        seen += [e["event_id"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["e00", "x", "e01", "e02", "e03", "e04", "e05", "e06"]
+    mine = (await api.get("/v1/events", user_id="u2")).json()["items"]
+    assert [(e["event_id"], e["type"], e["name"]) for e in mine] == [("x", "action", "buy")]
+    window = await api.get("/v1/events", since=iso(start - 3000), until=iso(start - 1000))
+    assert [e["event_id"] for e in window.json()["items"]] == ["e02", "e03"]
+    of_session = (await api.get("/v1/sessions/s1/events", scope="ingest")).json()["items"]
+    assert [e["event_id"] for e in of_session] == ["e01", "e03", "e05"]
+    assert of_session[0]["session_id"] == "s1" and ms(of_session[0]["at"]) == start - 1000
+    assert (await api.get("/v1/sessions/nope/events")).status_code == 404
+    assert (await api.get("/v1/events", cursor="garbage")).status_code == 422
+    assert (await api.get("/v1/events", type="click")).status_code == 422
+
+
+async def test_tenants_never_see_each_others_events(api: Harness) -> None:
+    await api.post("/v1/sessions", {"id": "s1", "user_id": "u1", "kind": "web"})
+    await api.post("/v1/events", {"events": [event("mine", session_id="s1")]})
+    api.services.tenants.create_tenant("other")
+    other = {"Authorization": f"Bearer {api.new_key('other', 'admin')}"}
+    theirs = {"events": [event("mine", session_id="s1"), event("own")]}
+    r = await api.client.post("/v1/events", json=theirs, headers=other)
+    # Their event_id space is their own; our session does not exist for them.
+    assert [x["outcome"] for x in r.json()["results"]] == ["session_not_found", "stored"]
+    listed = (await api.client.get("/v1/events", headers=other)).json()["items"]
+    assert [e["event_id"] for e in listed] == ["own"]
+    assert (await api.client.get("/v1/sessions/s1/events", headers=other)).status_code == 404
+    ours = (await api.get("/v1/events")).json()["items"]
+    assert [e["event_id"] for e in ours] == ["mine"]
