@@ -30,6 +30,8 @@ class Session:
     timeout_ms: int
     grace_ms: int
     start_digest: str = field(default="", compare=False)
+    # Filterable ids the session is about (``domain/subject.py``); empty when none.
+    subject: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -64,6 +66,7 @@ class NewSession:
     grace_ms: int
     start_digest: str
     source: str | None = None
+    subject: Mapping[str, str] | None = None
 
 
 def start_digest(request: Mapping[str, Any]) -> str:

@@ -7,9 +7,12 @@ conditional UPDATE, identical on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 MS_PER_S = 1000
+# What every accepted time string starts with; a bare number would be ambiguous (s or ms?).
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def to_ms(value: datetime) -> int:

@@ -11,6 +11,7 @@ from sessionkeeper.services.health import HealthService
 from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.presence import PresenceService
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_reports import SessionReports
 from sessionkeeper.services.sessions import SessionService
 from sessionkeeper.services.subscribers import subscribers
 from sessionkeeper.services.sweeper import Sweeper
@@ -32,6 +33,7 @@ class Services:
     sweeper: Sweeper
     health: HealthService
     presence: PresenceService
+    reports: SessionReports
     features: Sequence[Feature[Any]] = ()
     _by_feature: dict[str, Any] = field(default_factory=dict)
 
@@ -49,6 +51,7 @@ class Services:
             sweeper=sweeper,
             health=HealthService(runtime, sweeper),
             presence=PresenceService(runtime, sessions),
+            reports=SessionReports(runtime),
             features=tuple(features),
         )
         for feature in features:

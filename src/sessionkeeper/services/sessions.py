@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.ids import is_valid_session_id, time_ordered_id
+from sessionkeeper.domain.ids import RESERVED_SESSION_IDS, is_valid_session_id, time_ordered_id
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.policy import resolve_policy
@@ -31,6 +31,7 @@ class StartRequest:
     label: str | None = None
     attributes: Mapping[str, Any] | None = None
     started_at: int | None = None
+    subject: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +63,23 @@ class SessionService:
         return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
 
     async def start(self, principal: Principal, request: StartRequest) -> StartResult:
+        if request.id in RESERVED_SESSION_IDS:
+            raise InvalidInput(
+                f"'{request.id}' names a path under /v1/sessions/, not a session id",
+                field="id",
+            )
         started_at = self.client_time(request.started_at, "started_at")
         now = self.rt.clock.now_ms()
-        digest = start_digest(
-            {
-                "user_id": request.user_id,
-                "kind": request.kind,
-                "label": request.label,
-                "attributes": request.attributes or {},
-                "started_at": request.started_at,
-            }
-        )
+        started = {
+            "user_id": request.user_id,
+            "kind": request.kind,
+            "label": request.label,
+            "attributes": request.attributes or {},
+            "started_at": request.started_at,
+        }
+        if request.subject:  # absent from the digest when empty: older starts keep theirs
+            started["subject"] = request.subject
+        digest = start_digest(started)
         new = NewSession(
             id=request.id or self.new_id(),
             user_id=request.user_id,
@@ -83,6 +90,7 @@ class SessionService:
             timeout_ms=0,  # set from the policy inside the transaction
             grace_ms=0,
             start_digest=digest,
+            subject=request.subject or None,
         )
 
         def start(tx: Transaction) -> tuple[bool, Session | None]:
@@ -169,8 +177,11 @@ class SessionService:
         self, principal: Principal, where: SessionFilter, *, limit: int, after: Cursor | None
     ) -> tuple[list[Session], Cursor | None]:
         """A page of sessions, newest first, and the cursor of the next page (None at the end)."""
+        now = self.rt.clock.now_ms()
         rows = await self.rt.db.reader.run(
-            lambda conn: queries.list_sessions(conn, principal, where, limit=limit + 1, after=after)
+            lambda conn: queries.list_sessions(
+                conn, principal, where, limit=limit + 1, after=after, now=now
+            )
         )
         page = rows[:limit]
         more = len(rows) > limit

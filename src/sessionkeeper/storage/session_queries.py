@@ -13,6 +13,7 @@ from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.session_filters import conditions as filter_conditions
 from sessionkeeper.storage.sessions import SESSION_COLUMNS, overdue_at, row_to_session
 from sessionkeeper.storage.tables import sessions as t
 
@@ -31,22 +32,10 @@ def list_sessions(
     *,
     limit: int,
     after: Cursor | None,
+    now: int,
 ) -> list[Session]:
-    conditions: list[sa.ColumnElement[bool]] = [visible_to(t, principal)]
-    if where.status is not None:
-        conditions.append(t.c.status == where.status.value)
-    for column, value in (
-        (t.c.kind, where.kind),
-        (t.c.user_id, where.user_id),
-        (t.c.label, where.label),
-        (t.c.source, where.source),
-    ):
-        if value is not None:
-            conditions.append(column == value)
-    if where.started_after is not None:
-        conditions.append(t.c.started_at >= where.started_after)
-    if where.started_before is not None:
-        conditions.append(t.c.started_at < where.started_before)
+    """A page of sessions matching ``where`` as it stands at ``now``, newest first."""
+    conditions = filter_conditions(principal, where, now)
     if after is not None:
         conditions.append(
             sa.or_(

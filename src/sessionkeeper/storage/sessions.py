@@ -51,6 +51,7 @@ def row_to_session(row: RowMapping) -> Session:
         timeout_ms=row["timeout_ms"],
         grace_ms=row["grace_ms"],
         start_digest=row["start_digest"],
+        subject=row["subject"] or {},
     )
 
 
@@ -165,6 +166,7 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         "timeout_ms": new.timeout_ms,
         "grace_ms": new.grace_ms,
         "start_digest": new.start_digest,
+        "subject": dict(new.subject) if new.subject else None,
     }
 
 

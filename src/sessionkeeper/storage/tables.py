@@ -76,6 +76,8 @@ sessions = sa.Table(
     sa.Column("grace_ms", sa.BigInteger, nullable=False),
     # Digest of the start request, so a retried start can be told from a conflicting one.
     sa.Column("start_digest", sa.String(64), nullable=False),
+    # Filterable ids (``domain/subject.py``); SQL NULL, not JSON null, when there are none.
+    sa.Column("subject", sa.JSON(none_as_null=True), nullable=True),
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_sessions_tenant_started", "tenant_id", "started_at"),
     sa.Index("ix_sessions_tenant_user_started", "tenant_id", "user_id", "started_at"),
