@@ -14,9 +14,10 @@ from sessionkeeper.api.app import build_app
 from sessionkeeper.feature import Feature
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.webhooks import FEATURE as WEBHOOKS
 
 # In the order their routers, jobs and subscribers are added.
-FEATURES: list[Feature[Any]] = []
+FEATURES: list[Feature[Any]] = [WEBHOOKS]
 
 
 def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:

@@ -27,3 +27,10 @@ class Settings(BaseSettings):
     # Most ops gathered into one group commit.
     writer_max_batch: int = Field(default=1000, gt=0)
     log_level: str = "info"
+
+    # Webhooks: private, loopback and link-local targets are refused unless allowed (SSRF).
+    webhook_allow_private: bool = False
+    # How often the delivery job looks for due deliveries.
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Finished deliveries are kept this long, then pruned.
+    webhook_retention_days: int = Field(default=30, ge=1)

@@ -75,8 +75,7 @@ class SessionStatsOut(StatsCounts):
                 **StatsCounts.values(stats.overall),
                 "group_by": None if stats.group_by is None else stats.group_by.name,
                 "groups": [
-                    {"key": group.key, **StatsCounts.values(group.counts)}
-                    for group in stats.groups
+                    {"key": group.key, **StatsCounts.values(group.counts)} for group in stats.groups
                 ],
                 "truncated": stats.truncated,
             }

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
-from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
 from sessionkeeper.api.fields import (
     Attributes,
     ClientTime,
@@ -24,6 +23,7 @@ from sessionkeeper.api.fields import (
     WriteBody,
     ms_or_none,
 )
+from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import is_valid_session_id

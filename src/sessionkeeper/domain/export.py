@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sessionkeeper.domain.session import Session
 from sessionkeeper.domain.subject import SUBJECT_PREFIX, is_subject_field
-from sessionkeeper.domain.times import from_ms
+from sessionkeeper.domain.times import iso_z
 from sessionkeeper.errors import InvalidInput
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,9 +33,7 @@ MAX_SUBJECT_COLUMNS = 64
 
 
 def utc(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return "" if ms is None else iso_z(ms)
 
 
 def text(value: str | None) -> str:

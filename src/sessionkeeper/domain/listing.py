@@ -78,9 +78,7 @@ class SessionFilter:
                     raise InvalidInput(f"{name} is given more than once", field=name)
                 subject[field] = _text(MAX_SUBJECT_VALUE_LENGTH)(name, raw)
                 if len(subject) > MAX_SUBJECT_FIELDS:
-                    raise InvalidInput(
-                        f"at most {MAX_SUBJECT_FIELDS} subject filters", field=name
-                    )
+                    raise InvalidInput(f"at most {MAX_SUBJECT_FIELDS} subject filters", field=name)
                 continue
             spec = FILTERS_BY_NAME.get(name)
             if spec is None:

@@ -63,9 +63,7 @@ class GroupBy:
             return cls(Grouping.SUBJECT, raw[len(SUBJECT_PREFIX) :])
         if raw in (Grouping.KIND.value, Grouping.DAY.value):
             return cls(Grouping(raw))
-        raise InvalidInput(
-            "group_by must be kind, day or subject.<field>", field="group_by"
-        )
+        raise InvalidInput("group_by must be kind, day or subject.<field>", field="group_by")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,3 +21,8 @@ def to_ms(value: datetime) -> int:
 
 def from_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / MS_PER_S, tz=UTC)
+
+
+def iso_z(ms: int) -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-21T10:00:00.000Z``."""
+    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 
 from sqlalchemy.engine import Connection
 
@@ -79,8 +80,13 @@ class SessionReports:
         after: tuple[int, str] | None = None
         while True:
             page = await self.rt.db.reader.run(
-                lambda conn: store.export_page(
-                    conn, principal, where, now, after=after, limit=EXPORT_PAGE
+                partial(
+                    store.export_page,
+                    principal=principal,
+                    where=where,
+                    now=now,
+                    after=after,
+                    limit=EXPORT_PAGE,
                 )
             )
             if page:
@@ -88,4 +94,3 @@ class SessionReports:
             if len(page) < EXPORT_PAGE:
                 return
             after = (page[-1].started_at, page[-1].id)
-

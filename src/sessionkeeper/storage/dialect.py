@@ -28,7 +28,6 @@ def upsert(conn: Connection, table: sa.Table, values: dict[str, Any], keys: list
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
 
 
-
 def json_object_keys(conn: Connection, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
     """The keys of a JSON object column as a table with one column, ``key``, to join on."""
     if conn.dialect.name == "postgresql":

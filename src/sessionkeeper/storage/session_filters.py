@@ -41,7 +41,8 @@ def columns_as_of(now: int) -> list[sa.ColumnElement[Any]]:
 
 def subject_value(field: str) -> sa.ColumnElement[str]:
     """The subject's ``field`` as text (NULL when absent)."""
-    return t.c.subject[field].as_string()
+    value: sa.ColumnElement[str] = t.c.subject[field].as_string()
+    return value
 
 
 def _status_is(status: Status, now: int) -> sa.ColumnElement[bool]:

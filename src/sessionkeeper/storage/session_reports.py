@@ -84,8 +84,7 @@ def stats(
     closed = ranked.c.duration.is_not(None)
     columns: list[sa.ColumnElement[Any]] = [ranked.c.grp, sa.func.count()]
     columns += [
-        sa.func.sum(sa.case((ranked.c.status == status.value, 1), else_=0))
-        for status in _STATUSES
+        sa.func.sum(sa.case((ranked.c.status == status.value, 1), else_=0)) for status in _STATUSES
     ]
     columns.append(sa.func.sum(ranked.c.duration))
     columns += [
@@ -143,10 +142,7 @@ def export_page(
         found.append(t.c.started_at >= started_at)
         found.append(sa.or_(t.c.started_at > started_at, t.c.id > session_id))
     stmt = (
-        sa.select(*columns_as_of(now))
-        .where(*found)
-        .order_by(t.c.started_at, t.c.id)
-        .limit(limit)
+        sa.select(*columns_as_of(now)).where(*found).order_by(t.c.started_at, t.c.id).limit(limit)
     )
     return [row_to_session(row) for row in conn.execute(stmt).mappings()]
 

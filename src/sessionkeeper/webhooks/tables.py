@@ -40,9 +40,7 @@ webhook_deliveries = sa.Table(
     sa.Column("seq", BigIntId, primary_key=True, autoincrement=True),
     sa.Column("id", sa.String(32), nullable=False, unique=True),
     sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column(
-        "endpoint_id", sa.String(32), sa.ForeignKey("webhook_endpoints.id"), nullable=False
-    ),
+    sa.Column("endpoint_id", sa.String(32), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),

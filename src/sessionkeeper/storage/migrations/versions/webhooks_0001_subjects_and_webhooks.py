@@ -78,9 +78,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("id", name=op.f("uq_webhook_deliveries_id")),
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_webhook_deliveries_created", ["created_at"], unique=False
-        )
+        batch_op.create_index("ix_webhook_deliveries_created", ["created_at"], unique=False)
         batch_op.create_index(
             "ix_webhook_deliveries_endpoint_seq", ["endpoint_id", "seq"], unique=False
         )
