@@ -8,12 +8,12 @@
 
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
 (the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``presence``
-(presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
-extra and is not imported here).
+(presence reporters), ``export`` (reading the streamed CSV export) and ``discord`` (entries
+from discord.py state; needs the ``discord`` extra and is not imported here).
 """
 
 from sessionkeeper.client.async_client import AsyncClient
-from sessionkeeper.client.calls import SessionFilters
+from sessionkeeper.client.calls import Filters, SessionFilters
 from sessionkeeper.client.errors import (
     Conflict,
     Forbidden,
@@ -29,6 +29,8 @@ from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle
 from sessionkeeper.client.models import (
     BatchItem,
     BatchResult,
+    Delivery,
+    DeliveryPage,
     EntryRef,
     Health,
     KindHealth,
@@ -40,8 +42,13 @@ from sessionkeeper.client.models import (
     PresenceResult,
     Session,
     SessionRef,
+    SessionStats,
+    StatsGroup,
     SweepInfo,
     SweepResult,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
 )
 from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
 from sessionkeeper.client.protocol import EndReason, Status
@@ -55,8 +62,11 @@ __all__ = [
     "BatchResult",
     "Client",
     "Conflict",
+    "Delivery",
+    "DeliveryPage",
     "EndReason",
     "EntryRef",
+    "Filters",
     "Forbidden",
     "Gone",
     "Health",
@@ -75,10 +85,15 @@ __all__ = [
     "SessionFilters",
     "SessionHandle",
     "SessionRef",
+    "SessionStats",
     "SessionkeeperError",
+    "StatsGroup",
     "Status",
     "SweepInfo",
     "SweepResult",
     "Unauthorized",
     "UnexpectedResponse",
+    "Webhook",
+    "WebhookCreated",
+    "WebhookSecret",
 ]
