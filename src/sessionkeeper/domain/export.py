@@ -69,10 +69,12 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _attributes(session: Session) -> str:
-    if not session.attributes:
-        return ""
-    return text(json.dumps(session.attributes, ensure_ascii=False, separators=(",", ":")))
+    return text(_compact_json(session.attributes)) if session.attributes else ""
 
 
 class CsvExport:

@@ -79,18 +79,28 @@ class SessionReports:
         yield export.header()
         after: tuple[int, str] | None = None
         while True:
-            page = await self.rt.db.reader.run(
+            # Read and format in the worker thread: the event loop only passes text on.
+            text, count, after = await self.rt.db.reader.run(
                 partial(
-                    store.export_page,
-                    principal=principal,
-                    where=where,
-                    now=now,
-                    after=after,
-                    limit=EXPORT_PAGE,
+                    _csv_page, principal=principal, where=where, now=now, after=after, export=export
                 )
             )
-            if page:
-                yield export.rows(page)
-            if len(page) < EXPORT_PAGE:
+            if count:
+                yield text
+            if count < EXPORT_PAGE:
                 return
-            after = (page[-1].started_at, page[-1].id)
+
+
+def _csv_page(
+    conn: Connection,
+    *,
+    principal: Principal,
+    where: SessionFilter,
+    now: int,
+    after: tuple[int, str] | None,
+    export: CsvExport,
+) -> tuple[str, int, tuple[int, str] | None]:
+    """One page of the export as CSV text, its number of rows, and the key to read after."""
+    page = store.export_page(conn, principal, where, now, after=after, limit=EXPORT_PAGE)
+    last = (page[-1].started_at, page[-1].id) if page else None
+    return export.rows(page), len(page), last
