@@ -15,7 +15,6 @@ server's RSS every 20 ms together with how many rows the client has read by then
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 
 from bench.config import RunConfig
 from bench.databases import bare_engine, database, postgres_available
-from bench.memory import MIB
+from bench.memory import MIB, Sampler
 from bench.populate import Population, now_ms, populate, prepare
 from bench.report import Case, Outcome
 from bench.server import Server, running_server
@@ -37,31 +36,20 @@ NAME = "export"
 GOAL_FLAT = 1.1
 
 
-class ProgressSampler:
+class ProgressSampler(Sampler):
     """The server's RSS every ``interval_s``, with the rows read at that moment."""
 
     def __init__(self, server: Server, interval_s: float = 0.02) -> None:
-        self.server = server
-        self.interval_s = interval_s
+        super().__init__(server, interval_s)
         self.rows = 0
         self.samples: list[tuple[int, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self.samples.append((self.rows, self.server.rss_bytes()))
             self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> ProgressSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def peak(self, up_to_rows: int | None = None) -> int:
+    def peak_of(self, up_to_rows: int | None = None) -> int:
         return max(
             (rss for rows, rss in self.samples if up_to_rows is None or rows <= up_to_rows),
             default=0,
@@ -135,12 +123,12 @@ def measure(backend: str, total: int, early: int) -> list[Case]:
         "bare_s": bare_s,
         "populate_s": populate_s,
         "idle_rss": idle,
-        "peak_rss_early": sampler.peak(early),
-        "peak_rss_all": sampler.peak(),
+        "peak_rss_early": sampler.peak_of(early),
+        "peak_rss_all": sampler.peak_of(),
         "peak_rss_vmhwm": high_water,
         "samples": len(sampler.samples),
     }
-    early_peak, all_peak = sampler.peak(early), sampler.peak()
+    early_peak, all_peak = sampler.peak_of(early), sampler.peak_of()
     return [
         Case(
             name=f"CSV export of {total:,} sessions, rows/s ({label})",

@@ -419,18 +419,9 @@ def _webhook(data: Json) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookCreated:
+class WebhookCreated(Webhook):
     """A new endpoint with its signing ``secret`` (``whsec_…``), which is shown only once."""
 
-    id: str
-    url: str
-    events: tuple[str, ...]
-    description: str | None
-    status: str
-    disabled_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    previous_secret_expires_at: datetime | None
     secret: str
 
     @classmethod

@@ -56,10 +56,6 @@ def event_type(event: ChangeEvent) -> str | None:
     return None
 
 
-def _duration_s(started_at: int, ended_at: int | None) -> float | None:
-    return None if ended_at is None else (ended_at - started_at) / 1000
-
-
 def _time(ms: int | None) -> str | None:
     return None if ms is None else iso_z(ms)
 
@@ -67,39 +63,33 @@ def _time(ms: int | None) -> str | None:
 def event_data(event: ChangeEvent) -> dict[str, Any]:
     """The thin ``data`` of a session event: ids, kind, status, times and duration."""
     if isinstance(event, SessionStarted):
-        return {
-            "session_id": event.session_id,
-            "user_id": event.user_id,
-            "kind": event.kind,
-            "status": "active",
-            "started_at": _time(event.started_at),
-            "ended_at": None,
-            "duration_s": None,
-        }
+        return _session_data(event, "active", None)
     if isinstance(event, SessionEnded):
         return {
-            "session_id": event.session_id,
-            "user_id": event.user_id,
-            "kind": event.kind,
-            "status": event.status.value,
+            **_session_data(event, event.status.value, event.ended_at),
             "end_reason": event.reason.value,
             "estimated": event.estimated,
-            "started_at": _time(event.started_at),
-            "ended_at": _time(event.ended_at),
-            "duration_s": _duration_s(event.started_at, event.ended_at),
         }
     if isinstance(event, SessionAmended):
         return {
-            "session_id": event.session_id,
-            "user_id": event.user_id,
-            "kind": event.kind,
-            "status": event.status.value,
-            "started_at": _time(event.started_at),
-            "ended_at": _time(event.ended_at),
+            **_session_data(event, event.status.value, event.ended_at),
             "previous_ended_at": _time(event.previous_ended_at),
-            "duration_s": _duration_s(event.started_at, event.ended_at),
         }
     raise ValueError(f"webhooks do not report {type(event).__name__}")
+
+
+def _session_data(
+    event: SessionStarted | SessionEnded | SessionAmended, status: str, ended_at: int | None
+) -> dict[str, Any]:
+    return {
+        "session_id": event.session_id,
+        "user_id": event.user_id,
+        "kind": event.kind,
+        "status": status,
+        "started_at": _time(event.started_at),
+        "ended_at": _time(ended_at),
+        "duration_s": None if ended_at is None else (ended_at - event.started_at) / 1000,
+    }
 
 
 def body(type_: str, data: dict[str, Any], now: int) -> str:

@@ -17,11 +17,17 @@ MAX_ERROR_LENGTH = 500
 
 def http_client() -> httpx.AsyncClient:
     """The client deliveries are sent with: no redirects, no proxy settings from the
-    environment (the target has been checked; a proxy would not be), one timeout."""
+    environment (the target has been checked; a proxy would not be), one timeout.
+
+    No connection is kept for reuse: requests go to an IP, so two endpoints whose names share
+    an address (a CDN, shared hosting) would otherwise share a TLS connection verified for
+    one of the names only.
+    """
     return httpx.AsyncClient(
         timeout=ATTEMPT_TIMEOUT_S,
         follow_redirects=False,
         trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
         headers={"user-agent": USER_AGENT},
     )
 
