@@ -379,3 +379,16 @@ async def test_private_targets_are_refused_when_delivering(
     assert receiver.messages() == []
     assert delivery["status"] == "pending" and delivery["last_status_code"] is None
     assert "refused" in delivery["last_error"] and "loopback" in delivery["last_error"]
+
+
+async def test_the_request_goes_to_the_checked_address_with_the_name_as_host(
+    hooks_sqlite: Harness, receiver: Receiver
+) -> None:
+    port = receiver.base_url.rsplit(":", 1)[1]
+    hook = await register(hooks_sqlite, f"http://localhost:{port}/named?x=1", ["session.started"])
+    await start(hooks_sqlite, "s")
+    assert await deliver(hooks_sqlite) == 1
+    [message] = receiver.messages()
+    assert message.headers["host"] == f"localhost:{port}"
+    assert message.path == "/named?x=1" and message.signed_by(hook["secret"])
+    assert message.headers["user-agent"] == "sessionkeeper-webhooks"

@@ -46,15 +46,22 @@ async def send(
             extensions = {}
             if target.tls_server_name is not None:
                 extensions["sni_hostname"] = target.tls_server_name
-            request = client.build_request(
-                "POST",
-                target.url,
-                content=payload,
-                headers={**headers, "host": target.host_header},
-                extensions=extensions,
-            )
-            response = await client.send(request, stream=True)
-            await response.aclose()
+            for index, address_url in enumerate(target.urls):
+                request = client.build_request(
+                    "POST",
+                    address_url,
+                    content=payload,
+                    headers={**headers, "host": target.host_header},
+                    extensions=extensions,
+                )
+                try:
+                    response = await client.send(request, stream=True)
+                except httpx.ConnectError:
+                    if index == len(target.urls) - 1:
+                        raise
+                    continue  # nothing was sent: the next address may answer
+                await response.aclose()
+                break
     except TargetRefused as exc:
         return Attempt(error=_short(f"refused: {exc}"))
     except TimeoutError:

@@ -20,7 +20,9 @@ from sessionkeeper.webhooks.rules import TargetRefused, refused_address, target_
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    url: str  # with the checked IP in place of the host name
+    # The URL once per checked address, the IP in place of the host name, in the resolver's
+    # order of preference: the next is tried when one cannot be connected to.
+    urls: tuple[str, ...]
     host_header: str
     tls_server_name: str | None  # for https
 
@@ -61,10 +63,12 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
                     f"{host} resolves to {address}, a {reason} address; private targets "
                     "need SESSIONKEEPER_WEBHOOK_ALLOW_PRIVATE=true"
                 )
-    address = addresses[0]
-    literal = f"[{address}]" if ":" in address else address
+    urls = []
+    for address in dict.fromkeys(addresses):
+        literal = f"[{address}]" if ":" in address else address
+        urls.append(parts._replace(netloc=f"{literal}:{port}", fragment="").geturl())
     return Target(
-        url=parts._replace(netloc=f"{literal}:{port}", fragment="").geturl(),
+        urls=tuple(urls),
         host_header=parts.netloc,  # target_parts refused credentials: host[:port] only
         tls_server_name=host if parts.scheme == "https" else None,
     )
