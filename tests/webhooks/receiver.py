@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ class Receiver:
     answers: list[Answer] = field(default_factory=lambda: [(204, {})])
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds to wait before answering (a slow receiver).
+    delay_s: float = 0.0
 
     def url(self, path: str = "/hook") -> str:
         return self.base_url + path
@@ -91,6 +94,7 @@ def receiving() -> Iterator[Receiver]:
                 body=self.rfile.read(length),
             )
             status, headers = receiver._next(request)
+            time.sleep(receiver.delay_s)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -10,12 +10,14 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from sessionkeeper.domain.events import SessionAmended
+from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.session import NewSession
 from sessionkeeper.services.sessions import StartRequest
 from sessionkeeper.storage import sessions as session_store
 from sessionkeeper.storage.engine import create_engine
 from sessionkeeper.storage.transaction import Transaction
-from sessionkeeper.webhooks import rules, store
+from sessionkeeper.webhooks import rules, sender, store
 from sessionkeeper.webhooks.tables import webhook_deliveries
 from tests.support import T0, Harness, ms, running_app
 from tests.webhooks.receiver import Receiver
@@ -392,3 +394,39 @@ async def test_the_request_goes_to_the_checked_address_with_the_name_as_host(
     assert message.headers["host"] == f"localhost:{port}"
     assert message.path == "/named?x=1" and message.signed_by(hook["secret"])
     assert message.headers["user-agent"] == "sessionkeeper-webhooks"
+
+
+async def test_a_slow_receiver_is_a_failed_attempt(
+    hooks_sqlite: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The limit is 15 s; shortened here so that the test does not wait that long.
+    monkeypatch.setattr(sender, "ATTEMPT_TIMEOUT_S", 0.3)
+    receiver.delay_s = 1.0
+    hook = await register(hooks_sqlite, receiver.url(), ["session.started"])
+    await start(hooks_sqlite, "s")
+    assert await deliver(hooks_sqlite) == 1
+    [delivery] = await deliveries(hooks_sqlite, hook["id"])
+    assert delivery["status"] == "pending" and delivery["last_status_code"] is None
+    assert delivery["last_error"].startswith("no answer within")
+    assert_within_jitter(delivery, T0, 5)
+
+
+async def test_amendments_are_sent_too(hooks: Harness, receiver: Receiver) -> None:
+    """``session.amended`` comes from the kernel's late-evidence corrections; whichever write
+    records the event, the outbox row is written in its transaction."""
+    hook = await register(hooks, receiver.url(), ["session.amended"])
+    await start(hooks, "s")
+    tenant = hooks.services.tenants.operator("default")
+    amended = SessionAmended(
+        tenant.tenant_id, "s", "ann", "lesson", Status.ENDED, T0, T0 + 60_000, T0 + 90_000
+    )
+    await hooks.runtime.db.writer.run(lambda tx: tx.record(amended))
+    assert await deliver(hooks) == 1
+    [message] = receiver.messages()
+    assert message.signed_by(hook["secret"]) and message.json["type"] == "session.amended"
+    data = message.json["data"]
+    assert (data["previous_ended_at"], data["ended_at"], data["duration_s"]) == (
+        "2026-01-05T09:01:00.000Z",
+        "2026-01-05T09:01:30.000Z",
+        90.0,
+    )
