@@ -1,4 +1,4 @@
-"""Helpers for the webhook tests: register an endpoint, run the delivery job, read back."""
+"""Shared steps of the webhook tests: register an endpoint, run the delivery job, read back."""
 
 from __future__ import annotations
 
