@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from bench import (
     event_ingest,
+    export,
     heartbeat_batch,
     heartbeat_http,
     memory,
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     metrics_daily.NAME: metrics_daily.run,
     event_ingest.NAME: event_ingest.run,
     rollup_catchup.NAME: rollup_catchup.run,
+    export.NAME: export.run,
 }
 
 

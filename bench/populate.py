@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -70,6 +71,10 @@ class Population:
     overdue_every: int = 0
     source: str | None = None
     start: int = 0
+    # Start times ``start_spacing_ms`` apart (0: all at the same moment).
+    start_spacing_ms: int = 0
+    # A subject per row: {"teacher_id": "t<n % 100>", "student_id": "s<n>"}.
+    with_subject: bool = False
 
 
 def session_id(prefix: str, n: int) -> str:
@@ -103,8 +108,21 @@ def insert_sessions(conn: sa.Connection, spec: Population) -> None:
     zeros = "0" * (digits(spec.prefix) - NUMBER_WIDTH)
     number = sa.func.substr(sa.cast(x + 10**NUMBER_WIDTH, sa.String), 2, NUMBER_WIDTH)
     attributes = sa.literal(ATTRIBUTES, sa.String)
+    subject: sa.ColumnElement[Any] = sa.null()
+    if spec.with_subject:
+        subject = (
+            sa.literal('{"teacher_id": "t')
+            + sa.cast(x % 100, sa.String)
+            + sa.literal('", "student_id": "s')
+            + sa.cast(x, sa.String)
+            + sa.literal('"}')
+        )
     if conn.dialect.name == "postgresql":
         attributes = sa.cast(attributes, postgresql.JSON)
+        subject = sa.cast(subject, postgresql.JSON)
+    started_at: sa.ColumnElement[Any] = sa.literal(spec.now - 3_600_000)
+    if spec.start_spacing_ms:
+        started_at = started_at + x * spec.start_spacing_ms
     columns = {
         "tenant_id": sa.literal(spec.tenant_id),
         "id": sa.literal(spec.prefix + zeros) + number,
@@ -115,12 +133,13 @@ def insert_sessions(conn: sa.Connection, spec: Population) -> None:
         "attributes": attributes,
         "status": sa.literal("active"),
         "estimated": sa.false(),
-        "started_at": sa.literal(spec.now - 3_600_000),
+        "started_at": started_at,
         "last_seen_at": last_seen,
         "expires_at": last_seen + spec.timeout_ms,
         "timeout_ms": sa.literal(spec.timeout_ms),
         "grace_ms": sa.literal(spec.grace_ms),
         "start_digest": sa.literal(DIGEST),
+        "subject": subject,
     }
     select = sa.select(*(value.label(name) for name, value in columns.items()))
     conn.execute(t.insert().from_select(list(columns), select.select_from(rows)))

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from sessionkeeper import events, rollups, settings
+from sessionkeeper import events, rollups, settings, webhooks
 from sessionkeeper.api.app import build_app
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
@@ -22,6 +22,7 @@ FEATURES: list[Feature[Any]] = [
     settings.FEATURE,
     events.FEATURE,
     rollups.FEATURE,
+    webhooks.FEATURE,
 ]
 
 

@@ -165,6 +165,27 @@ def key_revoke(key_id: int) -> None:
     out.print(f"revoked key {key_id}")
 
 
+WHERE_HELP = (
+    "A filter as the API takes it, NAME=VALUE (repeatable): e.g. subject.teacher_id=t1, "
+    "ended_after=2026-11-01T00:00:00Z, active_during=<from>/<to>, min_duration_s=60"
+)
+
+
+def _filter(where: list[str], **options: object) -> SessionFilter:
+    """The listing filter of the named options and ``--where`` pairs, by the API's parser."""
+    pairs = [(name, _text(value)) for name, value in options.items() if value is not None]
+    for item in where:
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--where")
+        pairs.append((name, value))
+    return SessionFilter.parse(pairs, assume_utc=True)
+
+
+def _text(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 @sessions_app.command("list")
 def sessions_list(
     tenant: Annotated[str, typer.Option(help="Tenant name")] = "default",
@@ -179,12 +200,14 @@ def sessions_list(
     started_before: Annotated[
         datetime | None, typer.Option(help="ISO 8601, UTC if no offset")
     ] = None,
+    where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """List sessions, newest first, as a table."""
     services = _services()
-    where = SessionFilter.of(
-        status=status,
+    filters = _filter(
+        where or [],
+        status=status.value if status else None,
         kind=kind,
         user_id=user_id,
         label=label,
@@ -193,7 +216,7 @@ def sessions_list(
         started_before=started_before,
     )
     principal = services.tenants.operator(tenant)
-    page, _ = asyncio.run(services.sessions.list(principal, where, limit=limit, after=None))
+    page, _ = asyncio.run(services.sessions.list(principal, filters, limit=limit, after=None))
     table = Table(
         "id", "user_id", "kind", "label", "status", "started_at", "ended_at", "duration_s"
     )
@@ -211,6 +234,27 @@ def sessions_list(
             estimated + duration,
         )
     out.print(table)
+
+
+@sessions_app.command("export")
+def sessions_export(
+    tenant: Annotated[str, typer.Option(help="Tenant name")] = "default",
+    where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
+    out: Annotated[
+        typer.FileTextWrite, typer.Option(help="CSV file to write (default: stdout)")
+    ] = sys.stdout,  # type: ignore[assignment]
+) -> None:
+    """Write every matching session as CSV, oldest first (as GET /v1/sessions/export.csv)."""
+    services = _services()
+    principal = services.tenants.operator(tenant)
+
+    async def write() -> None:
+        chunks = await services.reports.export_csv(principal, _filter(where or []))
+        async for chunk in chunks:
+            out.write(chunk)
+
+    asyncio.run(write())
+    out.flush()
 
 
 def main() -> None:

@@ -49,3 +49,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "sessionkeeper:"
     live_cache_ttl_s: float = Field(default=2.0, gt=0)
+    # Webhooks: private, loopback and link-local targets are refused unless allowed (SSRF).
+    webhook_allow_private: bool = False
+    # How often the delivery job looks for due deliveries.
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Finished deliveries are kept this long, then pruned.
+    webhook_retention_days: int = Field(default=30, ge=1)

@@ -111,11 +111,19 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "LiveKindOut": analytics.LiveKind,
     "SettingsOut": analytics.TenantSettings,
     "RollupRunOut": analytics.RollupRun,
+    "SessionStatsOut": models.SessionStats,
+    "StatsGroup": models.StatsGroup,
+    "WebhookOut": models.Webhook,
+    "WebhookCreated": models.WebhookCreated,
+    "WebhookSecret": models.WebhookSecret,
+    "DeliveryOut": models.Delivery,
+    "DeliveryPage": models.DeliveryPage,
 }
 # Response schemas the client reads some other way, and why.
 NOT_MODELLED: dict[str, str] = {
     "Problem": "raised as an error; compared with the error classes below",
     "FieldError": "each refused field, read as a mapping in InvalidInput.errors",
+    "WebhookList": "read as a tuple of Webhook by Client.webhooks()",
 }
 
 

@@ -17,7 +17,15 @@ from typing import Any
 from fastapi import FastAPI
 
 from sessionkeeper import __version__
-from sessionkeeper.api import errors, health, maintenance, policies, presence, sessions
+from sessionkeeper.api import (
+    errors,
+    health,
+    maintenance,
+    policies,
+    presence,
+    session_reports,
+    sessions,
+)
 from sessionkeeper.api.deps import BEARER_SCHEME
 from sessionkeeper.api.middleware import BodyLimit, RequestTiming
 from sessionkeeper.api.responses import Problem
@@ -72,7 +80,8 @@ def build_app(
     )
     app.state.services = services
     errors.install(app)
-    for module in (sessions, policies, presence, health, maintenance):
+    # session_reports first: its paths must not be read as /v1/sessions/{session_id}.
+    for module in (session_reports, sessions, policies, presence, health, maintenance):
         app.include_router(module.router)
     for feature in features:
         for router in feature.routers:

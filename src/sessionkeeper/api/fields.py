@@ -7,7 +7,6 @@ Each body lives beside its router; what they share is here.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,13 +21,17 @@ from pydantic import (
 )
 
 from sessionkeeper.domain import attributes as attribute_rules
-from sessionkeeper.domain.ids import SESSION_ID_PATTERN
-from sessionkeeper.domain.times import to_ms
+from sessionkeeper.domain.ids import KIND_PATTERN, SESSION_ID_PATTERN
+from sessionkeeper.domain.subject import (
+    MAX_SUBJECT_FIELDS,
+    MAX_SUBJECT_VALUE_LENGTH,
+    SUBJECT_FIELD_PATTERN,
+    is_subject_field,
+)
+from sessionkeeper.domain.times import ISO_DATE, to_ms
 
-KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # Free text may hold anything but NUL, which PostgreSQL cannot store in a text column.
 TEXT_PATTERN = r"^[^\x00]*$"
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def _iso_string_only(value: object) -> object:
@@ -76,6 +79,32 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
 
 Attributes = Annotated[
     dict[str, Any], Field(max_length=attribute_rules.MAX_KEYS), AfterValidator(_storable)
+]
+
+
+def _subject_fields(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not is_subject_field(name):
+            raise ValueError(
+                f"subject field {name!r} must match {SUBJECT_FIELD_PATTERN} "
+                "(it is used as subject.<field> in filters and CSV columns)"
+            )
+    return value
+
+
+SubjectValue = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=MAX_SUBJECT_VALUE_LENGTH, pattern=TEXT_PATTERN),
+    AfterValidator(_encodable),
+]
+Subject = Annotated[
+    dict[str, SubjectValue],
+    Field(
+        max_length=MAX_SUBJECT_FIELDS,
+        description="Filterable ids the session is about: a flat object of strings",
+        examples=[{"teacher_id": "t1", "student_id": "s9"}],
+    ),
+    AfterValidator(_subject_fields),
 ]
 
 

@@ -19,6 +19,7 @@ class SessionOut(BaseModel):
     label: str | None
     source: str | None
     attributes: dict[str, Any]
+    subject: dict[str, str] = Field(description="Filterable ids the session is about")
     status: Status
     end_reason: EndReason | None
     estimated: bool
@@ -46,6 +47,7 @@ class SessionOut(BaseModel):
             label=session.label,
             source=session.source,
             attributes=dict(session.attributes),
+            subject=dict(session.subject),
             status=session.status,
             end_reason=session.end_reason,
             estimated=session.estimated,

@@ -7,26 +7,26 @@ import binascii
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import (
-    KIND_PATTERN,
-    TEXT_PATTERN,
     Attributes,
     ClientTime,
     Kind,
     Label,
     SessionId,
+    Subject,
     UserId,
     WriteBody,
     ms_or_none,
 )
+from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.strict_json import StrictJSONRoute
-from sessionkeeper.domain.ids import SESSION_ID_PATTERN, is_valid_session_id
+from sessionkeeper.domain.ids import is_valid_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
@@ -63,6 +63,7 @@ class SessionStart(WriteBody):
         description="The id of the same user's earlier session that this one continues after "
         "a real gap (the client was silent longer than the timeout)",
     )
+    subject: Subject | None = None
 
 
 class HeartbeatBody(WriteBody):
@@ -138,6 +139,7 @@ async def start_session(
             attributes=body.attributes,
             started_at=ms_or_none(body.started_at),
             continues=body.continues,
+            subject=body.subject,
         ),
     )
     return session_response(result.session, 201 if result.created else 200)
@@ -225,34 +227,19 @@ def decode_cursor(value: str | None) -> Cursor | None:
     return Cursor(started_at=started_at, id=session_id)
 
 
-@router.get("/sessions", response_model=SessionPage)
+@router.get(
+    "/sessions",
+    response_model=SessionPage,
+    openapi_extra=FILTER_PARAMETERS,
+    description="Sessions, newest first. Follow `next_cursor` for the next page. " + FILTERS_DOC,
+)
 async def list_sessions(
     principal: ReadScope,
     services: ServicesDep,
-    status: Status | None = None,
-    kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
-    user_id: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
-    label: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
-    source: Annotated[str | None, Query(max_length=128, pattern=TEXT_PATTERN)] = None,
-    continues: Annotated[
-        str | None, Query(pattern=SESSION_ID_PATTERN, description="Continuations of this session")
-    ] = None,
-    started_after: Annotated[ClientTime | None, Query()] = None,
-    started_before: Annotated[ClientTime | None, Query()] = None,
+    where: Annotated[SessionFilter, Depends(session_filter("limit", "cursor"))],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> SessionPage:
-    """Sessions, newest first. Follow ``next_cursor`` for the next page."""
-    where = SessionFilter.of(
-        status=status,
-        kind=kind,
-        user_id=user_id,
-        label=label,
-        source=source,
-        continues=continues,
-        started_after=started_after,
-        started_before=started_before,
-    )
     page, after = await services.sessions.list(
         principal, where, limit=limit, after=decode_cursor(cursor)
     )

@@ -7,10 +7,10 @@
             play()  # heartbeats run in the background; the session ends when the block does
 
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
-(the exception tree), ``analytics`` (results of
-the analytics API), ``retry``, ``handles`` (sessions tied to a block), ``presence``
-(presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
-extra and is not imported here).
+(the exception tree), ``analytics`` (results of the analytics API), ``retry``, ``handles``
+(sessions tied to a block), ``presence`` (presence reporters), ``export`` (reading the streamed
+CSV export) and ``discord`` (entries from discord.py state; needs the ``discord`` extra and is
+not imported here).
 """
 
 from sessionkeeper.client.analytics import (
@@ -32,7 +32,7 @@ from sessionkeeper.client.analytics import (
 )
 from sessionkeeper.client.analytics_calls import EventFilters
 from sessionkeeper.client.async_client import AsyncClient
-from sessionkeeper.client.calls import SessionFilters
+from sessionkeeper.client.calls import Filters, SessionFilters
 from sessionkeeper.client.errors import (
     Conflict,
     Forbidden,
@@ -48,6 +48,8 @@ from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle
 from sessionkeeper.client.models import (
     BatchItem,
     BatchResult,
+    Delivery,
+    DeliveryPage,
     EntryRef,
     Health,
     HeartbeatResult,
@@ -60,8 +62,13 @@ from sessionkeeper.client.models import (
     PresenceResult,
     Session,
     SessionRef,
+    SessionStats,
+    StatsGroup,
     SweepInfo,
     SweepResult,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
 )
 from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
 from sessionkeeper.client.protocol import EndReason, Status
@@ -77,6 +84,8 @@ __all__ = [
     "Conflict",
     "DailyMetrics",
     "DailyRow",
+    "Delivery",
+    "DeliveryPage",
     "EndReason",
     "EntryRef",
     "Event",
@@ -84,6 +93,7 @@ __all__ = [
     "EventFilters",
     "EventOutcome",
     "EventPage",
+    "Filters",
     "Forbidden",
     "Gone",
     "Health",
@@ -109,7 +119,9 @@ __all__ = [
     "SessionFilters",
     "SessionHandle",
     "SessionRef",
+    "SessionStats",
     "SessionkeeperError",
+    "StatsGroup",
     "Status",
     "Summary",
     "SweepInfo",
@@ -118,4 +130,7 @@ __all__ = [
     "TopName",
     "Unauthorized",
     "UnexpectedResponse",
+    "Webhook",
+    "WebhookCreated",
+    "WebhookSecret",
 ]

@@ -18,7 +18,7 @@ from sessionkeeper.client.analytics import (
     Summary,
     TenantSettings,
 )
-from sessionkeeper.client.calls import Call, iso, params_of
+from sessionkeeper.client.calls import Call, iso, query_params
 from sessionkeeper.client.protocol import new_session_id
 
 
@@ -54,12 +54,12 @@ def send_events(events: Iterable[NewEvent | Mapping[str, Any]]) -> Call[EventBat
 
 
 def list_events(**filters: Any) -> Call[EventPage]:
-    return Call("GET", "/v1/events", EventPage.from_json, params=params_of(filters))
+    return Call("GET", "/v1/events", EventPage.from_json, params=query_params(filters))
 
 
 def session_events(session_id: str, **filters: Any) -> Call[EventPage]:
     path = f"/v1/sessions/{quote(session_id, safe='')}/events"
-    return Call("GET", path, EventPage.from_json, params=params_of(filters))
+    return Call("GET", path, EventPage.from_json, params=query_params(filters))
 
 
 def metrics_daily(
@@ -71,11 +71,11 @@ def metrics_daily(
     tz: str | None = None,
 ) -> Call[DailyMetrics]:
     values = {"days": days, "from": from_day, "to": to_day, "kind": kind, "tz": tz}
-    return Call("GET", "/v1/metrics/daily", DailyMetrics.from_json, params=params_of(values))
+    return Call("GET", "/v1/metrics/daily", DailyMetrics.from_json, params=query_params(values))
 
 
 def metrics_summary(period: str = "day", *, kind: str | None = None) -> Call[Summary]:
-    params = params_of({"period": period, "kind": kind})
+    params = query_params({"period": period, "kind": kind})
     return Call("GET", "/v1/metrics/summary", Summary.from_json, params=params)
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, Unpack
+from typing import IO, Any, TypeVar, Unpack
 
 import httpx
 
 from sessionkeeper.client import calls
 from sessionkeeper.client.analytics_client import AsyncAnalytics
-from sessionkeeper.client.calls import Call, SessionFilters, default_headers
-from sessionkeeper.client.errors import unreachable
+from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
+from sessionkeeper.client.errors import error_from_response, unreachable
+from sessionkeeper.client.export import CsvRecords
 from sessionkeeper.client.handles import AsyncSessionHandle
 from sessionkeeper.client.models import (
     BatchResult,
+    Delivery,
+    DeliveryPage,
     EndBy,
     Health,
     HeartbeatResult,
@@ -24,7 +28,11 @@ from sessionkeeper.client.models import (
     Policy,
     PresenceResult,
     Session,
+    SessionStats,
     SweepResult,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
 )
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 
@@ -87,6 +95,29 @@ class AsyncClient(AsyncAnalytics):
             await asyncio.sleep(wait)
             attempt += 1
 
+    async def _open_stream(self, path: str, params: Mapping[str, str]) -> httpx.Response:
+        """As :meth:`Client._open_stream`: retried until the answer begins, then the caller's."""
+        attempt = 0
+        wait: float | None
+        while True:
+            request = self._http.build_request("GET", path, params=params)
+            try:
+                response = await self._http.send(request, stream=True)
+            except RETRYABLE_ERRORS as exc:
+                if attempt >= self.retry.retries:
+                    raise unreachable(self.base_url, exc) from exc
+                wait = self.retry.delay(attempt)
+            else:
+                if response.is_success:
+                    return response
+                await response.aread()
+                await response.aclose()
+                wait = self.retry.after_response(response, attempt, self.retry.retries)
+                if wait is None:
+                    raise error_from_response(response)
+            await asyncio.sleep(wait)
+            attempt += 1
+
     # Sessions
 
     async def start(
@@ -99,9 +130,11 @@ class AsyncClient(AsyncAnalytics):
         id: str | None = None,
         started_at: datetime | None = None,
         continues: str | None = None,
+        subject: Mapping[str, str] | None = None,
     ) -> Session:
         """Start a session. Without ``id`` one is made here, so a retry cannot duplicate it.
-        ``continues`` names the same user's earlier session that this one continues."""
+        ``continues`` names the same user's earlier session that this one continues;
+        ``subject`` holds filterable ids (``{"teacher_id": "t1"}``)."""
         return await self.send(
             calls.start(
                 user_id,
@@ -111,6 +144,7 @@ class AsyncClient(AsyncAnalytics):
                 id=id,
                 started_at=started_at,
                 continues=continues,
+                subject=subject,
             )
         )
 
@@ -161,6 +195,49 @@ class AsyncClient(AsyncAnalytics):
         async for page in self.pages(**filters):
             for session in page.items:
                 yield session
+
+    async def stats(self, group_by: str | None = None, **filters: Unpack[Filters]) -> SessionStats:
+        """Counts and durations of the matching sessions; ``group_by`` is ``kind``, ``day``
+        or ``subject.<field>``."""
+        return await self.send(calls.session_stats(group_by, **filters))
+
+    async def export_csv(
+        self,
+        destination: str | os.PathLike[str] | IO[bytes],
+        *,
+        subject_fields: Iterable[str] | None = None,
+        **filters: Unpack[Filters],
+    ) -> int:
+        """Stream the CSV export into a file (a path or a binary file object); returns the
+        bytes written. The writes are small and blocking, as a local file's are."""
+        params = calls.export_params(subject_fields, filters)
+        response = await self._open_stream(EXPORT_PATH, params)
+        written = 0
+        try:
+            if isinstance(destination, str | os.PathLike):
+                with open(destination, "wb") as file:
+                    async for chunk in response.aiter_bytes():
+                        written += file.write(chunk)
+            else:
+                async for chunk in response.aiter_bytes():
+                    written += destination.write(chunk)
+        finally:
+            await response.aclose()
+        return written
+
+    async def iter_export(
+        self, *, subject_fields: Iterable[str] | None = None, **filters: Unpack[Filters]
+    ) -> AsyncIterator[dict[str, str]]:
+        """Each row of the CSV export as a dict keyed by the header, as it streams in."""
+        params = calls.export_params(subject_fields, filters)
+        response = await self._open_stream(EXPORT_PATH, params)
+        records = CsvRecords()
+        try:
+            async for text in response.aiter_text():
+                for row in records.feed(text):
+                    yield row
+        finally:
+            await response.aclose()
 
     def session(
         self,
@@ -243,3 +320,43 @@ class AsyncClient(AsyncAnalytics):
                 source, joins, leaves, at=at, keepalive=keepalive, dry_run=dry_run
             )
         )
+
+    # Webhooks (every call needs an admin key)
+
+    async def create_webhook(
+        self, url: str, events: Iterable[str], *, description: str | None = None
+    ) -> WebhookCreated:
+        """Register an endpoint; the answer's ``secret`` is shown only this once. Not retried:
+        a second try after a lost answer would register a second endpoint."""
+        call = calls.create_webhook(url, events, description=description)
+        return await self.send(call, retries=0)
+
+    async def webhooks(self) -> tuple[Webhook, ...]:
+        return await self.send(calls.webhooks())
+
+    async def get_webhook(self, webhook_id: str) -> Webhook:
+        return await self.send(calls.get_webhook(webhook_id))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self.send(calls.delete_webhook(webhook_id))
+
+    async def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
+        """A new secret, shown only now; the old one also signs for 24 h. Not retried."""
+        return await self.send(calls.rotate_webhook_secret(webhook_id), retries=0)
+
+    async def webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> DeliveryPage:
+        """One page of the endpoint's deliveries, newest first."""
+        return await self.send(
+            calls.webhook_deliveries(webhook_id, status=status, limit=limit, cursor=cursor)
+        )
+
+    async def retry_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Attempt the delivery again now, with the same ``webhook-id``."""
+        return await self.send(calls.retry_webhook_delivery(webhook_id, delivery_id))

@@ -20,6 +20,8 @@ import httpx
 from sessionkeeper.client.errors import UnexpectedResponse, error_from_response
 from sessionkeeper.client.models import (
     BatchResult,
+    Delivery,
+    DeliveryPage,
     EndBy,
     Health,
     HeartbeatResult,
@@ -28,7 +30,12 @@ from sessionkeeper.client.models import (
     Policy,
     PresenceResult,
     Session,
+    SessionStats,
     SweepResult,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
+    webhooks_from_json,
 )
 from sessionkeeper.client.protocol import VERSION, Status, new_session_id
 
@@ -42,13 +49,15 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     json: Any = None
     params: Mapping[str, str] | None = None
+    # False for answers without a body (204): ``parse`` then gets None.
+    has_body: bool = True
 
     def result(self, response: httpx.Response) -> T:
         """The parsed answer, or the error it stands for."""
         if not response.is_success:
             raise error_from_response(response)
         try:
-            return self.parse(response.json())
+            return self.parse(response.json() if self.has_body else None)
         except (ValueError, KeyError, TypeError) as exc:
             raise UnexpectedResponse(
                 f"{self.method} {self.path}: answer {response.status_code} is not what the "
@@ -76,15 +85,6 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def params_of(values: Mapping[str, Any]) -> dict[str, str]:
-    """Query parameters: the values given, times and days in ISO 8601."""
-    return {
-        name: iso(value) if isinstance(value, datetime) else str(value)
-        for name, value in values.items()
-        if value is not None
-    }
-
-
 def _flag(value: bool) -> Mapping[str, str] | None:
     return {"dry_run": "true"} if value else None
 
@@ -98,6 +98,7 @@ def start(
     id: str | None = None,
     started_at: datetime | None = None,
     continues: str | None = None,
+    subject: Mapping[str, str] | None = None,
 ) -> Call[Session]:
     body: dict[str, Any] = {"id": id or new_session_id(), "user_id": user_id, "kind": kind}
     if continues is not None:
@@ -106,6 +107,8 @@ def start(
         body["label"] = label
     if attributes is not None:
         body["attributes"] = dict(attributes)
+    if subject:
+        body["subject"] = dict(subject)
     if started_at is not None:
         body["started_at"] = iso(started_at)
     return Call("POST", "/v1/sessions", Session.from_json, json=body)
@@ -150,8 +153,12 @@ def get(session_id: str) -> Call[Session]:
     return Call("GET", f"/v1/sessions/{_segment(session_id)}", Session.from_json)
 
 
-class SessionFilters(TypedDict, total=False):
-    """Which sessions a listing returns; every filter is optional."""
+class Filters(TypedDict, total=False):
+    """Which sessions a listing, the stats or the export cover; every filter is optional.
+
+    ``subject`` matches subject fields (``{"teacher_id": "t1"}``); ``active_during`` is a
+    (from, to) pair; ``min_duration_s`` keeps closed sessions at least that long.
+    """
 
     status: Status | str
     kind: str
@@ -159,14 +166,62 @@ class SessionFilters(TypedDict, total=False):
     label: str
     source: str
     continues: str
+    subject: Mapping[str, str]
     started_after: datetime
     started_before: datetime
+    ended_after: datetime
+    ended_before: datetime
+    active_during: tuple[datetime, datetime]
+    min_duration_s: float
+
+
+class SessionFilters(Filters, total=False):
+    """The filters of a listing, and its page."""
+
     limit: int
     cursor: str
 
 
+def query_params(filters: Mapping[str, Any]) -> dict[str, str]:
+    """The query parameters of ``filters`` as the API spells them: times in ISO 8601, subject
+    fields as ``subject.<field>``, an interval as ``<from>/<to>``; None values left out."""
+    params: dict[str, str] = {}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "subject":
+            params.update({f"subject.{field}": str(v) for field, v in value.items()})
+        elif name == "active_during":
+            start, end = value
+            params[name] = f"{iso(start)}/{iso(end)}"
+        elif isinstance(value, datetime):
+            params[name] = iso(value)
+        else:
+            params[name] = str(value)
+    return params
+
+
 def list_sessions(**filters: Unpack[SessionFilters]) -> Call[Page]:
-    return Call("GET", "/v1/sessions", Page.from_json, params=params_of(filters))
+    return Call("GET", "/v1/sessions", Page.from_json, params=query_params(filters))
+
+
+def session_stats(group_by: str | None = None, **filters: Unpack[Filters]) -> Call[SessionStats]:
+    params = query_params(filters)
+    if group_by is not None:
+        params["group_by"] = group_by
+    return Call("GET", "/v1/sessions/stats", SessionStats.from_json, params=params)
+
+
+EXPORT_PATH = "/v1/sessions/export.csv"
+
+
+def export_params(
+    subject_fields: Iterable[str] | None, filters: Mapping[str, Any]
+) -> dict[str, str]:
+    params = query_params(filters)
+    if subject_fields is not None:
+        params["subject_fields"] = ",".join(subject_fields)
+    return params
 
 
 def put_policy(
@@ -230,3 +285,54 @@ def presence_changes(
         body["at"] = iso(at)
     path = f"/v1/presence/{_segment(source)}/changes"
     return Call("POST", path, PresenceResult.from_json, json=body, params=_flag(dry_run))
+
+
+# Webhooks
+
+
+def create_webhook(
+    url: str, events: Iterable[str], *, description: str | None = None
+) -> Call[WebhookCreated]:
+    body: dict[str, Any] = {"url": url, "events": list(events)}
+    if description is not None:
+        body["description"] = description
+    return Call("POST", "/v1/webhooks", WebhookCreated.from_json, json=body)
+
+
+def webhooks() -> Call[tuple[Webhook, ...]]:
+    return Call("GET", "/v1/webhooks", webhooks_from_json)
+
+
+def get_webhook(webhook_id: str) -> Call[Webhook]:
+    return Call("GET", f"/v1/webhooks/{_segment(webhook_id)}", Webhook.from_json)
+
+
+def delete_webhook(webhook_id: str) -> Call[None]:
+    return Call("DELETE", f"/v1/webhooks/{_segment(webhook_id)}", _nothing, has_body=False)
+
+
+def _nothing(_data: Any) -> None:
+    return None
+
+
+def rotate_webhook_secret(webhook_id: str) -> Call[WebhookSecret]:
+    path = f"/v1/webhooks/{_segment(webhook_id)}/rotate"
+    return Call("POST", path, WebhookSecret.from_json)
+
+
+def webhook_deliveries(
+    webhook_id: str,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Call[DeliveryPage]:
+    values = {"status": status, "limit": limit, "cursor": cursor}
+    params = {name: str(value) for name, value in values.items() if value is not None}
+    path = f"/v1/webhooks/{_segment(webhook_id)}/deliveries"
+    return Call("GET", path, DeliveryPage.from_json, params=params)
+
+
+def retry_webhook_delivery(webhook_id: str, delivery_id: str) -> Call[Delivery]:
+    path = f"/v1/webhooks/{_segment(webhook_id)}/deliveries/{_segment(delivery_id)}/retry"
+    return Call("POST", path, Delivery.from_json)

@@ -7,7 +7,7 @@ fields does not break an older client.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -64,6 +64,8 @@ class Session:
     # How often late evidence corrected it after it timed out, and when last.
     amended_count: int = 0
     amended_at: datetime | None = None
+    # Filterable ids the session is about (``{"teacher_id": "t1"}``); empty when none.
+    subject: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:
@@ -89,6 +91,7 @@ class Session:
             continues=data.get("continues"),
             amended_count=int(data.get("amended_count") or 0),
             amended_at=_time_or_none(data.get("amended_at")),
+            subject=dict(data.get("subject") or {}),
         )
 
 
@@ -341,3 +344,190 @@ def _session_ref(data: Json) -> SessionRef:
         kind=data["kind"],
         label=data.get("label"),
     )
+
+
+# Statistics
+
+
+@dataclass(frozen=True, slots=True)
+class StatsGroup:
+    """The statistics of one group: its ``key`` is the kind, the UTC day (``2026-11-21``) or
+    the subject field's value (None for sessions without that field)."""
+
+    key: str | None
+    total: int
+    active: int
+    ended: int
+    timed_out: int
+    expired: int
+    total_duration_s: float
+    average_duration_s: float | None
+    p50_duration_s: float | None
+    p95_duration_s: float | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> StatsGroup:
+        return cls(key=data.get("key"), **_counts(data))
+
+
+def _counts(data: Json) -> dict[str, Any]:
+    return {
+        "total": data["total"],
+        "active": data["active"],
+        "ended": data["ended"],
+        "timed_out": data["timed_out"],
+        "expired": data["expired"],
+        "total_duration_s": float(data["total_duration_s"]),
+        "average_duration_s": data.get("average_duration_s"),
+        "p50_duration_s": data.get("p50_duration_s"),
+        "p95_duration_s": data.get("p95_duration_s"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStats:
+    """Counts and durations of the matching sessions, and per group when grouped.
+
+    Overdue sessions the sweep has yet to close count as ``timed_out``; durations are those
+    of closed sessions; percentiles are nearest-rank (always a measured duration)."""
+
+    total: int
+    active: int
+    ended: int
+    timed_out: int
+    expired: int
+    total_duration_s: float
+    average_duration_s: float | None
+    p50_duration_s: float | None
+    p95_duration_s: float | None
+    group_by: str | None
+    groups: tuple[StatsGroup, ...]
+    truncated: bool
+
+    @classmethod
+    def from_json(cls, data: Json) -> SessionStats:
+        return cls(
+            **_counts(data),
+            group_by=data.get("group_by"),
+            groups=tuple(StatsGroup.from_json(group) for group in data.get("groups") or ()),
+            truncated=bool(data.get("truncated", False)),
+        )
+
+
+# Webhooks
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A registered endpoint; ``status`` is ``enabled`` or ``disabled`` (it answered 410)."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    description: str | None
+    status: str
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    previous_secret_expires_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Webhook:
+        return cls(**_webhook(data))
+
+
+def _webhook(data: Json) -> dict[str, Any]:
+    return {
+        "id": data["id"],
+        "url": data["url"],
+        "events": tuple(data["events"]),
+        "description": data.get("description"),
+        "status": data["status"],
+        "disabled_reason": data.get("disabled_reason"),
+        "created_at": parse_time(data["created_at"]),
+        "updated_at": parse_time(data["updated_at"]),
+        "previous_secret_expires_at": _time_or_none(data.get("previous_secret_expires_at")),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCreated(Webhook):
+    """A new endpoint with its signing ``secret`` (``whsec_…``), which is shown only once."""
+
+    secret: str
+
+    @classmethod
+    def from_json(cls, data: Json) -> WebhookCreated:
+        return cls(**_webhook(data), secret=data["secret"])
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecret:
+    """A rotated secret, shown only once; the previous one signs too until the given time."""
+
+    id: str
+    secret: str
+    previous_secret_expires_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> WebhookSecret:
+        return cls(
+            id=data["id"],
+            secret=data["secret"],
+            previous_secret_expires_at=_time_or_none(data.get("previous_secret_expires_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message to one endpoint; ``id`` is its ``webhook-id``, the same on every attempt.
+    ``status``: ``pending``, ``delivered`` or ``failed``."""
+
+    id: str
+    webhook_id: str
+    event_type: str
+    status: str
+    attempts: int
+    payload: Mapping[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Delivery:
+        return cls(
+            id=data["id"],
+            webhook_id=data["webhook_id"],
+            event_type=data["event_type"],
+            status=data["status"],
+            attempts=data["attempts"],
+            payload=dict(data["payload"]),
+            created_at=parse_time(data["created_at"]),
+            next_attempt_at=_time_or_none(data.get("next_attempt_at")),
+            last_attempt_at=_time_or_none(data.get("last_attempt_at")),
+            last_status_code=data.get("last_status_code"),
+            last_error=data.get("last_error"),
+            delivered_at=_time_or_none(data.get("delivered_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    """Deliveries newest first; ``next_cursor`` is None on the last page."""
+
+    items: tuple[Delivery, ...]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> DeliveryPage:
+        return cls(
+            items=tuple(Delivery.from_json(item) for item in data["items"]),
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+def webhooks_from_json(data: Json) -> tuple[Webhook, ...]:
+    return tuple(Webhook.from_json(item) for item in data["items"])

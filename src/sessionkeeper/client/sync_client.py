@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, Unpack
+from typing import IO, Any, TypeVar, Unpack
 
 import httpx
 
 from sessionkeeper.client import calls
 from sessionkeeper.client.analytics_client import Analytics
-from sessionkeeper.client.calls import Call, SessionFilters, default_headers
-from sessionkeeper.client.errors import unreachable
+from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
+from sessionkeeper.client.errors import error_from_response, unreachable
+from sessionkeeper.client.export import CsvRecords
 from sessionkeeper.client.handles import SessionHandle
 from sessionkeeper.client.models import (
     BatchResult,
+    Delivery,
+    DeliveryPage,
     EndBy,
     Health,
     HeartbeatResult,
@@ -24,7 +28,11 @@ from sessionkeeper.client.models import (
     Policy,
     PresenceResult,
     Session,
+    SessionStats,
     SweepResult,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
 )
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 
@@ -89,6 +97,31 @@ class Client(Analytics):
             time.sleep(wait)
             attempt += 1
 
+    def _open_stream(self, path: str, params: Mapping[str, str]) -> httpx.Response:
+        """A streamed GET whose answer is a 2xx, retried as ``send`` retries until its
+        answer begins; the caller reads and closes it. Once the body flows, a failure is
+        the caller's: a half-read stream cannot be sent again unnoticed."""
+        attempt = 0
+        wait: float | None
+        while True:
+            request = self._http.build_request("GET", path, params=params)
+            try:
+                response = self._http.send(request, stream=True)
+            except RETRYABLE_ERRORS as exc:
+                if attempt >= self.retry.retries:
+                    raise unreachable(self.base_url, exc) from exc
+                wait = self.retry.delay(attempt)
+            else:
+                if response.is_success:
+                    return response
+                response.read()
+                response.close()
+                wait = self.retry.after_response(response, attempt, self.retry.retries)
+                if wait is None:
+                    raise error_from_response(response)
+            time.sleep(wait)
+            attempt += 1
+
     # Sessions
 
     def start(
@@ -101,9 +134,11 @@ class Client(Analytics):
         id: str | None = None,
         started_at: datetime | None = None,
         continues: str | None = None,
+        subject: Mapping[str, str] | None = None,
     ) -> Session:
         """Start a session. Without ``id`` one is made here, so a retry cannot duplicate it.
-        ``continues`` names the same user's earlier session that this one continues."""
+        ``continues`` names the same user's earlier session that this one continues;
+        ``subject`` holds filterable ids (``{"teacher_id": "t1"}``)."""
         return self.send(
             calls.start(
                 user_id,
@@ -113,6 +148,7 @@ class Client(Analytics):
                 id=id,
                 started_at=started_at,
                 continues=continues,
+                subject=subject,
             )
         )
 
@@ -160,6 +196,46 @@ class Client(Analytics):
         """Every session of the listing, across all pages."""
         for page in self.pages(**filters):
             yield from page.items
+
+    def stats(self, group_by: str | None = None, **filters: Unpack[Filters]) -> SessionStats:
+        """Counts and durations of the matching sessions; ``group_by`` is ``kind``, ``day``
+        or ``subject.<field>``."""
+        return self.send(calls.session_stats(group_by, **filters))
+
+    def export_csv(
+        self,
+        destination: str | os.PathLike[str] | IO[bytes],
+        *,
+        subject_fields: Iterable[str] | None = None,
+        **filters: Unpack[Filters],
+    ) -> int:
+        """Stream the CSV export of the matching sessions into a file (a path or a binary
+        file object), without holding it in memory; returns the bytes written."""
+        response = self._open_stream(EXPORT_PATH, calls.export_params(subject_fields, filters))
+        written = 0
+        try:
+            if isinstance(destination, str | os.PathLike):
+                with open(destination, "wb") as file:
+                    for chunk in response.iter_bytes():
+                        written += file.write(chunk)
+            else:
+                for chunk in response.iter_bytes():
+                    written += destination.write(chunk)
+        finally:
+            response.close()
+        return written
+
+    def iter_export(
+        self, *, subject_fields: Iterable[str] | None = None, **filters: Unpack[Filters]
+    ) -> Iterator[dict[str, str]]:
+        """Each row of the CSV export as a dict keyed by the header, as it streams in."""
+        response = self._open_stream(EXPORT_PATH, calls.export_params(subject_fields, filters))
+        records = CsvRecords()
+        try:
+            for text in response.iter_text():
+                yield from records.feed(text)
+        finally:
+            response.close()
 
     def session(
         self,
@@ -242,3 +318,42 @@ class Client(Analytics):
                 source, joins, leaves, at=at, keepalive=keepalive, dry_run=dry_run
             )
         )
+
+    # Webhooks (every call needs an admin key)
+
+    def create_webhook(
+        self, url: str, events: Iterable[str], *, description: str | None = None
+    ) -> WebhookCreated:
+        """Register an endpoint; the answer's ``secret`` is shown only this once. Not retried:
+        a second try after a lost answer would register a second endpoint."""
+        return self.send(calls.create_webhook(url, events, description=description), retries=0)
+
+    def webhooks(self) -> tuple[Webhook, ...]:
+        return self.send(calls.webhooks())
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self.send(calls.get_webhook(webhook_id))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.send(calls.delete_webhook(webhook_id))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
+        """A new secret, shown only now; the old one also signs for 24 h. Not retried."""
+        return self.send(calls.rotate_webhook_secret(webhook_id), retries=0)
+
+    def webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> DeliveryPage:
+        """One page of the endpoint's deliveries, newest first."""
+        return self.send(
+            calls.webhook_deliveries(webhook_id, status=status, limit=limit, cursor=cursor)
+        )
+
+    def retry_webhook_delivery(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Attempt the delivery again now, with the same ``webhook-id``."""
+        return self.send(calls.retry_webhook_delivery(webhook_id, delivery_id))

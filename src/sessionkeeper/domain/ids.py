@@ -10,6 +10,9 @@ import re
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+# Paths under /v1/sessions/ that are not session ids: no session may be started with them.
+RESERVED_SESSION_IDS = frozenset({"stats", "export.csv"})
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
 
 

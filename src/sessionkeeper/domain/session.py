@@ -36,6 +36,8 @@ class Session:
     # How often late evidence corrected the session after it was closed by timeout, and when.
     amended_count: int = 0
     amended_at: int | None = None
+    # Filterable ids the session is about (``domain/subject.py``); empty when none.
+    subject: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -97,6 +99,7 @@ class NewSession:
     start_digest: str
     source: str | None = None
     continues: str | None = None
+    subject: Mapping[str, str] | None = None
 
 
 def start_digest(request: Mapping[str, Any]) -> str:

@@ -7,9 +7,13 @@ conditional UPDATE, identical on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime
 
 MS_PER_S = 1000
+# What every accepted time string starts with; a bare number would be ambiguous (s or ms?).
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def to_ms(value: datetime) -> int:
@@ -18,3 +22,10 @@ def to_ms(value: datetime) -> int:
 
 def from_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / MS_PER_S, tz=UTC)
+
+
+def iso_z(ms: int) -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-21T10:00:00.000Z``."""
+    # time.gmtime, not datetime: an export formats millions of these.
+    seconds, millis = divmod(ms, MS_PER_S)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"

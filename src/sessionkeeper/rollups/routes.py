@@ -11,7 +11,7 @@ from pydantic import BeforeValidator
 
 from sessionkeeper.api.deps import AdminScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
-from sessionkeeper.api.fields import KIND_PATTERN
+from sessionkeeper.domain.ids import KIND_PATTERN
 from sessionkeeper.rollups.bundle import Rollups
 from sessionkeeper.rollups.history import MAX_DAYS
 from sessionkeeper.rollups.rules import Period

@@ -12,6 +12,7 @@ from sessionkeeper.services.liveness import Liveness
 from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.presence import PresenceService
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_reports import SessionReports
 from sessionkeeper.services.sessions import SessionService
 from sessionkeeper.services.subscribers import subscribers
 from sessionkeeper.services.sweeper import Sweeper
@@ -34,6 +35,7 @@ class Services:
     health: HealthService
     presence: PresenceService
     liveness: Liveness
+    reports: SessionReports
     features: Sequence[Feature[Any]] = ()
     _by_feature: dict[str, Any] = field(default_factory=dict)
 
@@ -52,6 +54,7 @@ class Services:
             health=HealthService(runtime, sweeper),
             presence=PresenceService(runtime, sessions),
             liveness=Liveness(runtime),
+            reports=SessionReports(runtime),
             features=tuple(features),
         )
         runtime.db.writer.recovery = services.liveness.recover

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.ids import is_valid_session_id, time_ordered_id
+from sessionkeeper.domain.ids import RESERVED_SESSION_IDS, is_valid_session_id, time_ordered_id
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.policy import resolve_policy
@@ -32,6 +32,7 @@ class StartRequest:
     attributes: Mapping[str, Any] | None = None
     started_at: int | None = None
     continues: str | None = None
+    subject: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +79,27 @@ class SessionService:
         return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
 
     async def start(self, principal: Principal, request: StartRequest) -> StartResult:
+        if request.id in RESERVED_SESSION_IDS:
+            raise InvalidInput(
+                f"'{request.id}' names a path under /v1/sessions/, not a session id",
+                field="id",
+            )
         started_at = self.client_time(request.started_at, "started_at")
         now = self.rt.clock.now_ms()
-        digest = start_digest(
-            {
-                "user_id": request.user_id,
-                "kind": request.kind,
-                "label": request.label,
-                "attributes": request.attributes or {},
-                "started_at": request.started_at,
-                # Only when set, so that digests of starts stored before it existed still match.
-                **({"continues": request.continues} if request.continues else {}),
-            }
-        )
+        started = {
+            "user_id": request.user_id,
+            "kind": request.kind,
+            "label": request.label,
+            "attributes": request.attributes or {},
+            "started_at": request.started_at,
+        }
+        # Absent from the digest when empty, so that starts stored before these fields
+        # existed keep their digests.
+        if request.subject:
+            started["subject"] = request.subject
+        if request.continues:
+            started["continues"] = request.continues
+        digest = start_digest(started)
         new = NewSession(
             id=request.id or self.new_id(),
             user_id=request.user_id,
@@ -102,6 +111,7 @@ class SessionService:
             grace_ms=0,
             start_digest=digest,
             continues=request.continues,
+            subject=request.subject or None,
         )
 
         def start(tx: Transaction) -> tuple[bool, Session | None]:

@@ -33,3 +33,10 @@ def upsert(
     stmt = dialect_insert(conn, table).values(**values)
     updates = {name: stmt.excluded[name] for name in values if name not in keys}
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
+
+
+def json_object_keys(conn: Connection, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
+    """The keys of a JSON object column as a table with one column, ``key``, to join on."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.json_object_keys(column).table_valued("key").render_derived("keys")
+    return sa.func.json_each(column).table_valued("key")

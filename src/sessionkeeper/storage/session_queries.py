@@ -13,12 +13,9 @@ from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.sessions import (
-    ACTIVE,
-    SESSION_COLUMNS,
-    overdue_at,
-    row_to_session,
-)
+from sessionkeeper.storage.session_filters import conditions as filter_conditions
+from sessionkeeper.storage.session_filters import status_at
+from sessionkeeper.storage.sessions import ACTIVE, SESSION_COLUMNS, overdue_at, row_to_session
 from sessionkeeper.storage.tables import sessions as t
 
 # Health looks back this far for sessions that timed out ("timed out in the last hour").
@@ -31,16 +28,6 @@ def timed_out_since(since: int) -> sa.ColumnElement[bool]:
     return sa.and_(t.c.end_reason == EndReason.TIMEOUT.value, t.c.ended_at >= since)
 
 
-def status_at(status: Status, now: int) -> sa.ColumnElement[bool]:
-    """Sessions whose status by the rules at ``now`` is ``status``: an overdue session not yet
-    swept counts as timed out, not as active."""
-    if status is Status.ACTIVE:
-        return sa.and_(t.c.status == ACTIVE, t.c.expires_at >= now)
-    if status is Status.TIMED_OUT:
-        return sa.or_(t.c.status == status.value, overdue_at(now))
-    return t.c.status == status.value
-
-
 def list_sessions(
     conn: Connection,
     principal: Principal,
@@ -50,23 +37,8 @@ def list_sessions(
     after: Cursor | None,
     now: int,
 ) -> list[Session]:
-    """A page of sessions as they stand at ``now`` (see ``Session.as_of``)."""
-    conditions: list[sa.ColumnElement[bool]] = [visible_to(t, principal)]
-    if where.status is not None:
-        conditions.append(status_at(where.status, now))
-    for column, value in (
-        (t.c.kind, where.kind),
-        (t.c.user_id, where.user_id),
-        (t.c.label, where.label),
-        (t.c.source, where.source),
-        (t.c.continues, where.continues),
-    ):
-        if value is not None:
-            conditions.append(column == value)
-    if where.started_after is not None:
-        conditions.append(t.c.started_at >= where.started_after)
-    if where.started_before is not None:
-        conditions.append(t.c.started_at < where.started_before)
+    """A page of sessions matching ``where`` as it stands at ``now``, newest first."""
+    conditions = filter_conditions(principal, where, now)
     if after is not None:
         conditions.append(
             sa.or_(

@@ -54,6 +54,7 @@ def row_to_session(row: RowMapping) -> Session:
         continues=row["continues"],
         amended_count=row["amended_count"],
         amended_at=row["amended_at"],
+        subject=row["subject"] or {},
     )
 
 
@@ -171,6 +172,7 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         "continues": new.continues,
         "amended_count": 0,
         "amended_at": None,
+        "subject": dict(new.subject) if new.subject else None,
     }
 
 

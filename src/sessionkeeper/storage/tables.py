@@ -81,6 +81,8 @@ sessions = sa.Table(
     # Corrections by late evidence after a close by timeout.
     sa.Column("amended_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("amended_at", sa.BigInteger, nullable=True),
+    # Filterable ids (``domain/subject.py``); SQL NULL, not JSON null, when there are none.
+    sa.Column("subject", sa.JSON(none_as_null=True), nullable=True),
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_sessions_tenant_started", "tenant_id", "started_at"),
     sa.Index("ix_sessions_tenant_user_started", "tenant_id", "user_id", "started_at"),
