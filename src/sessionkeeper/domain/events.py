@@ -48,6 +48,8 @@ class SessionEnded(ChangeEvent):
     started_at: int
     ended_at: int
     estimated: bool
+    # Set when the session was a participant's attendance in a room.
+    room_id: str | None = None
 
     @property
     def timed_out(self) -> bool:
@@ -87,3 +89,11 @@ class PresenceReconciled(ChangeEvent):
     started: int
     refreshed: int
     ended: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanged(ChangeEvent):
+    """The policy of a kind (``*``: the tenant's default) was set."""
+
+    name: ClassVar[str] = "policy.changed"
+    kind: str

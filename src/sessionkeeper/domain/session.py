@@ -64,6 +64,8 @@ class NewSession:
     grace_ms: int
     start_digest: str
     source: str | None = None
+    # A participant's attendance: the room it belongs to.
+    room_id: str | None = None
 
 
 def start_digest(request: Mapping[str, Any]) -> str:

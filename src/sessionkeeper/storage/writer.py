@@ -19,7 +19,10 @@ transaction each, so one bad op fails alone.
 **Change events.** Ops record events on their transaction (``tx.record(...)``). Subscribers
 registered ``in_transaction`` see them before the commit and may write rows in the same
 transaction (a webhook outbox, rollup dirty marks), so those rows exist exactly when the
-change does. Subscribers registered ``after_commit`` receive them only after the commit
+change does. Before them, *derivers* may turn the transaction's events into further events
+of the same transaction (a feature's reading of a kernel change: an attendance closed by the
+sweep is a participant who left); what they return is recorded like any other event.
+Subscribers registered ``after_commit`` receive them only after the commit
 succeeded, exactly once: a group rolled back and retried op by op publishes only what each
 op's own committed transaction recorded, and a failed op publishes nothing.
 
@@ -50,6 +53,7 @@ from sessionkeeper.storage.transaction import Transaction
 T = TypeVar("T")
 Op = Callable[[Transaction], Any]
 InTransaction = Callable[[Connection, Sequence[ChangeEvent]], None]
+Derive = Callable[[Connection, Sequence[ChangeEvent]], Sequence[ChangeEvent]]
 AfterCommit = Callable[[Sequence[ChangeEvent]], None]
 
 log = logging.getLogger(__name__)
@@ -103,12 +107,17 @@ class Subscribers:
     """Who hears of change events; the list is built in one place (``services/subscribers``)."""
 
     def __init__(self) -> None:
+        self.derive: list[Derive] = []
         self.in_transaction: list[InTransaction] = []
         self.after_commit: list[AfterCommit] = []
 
     def within(self, tx: Transaction) -> None:
-        """Let in-transaction subscribers write their rows; a failure rolls the group back."""
+        """Record the derived events, then let in-transaction subscribers write their rows;
+        a failure rolls the group back."""
         if tx.events:
+            recorded = tuple(tx.events)
+            for derive in self.derive:
+                tx.record(*derive(tx.conn, recorded))
             for subscriber in self.in_transaction:
                 subscriber(tx.conn, tx.events)
 
