@@ -24,7 +24,6 @@ from sessionkeeper.rooms.store import (
 from sessionkeeper.rooms.tables import room_cleanup_counts as counts
 from sessionkeeper.rooms.tables import room_invite_uses, room_invites
 from sessionkeeper.rooms.tables import rooms as r
-from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.heartbeats import heartbeat_condition, heartbeat_values
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import ACTIVE, close_overdue, close_rows, timeout_values
@@ -47,19 +46,23 @@ def _by_tenant(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
     return found
 
 
-def inactive_rooms(conn: Connection, now: int, limit: int = CHUNK) -> dict[int, list[str]]:
-    """Up to ``limit`` open rooms of any tenant marked inactive by ``now``, by tenant, read
-    through the index on ``inactive_at``. On PostgreSQL their rows stay locked until the
-    transaction ends and rows another process holds are skipped, so processes cleaning at
-    once share the work instead of waiting on each other."""
-    stmt = (
+def inactive_rooms_query(now: int, limit: int = CHUNK) -> sa.Select[int, str]:
+    """Up to ``limit`` open rooms of any tenant marked inactive by ``now``, read through the
+    index on ``inactive_at``: its cost follows the inactive rooms, not all rooms. On
+    PostgreSQL their rows stay locked until the transaction ends and rows another process
+    holds are skipped, so processes cleaning at once share the work."""
+    return (
         sa.select(r.c.tenant_id, r.c.id)
         .where(r.c.inactive_at < now)
         .order_by(r.c.inactive_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _by_tenant(conn.execute(stmt).all())
+
+
+def inactive_rooms(conn: Connection, now: int, limit: int = CHUNK) -> dict[int, list[str]]:
+    """The rooms of :func:`inactive_rooms_query`, by tenant."""
+    return _by_tenant(conn.execute(inactive_rooms_query(now, limit)).all())
 
 
 def current_room(tx: Transaction, principal: Principal, room_id: str, now: int) -> Room | None:
@@ -221,15 +224,20 @@ def purge_chunk(tx: Transaction, before: int, limit: int = CHUNK) -> dict[int, i
 def record_counts(
     conn: Connection, started_at: int, closed: dict[int, int], purged: dict[int, int]
 ) -> None:
-    """What a cleanup run did for each tenant it touched."""
-    for tenant_id in sorted(closed.keys() | purged.keys()):
-        values = {
+    """What the run that started at ``started_at`` did for each tenant: it replaces what
+    the run before did, so a tenant it did nothing for reads zeros."""
+    conn.execute(counts.delete())
+    rows = [
+        {
             "tenant_id": tenant_id,
             "run_started_at": started_at,
             "closed": closed.get(tenant_id, 0),
             "purged": purged.get(tenant_id, 0),
         }
-        conn.execute(upsert(conn, counts, values, keys=["tenant_id"]))
+        for tenant_id in sorted(closed.keys() | purged.keys())
+    ]
+    if rows:
+        conn.execute(counts.insert(), rows)
 
 
 def counts_of(conn: Connection, principal: Principal, started_at: int) -> tuple[int, int]:
