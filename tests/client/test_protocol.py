@@ -21,7 +21,7 @@ import pytest
 
 from sessionkeeper.assembly import create_app
 from sessionkeeper.client import errors as client_errors
-from sessionkeeper.client import models, protocol
+from sessionkeeper.client import models, protocol, room_models
 from sessionkeeper.domain import ids, lifecycle, policy
 from sessionkeeper.services.runtime import Runtime
 from tests.support import settings_for
@@ -96,6 +96,16 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "PresenceResult": models.PresenceResult,
     "EntryRef": models.EntryRef,
     "SessionRef": models.SessionRef,
+    "JobInfo": models.JobInfo,
+    "RoomOut": room_models.Room,
+    "RoomPage": room_models.RoomPage,
+    "ParticipantOut": room_models.Participant,
+    "SegmentOut": room_models.Segment,
+    "InviteOut": room_models.Invite,
+    "InviteStatusOut": room_models.InviteStatus,
+    "CleanupOut": room_models.CleanupResult,
+    "CleanupRun": room_models.CleanupRun,
+    "CleanupStatusOut": room_models.CleanupStatus,
 }
 # Response schemas the client reads some other way, and why.
 NOT_MODELLED: dict[str, str] = {

@@ -6,10 +6,14 @@
         with client.session(user_id="42", kind="game", label="Minecraft") as s:
             play()  # heartbeats run in the background; the session ends when the block does
 
+    with client.room("lobby").join("user-42") as p:
+        read()  # presence runs in the background; the participant leaves when the block ends
+
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
 (the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``presence``
-(presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
-extra and is not imported here).
+(presence reporters), ``room_calls``, ``room_models`` and ``rooms`` (rooms, invitations,
+participants tied to a block) and ``discord`` (entries from discord.py state; needs the
+``discord`` extra and is not imported here).
 """
 
 from sessionkeeper.client.async_client import AsyncClient
@@ -31,6 +35,7 @@ from sessionkeeper.client.models import (
     BatchResult,
     EntryRef,
     Health,
+    JobInfo,
     KindHealth,
     Page,
     Policies,
@@ -45,14 +50,37 @@ from sessionkeeper.client.models import (
 )
 from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
 from sessionkeeper.client.protocol import EndReason, Status
+from sessionkeeper.client.room_calls import RoomFilters
+from sessionkeeper.client.room_models import (
+    CleanupResult,
+    CleanupRun,
+    CleanupStatus,
+    Invite,
+    InviteStatus,
+    Participant,
+    Room,
+    RoomPage,
+    Segment,
+)
+from sessionkeeper.client.rooms import (
+    AsyncParticipantHandle,
+    AsyncRoomRef,
+    ParticipantHandle,
+    RoomRef,
+)
 from sessionkeeper.client.sync_client import Client
 
 __all__ = [
     "AsyncClient",
+    "AsyncParticipantHandle",
     "AsyncPresenceReporter",
+    "AsyncRoomRef",
     "AsyncSessionHandle",
     "BatchItem",
     "BatchResult",
+    "CleanupResult",
+    "CleanupRun",
+    "CleanupStatus",
     "Client",
     "Conflict",
     "EndReason",
@@ -61,15 +89,25 @@ __all__ = [
     "Gone",
     "Health",
     "InvalidInput",
+    "Invite",
+    "InviteStatus",
+    "JobInfo",
     "KindHealth",
     "NotFound",
     "Page",
+    "Participant",
+    "ParticipantHandle",
     "Policies",
     "Policy",
     "PresenceEntry",
     "PresenceLeave",
     "PresenceReporter",
     "PresenceResult",
+    "Room",
+    "RoomFilters",
+    "RoomPage",
+    "RoomRef",
+    "Segment",
     "ServerUnavailable",
     "Session",
     "SessionFilters",

@@ -47,7 +47,8 @@ class Call(Generic[T]):
         if not response.is_success:
             raise error_from_response(response)
         try:
-            return self.parse(response.json())
+            # A 204 (a revoked invitation) has no body to read.
+            return self.parse(response.json() if response.content else None)
         except (ValueError, KeyError, TypeError) as exc:
             raise UnexpectedResponse(
                 f"{self.method} {self.path}: answer {response.status_code} is not what the "
@@ -71,7 +72,8 @@ def iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _segment(value: str) -> str:
+def path_segment(value: str) -> str:
+    """``value`` as one segment of a path: a "/" in it is sent as %2F."""
     return quote(value, safe="")
 
 
@@ -111,7 +113,7 @@ def heartbeat(
         body["at"] = iso(at)
     if attributes is not None:
         body["attributes"] = dict(attributes)
-    path = f"/v1/sessions/{_segment(session_id)}/heartbeat"
+    path = f"/v1/sessions/{path_segment(session_id)}/heartbeat"
     return Call("POST", path, Session.from_json, json=body)
 
 
@@ -130,11 +132,13 @@ def end(session_id: str, *, at: datetime | None = None, reason: EndBy = "client"
     body: dict[str, Any] = {"reason": reason}
     if at is not None:
         body["at"] = iso(at)
-    return Call("POST", f"/v1/sessions/{_segment(session_id)}/end", Session.from_json, json=body)
+    return Call(
+        "POST", f"/v1/sessions/{path_segment(session_id)}/end", Session.from_json, json=body
+    )
 
 
 def get(session_id: str) -> Call[Session]:
-    return Call("GET", f"/v1/sessions/{_segment(session_id)}", Session.from_json)
+    return Call("GET", f"/v1/sessions/{path_segment(session_id)}", Session.from_json)
 
 
 class SessionFilters(TypedDict, total=False):
@@ -166,14 +170,18 @@ def put_policy(
     heartbeat_interval_s: float | None = None,
     timeout_s: float | None = None,
     grace_s: float | None = None,
+    presence_interval_s: float | None = None,
+    room_timeout_s: float | None = None,
 ) -> Call[Policy]:
     values = {
         "heartbeat_interval_s": heartbeat_interval_s,
         "timeout_s": timeout_s,
         "grace_s": grace_s,
+        "presence_interval_s": presence_interval_s,
+        "room_timeout_s": room_timeout_s,
     }
     body = {name: value for name, value in values.items() if value is not None}
-    return Call("PUT", f"/v1/policies/{_segment(kind)}", Policy.from_json, json=body)
+    return Call("PUT", f"/v1/policies/{path_segment(kind)}", Policy.from_json, json=body)
 
 
 def policies() -> Call[Policies]:
@@ -199,7 +207,7 @@ def presence_snapshot(
     body: dict[str, Any] = {"entries": [dict(entry) for entry in entries]}
     if at is not None:
         body["at"] = iso(at)
-    path = f"/v1/presence/{_segment(source)}"
+    path = f"/v1/presence/{path_segment(source)}"
     return Call("PUT", path, PresenceResult.from_json, json=body, params=_flag(dry_run))
 
 
@@ -219,5 +227,5 @@ def presence_changes(
     }
     if at is not None:
         body["at"] = iso(at)
-    path = f"/v1/presence/{_segment(source)}/changes"
+    path = f"/v1/presence/{path_segment(source)}/changes"
     return Call("POST", path, PresenceResult.from_json, json=body, params=_flag(dry_run))
