@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import heartbeat_batch, heartbeat_http, memory, presence, sweep
+from bench import heartbeat_batch, heartbeat_http, memory, presence, rooms_cleanup, sweep
 from bench.config import RunConfig
 from bench.databases import postgres_available, postgres_version
 from bench.loadgen import pick_generator
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     sweep.NAME: sweep.run,
     memory.NAME: memory.run,
     presence.NAME: presence.run,
+    rooms_cleanup.NAME: rooms_cleanup.run,
 }
 
 
