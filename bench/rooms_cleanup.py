@@ -18,8 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench import scaling
 from bench.config import RunConfig
-from bench.databases import bare_engine, database, postgres_available, settings_for
+from bench.databases import bare_engine, settings_for
 from bench.populate import Population, now_ms, populate, prepare
 from bench.report import Case, Outcome
 from sessionkeeper.assembly import build_services
@@ -133,7 +134,7 @@ class Table:
         self.seconds: list[float] = []
         self.closed: list[int] = []
 
-    def clean(self) -> None:
+    def once(self) -> None:
         if self.seconds:
             _reopen(self.url)
         began = time.perf_counter()
@@ -155,61 +156,24 @@ class Table:
         }
 
 
-def measure(
-    backend: str, large: int, small: int, repetitions: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Cleanups of the large and the small database in turn, ``repetitions`` each."""
-    with database(backend) as big_url, database(backend) as small_url:
-        big = Table(big_url, large)
-        try:
-            base = Table(small_url, small)
-            try:
-                for _ in range(repetitions):
-                    big.clean()
-                    base.clean()
-            finally:
-                base.close()
-        finally:
-            big.close()
-    for table in (big, base):
-        if table.closed != [INACTIVE] * repetitions:
-            raise AssertionError(f"the cleanup closed {table.closed}, not {INACTIVE} each time")
-    return big.summary(), base.summary()
+def case(backend: str, big: dict[str, Any], base: dict[str, Any]) -> Case:
+    for summary in (big, base):
+        if set(summary["closed"]) != {INACTIVE}:
+            raise AssertionError(f"the cleanup closed {summary['closed']}, not {INACTIVE} each")
+    measured, baseline = float(big["median_s"]), float(base["median_s"])
+    return Case(
+        name=(
+            f"cleanup closing {INACTIVE:,} inactive rooms among {big['live']:,} vs "
+            f"{base['live']:,} live ({scaling.label(backend)})"
+        ),
+        measured=measured,
+        baseline=baseline,
+        unit="s",
+        goal=f"ratio ≤ {GOAL_SCALING}",
+        met=measured / baseline <= GOAL_SCALING,
+        raw={"large": big, "small": base},
+    )
 
 
 def run(config: RunConfig) -> Outcome:
-    large = config.size(1_000_000, 200_000)
-    small = config.size(100_000, 20_000)
-    repetitions = config.size(5, 2)
-    outcome = Outcome(
-        NAME,
-        settings={
-            "large": large,
-            "small": small,
-            "inactive": INACTIVE,
-            "repetitions": repetitions,
-            "sqlite_synchronous": "FULL",
-        },
-    )
-    for backend in config.backends:
-        if backend == "postgresql" and not postgres_available():
-            outcome.skipped.append("PostgreSQL not reachable")
-            continue
-        big, base = measure(backend, large, small, repetitions)
-        measured, baseline = float(big["median_s"]), float(base["median_s"])
-        label = "SQLite" if backend == "sqlite" else "PostgreSQL"
-        outcome.cases.append(
-            Case(
-                name=(
-                    f"cleanup closing {INACTIVE:,} inactive rooms among {large:,} vs "
-                    f"{small:,} live ({label})"
-                ),
-                measured=measured,
-                baseline=baseline,
-                unit="s",
-                goal=f"ratio ≤ {GOAL_SCALING}",
-                met=measured / baseline <= GOAL_SCALING,
-                raw={"large": big, "small": base},
-            )
-        )
-    return outcome
+    return scaling.run(config, NAME, Table, case, inactive=INACTIVE)

@@ -18,7 +18,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sessionkeeper.client.errors import Conflict, ServerUnavailable, SessionkeeperError
+from sessionkeeper.client.errors import Conflict
+from sessionkeeper.client.handles import BackgroundBeats
 from sessionkeeper.client.room_models import Invite, Participant, Room
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ log = logging.getLogger("sessionkeeper.client")
 JOIN_TIMEOUT_S = 1.0
 
 
-class _Participation:
+class _Participation(BackgroundBeats[Participant]):
     """What the sync and the async handle share: what the answers have told."""
 
     def __init__(
@@ -41,58 +42,39 @@ class _Participation:
         invite_token: str | None,
         presence_every: float | None,
     ) -> None:
+        super().__init__()
         self.room_id = room_id
         self.user_id = user_id
         self.invite_token = invite_token
         self.presence_every = presence_every
         self.room_closed = False
         self.rejoins = 0
-        self.last_error: Exception | None = None
-        self._participant: Participant | None = None
-        self._leaving = False
-        self._lock = threading.Lock()
 
     @property
     def participant(self) -> Participant:
         """The participant as the server last described it."""
-        if self._participant is None:
+        if self._latest is None:
             raise RuntimeError("the participant joins when its with-block is entered")
-        return self._participant
+        return self._latest
 
     @property
     def beating(self) -> bool:
         return not (self._leaving or self.room_closed)
 
     def _joined(self, participant: Participant) -> float:
-        self._participant = participant
+        self._latest = participant
         return self.presence_every or participant.presence_interval_s
-
-    def _answered(self, participant: Participant) -> None:
-        with self._lock:
-            if not self._leaving:
-                self._participant = participant
 
     def _failed(self, error: Exception) -> str:
         """What a failed presence calls for: ``rejoin``, ``retry`` or ``stop``."""
-        with self._lock:
-            if self._leaving:
-                return "stop"
-            if isinstance(error, Conflict) and error.code == "not_present":
-                return "rejoin"
-            if isinstance(error, Conflict) and error.code == "room_closed":
+        if isinstance(error, Conflict) and error.code == "not_present":
+            return "stop" if self._leaving else "rejoin"
+        if isinstance(error, Conflict) and error.code == "room_closed":
+            with self._lock:
                 self.room_closed = True
-                log.info("room %s closed: %s", self.room_id, error.detail)
-                return "stop"
-            self.last_error = error
-        if isinstance(error, SessionkeeperError) and not isinstance(error, ServerUnavailable):
-            log.error("presence in room %s stops: %s", self.room_id, error)
+            log.info("room %s closed: %s", self.room_id, error.detail)
             return "stop"
-        log.warning("presence in room %s failed, trying again later: %r", self.room_id, error)
-        return "retry"
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._leaving = True
+        return "retry" if self._goes_on_after(error, f"room {self.room_id}") else "stop"
 
 
 class ParticipantHandle(_Participation):
@@ -160,12 +142,8 @@ class ParticipantHandle(_Participation):
             self._thread.join(JOIN_TIMEOUT_S)
         if self.room_closed:
             return
-        try:
-            self._participant = self._client.leave_room(self.room_id, self.user_id)
-        except Exception:
-            if exc is None:
-                raise
-            log.exception("could not leave room %s", self.room_id)  # the block's error wins
+        with self._goodbye(exc, f"room {self.room_id}"):
+            self._latest = self._client.leave_room(self.room_id, self.user_id)
 
 
 class AsyncParticipantHandle(_Participation):
@@ -233,12 +211,8 @@ class AsyncParticipantHandle(_Participation):
             await asyncio.wait([self._task])
         if self.room_closed:
             return
-        try:
-            self._participant = await self._client.leave_room(self.room_id, self.user_id)
-        except Exception:
-            if exc is None:
-                raise
-            log.exception("could not leave room %s", self.room_id)
+        with self._goodbye(exc, f"room {self.room_id}"):
+            self._latest = await self._client.leave_room(self.room_id, self.user_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ as the rules have them at the time of the read (``rules.as_read``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -73,12 +73,15 @@ class ParticipantView:
 
 @dataclass(slots=True)
 class _Outcome:
-    """What a write op found: the error to raise once it committed, or what to answer."""
+    """What a write op found: the error to raise once it committed (the op's own writes, such
+    as closing an inactive room, stand), or whether a new attendance began."""
 
     problem: SessionkeeperError | None = None
-    room: Room | None = None
-    attendances: list[Session] = field(default_factory=list)
     created: bool = False
+
+
+# What a write does to a participant once its room and latest attendance were found.
+Act = Callable[[Transaction, Room, Session], SessionkeeperError | None]
 
 
 def activity_of(room: Room, attendances: Sequence[Session]) -> int:
@@ -223,10 +226,24 @@ class RoomService:
                 )
             else:
                 store.touch(tx.conn, principal, room_id, joined_at)
-            return _Outcome(room=room, created=created)
+            return _Outcome(created=created)
 
         outcome = await self.rt.db.writer.run(join)
         return await self._participant(principal, room_id, user_id, outcome), outcome.created
+
+    def _participant_op(
+        self, principal: Principal, room_id: str, user_id: str, now: int, act: Act
+    ) -> Callable[[Transaction], _Outcome]:
+        def op(tx: Transaction) -> _Outcome:
+            room = cleanup_store.current_room(tx, principal, room_id, now)
+            if room is None:
+                return _Outcome(problem=room_not_found(room_id))
+            latest = store.latest_attendance(tx.conn, principal, room_id, user_id)
+            if latest is None:
+                return _Outcome(problem=not_a_participant(room_id, user_id))
+            return _Outcome(problem=act(tx, room, latest))
+
+        return op
 
     async def presence(
         self, principal: Principal, room_id: str, user_id: str, *, at: int | None = None
@@ -236,23 +253,17 @@ class RoomService:
         seen_at = self.sessions.client_time(at, "at")
         now = self.rt.clock.now_ms()
 
-        def presence(tx: Transaction) -> _Outcome:
-            room = cleanup_store.current_room(tx, principal, room_id, now)
-            if room is None:
-                return _Outcome(problem=room_not_found(room_id))
-            latest = store.latest_attendance(tx.conn, principal, room_id, user_id)
-            if latest is None:
-                return _Outcome(problem=not_a_participant(room_id, user_id))
+        def presence(tx: Transaction, room: Room, latest: Session) -> SessionkeeperError | None:
             if not room.is_open:
-                return _Outcome(problem=room_closed(room))
+                return room_closed(room)
             outcome, session = heartbeats.heartbeat(tx, principal, latest.id, at=seen_at, now=now)
             if outcome != "ok":
-                return _Outcome(problem=not_present(room_id, user_id, session or latest))
+                return not_present(room_id, user_id, session or latest)
             store.touch(tx.conn, principal, room_id, seen_at)
-            return _Outcome(room=room)
+            return None
 
-        outcome = await self.rt.db.writer.run(presence)
-        return await self._participant(principal, room_id, user_id, outcome)
+        op = self._participant_op(principal, room_id, user_id, now, presence)
+        return await self._participant(principal, room_id, user_id, await self.rt.db.writer.run(op))
 
     async def leave(
         self, principal: Principal, room_id: str, user_id: str, *, at: int | None = None
@@ -261,36 +272,27 @@ class RoomService:
         left_at = self.sessions.client_time(at, "at")
         now = self.rt.clock.now_ms()
 
-        def leave(tx: Transaction) -> _Outcome:
-            room = cleanup_store.current_room(tx, principal, room_id, now)
-            if room is None:
-                return _Outcome(problem=room_not_found(room_id))
-            latest = store.latest_attendance(tx.conn, principal, room_id, user_id)
-            if latest is None:
-                return _Outcome(problem=not_a_participant(room_id, user_id))
+        def leave(tx: Transaction, room: Room, latest: Session) -> SessionkeeperError | None:
             if latest.status is Status.ACTIVE:
                 store.leave(tx, principal, room_id, latest.id, at=left_at)
-            return _Outcome(room=room)
+            return None
 
-        outcome = await self.rt.db.writer.run(leave)
-        return await self._participant(principal, room_id, user_id, outcome)
+        op = self._participant_op(principal, room_id, user_id, now, leave)
+        return await self._participant(principal, room_id, user_id, await self.rt.db.writer.run(op))
 
     async def end(self, principal: Principal, room_id: str, *, at: int | None = None) -> RoomView:
         """End the room and every attendance in it at ``at``; ending again changes nothing.
         A room already inactive at ``at`` is closed by the cleanup's rule instead."""
         end_at = self.sessions.client_time(at, "at")
 
-        def end(tx: Transaction) -> _Outcome:
+        def end(tx: Transaction) -> bool:
             room = cleanup_store.current_room(tx, principal, room_id, end_at)
-            if room is None:
-                return _Outcome(problem=room_not_found(room_id))
-            if room.is_open:
+            if room is not None and room.is_open:
                 store.end(tx, principal, room_id, at=end_at)
-            return _Outcome(room=room)
+            return room is not None
 
-        outcome = await self.rt.db.writer.run(end)
-        if outcome.problem is not None:
-            raise outcome.problem
+        if not await self.rt.db.writer.run(end):
+            raise room_not_found(room_id)
         return await self.get(principal, room_id)
 
     async def _participant(
