@@ -31,7 +31,7 @@ class Subscriptions:
     in_transaction: Sequence[InTransaction] = ()
     after_commit: Sequence[AfterCommit] = ()
     # Run first, inside the transaction: further events the feature reads into the recorded
-    # ones (e.g. a participant who left, from a session closed by the sweep).
+    # ones (what a session the sweep closed means to it), recorded in the same transaction.
     derive: Sequence[Derive] = ()
 
 

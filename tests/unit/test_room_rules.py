@@ -34,6 +34,16 @@ def test_participants_time_out_after_two_missed_intervals_plus_grace(
 
 
 @pytest.mark.parametrize(
+    ("marked", "seen", "latest"),
+    [(T0, [], T0), (T0, [T0 - 5, T0 - 1], T0), (T0, [T0 + 30_000, T0 + 10], T0 + 30_000)],
+)
+def test_the_last_activity_is_the_rooms_mark_or_a_later_presence(
+    marked: int, seen: list[int], latest: int
+) -> None:
+    assert rules.last_activity(marked, seen) == latest
+
+
+@pytest.mark.parametrize(
     ("silence_ms", "inactive", "minutes_left"),
     [
         (0, False, 60),

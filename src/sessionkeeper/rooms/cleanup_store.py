@@ -106,7 +106,6 @@ def close_inactive(
         sa.select(
             t.c.id,
             t.c.status,
-            t.c.last_seen_at,
             t.c.ended_at,
             r.c.room_timeout_ms,
             r.c.last_activity_at,
@@ -120,7 +119,8 @@ def close_inactive(
     inactive: dict[str, int] = {}
     ended_before: dict[str, int] = {}
     for row in rows:
-        activity = max(row.last_activity_at, row.last_seen_at, row.attended or 0)
+        seen = [] if row.attended is None else [row.attended]
+        activity = rules.last_activity(row.last_activity_at, seen)
         if row.status != ACTIVE:
             ended_before[row.id] = row.ended_at
         elif rules.is_inactive(activity, row.room_timeout_ms, now):

@@ -20,7 +20,7 @@ All times are epoch milliseconds; ``now`` is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -52,6 +52,13 @@ def participant_timing(presence_interval_ms: int) -> ParticipantTiming:
     """Two missed presence intervals plus a grace of half an interval."""
     grace = presence_interval_ms // 2
     return ParticipantTiming(MISSED_PRESENCE_INTERVALS * presence_interval_ms + grace, grace)
+
+
+def last_activity(marked: int, seen: Iterable[int] = ()) -> int:
+    """The latest participant activity: the room's own mark (its creation, then every join,
+    presence and leave through the rooms API), or a later presence of one of its attendances
+    (an attendance may be heartbeated through the sessions API too)."""
+    return max([marked, *seen])
 
 
 def inactive_at(last_activity: int, room_timeout_ms: int) -> int:

@@ -7,7 +7,7 @@ as the rules have them at the time of the read (``rules.as_read``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,13 +84,6 @@ class _Outcome:
 Act = Callable[[Transaction, Room, Session], SessionkeeperError | None]
 
 
-def activity_of(room: Room, attendances: Sequence[Session]) -> int:
-    """The latest participant activity: the room's own mark, or any attendance's latest
-    presence (an attendance may have been heartbeated through the sessions API)."""
-    seen = (s.last_seen_at for s in attendances)
-    return max(room.last_activity_at, room.session.last_seen_at, *seen)
-
-
 class RoomService:
     def __init__(self, runtime: Runtime, sessions: SessionService) -> None:
         self.rt = runtime
@@ -98,7 +91,7 @@ class RoomService:
 
     def _view(self, conn: Connection, principal: Principal, room: Room, now: int) -> RoomView:
         found = store.attendances(conn, principal, room.id)
-        activity = activity_of(room, found)
+        activity = rules.last_activity(room.last_activity_at, (s.last_seen_at for s in found))
         state, participants = rules.as_read(
             room.session.lifecycle,
             activity,
@@ -181,7 +174,7 @@ class RoomService:
         page = found[:limit]
         views = []
         for room in page:
-            activity = activity_of(room, ())
+            activity = rules.last_activity(room.last_activity_at)
             state = rules.close_inactive(
                 room.session.lifecycle, activity, room.room_timeout_ms, now
             )

@@ -247,14 +247,13 @@ def join(
 
 
 def last_activity(conn: Connection, principal: Principal, room: Room) -> int:
-    """The latest participant activity: what the rooms API marked, or what any attendance
-    shows (it may have been heartbeated through the sessions API)."""
+    """``rules.last_activity`` of the room, its attendances read by one aggregate."""
     attended = conn.execute(
         sa.select(sa.func.max(t.c.last_seen_at)).where(
             visible_to(t, principal), t.c.room_id == room.id
         )
     ).scalar()
-    return max(room.last_activity_at, room.session.last_seen_at, attended or 0)
+    return rules.last_activity(room.last_activity_at, [] if attended is None else [attended])
 
 
 def touch(conn: Connection, principal: Principal, room_id: str, at: int) -> None:

@@ -57,8 +57,8 @@ class PolicyService:
                 grace_ms=policy.grace_ms,
                 exclude_kinds=own_kinds if kind == DEFAULT_KIND else (),
             )
-            # Features whose sessions take their timing from the policy otherwise (rooms)
-            # bring them up to date in the same transaction.
+            # Features that time their sessions from other fields of the policy bring them
+            # up to date in the same transaction.
             tx.record(PolicyChanged(tenant_id=principal.tenant_id, kind=kind))
 
         await self.rt.db.writer.run(write)

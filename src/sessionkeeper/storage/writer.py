@@ -20,11 +20,11 @@ transaction each, so one bad op fails alone.
 registered ``in_transaction`` see them before the commit and may write rows in the same
 transaction (a webhook outbox, rollup dirty marks), so those rows exist exactly when the
 change does. Before them, *derivers* may turn the transaction's events into further events
-of the same transaction (a feature's reading of a kernel change: an attendance closed by the
-sweep is a participant who left); what they return is recorded like any other event.
-Subscribers registered ``after_commit`` receive them only after the commit
-succeeded, exactly once: a group rolled back and retried op by op publishes only what each
-op's own committed transaction recorded, and a failed op publishes nothing.
+of the same transaction (a feature's reading of a kernel change, such as what a session the
+sweep closed meant to it); what they return is recorded like any other event. Subscribers
+registered ``after_commit`` receive them only after the commit succeeded, exactly once: a
+group rolled back and retried op by op publishes only what each op's own committed
+transaction recorded, and a failed op publishes nothing.
 
 An op may also be *combinable* (see :class:`Combinable`): a run of neighbouring ops with the
 same ``combine_key`` is then carried out by one ``run_combined`` call, e.g. many single
