@@ -62,7 +62,7 @@ class _Participation(BackgroundBeats[Participant]):
         return not (self._leaving or self.room_closed)
 
     def _joined(self, participant: Participant) -> float:
-        self._latest = participant
+        self._answered(participant)
         return self.presence_every or participant.presence_interval_s
 
     def _failed(self, error: Exception) -> str:
