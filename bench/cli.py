@@ -22,6 +22,7 @@ from bench import (
     metrics_daily,
     presence,
     rollup_catchup,
+    rooms_cleanup,
     sweep,
 )
 from bench.config import RunConfig
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     event_ingest.NAME: event_ingest.run,
     rollup_catchup.NAME: rollup_catchup.run,
     export.NAME: export.run,
+    rooms_cleanup.NAME: rooms_cleanup.run,
 }
 
 

@@ -14,8 +14,9 @@ import statistics
 import time
 from typing import Any
 
+from bench import scaling
 from bench.config import RunConfig
-from bench.databases import bare_engine, database, postgres_available, settings_for
+from bench.databases import bare_engine, settings_for
 from bench.populate import Population, now_ms, populate, prepare
 from bench.report import Case, Outcome
 from sessionkeeper.assembly import build_services
@@ -58,7 +59,7 @@ class Table:
         self.inner: list[float] = []
         self.closed: list[int] = []
 
-    def sweep(self) -> None:
+    def once(self) -> None:
         if self.seconds:
             _reopen(self.url)
         began = time.perf_counter()
@@ -82,61 +83,27 @@ class Table:
         }
 
 
-def measure(
-    backend: str, large: int, small: int, repetitions: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Sweeps of the large and the small table in turn, ``repetitions`` each."""
-    with database(backend) as big_url, database(backend) as small_url:
-        big = Table(big_url, large)
-        try:
-            base = Table(small_url, small)
-            try:
-                for _ in range(repetitions):
-                    big.sweep()
-                    base.sweep()
-            finally:
-                base.close()
-        finally:
-            big.close()
-    return big.summary(), base.summary()
+def case(backend: str, big: dict[str, Any], base: dict[str, Any]) -> Case:
+    measured, baseline = float(big["median_s"]), float(base["median_s"])
+    scaling_ok = measured / baseline <= GOAL_SCALING
+    goal = f"ratio ≤ {GOAL_SCALING}"
+    met = scaling_ok
+    if backend == "sqlite":
+        goal += f" and ≤ {GOAL_SECONDS:.0f} s"
+        met = scaling_ok and measured <= GOAL_SECONDS
+    return Case(
+        name=(
+            f"sweep {OVERDUE:,} overdue among {big['active']:,} vs {base['active']:,} active "
+            f"({scaling.label(backend)})"
+        ),
+        measured=measured,
+        baseline=baseline,
+        unit="s",
+        goal=goal,
+        met=met,
+        raw={"large": big, "small": base},
+    )
 
 
 def run(config: RunConfig) -> Outcome:
-    large = config.size(1_000_000, 200_000)
-    small = config.size(100_000, 20_000)
-    repetitions = config.size(5, 2)
-    outcome = Outcome(
-        NAME,
-        settings={
-            "large": large,
-            "small": small,
-            "overdue": OVERDUE,
-            "repetitions": repetitions,
-            "sqlite_synchronous": "FULL",
-        },
-    )
-    for backend in config.backends:
-        if backend == "postgresql" and not postgres_available():
-            outcome.skipped.append("PostgreSQL not reachable")
-            continue
-        big, base = measure(backend, large, small, repetitions)
-        measured, baseline = float(big["median_s"]), float(base["median_s"])
-        scaling_ok = measured / baseline <= GOAL_SCALING
-        label = "SQLite" if backend == "sqlite" else "PostgreSQL"
-        goal = f"ratio ≤ {GOAL_SCALING}"
-        met = scaling_ok
-        if backend == "sqlite":
-            goal += f" and ≤ {GOAL_SECONDS:.0f} s"
-            met = scaling_ok and measured <= GOAL_SECONDS
-        outcome.cases.append(
-            Case(
-                name=f"sweep {OVERDUE:,} overdue among {large:,} vs {small:,} active ({label})",
-                measured=measured,
-                baseline=baseline,
-                unit="s",
-                goal=goal,
-                met=met,
-                raw={"large": big, "small": base},
-            )
-        )
-    return outcome
+    return scaling.run(config, NAME, Table, case, overdue=OVERDUE)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from sessionkeeper import events, rollups, settings, webhooks
+from sessionkeeper import events, rollups, rooms, settings, webhooks
 from sessionkeeper.api.app import build_app
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
@@ -23,6 +23,7 @@ FEATURES: list[Feature[Any]] = [
     events.FEATURE,
     rollups.FEATURE,
     webhooks.FEATURE,
+    rooms.FEATURE,
 ]
 
 

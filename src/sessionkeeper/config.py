@@ -14,6 +14,12 @@ class Settings(BaseSettings):
     port: int = 8000
 
     sweep_interval_s: float = Field(default=15.0, gt=0)
+    # Rooms: how often the cleanup closes inactive rooms; closed rooms older than this many
+    # days are deleted with their attendances and invites (None: kept for ever).
+    cleanup_interval_s: float = Field(default=900.0, gt=0)
+    room_retention_days: float | None = Field(default=None, gt=0)
+    # Where invitation links point, with {token} in it; None: this server's /v1/invites/{token}.
+    invite_url: str | None = Field(default=None, pattern=r"\{token\}")
     # How far a client-reported time may lie from the server clock.
     max_past_s: int = Field(default=24 * 3600, ge=0)
     max_future_s: int = Field(default=300, ge=0)

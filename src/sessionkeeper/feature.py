@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from sessionkeeper.jobs.job import Job
     from sessionkeeper.services.container import Services
-    from sessionkeeper.storage.writer import AfterCommit, InTransaction
+    from sessionkeeper.storage.writer import AfterCommit, Derive, InTransaction
 
 S = TypeVar("S")
 
@@ -30,6 +30,9 @@ class Subscriptions:
 
     in_transaction: Sequence[InTransaction] = ()
     after_commit: Sequence[AfterCommit] = ()
+    # Run first, inside the transaction: further events the feature reads into the recorded
+    # ones (what a session the sweep closed means to it), recorded in the same transaction.
+    derive: Sequence[Derive] = ()
 
 
 def _no_jobs(_service: Any) -> Sequence[Job]:

@@ -11,6 +11,8 @@ async def test_builtin_default_is_listed(api: Harness) -> None:
             "heartbeat_interval_s": 60.0,
             "timeout_s": 300.0,
             "grace_s": 30.0,
+            "presence_interval_s": 30.0,
+            "room_timeout_s": 3600.0,
             "builtin": True,
         }
     ]
@@ -24,6 +26,8 @@ async def test_put_fills_defaults_from_the_interval(api: Harness) -> None:
         "heartbeat_interval_s": 10.0,
         "timeout_s": 50.0,
         "grace_s": 5.0,
+        "presence_interval_s": 30.0,
+        "room_timeout_s": 3600.0,
         "builtin": False,
     }
     kinds = [p["kind"] for p in (await api.get("/v1/policies")).json()["items"]]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from sessionkeeper.assembly import create_app
-from sessionkeeper.client import analytics, models, protocol
+from sessionkeeper.client import analytics, models, protocol, room_models
 from sessionkeeper.client import errors as client_errors
 from sessionkeeper.domain import ids, lifecycle, policy
 from sessionkeeper.services.runtime import Runtime
@@ -118,6 +118,16 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "WebhookSecret": models.WebhookSecret,
     "DeliveryOut": models.Delivery,
     "DeliveryPage": models.DeliveryPage,
+    "JobInfo": models.JobInfo,
+    "RoomOut": room_models.Room,
+    "RoomPage": room_models.RoomPage,
+    "ParticipantOut": room_models.Participant,
+    "SegmentOut": room_models.Segment,
+    "InviteOut": room_models.Invite,
+    "InviteStatusOut": room_models.InviteStatus,
+    "CleanupOut": room_models.CleanupResult,
+    "CleanupRun": room_models.CleanupRun,
+    "CleanupStatusOut": room_models.CleanupStatus,
 }
 # Response schemas the client reads some other way, and why.
 NOT_MODELLED: dict[str, str] = {

@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import ServicesDep, require
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
@@ -15,6 +15,7 @@ from sessionkeeper.domain.principal import Scope
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.health import Health, HealthStatus
+from sessionkeeper.storage.jobs import JobRun
 
 router = APIRouter(tags=["health"], responses=PROBLEM_RESPONSES)
 
@@ -35,6 +36,26 @@ class SweepInfo(BaseModel):
     last_success_at: datetime | None
 
 
+class JobInfo(BaseModel):
+    started_at: datetime
+    at: datetime
+    lag_s: float
+    duration_s: float
+    error: str | None
+    last_success_at: datetime | None
+
+    @classmethod
+    def of(cls, run: JobRun, now: int) -> JobInfo:
+        return cls(
+            started_at=from_ms(run.started_at),
+            at=from_ms(run.finished_at),
+            lag_s=(now - run.finished_at) / 1000,
+            duration_s=run.duration_ms / 1000,
+            error=run.error,
+            last_success_at=None if run.last_success_at is None else from_ms(run.last_success_at),
+        )
+
+
 class HealthOut(BaseModel):
     status: HealthStatus
     reasons: list[str]
@@ -46,6 +67,9 @@ class HealthOut(BaseModel):
     active_users: int
     kinds: dict[str, KindHealth]
     last_sweep: SweepInfo | None
+    jobs: dict[str, JobInfo] = Field(
+        default_factory=dict, description="The last run of each periodic job, by name"
+    )
     overdue: list[SessionOut] | None = None
     recently_timed_out: list[SessionOut] | None = None
 
@@ -76,6 +100,7 @@ class HealthOut(BaseModel):
                 if sweep.last_success_at is None
                 else from_ms(sweep.last_success_at),
             ),
+            jobs={run.name: JobInfo.of(run, health.now) for run in health.jobs},
             overdue=[SessionOut.of(s) for s in health.overdue] if details else None,
             recently_timed_out=[SessionOut.of(s) for s in health.recently_timed_out]
             if details

@@ -26,6 +26,14 @@ class PolicyIn(WriteBody):
     grace_s: Annotated[StrictFloat | None, Field(ge=0, le=30 * 24 * 3600)] = Field(
         default=None, description="Default half the heartbeat interval"
     )
+    presence_interval_s: Seconds = Field(
+        default=None,
+        description="Rooms of the kind: how often participants send presence; default 30",
+    )
+    room_timeout_s: Seconds = Field(
+        default=None,
+        description="Rooms of the kind: silence after which a room is inactive; default 3600",
+    )
 
 
 class PolicyOut(BaseModel):
@@ -33,6 +41,8 @@ class PolicyOut(BaseModel):
     heartbeat_interval_s: float
     timeout_s: float
     grace_s: float
+    presence_interval_s: float
+    room_timeout_s: float
     builtin: bool = False
 
     @classmethod
@@ -42,6 +52,8 @@ class PolicyOut(BaseModel):
             heartbeat_interval_s=policy.heartbeat_interval_s,
             timeout_s=policy.timeout_s,
             grace_s=policy.grace_s,
+            presence_interval_s=policy.presence_interval_s,
+            room_timeout_s=policy.room_timeout_s,
             builtin=builtin,
         )
 
@@ -64,6 +76,8 @@ async def put_policy(
         heartbeat_interval_s=body.heartbeat_interval_s,
         timeout_s=body.timeout_s,
         grace_s=body.grace_s,
+        presence_interval_s=body.presence_interval_s,
+        room_timeout_s=body.room_timeout_s,
     )
     return PolicyOut.of(kind, policy)
 

@@ -6,11 +6,15 @@
         with client.session(user_id="42", kind="game", label="Minecraft") as s:
             play()  # heartbeats run in the background; the session ends when the block does
 
+    with client.room("lobby").join("user-42") as p:
+        read()  # presence runs in the background; the participant leaves when the block ends
+
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
 (the exception tree), ``analytics`` (results of the analytics API), ``retry``, ``handles``
 (sessions tied to a block), ``presence`` (presence reporters), ``export`` (reading the streamed
-CSV export) and ``discord`` (entries from discord.py state; needs the ``discord`` extra and is
-not imported here).
+CSV export), ``room_calls``, ``room_models`` and ``rooms`` (rooms, invitations, participants
+tied to a block) and ``discord`` (entries from discord.py state; needs the ``discord`` extra
+and is not imported here).
 """
 
 from sessionkeeper.client.analytics import (
@@ -53,6 +57,7 @@ from sessionkeeper.client.models import (
     EntryRef,
     Health,
     HeartbeatResult,
+    JobInfo,
     KindHealth,
     Page,
     Policies,
@@ -72,14 +77,37 @@ from sessionkeeper.client.models import (
 )
 from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
 from sessionkeeper.client.protocol import EndReason, Status
+from sessionkeeper.client.room_calls import RoomFilters
+from sessionkeeper.client.room_models import (
+    CleanupResult,
+    CleanupRun,
+    CleanupStatus,
+    Invite,
+    InviteStatus,
+    Participant,
+    Room,
+    RoomPage,
+    Segment,
+)
+from sessionkeeper.client.rooms import (
+    AsyncParticipantHandle,
+    AsyncRoomRef,
+    ParticipantHandle,
+    RoomRef,
+)
 from sessionkeeper.client.sync_client import Client
 
 __all__ = [
     "AsyncClient",
+    "AsyncParticipantHandle",
     "AsyncPresenceReporter",
+    "AsyncRoomRef",
     "AsyncSessionHandle",
     "BatchItem",
     "BatchResult",
+    "CleanupResult",
+    "CleanupRun",
+    "CleanupStatus",
     "Client",
     "Conflict",
     "DailyMetrics",
@@ -99,6 +127,9 @@ __all__ = [
     "Health",
     "HeartbeatResult",
     "InvalidInput",
+    "Invite",
+    "InviteStatus",
+    "JobInfo",
     "KindHealth",
     "LiveKind",
     "LiveMetrics",
@@ -106,6 +137,8 @@ __all__ = [
     "NewEvent",
     "NotFound",
     "Page",
+    "Participant",
+    "ParticipantHandle",
     "PeriodMetrics",
     "Policies",
     "Policy",
@@ -114,6 +147,11 @@ __all__ = [
     "PresenceReporter",
     "PresenceResult",
     "RollupRun",
+    "Room",
+    "RoomFilters",
+    "RoomPage",
+    "RoomRef",
+    "Segment",
     "ServerUnavailable",
     "Session",
     "SessionFilters",

@@ -10,7 +10,7 @@ from typing import IO, Any, TypeVar, Unpack
 
 import httpx
 
-from sessionkeeper.client import calls
+from sessionkeeper.client import calls, room_calls
 from sessionkeeper.client.analytics_client import AsyncAnalytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
@@ -35,6 +35,17 @@ from sessionkeeper.client.models import (
     WebhookSecret,
 )
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
+from sessionkeeper.client.room_calls import RoomFilters
+from sessionkeeper.client.room_models import (
+    CleanupResult,
+    CleanupStatus,
+    Invite,
+    InviteStatus,
+    Participant,
+    Room,
+    RoomPage,
+)
+from sessionkeeper.client.rooms import AsyncRoomRef
 
 T = TypeVar("T")
 
@@ -270,6 +281,8 @@ class AsyncClient(AsyncAnalytics):
         heartbeat_interval_s: float | None = None,
         timeout_s: float | None = None,
         grace_s: float | None = None,
+        presence_interval_s: float | None = None,
+        room_timeout_s: float | None = None,
     ) -> Policy:
         """Set the policy of ``kind`` (``*``: the default); unset values get defaults."""
         return await self.send(
@@ -278,6 +291,8 @@ class AsyncClient(AsyncAnalytics):
                 heartbeat_interval_s=heartbeat_interval_s,
                 timeout_s=timeout_s,
                 grace_s=grace_s,
+                presence_interval_s=presence_interval_s,
+                room_timeout_s=room_timeout_s,
             )
         )
 
@@ -290,6 +305,93 @@ class AsyncClient(AsyncAnalytics):
     async def sweep(self) -> SweepResult:
         """Close every overdue session now (needs an admin key)."""
         return await self.send(calls.sweep())
+
+    # Rooms
+
+    async def create_room(
+        self,
+        kind: str,
+        created_by: str,
+        *,
+        id: str | None = None,
+        label: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Room:
+        """Create a room. Without ``id`` one is made here, so a retry cannot duplicate it."""
+        return await self.send(
+            room_calls.create_room(kind, created_by, id=id, label=label, attributes=attributes)
+        )
+
+    async def get_room(self, room_id: str) -> Room:
+        """The room with its participants and their attendance segments."""
+        return await self.send(room_calls.get_room(room_id))
+
+    async def list_rooms(self, **filters: Unpack[RoomFilters]) -> RoomPage:
+        """One page of rooms, newest first; pass ``cursor=page.next_cursor`` for more."""
+        return await self.send(room_calls.list_rooms(**filters))
+
+    async def join_room(
+        self,
+        room_id: str,
+        user_id: str,
+        *,
+        invite_token: str | None = None,
+        at: datetime | None = None,
+    ) -> Participant:
+        """Join (or, while present, continue); raises :class:`Conflict` for a closed room and
+        :class:`Gone` or :class:`Conflict` with ``.code`` for an invitation that is refused."""
+        return await self.send(room_calls.join(room_id, user_id, invite_token=invite_token, at=at))
+
+    async def presence(
+        self, room_id: str, user_id: str, *, at: datetime | None = None
+    ) -> Participant:
+        """Still here; :class:`Conflict` ``not_present`` once the attendance closed."""
+        return await self.send(room_calls.presence(room_id, user_id, at=at))
+
+    async def leave_room(
+        self, room_id: str, user_id: str, *, at: datetime | None = None
+    ) -> Participant:
+        return await self.send(room_calls.leave(room_id, user_id, at=at))
+
+    async def end_room(self, room_id: str, *, at: datetime | None = None) -> Room:
+        """Close the room and every attendance in it."""
+        return await self.send(room_calls.end_room(room_id, at=at))
+
+    async def invite(
+        self,
+        room_id: str,
+        *,
+        max_uses: int | None = None,
+        expires_at: datetime | None = None,
+        expires_with_room: bool = True,
+    ) -> Invite:
+        """An invitation to the room; its ``token`` is shown only in this answer."""
+        return await self.send(
+            room_calls.invite(
+                room_id,
+                max_uses=max_uses,
+                expires_at=expires_at,
+                expires_with_room=expires_with_room,
+            )
+        )
+
+    async def inspect_invite(self, token: str) -> InviteStatus:
+        """What a join with ``token`` would meet now; never uses the invitation."""
+        return await self.send(room_calls.inspect_invite(token))
+
+    async def revoke_invite(self, invite_id: str) -> None:
+        await self.send(room_calls.revoke_invite(invite_id))
+
+    def room(self, room_id: str) -> AsyncRoomRef:
+        """``with client.room(room_id).join(user_id) as p:`` (see :mod:`.rooms`)."""
+        return AsyncRoomRef(self, room_id)
+
+    async def cleanup(self) -> CleanupResult:
+        """Close every inactive room now (needs an admin key)."""
+        return await self.send(room_calls.cleanup())
+
+    async def cleanup_status(self) -> CleanupStatus:
+        return await self.send(room_calls.cleanup_status())
 
     # Presence
 

@@ -50,14 +50,14 @@ class Call(Generic[T]):
     json: Any = None
     params: Mapping[str, str] | None = None
     # False for answers without a body (204): ``parse`` then gets None.
-    has_body: bool = True
 
     def result(self, response: httpx.Response) -> T:
         """The parsed answer, or the error it stands for."""
         if not response.is_success:
             raise error_from_response(response)
         try:
-            return self.parse(response.json() if self.has_body else None)
+            # A 204 (a revoked invitation) has no body to read.
+            return self.parse(response.json() if response.content else None)
         except (ValueError, KeyError, TypeError) as exc:
             raise UnexpectedResponse(
                 f"{self.method} {self.path}: answer {response.status_code} is not what the "
@@ -81,7 +81,8 @@ def iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _segment(value: str) -> str:
+def path_segment(value: str) -> str:
+    """``value`` as one segment of a path: a "/" in it is sent as %2F."""
     return quote(value, safe="")
 
 
@@ -127,7 +128,7 @@ def heartbeat(
         body["at"] = iso(at)
     if attributes is not None:
         body["attributes"] = dict(attributes)
-    path = f"/v1/sessions/{_segment(session_id)}/heartbeat"
+    path = f"/v1/sessions/{path_segment(session_id)}/heartbeat"
     return Call("POST", path, HeartbeatResult.from_json, json=body)
 
 
@@ -146,11 +147,13 @@ def end(session_id: str, *, at: datetime | None = None, reason: EndBy = "client"
     body: dict[str, Any] = {"reason": reason}
     if at is not None:
         body["at"] = iso(at)
-    return Call("POST", f"/v1/sessions/{_segment(session_id)}/end", Session.from_json, json=body)
+    return Call(
+        "POST", f"/v1/sessions/{path_segment(session_id)}/end", Session.from_json, json=body
+    )
 
 
 def get(session_id: str) -> Call[Session]:
-    return Call("GET", f"/v1/sessions/{_segment(session_id)}", Session.from_json)
+    return Call("GET", f"/v1/sessions/{path_segment(session_id)}", Session.from_json)
 
 
 class Filters(TypedDict, total=False):
@@ -230,14 +233,18 @@ def put_policy(
     heartbeat_interval_s: float | None = None,
     timeout_s: float | None = None,
     grace_s: float | None = None,
+    presence_interval_s: float | None = None,
+    room_timeout_s: float | None = None,
 ) -> Call[Policy]:
     values = {
         "heartbeat_interval_s": heartbeat_interval_s,
         "timeout_s": timeout_s,
         "grace_s": grace_s,
+        "presence_interval_s": presence_interval_s,
+        "room_timeout_s": room_timeout_s,
     }
     body = {name: value for name, value in values.items() if value is not None}
-    return Call("PUT", f"/v1/policies/{_segment(kind)}", Policy.from_json, json=body)
+    return Call("PUT", f"/v1/policies/{path_segment(kind)}", Policy.from_json, json=body)
 
 
 def policies() -> Call[Policies]:
@@ -263,7 +270,7 @@ def presence_snapshot(
     body: dict[str, Any] = {"entries": [dict(entry) for entry in entries]}
     if at is not None:
         body["at"] = iso(at)
-    path = f"/v1/presence/{_segment(source)}"
+    path = f"/v1/presence/{path_segment(source)}"
     return Call("PUT", path, PresenceResult.from_json, json=body, params=_flag(dry_run))
 
 
@@ -283,7 +290,7 @@ def presence_changes(
     }
     if at is not None:
         body["at"] = iso(at)
-    path = f"/v1/presence/{_segment(source)}/changes"
+    path = f"/v1/presence/{path_segment(source)}/changes"
     return Call("POST", path, PresenceResult.from_json, json=body, params=_flag(dry_run))
 
 
@@ -304,11 +311,11 @@ def webhooks() -> Call[tuple[Webhook, ...]]:
 
 
 def get_webhook(webhook_id: str) -> Call[Webhook]:
-    return Call("GET", f"/v1/webhooks/{_segment(webhook_id)}", Webhook.from_json)
+    return Call("GET", f"/v1/webhooks/{path_segment(webhook_id)}", Webhook.from_json)
 
 
 def delete_webhook(webhook_id: str) -> Call[None]:
-    return Call("DELETE", f"/v1/webhooks/{_segment(webhook_id)}", _nothing, has_body=False)
+    return Call("DELETE", f"/v1/webhooks/{path_segment(webhook_id)}", _nothing)
 
 
 def _nothing(_data: Any) -> None:
@@ -316,7 +323,7 @@ def _nothing(_data: Any) -> None:
 
 
 def rotate_webhook_secret(webhook_id: str) -> Call[WebhookSecret]:
-    path = f"/v1/webhooks/{_segment(webhook_id)}/rotate"
+    path = f"/v1/webhooks/{path_segment(webhook_id)}/rotate"
     return Call("POST", path, WebhookSecret.from_json)
 
 
@@ -329,10 +336,10 @@ def webhook_deliveries(
 ) -> Call[DeliveryPage]:
     values = {"status": status, "limit": limit, "cursor": cursor}
     params = {name: str(value) for name, value in values.items() if value is not None}
-    path = f"/v1/webhooks/{_segment(webhook_id)}/deliveries"
+    path = f"/v1/webhooks/{path_segment(webhook_id)}/deliveries"
     return Call("GET", path, DeliveryPage.from_json, params=params)
 
 
 def retry_webhook_delivery(webhook_id: str, delivery_id: str) -> Call[Delivery]:
-    path = f"/v1/webhooks/{_segment(webhook_id)}/deliveries/{_segment(delivery_id)}/retry"
+    path = f"/v1/webhooks/{path_segment(webhook_id)}/deliveries/{path_segment(delivery_id)}/retry"
     return Call("POST", path, Delivery.from_json)

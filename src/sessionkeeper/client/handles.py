@@ -11,11 +11,12 @@ cannot reopen it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
 
 from sessionkeeper.client.errors import Conflict, ServerUnavailable, SessionkeeperError
 from sessionkeeper.client.models import Policies, Session
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sessionkeeper.client.sync_client import Client
 
 log = logging.getLogger("sessionkeeper.client")
+T = TypeVar("T")
 
 # How long leaving the block waits for a heartbeat in flight. Its answer no longer matters
 # once the session ends, so a slow one is left to finish on its own (the thread is a daemon).
@@ -54,7 +56,52 @@ class SessionOptions(TypedDict, total=False):
     heartbeat_every: float | None
 
 
-class _Handle:
+class BackgroundBeats(Generic[T]):
+    """What a handle beating in the background keeps, whatever it beats: the latest answer,
+    the last failure, and whether its block is ending (answers after that are ignored)."""
+
+    def __init__(self) -> None:
+        self.last_error: Exception | None = None
+        self._latest: T | None = None
+        self._leaving = False
+        self._lock = threading.Lock()
+
+    def _answered(self, latest: T) -> None:
+        with self._lock:
+            if not self._leaving:
+                self._latest = latest
+
+    def _goes_on_after(self, error: Exception, what: str) -> bool:
+        """Record a failed beat the server gave no instruction with; returns whether beating
+        should go on (a later beat may pass when the server was merely away)."""
+        with self._lock:
+            if self._leaving:
+                return False
+            self.last_error = error
+        if isinstance(error, SessionkeeperError) and not isinstance(error, ServerUnavailable):
+            # Not found, unauthorized, forbidden: every further beat would get the same.
+            log.error("beats for %s stop: %s", what, error)
+            return False
+        log.warning("beat for %s failed, trying again later: %r", what, error)
+        return True
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._leaving = True
+
+    @contextlib.contextmanager
+    def _goodbye(self, raised: BaseException | None, what: str) -> Iterator[None]:
+        """Around the last call on leaving the block (an end, a leave): its failure is
+        raised, unless the block raised already; that is the error to see, this one is logged."""
+        try:
+            yield
+        except Exception:
+            if raised is None:
+                raise
+            log.exception("could not close %s", what)
+
+
+class _Handle(BackgroundBeats[Session]):
     """What the sync and the async handle share: the request, and what beats have told."""
 
     def __init__(
@@ -67,6 +114,7 @@ class _Handle:
         id: str | None = None,
         heartbeat_every: float | None = None,
     ) -> None:
+        super().__init__()
         # Made here rather than by the start call, so ``s.id`` is known before the block runs.
         self.id = id or new_session_id()
         self.user_id = user_id
@@ -75,54 +123,35 @@ class _Handle:
         self.attributes = attributes
         self.heartbeat_every = heartbeat_every
         self.closed_by_server = False
-        self.last_error: Exception | None = None
-        self._session: Session | None = None
-        self._leaving = False
-        self._lock = threading.Lock()
 
     @property
     def session(self) -> Session:
         """The session as the server last described it."""
-        if self._session is None:
+        if self._latest is None:
             raise RuntimeError("the session starts when its with-block is entered")
-        return self._session
+        return self._latest
 
     @property
     def beating(self) -> bool:
         return not (self._leaving or self.closed_by_server)
 
     def _started(self, session: Session) -> None:
-        self._session = session
+        self._latest = session
         # A start repeated with the id of a session closed meanwhile returns that session.
         self.closed_by_server = not session.is_active
 
-    def _beat_answered(self, session: Session) -> None:
-        with self._lock:
-            if not self._leaving:
-                self._session = session
-
     def _beat_failed(self, error: Exception) -> bool:
         """Record a failed heartbeat; returns whether beating should go on."""
-        with self._lock:
-            if self._leaving:
-                return False
-            if isinstance(error, Conflict):
+        if isinstance(error, Conflict):
+            with self._lock:
+                if self._leaving:
+                    return False
                 self.closed_by_server = True
                 if error.session is not None:
-                    self._session = error.session
-                log.warning("session %s was closed by the server: %s", self.id, error.detail)
-                return False
-            self.last_error = error
-        if isinstance(error, SessionkeeperError) and not isinstance(error, ServerUnavailable):
-            # Not found, unauthorized, forbidden: every further beat would get the same.
-            log.error("heartbeats for session %s stop: %s", self.id, error)
+                    self._latest = error.session
+            log.warning("session %s was closed by the server: %s", self.id, error.detail)
             return False
-        log.warning("heartbeat for session %s failed, trying again later: %r", self.id, error)
-        return True
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._leaving = True
+        return self._goes_on_after(error, f"session {self.id}")
 
 
 class SessionHandle(_Handle):
@@ -167,7 +196,7 @@ class SessionHandle(_Handle):
                 if not self._beat_failed(exc):
                     return
             else:
-                self._beat_answered(session)
+                self._answered(session)
 
     def heartbeat(self, *, attributes: Mapping[str, Any] | None = None) -> Session:
         """Beat now. A closed session is recorded (``closed_by_server``) and returned."""
@@ -176,7 +205,7 @@ class SessionHandle(_Handle):
         except Conflict as exc:
             self._beat_failed(exc)
             return self.session
-        self._beat_answered(session)
+        self._answered(session)
         return session
 
     def __exit__(
@@ -191,13 +220,8 @@ class SessionHandle(_Handle):
             self._thread.join(JOIN_TIMEOUT_S)
         if self.closed_by_server:
             return
-        try:
-            self._session = self._client.end(self.id, reason="client")
-        except Exception:
-            if exc is None:
-                raise
-            # The block's own error is the one to see; this one goes to the log.
-            log.exception("could not end session %s", self.id)
+        with self._goodbye(exc, f"session {self.id}"):
+            self._latest = self._client.end(self.id, reason="client")
 
 
 class AsyncSessionHandle(_Handle):
@@ -240,7 +264,7 @@ class AsyncSessionHandle(_Handle):
                 if not self._beat_failed(exc):
                     return
             else:
-                self._beat_answered(session)
+                self._answered(session)
 
     async def heartbeat(self, *, attributes: Mapping[str, Any] | None = None) -> Session:
         """Beat now. A closed session is recorded (``closed_by_server``) and returned."""
@@ -249,7 +273,7 @@ class AsyncSessionHandle(_Handle):
         except Conflict as exc:
             self._beat_failed(exc)
             return self.session
-        self._beat_answered(session)
+        self._answered(session)
         return session
 
     async def __aexit__(
@@ -265,9 +289,5 @@ class AsyncSessionHandle(_Handle):
             await asyncio.wait([self._task])
         if self.closed_by_server:
             return
-        try:
-            self._session = await self._client.end(self.id, reason="client")
-        except Exception:
-            if exc is None:
-                raise
-            log.exception("could not end session %s", self.id)
+        with self._goodbye(exc, f"session {self.id}"):
+            self._latest = await self._client.end(self.id, reason="client")

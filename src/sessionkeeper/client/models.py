@@ -166,6 +166,10 @@ class Policy:
     heartbeat_interval_s: float
     timeout_s: float
     grace_s: float
+    # For rooms of the kind: how often participants send presence, and how long a room may
+    # be silent before it is inactive.
+    presence_interval_s: float = 30.0
+    room_timeout_s: float = 3600.0
     builtin: bool = False
 
     @classmethod
@@ -175,6 +179,8 @@ class Policy:
             heartbeat_interval_s=float(data["heartbeat_interval_s"]),
             timeout_s=float(data["timeout_s"]),
             grace_s=float(data["grace_s"]),
+            presence_interval_s=float(data.get("presence_interval_s", 30.0)),
+            room_timeout_s=float(data.get("room_timeout_s", 3600.0)),
             builtin=bool(data.get("builtin", False)),
         )
 
@@ -212,6 +218,29 @@ class SweepInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class JobInfo:
+    """The last run of a periodic job (``sweep``, ``cleanup``…)."""
+
+    started_at: datetime
+    at: datetime
+    lag_s: float
+    duration_s: float
+    error: str | None
+    last_success_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> JobInfo:
+        return cls(
+            started_at=parse_time(data["started_at"]),
+            at=parse_time(data["at"]),
+            lag_s=data["lag_s"],
+            duration_s=data["duration_s"],
+            error=data.get("error"),
+            last_success_at=_time_or_none(data.get("last_success_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     """``status`` is ``ok``, ``degraded`` or ``down``; ``reasons`` say why it is not ok."""
 
@@ -225,6 +254,8 @@ class Health:
     active_users: int
     kinds: Mapping[str, KindHealth]
     last_sweep: SweepInfo | None
+    # The last run of each periodic job, by name.
+    jobs: Mapping[str, JobInfo] = field(default_factory=dict)
     # Only filled when asked for with ``details=True``.
     overdue: tuple[Session, ...] | None = None
     recently_timed_out: tuple[Session, ...] | None = None
@@ -260,6 +291,7 @@ class Health:
                 error=sweep.get("error"),
                 last_success_at=_time_or_none(sweep.get("last_success_at")),
             ),
+            jobs={name: JobInfo.from_json(job) for name, job in (data.get("jobs") or {}).items()},
             overdue=_sessions_or_none(data.get("overdue")),
             recently_timed_out=_sessions_or_none(data.get("recently_timed_out")),
         )

@@ -10,7 +10,7 @@ from typing import IO, Any, TypeVar, Unpack
 
 import httpx
 
-from sessionkeeper.client import calls
+from sessionkeeper.client import calls, room_calls
 from sessionkeeper.client.analytics_client import Analytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
@@ -35,6 +35,17 @@ from sessionkeeper.client.models import (
     WebhookSecret,
 )
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
+from sessionkeeper.client.room_calls import RoomFilters
+from sessionkeeper.client.room_models import (
+    CleanupResult,
+    CleanupStatus,
+    Invite,
+    InviteStatus,
+    Participant,
+    Room,
+    RoomPage,
+)
+from sessionkeeper.client.rooms import RoomRef
 
 T = TypeVar("T")
 
@@ -268,6 +279,8 @@ class Client(Analytics):
         heartbeat_interval_s: float | None = None,
         timeout_s: float | None = None,
         grace_s: float | None = None,
+        presence_interval_s: float | None = None,
+        room_timeout_s: float | None = None,
     ) -> Policy:
         """Set the policy of ``kind`` (``*``: the default); unset values get defaults."""
         return self.send(
@@ -276,6 +289,8 @@ class Client(Analytics):
                 heartbeat_interval_s=heartbeat_interval_s,
                 timeout_s=timeout_s,
                 grace_s=grace_s,
+                presence_interval_s=presence_interval_s,
+                room_timeout_s=room_timeout_s,
             )
         )
 
@@ -288,6 +303,89 @@ class Client(Analytics):
     def sweep(self) -> SweepResult:
         """Close every overdue session now (needs an admin key)."""
         return self.send(calls.sweep())
+
+    # Rooms
+
+    def create_room(
+        self,
+        kind: str,
+        created_by: str,
+        *,
+        id: str | None = None,
+        label: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Room:
+        """Create a room. Without ``id`` one is made here, so a retry cannot duplicate it."""
+        return self.send(
+            room_calls.create_room(kind, created_by, id=id, label=label, attributes=attributes)
+        )
+
+    def get_room(self, room_id: str) -> Room:
+        """The room with its participants and their attendance segments."""
+        return self.send(room_calls.get_room(room_id))
+
+    def list_rooms(self, **filters: Unpack[RoomFilters]) -> RoomPage:
+        """One page of rooms, newest first; pass ``cursor=page.next_cursor`` for more."""
+        return self.send(room_calls.list_rooms(**filters))
+
+    def join_room(
+        self,
+        room_id: str,
+        user_id: str,
+        *,
+        invite_token: str | None = None,
+        at: datetime | None = None,
+    ) -> Participant:
+        """Join (or, while present, continue); raises :class:`Conflict` for a closed room and
+        :class:`Gone` or :class:`Conflict` with ``.code`` for an invitation that is refused."""
+        return self.send(room_calls.join(room_id, user_id, invite_token=invite_token, at=at))
+
+    def presence(self, room_id: str, user_id: str, *, at: datetime | None = None) -> Participant:
+        """Still here; :class:`Conflict` ``not_present`` once the attendance closed."""
+        return self.send(room_calls.presence(room_id, user_id, at=at))
+
+    def leave_room(self, room_id: str, user_id: str, *, at: datetime | None = None) -> Participant:
+        return self.send(room_calls.leave(room_id, user_id, at=at))
+
+    def end_room(self, room_id: str, *, at: datetime | None = None) -> Room:
+        """Close the room and every attendance in it."""
+        return self.send(room_calls.end_room(room_id, at=at))
+
+    def invite(
+        self,
+        room_id: str,
+        *,
+        max_uses: int | None = None,
+        expires_at: datetime | None = None,
+        expires_with_room: bool = True,
+    ) -> Invite:
+        """An invitation to the room; its ``token`` is shown only in this answer."""
+        return self.send(
+            room_calls.invite(
+                room_id,
+                max_uses=max_uses,
+                expires_at=expires_at,
+                expires_with_room=expires_with_room,
+            )
+        )
+
+    def inspect_invite(self, token: str) -> InviteStatus:
+        """What a join with ``token`` would meet now; never uses the invitation."""
+        return self.send(room_calls.inspect_invite(token))
+
+    def revoke_invite(self, invite_id: str) -> None:
+        self.send(room_calls.revoke_invite(invite_id))
+
+    def room(self, room_id: str) -> RoomRef:
+        """``with client.room(room_id).join(user_id) as p:`` (see :mod:`.rooms`)."""
+        return RoomRef(self, room_id)
+
+    def cleanup(self) -> CleanupResult:
+        """Close every inactive room now (needs an admin key)."""
+        return self.send(room_calls.cleanup())
+
+    def cleanup_status(self) -> CleanupStatus:
+        return self.send(room_calls.cleanup_status())
 
     # Presence
 

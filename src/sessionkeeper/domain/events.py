@@ -48,6 +48,8 @@ class SessionEnded(ChangeEvent):
     started_at: int
     ended_at: int
     estimated: bool
+    # Set when the session was a participant's attendance in a room.
+    room_id: str | None = None
 
     @property
     def timed_out(self) -> bool:
@@ -100,3 +102,11 @@ class SessionDeleted(ChangeEvent):
     started_at: int
     ended_at: int | None
     at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyChanged(ChangeEvent):
+    """The policy of a kind (``*``: the tenant's default) was set."""
+
+    name: ClassVar[str] = "policy.changed"
+    kind: str

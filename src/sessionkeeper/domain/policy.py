@@ -1,4 +1,8 @@
-"""Per tenant and kind: how often clients heartbeat and when silence means gone."""
+"""Per tenant and kind: how often clients heartbeat and when silence means gone.
+
+Rooms of the kind read two more values: how often their participants send presence, and how
+long a room may stay silent before its cleanup closes it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ DEFAULT_KIND = "*"
 DEFAULT_HEARTBEAT_INTERVAL_S = 60.0
 # With heartbeats every h seconds, five missed beats mean gone: 300 s for the default 60 s.
 TIMEOUT_HEARTBEATS = 5
+DEFAULT_PRESENCE_INTERVAL_S = 30.0
+DEFAULT_ROOM_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +21,10 @@ class Policy:
     heartbeat_interval_s: float
     timeout_s: float
     grace_s: float
+    # Rooms of this kind: participants send presence this often; a room with no participant
+    # seen for room_timeout_s is inactive.
+    presence_interval_s: float = DEFAULT_PRESENCE_INTERVAL_S
+    room_timeout_s: float = DEFAULT_ROOM_TIMEOUT_S
 
     @property
     def timeout_ms(self) -> int:
@@ -23,6 +33,14 @@ class Policy:
     @property
     def grace_ms(self) -> int:
         return round(self.grace_s * 1000)
+
+    @property
+    def presence_interval_ms(self) -> int:
+        return round(self.presence_interval_s * 1000)
+
+    @property
+    def room_timeout_ms(self) -> int:
+        return round(self.room_timeout_s * 1000)
 
 
 class PolicyError(ValueError):
@@ -35,8 +53,10 @@ def build_policy(
     heartbeat_interval_s: float | None = None,
     timeout_s: float | None = None,
     grace_s: float | None = None,
+    presence_interval_s: float | None = None,
+    room_timeout_s: float | None = None,
 ) -> Policy:
-    """Fill in defaults and check that the three values make sense together.
+    """Fill in defaults and check that the values make sense together.
 
     The default grace is half the heartbeat interval: a client that stopped silently did so,
     on average, half an interval after its last heartbeat, so crediting h/2 is unbiased.
@@ -52,7 +72,19 @@ def build_policy(
         raise PolicyError("timeout_s", "timeout_s must be at least heartbeat_interval_s")
     if grace < 0 or grace > timeout:
         raise PolicyError("grace_s", "grace_s must lie between 0 and timeout_s")
-    return Policy(heartbeat_interval_s=interval, timeout_s=timeout, grace_s=grace)
+    presence = DEFAULT_PRESENCE_INTERVAL_S if presence_interval_s is None else presence_interval_s
+    room_timeout = DEFAULT_ROOM_TIMEOUT_S if room_timeout_s is None else room_timeout_s
+    if presence < 1:
+        raise PolicyError("presence_interval_s", "presence_interval_s must be at least 1 second")
+    if room_timeout < presence:
+        raise PolicyError("room_timeout_s", "room_timeout_s must be at least presence_interval_s")
+    return Policy(
+        heartbeat_interval_s=interval,
+        timeout_s=timeout,
+        grace_s=grace,
+        presence_interval_s=presence,
+        room_timeout_s=room_timeout,
+    )
 
 
 DEFAULT_POLICY = build_policy()

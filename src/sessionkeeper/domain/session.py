@@ -100,6 +100,8 @@ class NewSession:
     source: str | None = None
     continues: str | None = None
     subject: Mapping[str, str] | None = None
+    # A participant's attendance: the room it belongs to.
+    room_id: str | None = None
 
 
 def start_digest(request: Mapping[str, Any]) -> str:

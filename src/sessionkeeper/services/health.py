@@ -10,6 +10,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.sweeper import JOB_NAME as SWEEP_JOB
 from sessionkeeper.services.sweeper import Sweeper
 from sessionkeeper.storage import jobs
 from sessionkeeper.storage import session_queries as queries
@@ -33,6 +34,8 @@ class Health:
     now: int
     counts: queries.SessionCounts | None = None
     last_sweep: jobs.JobRun | None = None
+    # The last run of every periodic job (the sweep, and those of features).
+    jobs: list[jobs.JobRun] = field(default_factory=list)
     overdue: list[Session] = field(default_factory=list)
     recently_timed_out: list[Session] = field(default_factory=list)
 
@@ -64,10 +67,22 @@ class HealthService:
             lambda conn: queries.session_counts(conn, principal, now)
         )
         last_sweep = await self.sweeper.last_run()
+        runs = await self.rt.db.reader.run(jobs.all_runs)
         health = Health(
-            HealthStatus.OK, [], database=True, now=now, counts=counts, last_sweep=last_sweep
+            HealthStatus.OK,
+            [],
+            database=True,
+            now=now,
+            counts=counts,
+            last_sweep=last_sweep,
+            jobs=runs,
         )
         health.reasons = self._reasons(counts, last_sweep, now)
+        health.reasons += [
+            f"last {run.name} failed: {run.error}"
+            for run in runs
+            if run.error is not None and run.name != SWEEP_JOB
+        ]
         if health.reasons:
             health.status = HealthStatus.DEGRADED
         if details:

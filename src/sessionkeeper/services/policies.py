@@ -6,6 +6,7 @@ process ever works from a stale copy.
 
 from __future__ import annotations
 
+from sessionkeeper.domain.events import PolicyChanged
 from sessionkeeper.domain.policy import DEFAULT_KIND, Policy, PolicyError, build_policy
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.errors import InvalidInput
@@ -30,9 +31,13 @@ class PolicyService:
         heartbeat_interval_s: float | None,
         timeout_s: float | None,
         grace_s: float | None,
+        presence_interval_s: float | None = None,
+        room_timeout_s: float | None = None,
     ) -> Policy:
         try:
-            policy = build_policy(heartbeat_interval_s, timeout_s, grace_s)
+            policy = build_policy(
+                heartbeat_interval_s, timeout_s, grace_s, presence_interval_s, room_timeout_s
+            )
         except PolicyError as exc:
             raise InvalidInput(str(exc), field=exc.field) from exc
         now = self.rt.clock.now_ms()
@@ -52,6 +57,9 @@ class PolicyService:
                 grace_ms=policy.grace_ms,
                 exclude_kinds=own_kinds if kind == DEFAULT_KIND else (),
             )
+            # Features that time their sessions from other fields of the policy bring them
+            # up to date in the same transaction.
+            tx.record(PolicyChanged(tenant_id=principal.tenant_id, kind=kind))
 
         await self.rt.db.writer.run(write)
         return policy

@@ -49,8 +49,15 @@ def record(
 
 def get(conn: Connection, name: str) -> JobRun | None:
     row = conn.execute(sa.select(t).where(t.c.name == name)).first()
-    if row is None:
-        return None
+    return None if row is None else _run(row)
+
+
+def all_runs(conn: Connection) -> list[JobRun]:
+    """The last run of every job that has run, by name."""
+    return [_run(row) for row in conn.execute(sa.select(t).order_by(t.c.name))]
+
+
+def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
     return JobRun(
         name=row.name,
         started_at=row.started_at,

@@ -17,6 +17,8 @@ def load(conn: Connection, tenant_id: int) -> dict[str, Policy]:
             heartbeat_interval_s=row.heartbeat_interval_ms / 1000,
             timeout_s=row.timeout_ms / 1000,
             grace_s=row.grace_ms / 1000,
+            presence_interval_s=row.presence_interval_ms / 1000,
+            room_timeout_s=row.room_timeout_ms / 1000,
         )
         for row in rows
     }
@@ -29,6 +31,8 @@ def save(conn: Connection, tenant_id: int, kind: str, policy: Policy, now: int) 
         "heartbeat_interval_ms": round(policy.heartbeat_interval_s * 1000),
         "timeout_ms": policy.timeout_ms,
         "grace_ms": policy.grace_ms,
+        "presence_interval_ms": policy.presence_interval_ms,
+        "room_timeout_ms": policy.room_timeout_ms,
         "updated_at": now,
     }
     conn.execute(upsert(conn, t, values, keys=["tenant_id", "kind"]))

@@ -70,6 +70,7 @@ _ENDED_COLUMNS = (
     t.c.started_at,
     t.c.ended_at,
     t.c.estimated,
+    t.c.room_id,
 )
 
 
@@ -142,11 +143,18 @@ def _close(tx: Transaction, stmt: sa.Update) -> list[SessionEnded]:
             started_at=row.started_at,
             ended_at=row.ended_at,
             estimated=bool(row.estimated),
+            room_id=row.room_id,
         )
         for row in tx.conn.execute(stmt.returning(*_ENDED_COLUMNS))
     ]
     tx.record(*ended)
     return ended
+
+
+def close_rows(tx: Transaction, stmt: sa.Update) -> list[SessionEnded]:
+    """Run an UPDATE that closes sessions by a rule of its own (a feature's), recording a
+    SessionEnded for each row it closed, as every close of the kernel does."""
+    return _close(tx, stmt)
 
 
 def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
@@ -173,6 +181,7 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         "amended_count": 0,
         "amended_at": None,
         "subject": dict(new.subject) if new.subject else None,
+        "room_id": new.room_id,
     }
 
 

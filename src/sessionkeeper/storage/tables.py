@@ -51,6 +51,9 @@ policies = sa.Table(
     sa.Column("timeout_ms", sa.BigInteger, nullable=False),
     sa.Column("grace_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # For rooms of the kind; the server defaults fill the rows written before they existed.
+    sa.Column("presence_interval_ms", sa.BigInteger, nullable=False, server_default="30000"),
+    sa.Column("room_timeout_ms", sa.BigInteger, nullable=False, server_default="3600000"),
 )
 
 sessions = sa.Table(
@@ -83,6 +86,8 @@ sessions = sa.Table(
     sa.Column("amended_at", sa.BigInteger, nullable=True),
     # Filterable ids (``domain/subject.py``); SQL NULL, not JSON null, when there are none.
     sa.Column("subject", sa.JSON(none_as_null=True), nullable=True),
+    # Set on a participant's attendance: the id of the room (itself a session) it belongs to.
+    sa.Column("room_id", sa.String(64), nullable=True),
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_sessions_tenant_started", "tenant_id", "started_at"),
     sa.Index("ix_sessions_tenant_user_started", "tenant_id", "user_id", "started_at"),
@@ -107,6 +112,15 @@ sessions = sa.Table(
         "continues",
         sqlite_where=sa.text("continues IS NOT NULL"),
         postgresql_where=sa.text("continues IS NOT NULL"),
+    ),
+    # A room's attendances, by participant; ordinary sessions are not in it.
+    sa.Index(
+        "ix_sessions_room_user",
+        "tenant_id",
+        "room_id",
+        "user_id",
+        sqlite_where=sa.text("room_id IS NOT NULL"),
+        postgresql_where=sa.text("room_id IS NOT NULL"),
     ),
 )
 

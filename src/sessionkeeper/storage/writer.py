@@ -19,9 +19,12 @@ transaction each, so one bad op fails alone.
 **Change events.** Ops record events on their transaction (``tx.record(...)``). Subscribers
 registered ``in_transaction`` see them before the commit and may write rows in the same
 transaction (a webhook outbox, rollup dirty marks), so those rows exist exactly when the
-change does. Subscribers registered ``after_commit`` receive them only after the commit
-succeeded, exactly once: a group rolled back and retried op by op publishes only what each
-op's own committed transaction recorded, and a failed op publishes nothing.
+change does. Before them, *derivers* may turn the transaction's events into further events
+of the same transaction (a feature's reading of a kernel change, such as what a session the
+sweep closed meant to it); what they return is recorded like any other event. Subscribers
+registered ``after_commit`` receive them only after the commit succeeded, exactly once: a
+group rolled back and retried op by op publishes only what each op's own committed
+transaction recorded, and a failed op publishes nothing.
 
 An op may also be *combinable* (see :class:`Combinable`): a run of neighbouring ops with the
 same ``combine_key`` is then carried out by one ``run_combined`` call, e.g. many single
@@ -64,6 +67,7 @@ from sessionkeeper.storage.watchdog import Watchdog
 T = TypeVar("T")
 Op = Callable[[Transaction], Any]
 InTransaction = Callable[[Connection, Sequence[ChangeEvent]], None]
+Derive = Callable[[Connection, Sequence[ChangeEvent]], Sequence[ChangeEvent]]
 AfterCommit = Callable[[Sequence[ChangeEvent]], None]
 
 log = logging.getLogger(__name__)
@@ -117,12 +121,17 @@ class Subscribers:
     """Who hears of change events; the list is built in one place (``services/subscribers``)."""
 
     def __init__(self) -> None:
+        self.derive: list[Derive] = []
         self.in_transaction: list[InTransaction] = []
         self.after_commit: list[AfterCommit] = []
 
     def within(self, tx: Transaction) -> None:
-        """Let in-transaction subscribers write their rows; a failure rolls the group back."""
+        """Record the derived events, then let in-transaction subscribers write their rows;
+        a failure rolls the group back."""
         if tx.events:
+            recorded = tuple(tx.events)
+            for derive in self.derive:
+                tx.record(*derive(tx.conn, recorded))
             for subscriber in self.in_transaction:
                 subscriber(tx.conn, tx.events)
 

@@ -1,0 +1,31 @@
+"""Rooms: shared sessions with per-participant attendance, invitations that expire with the
+room's inactivity, and a background cleanup. See ``docs/rooms.md``."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sessionkeeper.feature import Feature, Subscriptions
+from sessionkeeper.rooms.commands import cleanup_app
+from sessionkeeper.rooms.jobs import room_jobs
+from sessionkeeper.rooms.routes import router
+from sessionkeeper.rooms.service import Rooms
+from sessionkeeper.rooms.subscribers import count_events, derive, follow_policies
+
+
+def _subscriptions(rooms: Rooms) -> Subscriptions:
+    return Subscriptions(
+        derive=[derive],
+        in_transaction=[follow_policies],
+        after_commit=[partial(count_events, rooms.metrics)],
+    )
+
+
+FEATURE: Feature[Rooms] = Feature(
+    name="rooms",
+    build=Rooms.build,
+    routers=[router],
+    jobs=room_jobs,
+    subscriptions=_subscriptions,
+    commands=[("cleanup", cleanup_app)],
+)

@@ -1,0 +1,98 @@
+"""What rooms hear of change events: the participants and rooms the kernel's own closes
+stand for, policy changes to follow, and the Prometheus counters."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.domain.events import ChangeEvent, PolicyChanged, SessionEnded
+from sessionkeeper.domain.lifecycle import EndReason
+from sessionkeeper.rooms import rules, store
+from sessionkeeper.rooms.events import ParticipantJoined, ParticipantLeft, RoomClosed, RoomCreated
+from sessionkeeper.storage import policies as policy_store
+
+# Ends a client asks for (through the sessions API, for a room's own session).
+_REQUESTED_ENDS = frozenset({EndReason.CLIENT, EndReason.ADMIN, EndReason.CLEANUP})
+
+
+def derive(conn: Connection, events: Sequence[ChangeEvent]) -> list[ChangeEvent]:
+    """Room events for the closes the rooms' own writes did not announce: an attendance
+    closed by the sweep (or through the sessions API) is a participant who left; a room's
+    session ended through the sessions API is a room closed."""
+    told = {(e.tenant_id, e.attendance_id) for e in events if isinstance(e, ParticipantLeft)}
+    closed = {(e.tenant_id, e.room_id) for e in events if isinstance(e, RoomClosed)}
+    derived: list[ChangeEvent] = []
+    maybe_rooms: dict[int, list[SessionEnded]] = {}
+    for event in events:
+        if not isinstance(event, SessionEnded):
+            continue
+        key = (event.tenant_id, event.session_id)
+        if event.room_id is not None:
+            if key not in told:
+                derived.append(store.participant_left(event, rules.leave_reason(event.reason)))
+        elif event.reason in _REQUESTED_ENDS and key not in closed:
+            maybe_rooms.setdefault(event.tenant_id, []).append(event)
+    for tenant_id, ended in sorted(maybe_rooms.items()):
+        found = store.room_ids(conn, tenant_id, [e.session_id for e in ended])
+        derived.extend(store.room_closed(e) for e in ended if e.session_id in found)
+    return derived
+
+
+def follow_policies(conn: Connection, events: Sequence[ChangeEvent]) -> None:
+    """A changed policy reached every active session of its kind with the kernel's timing;
+    open rooms and their attendances take theirs from it instead, in the same transaction."""
+    for tenant_id in sorted({e.tenant_id for e in events if isinstance(e, PolicyChanged)}):
+        store.apply_policies(conn, tenant_id, policy_store.load(conn, tenant_id))
+
+
+class RoomMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rooms_created = Counter(
+            "sessionkeeper_rooms_created", "Rooms created", ["kind"], registry=registry
+        )
+        self.rooms_closed = Counter(
+            "sessionkeeper_rooms_closed",
+            "Rooms closed: ended by a client, or by the cleanup once inactive",
+            ["kind", "reason"],
+            registry=registry,
+        )
+        self.participants_joined = Counter(
+            "sessionkeeper_participants_joined",
+            "Attendances begun in rooms (first joins and joins after leaving)",
+            ["kind"],
+            registry=registry,
+        )
+        self.participants_left = Counter(
+            "sessionkeeper_participants_left",
+            "Attendances ended in rooms, by why: client, timeout, room_ended",
+            ["kind", "reason"],
+            registry=registry,
+        )
+
+
+# One set of counters per registry: the services of a process may be built more than once
+# (the CLI's serve does), and a registry refuses a counter registered twice.
+_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, RoomMetrics] = weakref.WeakKeyDictionary()
+
+
+def room_metrics(registry: CollectorRegistry) -> RoomMetrics:
+    if registry not in _METRICS:
+        _METRICS[registry] = RoomMetrics(registry)
+    return _METRICS[registry]
+
+
+def count_events(metrics: RoomMetrics, events: Sequence[ChangeEvent]) -> None:
+    """The after-commit subscriber that moves the room counters."""
+    for event in events:
+        if isinstance(event, RoomCreated):
+            metrics.rooms_created.labels(kind=event.kind).inc()
+        elif isinstance(event, RoomClosed):
+            metrics.rooms_closed.labels(kind=event.kind, reason=event.reason.value).inc()
+        elif isinstance(event, ParticipantJoined):
+            metrics.participants_joined.labels(kind=event.kind).inc()
+        elif isinstance(event, ParticipantLeft):
+            metrics.participants_left.labels(kind=event.kind, reason=event.reason.value).inc()
