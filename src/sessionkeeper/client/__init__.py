@@ -6,10 +6,15 @@
         with client.session(user_id="42", kind="game", label="Minecraft") as s:
             play()  # heartbeats run in the background; the session ends when the block does
 
+Tracking never breaks or blocks the application: what the server cannot take now is kept and
+delivered later with its own times, and a real gap starts a continuation session.
+
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
-(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``presence``
-(presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
-extra and is not imported here).
+(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``outbox`` and
+``chain`` (what a handle has yet to send, and its sessions), ``evidence`` (client times and
+thinning), ``presence`` and ``backlog`` (presence reporters and their kept snapshots) and
+``discord`` (entries from discord.py state; needs the ``discord`` extra and is not imported
+here).
 """
 
 from sessionkeeper.client.async_client import AsyncClient
@@ -25,7 +30,7 @@ from sessionkeeper.client.errors import (
     Unauthorized,
     UnexpectedResponse,
 )
-from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle
+from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     BatchItem,
     BatchResult,
@@ -74,6 +79,7 @@ __all__ = [
     "Session",
     "SessionFilters",
     "SessionHandle",
+    "SessionOptions",
     "SessionRef",
     "SessionkeeperError",
     "Status",

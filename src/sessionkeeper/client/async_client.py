@@ -12,7 +12,7 @@ import httpx
 from sessionkeeper.client import calls
 from sessionkeeper.client.calls import Call, SessionFilters, default_headers
 from sessionkeeper.client.errors import unreachable
-from sessionkeeper.client.handles import AsyncSessionHandle
+from sessionkeeper.client.handles import AsyncSessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     BatchResult,
     EndBy,
@@ -161,26 +161,11 @@ class AsyncClient:
                 yield session
 
     def session(
-        self,
-        user_id: str,
-        kind: str,
-        *,
-        label: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        id: str | None = None,
-        heartbeat_every: float | None = None,
+        self, user_id: str, kind: str, **options: Unpack[SessionOptions]
     ) -> AsyncSessionHandle:
-        """A session for an ``async with`` block: started on entry, heartbeated by an
-        asyncio task at the kind's policy interval (or ``heartbeat_every``), ended on exit."""
-        return AsyncSessionHandle(
-            self,
-            user_id,
-            kind,
-            label=label,
-            attributes=attributes,
-            id=id,
-            heartbeat_every=heartbeat_every,
-        )
+        """A session for an ``async with`` block, as :meth:`Client.session` describes; its
+        heartbeats and deliveries run as asyncio tasks."""
+        return AsyncSessionHandle(self, user_id, kind, **options)
 
     # Policies, health, maintenance
 

@@ -12,7 +12,7 @@ import httpx
 from sessionkeeper.client import calls
 from sessionkeeper.client.calls import Call, SessionFilters, default_headers
 from sessionkeeper.client.errors import unreachable
-from sessionkeeper.client.handles import SessionHandle
+from sessionkeeper.client.handles import SessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     BatchResult,
     EndBy,
@@ -159,27 +159,13 @@ class Client:
         for page in self.pages(**filters):
             yield from page.items
 
-    def session(
-        self,
-        user_id: str,
-        kind: str,
-        *,
-        label: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        id: str | None = None,
-        heartbeat_every: float | None = None,
-    ) -> SessionHandle:
-        """A session for a ``with`` block: started on entry, heartbeated in a background
-        thread at the kind's policy interval (or ``heartbeat_every``), ended on exit."""
-        return SessionHandle(
-            self,
-            user_id,
-            kind,
-            label=label,
-            attributes=attributes,
-            id=id,
-            heartbeat_every=heartbeat_every,
-        )
+    def session(self, user_id: str, kind: str, **options: Unpack[SessionOptions]) -> SessionHandle:
+        """A session for a ``with`` block: started on entry, heartbeated in the background at
+        the kind's policy interval (or ``heartbeat_every``), ended on exit. Tracking never
+        breaks the app: what the server cannot take now is kept and delivered later, and a
+        real gap starts a continuation session; see :class:`SessionOptions` for the options
+        and :mod:`sessionkeeper.client.handles` for the rules."""
+        return SessionHandle(self, user_id, kind, **options)
 
     # Policies, health, maintenance
 

@@ -1,0 +1,73 @@
+"""Evidence the client keeps while the server cannot take it: its times, and how a backlog
+of it is thinned to bounded memory without breaking a chain.
+
+Everything the client tells the server about time — a heartbeat, an end, a presence snapshot —
+carries the moment it was made (``at``), on the client's clock, kept as epoch milliseconds. A
+piece of evidence that could not be delivered is still true later: sent with its own ``at``,
+the server applies it as history (late evidence), not as the present.
+
+A backlog is thinned, never truncated at random. The server counts a heartbeat made while the
+session was alive — no later than ``timeout`` after the evidence before it — so from a run of
+beats only those are needed that keep each gap (from the last evidence the server holds, and
+between kept beats) within the timeout: dropping any other beat loses no time at all. Only
+when even the thinned backlog exceeds its hard cap are the oldest items given up, which the
+server sees as a real gap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sessionkeeper.client.protocol import MAX_PAST_S
+
+# Older evidence is refused, so the client gives it up a little before the server's window
+# ends rather than have it refused.
+MAX_PAST_MS = MAX_PAST_S * 1000
+PAST_MARGIN_MS = 60 * 1000
+
+
+def now_ms() -> int:
+    """The client's wall clock: evidence is dated by it, never by the monotonic clock, so
+    that a suspended process (whose monotonic clock may stand still) shows its gap."""
+    return time.time_ns() // 1_000_000
+
+
+def as_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def as_ms(value: datetime) -> int:
+    return round(value.timestamp() * 1000)
+
+
+def oldest_sendable(now: int) -> int:
+    """Evidence older than this would be refused as too far in the past."""
+    return now - MAX_PAST_MS + PAST_MARGIN_MS
+
+
+def bridges(before: int | None, after: int, max_gap: int) -> bool:
+    """Whether the evidence between ``before`` and ``after`` may go: keeping both, the chain
+    still reaches from one to the other within ``max_gap``."""
+    return before is not None and after - before <= max_gap
+
+
+def thin(ats: Sequence[int], *, anchor: int | None, max_gap: int) -> list[int]:
+    """The indexes of ``ats`` (ascending times) to keep.
+
+    ``anchor`` is the time of the last evidence the server already holds (None: nothing yet,
+    so the first item is kept). An item is dropped when the item after it is still within
+    ``max_gap`` of the last one kept, so every gap that was at most ``max_gap`` stays so, and a
+    longer gap (a real one) keeps both its ends. The newest item is always kept: it is the
+    latest evidence. Adding items one by one and dropping the one before the newest whenever
+    :func:`bridges` allows it keeps exactly the same ones.
+    """
+    kept: list[int] = []
+    last = anchor
+    final = len(ats) - 1
+    for index, at in enumerate(ats):
+        if index == final or not bridges(last, ats[index + 1], max_gap):
+            kept.append(index)
+            last = at
+    return kept
