@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sessionkeeper.client.protocol import MAX_PAST_S
 
@@ -34,8 +34,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def as_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    # Integer arithmetic: the server reads back exactly these milliseconds, so a gap kept at
+    # exactly the timeout is not stretched by a rounding error.
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 def as_ms(value: datetime) -> int:

@@ -33,10 +33,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from sessionkeeper.client.chain import Cadence, StartRequest
+from sessionkeeper.client.chain import Cadence, StartRequest, Step
 from sessionkeeper.client.evidence import now_ms
 from sessionkeeper.client.models import Session
 from sessionkeeper.client.outbox import DEFAULT_MAX_PENDING, Outbox
@@ -52,6 +53,13 @@ DEFAULT_DRAIN_WAIT_S = 5.0
 # What earlier handles of a client learned of each kind's cadence, for a handle whose start
 # finds the server unreachable. Weak, so a closed and dropped client takes it along.
 _cadences: weakref.WeakKeyDictionary[object, dict[str, Cadence]] = weakref.WeakKeyDictionary()
+
+
+class Done(Enum):
+    DONE = "done"
+
+
+DONE = Done.DONE
 # Senders still delivering after their block ended; referenced so they are not collected.
 _background: set[asyncio.Task[None]] = set()
 
@@ -167,13 +175,22 @@ class _Handle:
         if cadence is not None:
             _cadences.setdefault(self._client_key, {})[self.kind] = cadence
 
+    def _next_step(self, wake: threading.Event | asyncio.Event) -> Step | Done | None:
+        """The sender's next request; None when there is none now (wait for ``wake``), DONE
+        when nothing will be sent any more."""
+        wake.clear()  # before looking: news after this point wakes the sender again
+        step = self.outbox.next_step(now_ms())
+        if step is None and self.outbox.finished:
+            return DONE
+        return step
+
     def _refusal(self, exc: BaseException | None) -> Exception | None:
         """The error to raise on leaving: a refusal of the session, unless the block raised."""
         return None if exc is not None else self.outbox.outcome.refusal
 
     def _heartbeat_done(self, at: int, mark: int) -> Callable[[], bool]:
         outbox = self.outbox
-        return lambda: not outbox.holds(at) or outbox.outcome.failed_attempts > mark
+        return lambda: outbox.delivered_through(at) or outbox.outcome.failed_attempts > mark
 
 
 class SessionHandle(_Handle):
@@ -248,24 +265,17 @@ class SessionHandle(_Handle):
 
     def _send_loop(self) -> None:
         outbox = self.outbox
-        while True:
-            self._wake.clear()
-            step = outbox.next_step(now_ms())
+        while (step := self._next_step(self._wake)) is not DONE:
             if step is None:
-                if outbox.finished:
-                    break
                 self._wake.wait()
                 continue
-            wait = 0.0
             try:
-                result = self._client.send(step.call, retries=0)
+                outcome: Any = self._client.send(step.call, retries=0)
             except Exception as exc:  # whatever it is, it must not reach the app
-                wait = outbox.failed(step, exc)
-            else:
-                outbox.answered(step, result)
+                outcome = exc
+            wait = outbox.settle(step, outcome)
             self._signal()
-            if wait > 0:
-                time.sleep(wait)
+            time.sleep(wait)
         self._signal()
 
     def _signal(self) -> None:
@@ -356,24 +366,17 @@ class AsyncSessionHandle(_Handle):
 
     async def _send_loop(self) -> None:
         outbox = self.outbox
-        while True:
-            self._wake.clear()
-            step = outbox.next_step(now_ms())
+        while (step := self._next_step(self._wake)) is not DONE:
             if step is None:
-                if outbox.finished:
-                    break
                 await self._wake.wait()
                 continue
-            wait = 0.0
             try:
-                result = await self._client.send(step.call, retries=0)
+                outcome: Any = await self._client.send(step.call, retries=0)
             except Exception as exc:  # whatever it is, it must not reach the app
-                wait = outbox.failed(step, exc)
-            else:
-                outbox.answered(step, result)
+                outcome = exc
+            wait = outbox.settle(step, outcome)
             await self._signal()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await asyncio.sleep(wait)
         await self._signal()
 
     async def _signal(self) -> None:

@@ -92,7 +92,8 @@ class Outbox:
         self._first_attempt = False
         self._beats = array("q")  # pending beats of the current link, ascending
         self._last_at = started_at
-        self._attributes: dict[str, Any] | None = None
+        self._attributes: dict[str, Any] | None = None  # to merge with the next beat
+        self._merged: dict[str, Any] = dict(start.attributes or {})  # what the server holds
         self._describe: list[Link] = []
         self._end_at: int | None = None
         self._ending = False
@@ -147,14 +148,12 @@ class Outbox:
             unstored = sum(not link.stored for link in self.links)
             return unstored + len(self._beats) + (self._end_at is not None)
 
-    def holds(self, at: int) -> bool:
-        """Whether evidence made at or before ``at`` is still waiting for the server."""
+    def delivered_through(self, at: int) -> bool:
+        """Whether the server holds evidence of the current session up to ``at`` (or nothing
+        more will be delivered)."""
         with self._lock:
-            if self.outcome.stopped:
-                return False
-            if not self.current.stored and self.current.started_at <= at:
-                return True
-            return bool(self._beats) and self._beats[0] <= at
+            link = self.current
+            return self.outcome.stopped or (link.stored and link.seen_at >= at)
 
     def describe(self, link: Link) -> Session:
         """The server's latest description of ``link``, or, until the server has stored it,
@@ -218,10 +217,20 @@ class Outbox:
                 return Step("end", calls.end(link.id, at=as_datetime(end_at)), link, (end_at,))
             return None
 
+    def settle(self, step: Step, outcome: Any) -> float:
+        """Take in what an attempt at ``step`` brought, an answer or an exception; returns the
+        seconds to wait before the next attempt."""
+        if isinstance(outcome, Exception):
+            return self.failed(step, outcome)
+        self.answered(step, outcome)
+        return 0.0
+
     def answered(self, step: Step, result: Any) -> None:
         """Take in the server's answer to ``step``."""
         with self._lock:
             self.outcome.failures = 0
+            if step.attributes:
+                self._merged.update(step.attributes)  # a continuation starts with them
             if step.kind == "start":
                 self._stored(step.link, result)
             elif step.kind == "policies":
@@ -276,7 +285,7 @@ class Outbox:
             self.start.user_id,
             self.start.kind,
             label=self.start.label,
-            attributes=self.start.attributes,
+            attributes=self._merged or None,
             id=link.id,
             started_at=as_datetime(link.started_at),
             continues=link.continues,

@@ -97,24 +97,26 @@ class _Reporter:
         at = as_datetime(snapshot.at)
         return snapshot, calls.presence_snapshot(self.source, snapshot.entries, at=at)
 
-    def _accepted(self, snapshot: Snapshot, result: PresenceResult) -> None:
-        self._backlog.accepted(snapshot)
-        self.last_result = result
-        self.reports += 1
-        self.failures = 0
-
-    def _refused(self, snapshot: Snapshot, error: Exception) -> bool:
-        """Drop a snapshot the server refused (a bad entry, a revoked key); hurrying will not
-        help, but the next tick's state may well pass. False when it was no refusal."""
-        if not isinstance(error, SessionkeeperError) or isinstance(
-            error, ServerUnavailable | UnexpectedResponse
+    def _settle(self, snapshot: Snapshot, outcome: PresenceResult | Exception) -> float | None:
+        """Take in what sending ``snapshot`` brought; returns the wait before the next attempt,
+        or None to go on with the next kept snapshot."""
+        if not isinstance(outcome, Exception):
+            self._backlog.accepted(snapshot)
+            self.last_result = outcome
+            self.reports += 1
+            self.failures = 0
+            return None
+        if not isinstance(outcome, SessionkeeperError) or isinstance(
+            outcome, ServerUnavailable | UnexpectedResponse
         ):
-            return False
+            return self._failed(outcome)
+        # Refused (a bad entry, a revoked key): sending it again would be refused again,
+        # but the next tick's state may well pass.
         self._backlog.refused(snapshot)
-        self.last_error = error
+        self.last_error = outcome
         self.failures += 1
-        log.error("presence report of %s refused: %s", self.source, error)
-        return True
+        log.error("presence report of %s refused: %s", self.source, outcome)
+        return None
 
     def _failed(self, error: Exception) -> float:
         """Record a failure worth retrying; returns the wait before the next attempt."""
@@ -192,15 +194,13 @@ class PresenceReporter(_Reporter):
         except Exception as exc:
             return self._failed(exc)
         while (next_ := self._next()) is not None:
-            snapshot, call = next_
             try:
                 # retries=0: a failed attempt is retried by the loop, behind a fresh snapshot.
-                result = self._client.send(call, retries=0)
+                outcome: PresenceResult | Exception = self._client.send(next_[1], retries=0)
             except Exception as exc:
-                if not self._refused(snapshot, exc):
-                    return self._failed(exc)
-            else:
-                self._accepted(snapshot, result)
+                outcome = exc
+            if (wait := self._settle(next_[0], outcome)) is not None:
+                return wait
         return self.every
 
     def __enter__(self) -> PresenceReporter:
@@ -273,14 +273,12 @@ class AsyncPresenceReporter(_Reporter):
         except Exception as exc:
             return self._failed(exc)
         while (next_ := self._next()) is not None:
-            snapshot, call = next_
             try:
-                result = await self._client.send(call, retries=0)
+                outcome: PresenceResult | Exception = await self._client.send(next_[1], retries=0)
             except Exception as exc:
-                if not self._refused(snapshot, exc):
-                    return self._failed(exc)
-            else:
-                self._accepted(snapshot, result)
+                outcome = exc
+            if (wait := self._settle(next_[0], outcome)) is not None:
+                return wait
         return self.every
 
     async def __aenter__(self) -> AsyncPresenceReporter:
