@@ -26,6 +26,7 @@ from sessionkeeper.client import (
     ServerUnavailable,
     Session,
     Status,
+    Unauthorized,
 )
 from sessionkeeper.client.evidence import as_ms, now_ms
 from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle
@@ -199,6 +200,19 @@ def test_the_block_s_own_error_is_the_one_raised(
     assert client.get(s.id).status is Status.ENDED
 
 
+def test_a_refused_session_raises_on_entering_or_else_on_leaving(
+    base_url: str, network: Network, policies: None
+) -> None:
+    with Client(base_url, "sk_unknown", transport=network.forwarding.sync(), **FAST) as stranger:
+        with pytest.raises(Unauthorized), stranger.session("u", "app"):
+            pytest.fail("a refused start does not run the block")
+        network.down.set()
+        with pytest.raises(Unauthorized), stranger.session("u", "app", drain_wait=2) as s:
+            network.down.clear()  # the start lands only now, and is refused
+            wait_until(lambda: s.last_error is not None and s.pending == 0)
+        assert isinstance(s.last_error, Unauthorized) and not s.stored
+
+
 # Kept beats
 
 
@@ -231,13 +245,13 @@ def test_a_partition_longer_than_the_timeout_costs_no_time(
 
 
 def test_a_long_outage_keeps_memory_bounded(client: Client, app: Client, network: Network) -> None:
-    """Beats every 5 ms through an outage of many timeouts: thinned to about one per
+    """Beats every 10 ms through an outage of many timeouts: thinned to about one per
     timeout, none lost."""
-    with app.session("u", "short", heartbeat_every=0.005) as s:
+    with app.session("u", "short", heartbeat_every=0.01) as s:
         pending = network.watch(s)
         wait_until(lambda: s.session.last_seen_at > s.session.started_at)
         network.down.set()
-        wait_until(lambda: s.outbox.outcome.recorded >= 600, timeout=30)  # 3 s and more
+        wait_until(lambda: s.outbox.outcome.recorded >= 300, timeout=30)  # 3 s and more
         wait_until(lambda: closed_on_server(client, s.id))
         network.down.clear()
         wait_until(lambda: s.pending == 0 and client.get(s.id).is_active)
@@ -250,11 +264,11 @@ def test_a_long_outage_keeps_memory_bounded(client: Client, app: Client, network
 def test_beyond_the_cap_the_oldest_beats_go_and_a_continuation_follows(
     client: Client, app: Client, network: Network
 ) -> None:
-    with app.session("u", "short", heartbeat_every=0.005, max_pending=2) as s:
+    with app.session("u", "short", heartbeat_every=0.01, max_pending=2) as s:
         pending = network.watch(s)
         wait_until(lambda: s.session.last_seen_at > s.session.started_at)
         network.down.set()
-        wait_until(lambda: s.outbox.outcome.recorded >= 700, timeout=30)
+        wait_until(lambda: s.outbox.outcome.recorded >= 350, timeout=30)
         network.down.clear()
         wait_until(lambda: s.pending == 0 and len(s.sessions) == 2 and s.stored)
     assert max(pending) <= 2 and s.dropped > 0
@@ -326,6 +340,17 @@ async def test_async_entering_succeeds_while_the_server_is_unreachable(
     assert client.get(s.id).status is Status.ENDED
 
 
+async def test_async_refused_session_raises_on_leaving(
+    base_url: str, network: Network, policies: None
+) -> None:
+    network.down.set()
+    async with AsyncClient(base_url, "sk_unknown", transport=network.forwarding.async_()) as c:
+        with pytest.raises(Unauthorized):
+            async with c.session("u", "app", drain_wait=2) as s:
+                network.down.clear()
+                await await_until(lambda: s.last_error is not None and s.pending == 0)
+
+
 async def test_async_leaving_never_raises(
     client: Client, aapp: AsyncClient, network: Network
 ) -> None:
@@ -362,11 +387,11 @@ async def test_async_partition_longer_than_the_timeout_costs_no_time(
 async def test_async_long_outage_keeps_memory_bounded(
     client: Client, aapp: AsyncClient, network: Network
 ) -> None:
-    async with aapp.session("u", "short", heartbeat_every=0.005) as s:
+    async with aapp.session("u", "short", heartbeat_every=0.01) as s:
         pending = network.watch(s)
         await await_until(lambda: s.session.last_seen_at > s.session.started_at)
         network.down.set()
-        await await_until(lambda: s.outbox.outcome.recorded >= 600, timeout=30)
+        await await_until(lambda: s.outbox.outcome.recorded >= 300, timeout=30)
         await await_until(lambda: closed_on_server(client, s.id))
         network.down.clear()
         await await_until(lambda: s.pending == 0 and client.get(s.id).is_active)

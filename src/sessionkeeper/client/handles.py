@@ -99,6 +99,8 @@ class _Handle:
         self.answer_wait = options.get("answer_wait", DEFAULT_ANSWER_WAIT_S)
         self.drain_wait = options.get("drain_wait", DEFAULT_DRAIN_WAIT_S)
         self.max_pending = options.get("max_pending", DEFAULT_MAX_PENDING)
+        if self.max_pending < 1:
+            raise ValueError("max_pending must keep at least one beat")
         self._heartbeat_every = options.get("heartbeat_every")
         self._client_key = client
         self._outbox: Outbox | None = None
@@ -161,7 +163,7 @@ class _Handle:
 
     @property
     def pending(self) -> int:
-        """Pieces of evidence (start, beats, end) the server has not acknowledged yet."""
+        """Pieces of evidence (start, beats, end) still to be delivered."""
         return 0 if self._outbox is None else self._outbox.pending
 
     @property

@@ -77,8 +77,6 @@ class Outbox:
         backoff: float,
         known: Cadence | None = None,
     ) -> None:
-        if max_pending < 1:
-            raise ValueError("max_pending must keep at least one beat")
         self.start = start
         self.links = [Link(id=id, started_at=started_at)]
         self.heartbeat_every = heartbeat_every
@@ -89,6 +87,7 @@ class Outbox:
         self._interval_s: float | None = None
         self._timeout_ms: int | None = None
         self._policies_read = heartbeat_every is not None  # only the interval needs them
+        self._policies_unreadable = False
         self._first_attempt = False
         self._beats = array("q")  # pending beats of the current link, ascending
         self._last_at = started_at
@@ -141,7 +140,7 @@ class Outbox:
 
     @property
     def pending(self) -> int:
-        """Pieces of evidence not yet acknowledged: the start, beats and the end."""
+        """Pieces of evidence still to be delivered: the start, beats and the end."""
         with self._lock:
             if self.outcome.stopped:
                 return 0
@@ -253,7 +252,9 @@ class Outbox:
             if step.attributes:  # they go out with the next beat instead
                 self._attributes = {**step.attributes, **(self._attributes or {})}
             if step.kind == "policies":
-                self._policies_read = True  # the session's own timeout will tell
+                self._policies_read = True
+                self._policies_unreadable = True  # the session's own timeout will tell
+                self._learn(self.current.session)
                 return 0.0
             if step.kind == "describe":
                 self._describe.remove(step.link)  # only a description; the old one stays
@@ -307,13 +308,13 @@ class Outbox:
             self._interval_s = policy.heartbeat_interval_s
             self._set_timeout(round(policy.timeout_s * 1000))
 
-    def _learn(self, session: Session) -> None:
+    def _learn(self, session: Session | None) -> None:
         """An open session's deadline tells the timeout in force (a policy may change)."""
-        if session.expires_at is None or not session.is_active:
+        if session is None or session.expires_at is None or not session.is_active:
             return
         timeout_ms = as_ms(session.expires_at) - as_ms(session.last_seen_at)
         self._set_timeout(timeout_ms)
-        if self._interval_s is None and self._policies_read:
+        if self._interval_s is None and self._policies_unreadable:
             # The policies were unreadable: beat as the default policy does per timeout.
             self._interval_s = max(1.0, timeout_ms / 1000 / TIMEOUT_HEARTBEATS)
 
