@@ -108,7 +108,10 @@ class AppProcess:
         self.session_id = line.split()[1]
 
     def suspend(self) -> None:
+        """SIGSTOP, and wait until every thread of it stands still."""
         os.kill(self.proc.pid, signal.SIGSTOP)
+        stat = Path(f"/proc/{self.proc.pid}/stat")
+        wait_until(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "T")
 
     def resume(self) -> None:
         os.kill(self.proc.pid, signal.SIGCONT)

@@ -41,8 +41,8 @@ def test_a_suspended_process_is_not_credited_the_gap_and_continues_after_it(
     try:
         first_id = app.session_id
         wait_until(lambda: client.get(first_id).last_seen_at > client.get(first_id).started_at)
-        stopped = now_ms()
         app.suspend()  # SIGSTOP: every thread of the application stands still
+        stopped = now_ms()
         wait_until(lambda: client.get(first_id).status is Status.TIMED_OUT, timeout=15)
         time.sleep(TIMEOUT_S / 2)  # and the gap goes on a while after the sweep
         resumed = now_ms()
