@@ -17,6 +17,7 @@ server sees as a real gap.
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -76,3 +77,64 @@ def thin(ats: Sequence[int], *, anchor: int | None, max_gap: int) -> list[int]:
             kept.append(index)
             last = at
     return kept
+
+
+class Beats:
+    """The beats of one session not yet delivered, ascending, thinned as they come and capped.
+
+    Kept as 64-bit integers in an array: a long outage costs 8 bytes a beat.
+    """
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self.capped = 0  # beats given up beyond the cap
+        self._ats = array("q")
+
+    def __len__(self) -> int:
+        return len(self._ats)
+
+    def oldest(self) -> int:
+        return self._ats[0]
+
+    def batch(self, limit: int) -> tuple[int, ...]:
+        """The oldest up to ``limit``, all but the newest (which goes alone, with its answer
+        describing the session)."""
+        return tuple(self._ats[: min(len(self._ats) - 1, limit)])
+
+    def add(self, at: int, *, anchor: int, max_gap: int) -> bool:
+        """Append a beat, thinning as it goes: the one before it may go when the chain reaches
+        over it (from the one before that, or from ``anchor``, the newest the server holds) —
+        what :func:`thin` keeps, in O(1). Beyond the cap the oldest goes: returns True then."""
+        ats = self._ats
+        if ats and bridges(ats[-2] if len(ats) > 1 else anchor, at, max_gap):
+            ats.pop()
+        ats.append(at)
+        if len(ats) <= self.max_pending:
+            return False
+        del ats[0]
+        self.capped += 1
+        return True
+
+    def rethin(self, *, anchor: int, max_gap: int) -> None:
+        kept = thin(self._ats, anchor=anchor, max_gap=max_gap)
+        self._ats = array("q", (self._ats[i] for i in kept))
+
+    def forget(self, through: int) -> None:
+        """Drop the beats up to ``through``: delivered, or superseded."""
+        keep = next((i for i, at in enumerate(self._ats) if at > through), len(self._ats))
+        del self._ats[:keep]
+
+    def remove(self, at: int) -> None:
+        self._ats = array("q", (kept for kept in self._ats if kept != at))
+
+    def older_than(self, floor: int) -> int:
+        """Drop the beats older than ``floor``; returns how many."""
+        old = sum(1 for at in self._ats if at < floor)
+        del self._ats[:old]
+        return old
+
+    def pop_oldest(self) -> int:
+        return self._ats.pop(0)
+
+    def clear(self) -> None:
+        self._ats = array("q")

@@ -29,21 +29,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from array import array
 from collections.abc import Mapping
 from typing import Any
 
 from sessionkeeper.client import calls
 from sessionkeeper.client.calls import Call
 from sessionkeeper.client.chain import Cadence, Link, Outcome, StartRequest, Step, provisional
-from sessionkeeper.client.errors import (
-    Conflict,
-    InvalidInput,
-    NotFound,
-    ServerUnavailable,
-    UnexpectedResponse,
-)
-from sessionkeeper.client.evidence import as_datetime, as_ms, bridges, oldest_sendable, thin
+from sessionkeeper.client.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.client.evidence import Beats, as_datetime, as_ms, oldest_sendable
 from sessionkeeper.client.models import BatchResult, Policies, Session
 from sessionkeeper.client.protocol import (
     BATCH_LIMIT,
@@ -51,7 +44,7 @@ from sessionkeeper.client.protocol import (
     Status,
     new_session_id,
 )
-from sessionkeeper.client.retry import MAX_DELAY_S, RETRYABLE_ERRORS, RetryPolicy
+from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
 
 log = logging.getLogger("sessionkeeper.client")
 
@@ -89,7 +82,7 @@ class Outbox:
         self._policies_read = heartbeat_every is not None  # only the interval needs them
         self._policies_unreadable = False
         self._first_attempt = False
-        self._beats = array("q")  # pending beats of the current link, ascending
+        self._beats = Beats(max_pending)  # pending beats of the current link
         self._last_at = started_at
         self._attributes: dict[str, Any] | None = None  # to merge with the next beat
         self._merged: dict[str, Any] = dict(start.attributes or {})  # what the server holds
@@ -201,11 +194,11 @@ class Outbox:
             if not self._policies_read:
                 return Step("policies", calls.policies(), link)
             if len(self._beats) > 1:
-                batch = tuple(self._beats[: min(len(self._beats) - 1, BATCH_LIMIT)])
+                batch = self._beats.batch(BATCH_LIMIT)
                 beats = calls.heartbeat_batch((link.id, as_datetime(at)) for at in batch)
                 return Step("beats", beats, link, batch)
             if self._beats:
-                at = self._beats[0]
+                at = self._beats.oldest()
                 attributes, self._attributes = self._attributes, None
                 call = calls.heartbeat(link.id, at=as_datetime(at), attributes=attributes)
                 return Step("beat", call, link, (at,), attributes)
@@ -261,7 +254,7 @@ class Outbox:
                 return 0.0
             if step.kind == "start" and step.link is self.links[0]:
                 self._first_attempt = True
-            if _transient(error):
+            if is_transient(error):
                 return self._retry_wait(error)
             self.outcome.failures = 0
             if isinstance(error, Conflict) and error.session is not None:
@@ -321,11 +314,7 @@ class Outbox:
     def _acknowledge(self, link: Link, through: int) -> None:
         """Beats up to ``through`` were counted: the chain now reaches there."""
         link.seen_at = max(link.seen_at, through)
-        self._forget(through)
-
-    def _forget(self, through: int) -> None:
-        keep = next((i for i, at in enumerate(self._beats) if at > through), len(self._beats))
-        del self._beats[:keep]
+        self._beats.forget(through)
 
     def _beat_counted(self, link: Link, at: int, session: Session) -> None:
         link.session = session
@@ -359,7 +348,7 @@ class Outbox:
             self._stop(None)
             return
         # A real gap: the beat opens a continuation, and what came after it goes there.
-        self._forget(at)
+        self._beats.forget(at)
         self.links.append(Link(id=new_session_id(), started_at=at, continues=link.id))
         log.warning(
             "session %s timed out during a gap before %s; continued as %s",
@@ -372,10 +361,9 @@ class Outbox:
         """Drop a piece of evidence whose time the server refused; False when the refusal
         was of something else."""
         if step.kind == "beat" and name == "at":
-            self._forget(step.ats[0])
+            self._beats.forget(step.ats[0])
         elif step.kind == "beats" and name is not None and (match := _BATCH_AT.match(name)):
-            refused = step.ats[int(match[1])]
-            self._beats = array("q", (at for at in self._beats if at != refused))
+            self._beats.remove(step.ats[int(match[1])])
         elif step.kind == "end" and name == "at":
             # Without a time it would be taken: the sweep estimates the end instead.
             self._end_at = None
@@ -389,14 +377,11 @@ class Outbox:
     def _age(self, now: int) -> None:
         """Give up evidence the server would refuse as too old, rather than have it refused."""
         floor = oldest_sendable(now)
-        old = sum(1 for at in self._beats if at < floor)
-        if old:
-            del self._beats[:old]
-            self.outcome.dropped += old
+        self.outcome.dropped += self._beats.older_than(floor)
         link = self.current
         if not link.stored and link.started_at < floor:
             # The session's beginning can no longer be told: it begins at the oldest evidence.
-            link.started_at = self._beats.pop(0) if self._beats else now
+            link.started_at = self._beats.pop_oldest() if self._beats else now
             link.seen_at = link.started_at
 
     def _max_gap(self) -> int:
@@ -409,22 +394,9 @@ class Outbox:
         return round(self.interval * 1000)
 
     def _keep(self, at: int) -> None:
-        """Append a beat, thinning as it goes: the beat before it may go when the chain
-        reaches from the one before that to this one (what :func:`thin` keeps, in O(1))."""
-        beats = self._beats
-        if beats:
-            before = beats[-2] if len(beats) > 1 else self.current.seen_at
-            if bridges(before, at, self._max_gap()):
-                beats.pop()
-        beats.append(at)
-        if len(beats) > self.max_pending:
-            if not self.outcome.dropped:
-                log.warning(
-                    "session %s: more undelivered beats than the cap of %d; the oldest go",
-                    self.current.id,
-                    self.max_pending,
-                )
-            del beats[0]
+        if self._beats.add(at, anchor=self.current.seen_at, max_gap=self._max_gap()):
+            if self._beats.capped == 1:
+                log.warning("session %s: undelivered beats beyond the cap", self.current.id)
             self.outcome.dropped += 1
 
     def _set_timeout(self, timeout_ms: int) -> None:
@@ -432,18 +404,13 @@ class Outbox:
         thinned_to = self._max_gap()
         self._timeout_ms = timeout_ms
         if timeout_ms > thinned_to and len(self._beats) > 2:
-            kept = thin(self._beats, anchor=self.current.seen_at, max_gap=timeout_ms)
-            self._beats = array("q", (self._beats[i] for i in kept))
+            self._beats.rethin(anchor=self.current.seen_at, max_gap=timeout_ms)
 
     def _retry_wait(self, error: Exception) -> float:
         self.outcome.last_error = error
         self.outcome.failures += 1
         self.outcome.failed_attempts += 1
-        wait = min(self._backoff.delay(self.outcome.failures - 1), self.interval)
-        retry_after = error.retry_after if isinstance(error, ServerUnavailable) else None
-        if retry_after is not None:
-            wait = max(wait, min(retry_after, MAX_DELAY_S))
-        return wait
+        return wait_after(self._backoff, self.outcome.failures, error, self.interval)
 
     def _stop(self, error: Exception | None) -> None:
         self.outcome.stopped = True
@@ -452,11 +419,5 @@ class Outbox:
             self.outcome.last_error = error
             lost = len(self._beats) + (self._end_at is not None)
             log.error("session %s: delivery stops, %d unsent: %s", self.current.id, lost, error)
-        self._beats = array("q")
+        self._beats.clear()
         self._end_at = None
-
-
-def _transient(error: Exception) -> bool:
-    """Worth sending again unchanged: no answer, a 5xx or 429, or an answer not understood.
-    Anything else (a 4xx, a closed client, a mistake in the client's set-up) would repeat."""
-    return isinstance(error, (ServerUnavailable, UnexpectedResponse, *RETRYABLE_ERRORS))

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from sessionkeeper.client import calls
 from sessionkeeper.client.backlog import DEFAULT_MAX_KEPT, Backlog, Snapshot
-from sessionkeeper.client.errors import ServerUnavailable, SessionkeeperError, UnexpectedResponse
+from sessionkeeper.client.errors import SessionkeeperError
 from sessionkeeper.client.evidence import as_datetime, now_ms
 from sessionkeeper.client.models import PresenceResult
-from sessionkeeper.client.retry import RetryPolicy
+from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
 
 if TYPE_CHECKING:
     from sessionkeeper.client.async_client import AsyncClient
@@ -106,9 +106,7 @@ class _Reporter:
             self.reports += 1
             self.failures = 0
             return None
-        if not isinstance(outcome, SessionkeeperError) or isinstance(
-            outcome, ServerUnavailable | UnexpectedResponse
-        ):
+        if not isinstance(outcome, SessionkeeperError) or is_transient(outcome):
             return self._failed(outcome)
         # Refused (a bad entry, a revoked key): sending it again would be refused again,
         # but the next tick's state may well pass.
@@ -122,8 +120,7 @@ class _Reporter:
         """Record a failure worth retrying; returns the wait before the next attempt."""
         self.last_error = error
         self.failures += 1
-        retry_after = error.retry_after if isinstance(error, ServerUnavailable) else None
-        wait = min(self.every, self._backoff.delay(self.failures - 1, retry_after))
+        wait = wait_after(self._backoff, self.failures, error, self.every)
         log.warning("presence report of %s failed, again in %.1f s: %r", self.source, wait, error)
         return wait
 
