@@ -222,7 +222,8 @@ class SessionHandle(_Handle):
 
     def heartbeat(self, *, attributes: Mapping[str, Any] | None = None) -> Session:
         """Beat now (with ``attributes`` to merge) and return the current session once the
-        server has answered, or after ``answer_wait`` seconds as the client knows it."""
+        server has answered, or after ``answer_wait`` seconds as the client knows it. Raises
+        only the refusal (a 4xx) that stopped the handle, if one did."""
         outbox = self.outbox
         mark = outbox.outcome.failed_attempts
         at = outbox.beat(now_ms(), attributes)
@@ -314,7 +315,8 @@ class AsyncSessionHandle(_Handle):
 
     async def heartbeat(self, *, attributes: Mapping[str, Any] | None = None) -> Session:
         """Beat now (with ``attributes`` to merge) and return the current session once the
-        server has answered, or after ``answer_wait`` seconds as the client knows it."""
+        server has answered, or after ``answer_wait`` seconds as the client knows it. Raises
+        only the refusal (a 4xx) that stopped the handle, if one did."""
         outbox = self.outbox
         mark = outbox.outcome.failed_attempts
         at = outbox.beat(now_ms(), attributes)
