@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,9 +21,11 @@ from sessionkeeper.client import (
     PresenceEntry,
     PresenceReporter,
     ServerUnavailable,
+    Session,
     Status,
 )
-from tests.client.live import Forwarding, Tenant, await_until, wait_until
+from sessionkeeper.client.evidence import as_ms, now_ms
+from tests.client.live import FAST, Forwarding, Tenant, await_until, wait_until
 
 
 class Room:
@@ -45,6 +48,18 @@ class Room:
 
 def active_users(client: Client, source: str) -> set[str]:
     return {s.user_id for s in client.iter_sessions(source=source, status=Status.ACTIVE)}
+
+
+def client_sessions(base_url: str, tenant: Tenant, **filters: Any) -> list[Session]:
+    """Read with a client of its own, past the test's network."""
+    with Client(base_url, tenant.admin, **FAST) as client:
+        return list(client.iter_sessions(source="bot", **filters))
+
+
+async def aclient_sessions(base_url: str, tenant: Tenant, user_id: str) -> AsyncIterator[Session]:
+    async with AsyncClient(base_url, tenant.admin, **FAST) as client:
+        async for session in client.iter_sessions(source="bot", user_id=user_id):
+            yield session
 
 
 def sent_users(request: httpx.Request) -> list[str]:
@@ -87,7 +102,13 @@ def test_report_now_does_not_wait_for_the_tick(client: Client) -> None:
     assert ann.status is Status.ENDED and ann.end_reason == "presence_lost"
 
 
-def test_after_a_failure_the_newest_state_is_sent(base_url: str, tenant: Tenant) -> None:
+def sent_at(request: httpx.Request) -> int:
+    return as_ms(datetime.fromisoformat(json.loads(request.content)["at"]))
+
+
+def test_after_a_failure_the_kept_states_go_first_with_their_times(
+    base_url: str, tenant: Tenant
+) -> None:
     room = Room("ann")
     down = threading.Event()
     network = Forwarding(
@@ -101,20 +122,85 @@ def test_after_a_failure_the_newest_state_is_sent(base_url: str, tenant: Tenant)
         down.set()
         room.set("ann", "bob")  # this state fails to go out...
         reporter.report_now()
-        wait_until(lambda: reporter.failures >= 2)  # ...and is retried soon, not in 60 s
-        assert isinstance(reporter.last_error, ServerUnavailable)
-        room.set("carl")  # ...and is superseded before the server is back
+        wait_until(lambda: reporter.failures >= 2)  # ...is kept, and retried soon, not in 60 s
+        assert isinstance(reporter.last_error, ServerUnavailable) and reporter.kept >= 1
+        room.set("carl")  # ...and is followed by another before the server is back
+        wait_until(lambda: reporter.failures >= 4)
         down.clear()
-        wait_until(lambda: reporter.reports == 2, timeout=3)
-        assert reporter.failures == 0
+        wait_until(lambda: reporter.kept == 0 and reporter.failures == 0, timeout=3)
         assert active_users(client, "bot") == {"carl"}
-        # bob came and went while the server was unreachable: no session claims he stayed.
-        assert client.list(source="bot", user_id="bob").items == ()
 
-    attempted = [sent_users(r) for r in presence_puts(network.attempts)]
-    delivered = [sent_users(r) for r in presence_puts(network.delivered)]
-    assert ["ann", "bob"] in attempted
-    assert delivered == [["ann"], ["carl"]]  # the stale state never reached the server
+    delivered = presence_puts(network.delivered)
+    states = [sent_users(r) for r in delivered]
+    # History in order, then the present: each state went out with the time it was taken.
+    assert states[0] == ["ann"] and ["ann", "bob"] in states and states[-1] == ["carl"]
+    assert states.index(["ann", "bob"]) < states.index(["carl"])
+    ats = [sent_at(r) for r in delivered]
+    assert ats == sorted(set(ats))
+    # bob came and went while the server was unreachable: his session says when.
+    [bob] = client_sessions(base_url, tenant, user_id="bob")
+    first_without_bob = ats[states.index(["carl"])]
+    assert as_ms(bob.started_at) == ats[states.index(["ann", "bob"])]
+    assert bob.ended_at is not None and as_ms(bob.ended_at) == first_without_bob
+    assert bob.end_reason == "presence_lost" and not bob.estimated
+
+
+def test_a_partition_shorter_than_the_timeout_keeps_sessions_and_their_moments(
+    base_url: str, tenant: Tenant
+) -> None:
+    room = Room("ann", "bob")
+    down = threading.Event()
+    network = Forwarding(
+        fault=lambda r: httpx.ConnectError("down", request=r) if down.is_set() else None
+    )
+    with Client(base_url, tenant.admin, transport=network.sync()) as client:
+        client.put_policy("voice", heartbeat_interval_s=1, timeout_s=5, grace_s=0.5)
+        with PresenceReporter(client, "bot", room.snapshot, every=0.1, timeout=5) as reporter:
+            wait_until(lambda: active_users(client, "bot") == {"ann", "bob"})
+            before = {s.user_id: s.id for s in client.iter_sessions(source="bot")}
+            down.set()
+            wait_until(lambda: reporter.failures >= 3)
+            room.set("ann", "carl")  # bob leaves and carl comes during the partition
+            left = now_ms()
+            wait_until(lambda: reporter.failures >= 6)
+            down.clear()
+            restored = now_ms()
+            wait_until(
+                lambda: reporter.kept == 0 and active_users(client, "bot") == {"ann", "carl"}
+            )
+        ann, bob = (client.get(before[user]) for user in ("ann", "bob"))
+        [carl] = client.list(source="bot", user_id="carl").items
+    assert ann.is_active  # the same session all along
+    # bob's end and carl's start are the moments the snapshots saw, not when they arrived.
+    assert bob.ended_at is not None and left <= as_ms(bob.ended_at) < restored
+    assert left <= as_ms(carl.started_at) < restored
+
+
+def test_kept_snapshots_stay_within_the_cap(base_url: str, tenant: Tenant) -> None:
+    changes = iter(range(1_000_000))
+
+    def churn() -> list[PresenceEntry]:  # someone new every time: every snapshot is a change
+        return [{"user_id": f"u{next(changes)}", "kind": "voice"}]
+
+    down = threading.Event()
+    kept: list[int] = []
+    reporter: PresenceReporter | None = None
+
+    def fault(request: httpx.Request) -> Exception | None:
+        if reporter is not None:
+            kept.append(reporter.kept)  # sampled in the reporter's thread, on every attempt
+        return httpx.ConnectError("down", request=request) if down.is_set() else None
+
+    network = Forwarding(fault=fault)
+    with Client(base_url, tenant.admin, transport=network.sync()) as client:
+        reporter = PresenceReporter(client, "bot", churn, every=0.005, backoff=0.001, max_kept=5)
+        with reporter:
+            wait_until(lambda: reporter.reports >= 1)
+            down.set()
+            wait_until(lambda: reporter.dropped >= 20)
+            down.clear()
+            wait_until(lambda: reporter.kept <= 1 and reporter.failures == 0)
+    assert max(kept) <= 5
 
 
 def test_a_refused_state_is_replaced_by_the_next_one(client: Client) -> None:
@@ -168,7 +254,7 @@ async def test_async_reporter(aclient: AsyncClient, asynchronous: bool) -> None:
     assert users == {"bob"}
 
 
-async def test_async_reporter_recovers_with_the_newest_state(base_url: str, tenant: Tenant) -> None:
+async def test_async_reporter_sends_the_kept_states_in_order(base_url: str, tenant: Tenant) -> None:
     room = Room("ann")
     failures_left = 2
 
@@ -185,6 +271,49 @@ async def test_async_reporter_recovers_with_the_newest_state(base_url: str, tena
         AsyncClient(base_url, tenant.admin, transport=network.async_()) as aclient,
         AsyncPresenceReporter(aclient, "bot", room.snapshot, every=60, backoff=0.01) as rep,
     ):
-        await await_until(lambda: rep.reports == 1)
+        await await_until(lambda: rep.kept == 0 and rep.reports >= 2)
         assert rep.failures == 0 and isinstance(rep.last_error, ServerUnavailable)
-        assert [sent_users(r) for r in presence_puts(network.delivered)] == [["bob"]]
+    delivered = presence_puts(network.delivered)
+    states = [sent_users(r) for r in delivered]
+    assert (
+        states[0] == ["ann"]
+        and states[-1] == ["bob"]
+        and set(map(tuple, states))
+        == {
+            ("ann",),
+            ("bob",),
+        }
+    )
+    ats = [sent_at(r) for r in delivered]
+    assert ats == sorted(set(ats))
+    ann = [s async for s in aclient_sessions(base_url, tenant, "ann")]
+    assert len(ann) == 1 and ann[0].ended_at is not None
+    assert as_ms(ann[0].ended_at) == ats[states.index(["bob"])]
+
+
+async def test_async_kept_snapshots_stay_within_the_cap(base_url: str, tenant: Tenant) -> None:
+    changes = iter(range(1_000_000))
+    down = True
+    kept: list[int] = []
+    reporter: AsyncPresenceReporter | None = None
+
+    def fault(request: httpx.Request) -> Exception | None:
+        if reporter is not None:
+            kept.append(reporter.kept)
+        return httpx.ConnectError("down", request=request) if down else None
+
+    network = Forwarding(fault=fault)
+    async with AsyncClient(base_url, tenant.admin, transport=network.async_()) as aclient:
+        reporter = AsyncPresenceReporter(
+            aclient,
+            "bot",
+            lambda: [{"user_id": f"u{next(changes)}", "kind": "voice"}],
+            every=0.005,
+            backoff=0.001,
+            max_kept=5,
+        )
+        async with reporter:
+            await await_until(lambda: reporter is not None and reporter.dropped >= 20)
+            down = False
+            await await_until(lambda: reporter is not None and reporter.reports >= 1)
+    assert max(kept) <= 5

@@ -22,6 +22,7 @@ import pytest
 from sessionkeeper.assembly import create_app
 from sessionkeeper.client import analytics, models, protocol, room_models
 from sessionkeeper.client import errors as client_errors
+from sessionkeeper.config import Settings
 from sessionkeeper.domain import ids, lifecycle, policy
 from sessionkeeper.services.runtime import Runtime
 from tests.support import settings_for
@@ -46,6 +47,7 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 import sessionkeeper.client
 import sessionkeeper.client.calls, sessionkeeper.client.handles, sessionkeeper.client.presence
+import sessionkeeper.client.outbox, sessionkeeper.client.backlog
 client = sessionkeeper.client.Client("http://127.0.0.1:9", "sk_x")
 client.close()
 print("standalone")
@@ -70,6 +72,12 @@ def test_the_protocol_constants_are_the_servers() -> None:
     assert {r.value for r in protocol.EndReason} == {r.value for r in lifecycle.EndReason}
     assert protocol.DEFAULT_KIND == policy.DEFAULT_KIND
     assert protocol.TIMEOUT_HEARTBEATS == policy.TIMEOUT_HEARTBEATS
+    assert Settings.model_fields["max_past_s"].default == protocol.MAX_PAST_S
+
+
+def test_the_batch_limit_is_the_servers(openapi: dict[str, Any]) -> None:
+    batch = openapi["components"]["schemas"]["HeartbeatBatch"]["properties"]["heartbeats"]
+    assert batch["maxItems"] == protocol.BATCH_LIMIT
 
 
 def test_client_made_ids_have_the_servers_format_and_order() -> None:

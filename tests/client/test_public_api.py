@@ -13,6 +13,7 @@ PUBLIC_API = {
     "AsyncClient",
     "SessionHandle",
     "AsyncSessionHandle",
+    "SessionOptions",
     "PresenceReporter",
     "AsyncPresenceReporter",
     "RoomRef",

@@ -72,7 +72,9 @@ def test_an_ingest_key_derives_the_interval_from_the_timeout(
 def test_a_timed_out_session_is_noticed_by_the_background_heartbeat(client: Client) -> None:
     # The beat comes later than the timeout: the server has closed the session by then.
     client.put_policy("short", heartbeat_interval_s=1, timeout_s=1)
-    with client.session(user_id="u", kind="short", heartbeat_every=1.5) as s:
+    with client.session(
+        user_id="u", kind="short", heartbeat_every=1.5, continue_after_gap=False
+    ) as s:
         wait_until(lambda: s.closed_by_server, timeout=4)
         assert s.session.status is Status.TIMED_OUT
         assert s.session.end_reason is EndReason.TIMEOUT and s.session.estimated
@@ -83,7 +85,9 @@ def test_a_timed_out_session_is_noticed_by_the_background_heartbeat(client: Clie
 
 def test_a_swept_session_is_noticed_by_a_heartbeat(client: Client) -> None:
     client.put_policy("short", heartbeat_interval_s=1, timeout_s=1, grace_s=0)
-    with client.session(user_id="u", kind="short", heartbeat_every=3600) as s:
+    with client.session(
+        user_id="u", kind="short", heartbeat_every=3600, continue_after_gap=False
+    ) as s:
         started = s.session.started_at
 
         def swept() -> bool:
@@ -145,7 +149,9 @@ async def test_async_background_heartbeats_move_last_seen_at(aclient: AsyncClien
 
 async def test_async_timed_out_session_is_noticed(aclient: AsyncClient) -> None:
     await aclient.put_policy("short", heartbeat_interval_s=1, timeout_s=1)
-    async with aclient.session(user_id="u", kind="short", heartbeat_every=1.5) as s:
+    async with aclient.session(
+        user_id="u", kind="short", heartbeat_every=1.5, continue_after_gap=False
+    ) as s:
         await await_until(lambda: s.closed_by_server, timeout=4)
         assert s.session.status is Status.TIMED_OUT
     assert (await aclient.get(s.id)).status is Status.TIMED_OUT

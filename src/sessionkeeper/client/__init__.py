@@ -9,12 +9,17 @@
     with client.room("lobby").join("user-42") as p:
         read()  # presence runs in the background; the participant leaves when the block ends
 
+Tracking never breaks or blocks the application: what the server cannot take now is kept and
+delivered later with its own times, and a real gap starts a continuation session.
+
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
-(the exception tree), ``analytics`` (results of the analytics API), ``retry``, ``handles``
-(sessions tied to a block), ``presence`` (presence reporters), ``export`` (reading the streamed
-CSV export), ``room_calls``, ``room_models`` and ``rooms`` (rooms, invitations, participants
-tied to a block) and ``discord`` (entries from discord.py state; needs the ``discord`` extra
-and is not imported here).
+(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``outbox`` and
+``chain`` (what a handle has yet to send, and its sessions), ``evidence`` (client times and
+thinning), ``presence`` and ``backlog`` (presence reporters and their kept snapshots),
+``analytics`` (results of the analytics API), ``export`` (reading the streamed CSV export),
+``room_calls``, ``room_models`` and ``rooms`` (rooms, invitations, participants tied to a
+block) and ``discord`` (entries from discord.py state; needs the ``discord`` extra and is not
+imported here).
 """
 
 from sessionkeeper.client.analytics import (
@@ -48,7 +53,7 @@ from sessionkeeper.client.errors import (
     Unauthorized,
     UnexpectedResponse,
 )
-from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle
+from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     BatchItem,
     BatchResult,
@@ -156,6 +161,7 @@ __all__ = [
     "Session",
     "SessionFilters",
     "SessionHandle",
+    "SessionOptions",
     "SessionRef",
     "SessionStats",
     "SessionkeeperError",

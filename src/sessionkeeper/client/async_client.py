@@ -15,7 +15,7 @@ from sessionkeeper.client.analytics_client import AsyncAnalytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
-from sessionkeeper.client.handles import AsyncSessionHandle
+from sessionkeeper.client.handles import AsyncSessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     BatchResult,
     Delivery,
@@ -251,26 +251,11 @@ class AsyncClient(AsyncAnalytics):
             await response.aclose()
 
     def session(
-        self,
-        user_id: str,
-        kind: str,
-        *,
-        label: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        id: str | None = None,
-        heartbeat_every: float | None = None,
+        self, user_id: str, kind: str, **options: Unpack[SessionOptions]
     ) -> AsyncSessionHandle:
-        """A session for an ``async with`` block: started on entry, heartbeated by an
-        asyncio task at the kind's policy interval (or ``heartbeat_every``), ended on exit."""
-        return AsyncSessionHandle(
-            self,
-            user_id,
-            kind,
-            label=label,
-            attributes=attributes,
-            id=id,
-            heartbeat_every=heartbeat_every,
-        )
+        """A session for an ``async with`` block, as :meth:`Client.session` describes; its
+        heartbeats and deliveries run as asyncio tasks."""
+        return AsyncSessionHandle(self, user_id, kind, **options)
 
     # Policies, health, maintenance
 

@@ -1,157 +1,198 @@
-"""A session tied to a ``with`` block: started on entry, heartbeated meanwhile, ended on exit.
+"""A session tied to a ``with`` block: started on entry, heartbeated meanwhile, ended on exit —
+and tracking that never breaks or blocks the app.
 
-The heartbeats run beside the caller's code (a daemon thread, or an asyncio task) and must
-never break it: a transient failure is retried by the client and then simply waits for the
-next beat, since one missed beat is far from a timeout. A 409 means the server has closed the
-session (it timed out while this process was stalled); the handle then stops beating and
-keeps the closed session for the caller to look at, since beating a closed session again
-cannot reopen it.
+Each handle runs two things beside the caller's code (daemon threads, or asyncio tasks): a
+*ticker* that records a heartbeat every interval, dated on the client's clock, and a *sender*
+that delivers the start, the beats and the end in order (:mod:`sessionkeeper.client.outbox`
+reads the answers). They are separate so that a request hanging on a dead network never stops
+the beats from being recorded: the ticker only stops when the process itself stops, and that
+is exactly the silence the server must see.
+
+- Entering waits at most ``answer_wait`` seconds for the start's first answer; when the server
+  cannot be reached the block runs anyway and the start (its id made here, its ``started_at``
+  the moment of entry) is delivered in the background as soon as the server answers.
+- Beats that could not be delivered are kept and sent later with their own times, through the
+  batch endpoint, thinned so that no gap exceeds the timeout and capped at ``max_pending``. The
+  server counts beats made while the session was alive even after it timed the session out
+  (late evidence), so an outage or a partition costs no time.
+- A beat after a real gap (the process was stalled or suspended longer than the timeout) is
+  answered *closed*; the handle then starts a continuation session (``continues`` the one
+  before, from that beat's time) and goes on, unless ``continue_after_gap=False``.
+- Leaving records the end with its time and waits at most ``drain_wait`` seconds for what is
+  undelivered; after that the sender goes on in the background until everything is delivered
+  (or the process, the client or the event loop ends). Leaving never raises for a transport
+  failure; it raises only an answer refusing the session (a 4xx such as ``Unauthorized``),
+  and only when the block itself did not raise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
-from collections.abc import Iterator, Mapping
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from enum import Enum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from sessionkeeper.client.errors import Conflict, ServerUnavailable, SessionkeeperError
-from sessionkeeper.client.models import Policies, Session
-from sessionkeeper.client.protocol import TIMEOUT_HEARTBEATS, new_session_id
+from sessionkeeper.client.chain import Cadence, StartRequest, Step
+from sessionkeeper.client.evidence import now_ms
+from sessionkeeper.client.models import Session
+from sessionkeeper.client.outbox import DEFAULT_MAX_PENDING, Outbox
+from sessionkeeper.client.protocol import new_session_id
 
 if TYPE_CHECKING:
     from sessionkeeper.client.async_client import AsyncClient
     from sessionkeeper.client.sync_client import Client
 
-log = logging.getLogger("sessionkeeper.client")
-T = TypeVar("T")
+DEFAULT_ANSWER_WAIT_S = 2.0
+DEFAULT_DRAIN_WAIT_S = 5.0
 
-# How long leaving the block waits for a heartbeat in flight. Its answer no longer matters
-# once the session ends, so a slow one is left to finish on its own (the thread is a daemon).
-JOIN_TIMEOUT_S = 1.0
+# What earlier handles of a client learned of each kind's cadence, for a handle whose start
+# finds the server unreachable. Weak, so a closed and dropped client takes it along.
+_cadences: weakref.WeakKeyDictionary[object, dict[str, Cadence]] = weakref.WeakKeyDictionary()
 
 
-def heartbeat_interval(policies: Policies | None, session: Session) -> float:
-    """The policy's interval for the session's kind.
+class Done(Enum):
+    DONE = "done"
 
-    Without the policies (an ingest key may not read them), the session's own timeout tells:
-    beating ``TIMEOUT_HEARTBEATS`` times per timeout is what the default policy does.
-    """
-    policy = None if policies is None else policies.for_kind(session.kind)
-    if policy is not None:
-        return policy.heartbeat_interval_s
-    if session.expires_at is None:  # closed already: it will not be beaten at all
-        return 1.0
-    timeout_s = (session.expires_at - session.last_seen_at).total_seconds()
-    return max(1.0, timeout_s / TIMEOUT_HEARTBEATS)
+
+DONE = Done.DONE
+# Senders still delivering after their block ended; referenced so they are not collected.
+_background: set[asyncio.Task[None]] = set()
 
 
 class SessionOptions(TypedDict, total=False):
+    """The options of :meth:`Client.session` and :meth:`AsyncClient.session`."""
+
     label: str | None
     attributes: Mapping[str, Any] | None
+    # The session id; made here when not given, so ``s.id`` is known before the block runs.
     id: str | None
+    # Seconds between heartbeats; default: the kind's policy.
     heartbeat_every: float | None
+    # After a real gap, go on in a continuation session (default) or stop (False).
+    continue_after_gap: bool
+    # How long entering, and ``heartbeat()``, wait for the server's answer.
+    answer_wait: float
+    # How long leaving waits for undelivered evidence before the block goes on.
+    drain_wait: float
+    # The most undelivered beats kept (after thinning); beyond it the oldest are given up.
+    max_pending: int
 
 
-class BackgroundBeats(Generic[T]):
-    """What a handle beating in the background keeps, whatever it beats: the latest answer,
-    the last failure, and whether its block is ending (answers after that are ignored)."""
-
-    def __init__(self) -> None:
-        self.last_error: Exception | None = None
-        self._latest: T | None = None
-        self._leaving = False
-        self._lock = threading.Lock()
-
-    def _answered(self, latest: T) -> None:
-        with self._lock:
-            if not self._leaving:
-                self._latest = latest
-
-    def _goes_on_after(self, error: Exception, what: str) -> bool:
-        """Record a failed beat the server gave no instruction with; returns whether beating
-        should go on (a later beat may pass when the server was merely away)."""
-        with self._lock:
-            if self._leaving:
-                return False
-            self.last_error = error
-        if isinstance(error, SessionkeeperError) and not isinstance(error, ServerUnavailable):
-            # Not found, unauthorized, forbidden: every further beat would get the same.
-            log.error("beats for %s stop: %s", what, error)
-            return False
-        log.warning("beat for %s failed, trying again later: %r", what, error)
-        return True
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._leaving = True
-
-    @contextlib.contextmanager
-    def _goodbye(self, raised: BaseException | None, what: str) -> Iterator[None]:
-        """Around the last call on leaving the block (an end, a leave): its failure is
-        raised, unless the block raised already; that is the error to see, this one is logged."""
-        try:
-            yield
-        except Exception:
-            if raised is None:
-                raise
-            log.exception("could not close %s", what)
-
-
-class _Handle(BackgroundBeats[Session]):
-    """What the sync and the async handle share: the request, and what beats have told."""
+class _Handle:
+    """What both handles share: the options, the outbox, and what the caller may read."""
 
     def __init__(
-        self,
-        user_id: str,
-        kind: str,
-        *,
-        label: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        id: str | None = None,
-        heartbeat_every: float | None = None,
+        self, client: object, user_id: str, kind: str, **options: Unpack[SessionOptions]
     ) -> None:
-        super().__init__()
-        # Made here rather than by the start call, so ``s.id`` is known before the block runs.
-        self.id = id or new_session_id()
+        # Made here rather than on entry, so ``s.id`` is known before the block runs.
+        self.id: str = options.get("id") or new_session_id()
         self.user_id = user_id
         self.kind = kind
-        self.label = label
-        self.attributes = attributes
-        self.heartbeat_every = heartbeat_every
-        self.closed_by_server = False
+        self.label = options.get("label")
+        self.attributes = options.get("attributes")
+        self.continue_after_gap = options.get("continue_after_gap", True)
+        self.answer_wait = options.get("answer_wait", DEFAULT_ANSWER_WAIT_S)
+        self.drain_wait = options.get("drain_wait", DEFAULT_DRAIN_WAIT_S)
+        self.max_pending = options.get("max_pending", DEFAULT_MAX_PENDING)
+        if self.max_pending < 1:
+            raise ValueError("max_pending must keep at least one beat")
+        self._heartbeat_every = options.get("heartbeat_every")
+        self._client_key = client
+        self._outbox: Outbox | None = None
+        self._leaving = False
+
+    def _begin(self, backoff: float) -> Outbox:
+        if self._outbox is not None:
+            raise RuntimeError("a session handle is entered once")
+        self._outbox = Outbox(
+            StartRequest(self.user_id, self.kind, self.label, self.attributes),
+            id=self.id,
+            started_at=now_ms(),
+            heartbeat_every=self._heartbeat_every,
+            continue_after_gap=self.continue_after_gap,
+            max_pending=self.max_pending,
+            backoff=backoff,
+            known=_cadences.get(self._client_key, {}).get(self.kind),
+        )
+        return self._outbox
+
+    @property
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            raise RuntimeError("the session starts when its with-block is entered")
+        return self._outbox
 
     @property
     def session(self) -> Session:
-        """The session as the server last described it."""
-        if self._latest is None:
-            raise RuntimeError("the session starts when its with-block is entered")
-        return self._latest
+        """The current session (the last of :attr:`sessions`) as the server last described
+        it; until the server has stored it, as the client knows it (see :attr:`stored`)."""
+        return self.outbox.describe(self.outbox.current)
 
     @property
-    def beating(self) -> bool:
-        return not (self._leaving or self.closed_by_server)
+    def sessions(self) -> tuple[Session, ...]:
+        """Every session this handle made: the first (``id``), then each continuation."""
+        outbox = self.outbox
+        return tuple(outbox.describe(link) for link in outbox.links)
 
-    def _started(self, session: Session) -> None:
-        self._latest = session
-        # A start repeated with the id of a session closed meanwhile returns that session.
-        self.closed_by_server = not session.is_active
+    @property
+    def stored(self) -> bool:
+        """Whether the server has acknowledged the start of the current session."""
+        return self.outbox.current.stored
 
-    def _beat_failed(self, error: Exception) -> bool:
-        """Record a failed heartbeat; returns whether beating should go on."""
-        if isinstance(error, Conflict):
-            with self._lock:
-                if self._leaving:
-                    return False
-                self.closed_by_server = True
-                if error.session is not None:
-                    self._latest = error.session
-            log.warning("session %s was closed by the server: %s", self.id, error.detail)
-            return False
-        return self._goes_on_after(error, f"session {self.id}")
+    @property
+    def heartbeat_every(self) -> float | None:
+        """The interval in force: the caller's, the kind's policy, or a safe guess until the
+        server has told it."""
+        return self._heartbeat_every if self._outbox is None else self._outbox.interval
+
+    @property
+    def closed_by_server(self) -> bool:
+        """The server closed the session for good: it was ended by someone else, or it timed
+        out and ``continue_after_gap`` is false."""
+        return self._outbox is not None and self._outbox.outcome.closed_by_server
+
+    @property
+    def last_error(self) -> Exception | None:
+        """The latest failure (a transient one is retried; see :attr:`pending`)."""
+        return None if self._outbox is None else self._outbox.outcome.last_error
+
+    @property
+    def pending(self) -> int:
+        """Pieces of evidence (start, beats, end) still to be delivered."""
+        return 0 if self._outbox is None else self._outbox.pending
+
+    @property
+    def dropped(self) -> int:
+        """Beats given up: beyond ``max_pending``, too old for the server, or refused."""
+        return 0 if self._outbox is None else self._outbox.outcome.dropped
+
+    def _progress(self) -> None:
+        """After each answer: remember what was learned of the kind's cadence."""
+        cadence = self.outbox.cadence
+        if cadence is not None:
+            _cadences.setdefault(self._client_key, {})[self.kind] = cadence
+
+    def _next_step(self, wake: threading.Event | asyncio.Event) -> Step | Done | None:
+        """The sender's next request; None when there is none now (wait for ``wake``), DONE
+        when nothing will be sent any more."""
+        wake.clear()  # before looking: news after this point wakes the sender again
+        step = self.outbox.next_step(now_ms())
+        if step is None and self.outbox.finished:
+            return DONE
+        return step
+
+    def _refusal(self, exc: BaseException | None) -> Exception | None:
+        """The error to raise on leaving: a refusal of the session, unless the block raised."""
+        return None if exc is not None else self.outbox.outcome.refusal
+
+    def _heartbeat_done(self, at: int, mark: int) -> Callable[[], bool]:
+        outbox = self.outbox
+        return lambda: outbox.delivered_through(at) or outbox.outcome.failed_attempts > mark
 
 
 class SessionHandle(_Handle):
@@ -160,53 +201,37 @@ class SessionHandle(_Handle):
     def __init__(
         self, client: Client, user_id: str, kind: str, **options: Unpack[SessionOptions]
     ) -> None:
-        super().__init__(user_id, kind, **options)
+        super().__init__(client, user_id, kind, **options)
         self._client = client
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # the sender: there is something to send
+        self._retime = threading.Event()  # the ticker: leaving, or the interval may have changed
+        self._changed = threading.Condition()
 
     def __enter__(self) -> SessionHandle:
-        session = self._client.start(
-            self.user_id, self.kind, label=self.label, attributes=self.attributes, id=self.id
-        )
-        self._started(session)
-        if self.heartbeat_every is None:
-            self.heartbeat_every = heartbeat_interval(self._policies(), session)
-        if self.beating:
-            self._thread = threading.Thread(
-                target=self._run, name=f"sessionkeeper-heartbeat-{self.id}", daemon=True
-            )
-            self._thread.start()
+        outbox = self._begin(self._client.retry.backoff)
+        for name, target in (("send", self._send_loop), ("beat", self._tick_loop)):
+            threading.Thread(
+                target=target, name=f"sessionkeeper-{name}-{self.id}", daemon=True
+            ).start()
+        self._wait(lambda: outbox.ready, self.answer_wait)
+        if outbox.outcome.refusal is not None:
+            self._leaving = True
+            self._retime.set()
+            raise outbox.outcome.refusal
         return self
 
-    def _policies(self) -> Policies | None:
-        try:
-            return self._client.policies()
-        except SessionkeeperError as exc:
-            # The session has started; failing here would leave it to time out.
-            log.warning("policies unreadable (%s); deriving the heartbeat interval", exc)
-            return None
-
-    def _run(self) -> None:
-        assert self.heartbeat_every is not None
-        while not self._stop.wait(self.heartbeat_every) and self.beating:
-            try:
-                session = self._client.heartbeat(self.id)
-            except Exception as exc:
-                if not self._beat_failed(exc):
-                    return
-            else:
-                self._answered(session)
-
     def heartbeat(self, *, attributes: Mapping[str, Any] | None = None) -> Session:
-        """Beat now. A closed session is recorded (``closed_by_server``) and returned."""
-        try:
-            session = self._client.heartbeat(self.id, attributes=attributes)
-        except Conflict as exc:
-            self._beat_failed(exc)
-            return self.session
-        self._answered(session)
-        return session
+        """Beat now (with ``attributes`` to merge) and return the current session once the
+        server has answered, or after ``answer_wait`` seconds as the client knows it. Raises
+        only the refusal (a 4xx) that stopped the handle, if one did."""
+        outbox = self.outbox
+        mark = outbox.outcome.failed_attempts
+        at = outbox.beat(now_ms(), attributes)
+        self._wake.set()
+        self._wait(self._heartbeat_done(at, mark), self.answer_wait)
+        if outbox.outcome.refusal is not None:
+            raise outbox.outcome.refusal
+        return self.session
 
     def __exit__(
         self,
@@ -214,14 +239,53 @@ class SessionHandle(_Handle):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(JOIN_TIMEOUT_S)
-        if self.closed_by_server:
-            return
-        with self._goodbye(exc, f"session {self.id}"):
-            self._latest = self._client.end(self.id, reason="client")
+        outbox = self.outbox
+        self._leaving = True
+        outbox.end(now_ms())
+        self._retime.set()
+        self._wake.set()
+        self._wait(lambda: outbox.finished, self.drain_wait)
+        refusal = self._refusal(exc)
+        if refusal is not None:
+            raise refusal
+
+    def _wait(self, done: Callable[[], bool], timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(done, timeout)
+
+    def _tick_loop(self) -> None:
+        outbox = self.outbox
+        last = time.monotonic()
+        while not (self._leaving or outbox.outcome.stopped):
+            remaining = last + outbox.interval - time.monotonic()
+            if remaining > 0:
+                self._retime.wait(remaining)
+                self._retime.clear()
+                continue  # the interval may have changed: compute again
+            outbox.beat(now_ms())
+            self._wake.set()
+            last = time.monotonic()
+
+    def _send_loop(self) -> None:
+        outbox = self.outbox
+        while (step := self._next_step(self._wake)) is not DONE:
+            if step is None:
+                self._wake.wait()
+                continue
+            try:
+                outcome: Any = self._client.send(step.call, retries=0)
+            except Exception as exc:  # whatever it is, it must not reach the app
+                outcome = exc
+            wait = outbox.settle(step, outcome)
+            self._signal()
+            time.sleep(wait)
+        self._signal()
+
+    def _signal(self) -> None:
+        self._progress()
+        self._retime.set()
+        with self._changed:
+            self._changed.notify_all()
 
 
 class AsyncSessionHandle(_Handle):
@@ -230,51 +294,37 @@ class AsyncSessionHandle(_Handle):
     def __init__(
         self, client: AsyncClient, user_id: str, kind: str, **options: Unpack[SessionOptions]
     ) -> None:
-        super().__init__(user_id, kind, **options)
+        super().__init__(client, user_id, kind, **options)
         self._client = client
-        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._retime = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._ticker: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> AsyncSessionHandle:
-        session = await self._client.start(
-            self.user_id, self.kind, label=self.label, attributes=self.attributes, id=self.id
-        )
-        self._started(session)
-        if self.heartbeat_every is None:
-            self.heartbeat_every = heartbeat_interval(await self._policies(), session)
-        if self.beating:
-            self._task = asyncio.create_task(self._run(), name=f"sessionkeeper-heartbeat-{self.id}")
+        outbox = self._begin(self._client.retry.backoff)
+        sender = asyncio.create_task(self._send_loop(), name=f"sessionkeeper-send-{self.id}")
+        _background.add(sender)
+        sender.add_done_callback(_background.discard)
+        self._ticker = asyncio.create_task(self._tick_loop(), name=f"sessionkeeper-beat-{self.id}")
+        await self._wait(lambda: outbox.ready, self.answer_wait)
+        if outbox.outcome.refusal is not None:
+            await self._stop_ticker()
+            raise outbox.outcome.refusal
         return self
 
-    async def _policies(self) -> Policies | None:
-        try:
-            return await self._client.policies()
-        except SessionkeeperError as exc:
-            log.warning("policies unreadable (%s); deriving the heartbeat interval", exc)
-            return None
-
-    async def _run(self) -> None:
-        assert self.heartbeat_every is not None
-        while True:
-            await asyncio.sleep(self.heartbeat_every)
-            if not self.beating:
-                return
-            try:
-                session = await self._client.heartbeat(self.id)
-            except Exception as exc:
-                if not self._beat_failed(exc):
-                    return
-            else:
-                self._answered(session)
-
     async def heartbeat(self, *, attributes: Mapping[str, Any] | None = None) -> Session:
-        """Beat now. A closed session is recorded (``closed_by_server``) and returned."""
-        try:
-            session = await self._client.heartbeat(self.id, attributes=attributes)
-        except Conflict as exc:
-            self._beat_failed(exc)
-            return self.session
-        self._answered(session)
-        return session
+        """Beat now (with ``attributes`` to merge) and return the current session once the
+        server has answered, or after ``answer_wait`` seconds as the client knows it. Raises
+        only the refusal (a 4xx) that stopped the handle, if one did."""
+        outbox = self.outbox
+        mark = outbox.outcome.failed_attempts
+        at = outbox.beat(now_ms(), attributes)
+        self._wake.set()
+        await self._wait(self._heartbeat_done(at, mark), self.answer_wait)
+        if outbox.outcome.refusal is not None:
+            raise outbox.outcome.refusal
+        return self.session
 
     async def __aexit__(
         self,
@@ -282,12 +332,59 @@ class AsyncSessionHandle(_Handle):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave()
-        if self._task is not None:
-            self._task.cancel()
+        outbox = self.outbox
+        await self._stop_ticker()
+        outbox.end(now_ms())
+        self._wake.set()
+        await self._wait(lambda: outbox.finished, self.drain_wait)
+        refusal = self._refusal(exc)
+        if refusal is not None:
+            raise refusal
+
+    async def _stop_ticker(self) -> None:
+        self._leaving = True
+        if self._ticker is not None:
+            self._ticker.cancel()
             # wait() neither raises the task's cancellation nor hides our own.
-            await asyncio.wait([self._task])
-        if self.closed_by_server:
-            return
-        with self._goodbye(exc, f"session {self.id}"):
-            self._latest = await self._client.end(self.id, reason="client")
+            await asyncio.wait([self._ticker])
+
+    async def _wait(self, done: Callable[[], bool], timeout: float) -> None:
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(done), timeout)
+
+    async def _tick_loop(self) -> None:
+        outbox = self.outbox
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not (self._leaving or outbox.outcome.stopped):
+            remaining = last + outbox.interval - loop.time()
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._retime.wait(), remaining)
+                self._retime.clear()
+                continue
+            outbox.beat(now_ms())
+            self._wake.set()
+            last = loop.time()
+
+    async def _send_loop(self) -> None:
+        outbox = self.outbox
+        while (step := self._next_step(self._wake)) is not DONE:
+            if step is None:
+                await self._wake.wait()
+                continue
+            try:
+                outcome: Any = await self._client.send(step.call, retries=0)
+            except Exception as exc:  # whatever it is, it must not reach the app
+                outcome = exc
+            wait = outbox.settle(step, outcome)
+            await self._signal()
+            await asyncio.sleep(wait)
+        await self._signal()
+
+    async def _signal(self) -> None:
+        self._progress()
+        self._retime.set()
+        async with self._changed:
+            self._changed.notify_all()

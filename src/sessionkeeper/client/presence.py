@@ -1,15 +1,30 @@
 """Reporting a presence source's full state: at start, on every tick, and on demand.
 
 The periodic snapshot is the checkpoint that keeps a source's sessions alive and corrects
-whatever an event missed. A snapshot is always taken fresh, right before it is sent: when a
-send fails, the next attempt (sooner than the next tick, with backoff) sends the state as it
-is *then*. Resending the failed body instead could apply a stale state as the present one,
-ending sessions that had just started and starting ones that had just ended. For the same
-reason the client's own retries are off for these requests: an attempt is never repeated
-with an old body.
+whatever an event missed. A snapshot is always taken fresh, right before it is sent, and it
+carries the time it was taken (``at``, on the client's clock).
+
+When a send fails (no connection, a timeout, 5xx, 429) the snapshot is kept, and the next
+attempt — sooner than the next tick, with backoff — takes a fresh one and sends the kept ones
+first, oldest first, each with its own ``at``, then the fresh one. A kept snapshot is history,
+not a present state: the server applies it as the source's state *at its time*, so a user who
+came and went while the server was unreachable gets a session for the time they were there,
+and the sessions of a source survive a partition shorter than their timeout. What must never
+happen is the old state being applied as the present one — ending sessions that had just
+started and starting ones that had just ended — and it cannot: the state of *now* is always
+taken fresh and sent last, and the server keeps, per source, the time of the newest state it
+applied and ignores an older one (``stale``), which is why the kept ones go strictly in order.
+For the same reason the client's own retries are off for these requests: an attempt is
+repeated by this loop, behind the snapshots that came before it.
+
+The kept snapshots are thinned (see :mod:`sessionkeeper.client.backlog`): one that changed
+something is always kept, an unchanged one only where the gap to the next would otherwise
+exceed ``timeout``; at most ``max_kept`` are kept, the oldest given up first. A snapshot the
+server refuses (a bad entry, a revoked key) is dropped: sending it again would be refused again.
 
 Stopping a reporter does not report everyone gone: if the source comes back before the
-timeout its sessions continue, and if not they time out with estimated ends.
+timeout its sessions continue, and if not they time out with estimated ends. Snapshots still
+kept when it stops are not sent.
 """
 
 from __future__ import annotations
@@ -23,9 +38,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sessionkeeper.client import calls
-from sessionkeeper.client.errors import ServerUnavailable, SessionkeeperError
+from sessionkeeper.client.backlog import DEFAULT_MAX_KEPT, Backlog, Snapshot
+from sessionkeeper.client.errors import SessionkeeperError
+from sessionkeeper.client.evidence import as_datetime, now_ms
 from sessionkeeper.client.models import PresenceResult
-from sessionkeeper.client.retry import RetryPolicy
+from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
 
 if TYPE_CHECKING:
     from sessionkeeper.client.async_client import AsyncClient
@@ -39,9 +56,12 @@ AsyncSnapshotFn = Callable[[], Entries | Awaitable[Entries]]
 
 
 class _Reporter:
-    """The schedule both reporters keep: what the last report did, and when the next is due."""
+    """What both reporters keep: the snapshots not yet accepted, what the last report did,
+    and when the next attempt is due."""
 
-    def __init__(self, source: str, every: float, backoff: float) -> None:
+    def __init__(
+        self, source: str, every: float, backoff: float, timeout: float | None, max_kept: int
+    ) -> None:
         if every <= 0:
             raise ValueError("every must be a positive number of seconds")
         self.source = source
@@ -51,28 +71,56 @@ class _Reporter:
         self.reports = 0  # snapshots the server accepted
         self.failures = 0  # failed attempts since the last accepted one
         self._backoff = RetryPolicy(retries=0, backoff=backoff)
+        # No policy has a timeout shorter than its heartbeat interval, which is ``every``.
+        gap_s = every if timeout is None else timeout
+        self._backlog = Backlog(max_gap_ms=round(gap_s * 1000), max_kept=max_kept)
         self._stopping = False
 
-    def _call(self, entries: Entries) -> calls.Call[PresenceResult]:
-        return calls.presence_snapshot(self.source, entries)
+    @property
+    def kept(self) -> int:
+        """Snapshots taken but not accepted by the server yet."""
+        return len(self._backlog)
 
-    def _succeeded(self, result: PresenceResult) -> float:
-        self.last_result = result
-        self.reports += 1
-        self.failures = 0
-        return self.every
+    @property
+    def dropped(self) -> int:
+        """Snapshots that said something new but were given up beyond the caps."""
+        return self._backlog.dropped
+
+    def _take(self, entries: Entries) -> None:
+        self._backlog.add(now_ms(), entries)
+
+    def _next(self) -> tuple[Snapshot, calls.Call[PresenceResult]] | None:
+        """The oldest kept snapshot and its request, each with the time it was taken."""
+        snapshot = self._backlog.oldest()
+        if snapshot is None or self._stopping:
+            return None
+        at = as_datetime(snapshot.at)
+        return snapshot, calls.presence_snapshot(self.source, snapshot.entries, at=at)
+
+    def _settle(self, snapshot: Snapshot, outcome: PresenceResult | Exception) -> float | None:
+        """Take in what sending ``snapshot`` brought; returns the wait before the next attempt,
+        or None to go on with the next kept snapshot."""
+        if not isinstance(outcome, Exception):
+            self._backlog.accepted(snapshot)
+            self.last_result = outcome
+            self.reports += 1
+            self.failures = 0
+            return None
+        if not isinstance(outcome, SessionkeeperError) or is_transient(outcome):
+            return self._failed(outcome)
+        # Refused (a bad entry, a revoked key): sending it again would be refused again,
+        # but the next tick's state may well pass.
+        self._backlog.refused(snapshot)
+        self.last_error = outcome
+        self.failures += 1
+        log.error("presence report of %s refused: %s", self.source, outcome)
+        return None
 
     def _failed(self, error: Exception) -> float:
-        """Record the failure; returns the wait before the next attempt."""
+        """Record a failure worth retrying; returns the wait before the next attempt."""
         self.last_error = error
         self.failures += 1
-        if isinstance(error, SessionkeeperError) and not isinstance(error, ServerUnavailable):
-            # This state was refused (a bad entry, a revoked key): hurrying will not help,
-            # but the next tick's state may well pass.
-            log.error("presence report of %s refused: %s", self.source, error)
-            return self.every
-        retry_after = error.retry_after if isinstance(error, ServerUnavailable) else None
-        wait = min(self.every, self._backoff.delay(self.failures - 1, retry_after))
+        wait = wait_after(self._backoff, self.failures, error, self.every)
         log.warning("presence report of %s failed, again in %.1f s: %r", self.source, wait, error)
         return wait
 
@@ -82,7 +130,10 @@ class PresenceReporter(_Reporter):
     :meth:`start`, then every ``every`` seconds, and at once on :meth:`report_now`.
 
     ``snapshot_fn`` runs in that thread and returns entries such as
-    ``{"user_id": "42", "kind": "game", "label": "Minecraft"}``.
+    ``{"user_id": "42", "kind": "game", "label": "Minecraft"}``. Snapshots that could not be
+    delivered are kept (at most ``max_kept``, thinned to gaps of at most ``timeout`` seconds
+    where nothing changed: pass the shortest ``timeout_s`` of the source's kinds; default
+    ``every``) and sent, oldest first with their own times, before the current one.
     """
 
     def __init__(
@@ -93,8 +144,11 @@ class PresenceReporter(_Reporter):
         every: float = 60,
         *,
         backoff: float | None = None,
+        timeout: float | None = None,
+        max_kept: int = DEFAULT_MAX_KEPT,
     ) -> None:
-        super().__init__(source, every, client.retry.backoff if backoff is None else backoff)
+        backoff = client.retry.backoff if backoff is None else backoff
+        super().__init__(source, every, backoff, timeout, max_kept)
         self._client = client
         self._snapshot_fn = snapshot_fn
         self._wake = threading.Event()
@@ -130,13 +184,21 @@ class PresenceReporter(_Reporter):
             wait = self._report()
 
     def _report(self) -> float:
+        """Take the state now, then send the kept snapshots and it, oldest first; returns
+        the wait before the next report."""
         try:
-            entries = list(self._snapshot_fn())
-            # retries=0: a failed attempt is retried by the loop, with a fresh snapshot.
-            result = self._client.send(self._call(entries), retries=0)
+            self._take(self._snapshot_fn())
         except Exception as exc:
             return self._failed(exc)
-        return self._succeeded(result)
+        while (next_ := self._next()) is not None:
+            try:
+                # retries=0: a failed attempt is retried by the loop, behind a fresh snapshot.
+                outcome: PresenceResult | Exception = self._client.send(next_[1], retries=0)
+            except Exception as exc:
+                outcome = exc
+            if (wait := self._settle(next_[0], outcome)) is not None:
+                return wait
+        return self.every
 
     def __enter__(self) -> PresenceReporter:
         self.start()
@@ -166,8 +228,11 @@ class AsyncPresenceReporter(_Reporter):
         every: float = 60,
         *,
         backoff: float | None = None,
+        timeout: float | None = None,
+        max_kept: int = DEFAULT_MAX_KEPT,
     ) -> None:
-        super().__init__(source, every, client.retry.backoff if backoff is None else backoff)
+        backoff = client.retry.backoff if backoff is None else backoff
+        super().__init__(source, every, backoff, timeout, max_kept)
         self._client = client
         self._snapshot_fn = snapshot_fn
         self._wake = asyncio.Event()
@@ -201,11 +266,17 @@ class AsyncPresenceReporter(_Reporter):
     async def _report(self) -> float:
         try:
             produced = self._snapshot_fn()
-            entries = list(await produced if isinstance(produced, Awaitable) else produced)
-            result = await self._client.send(self._call(entries), retries=0)
+            self._take(await produced if isinstance(produced, Awaitable) else produced)
         except Exception as exc:
             return self._failed(exc)
-        return self._succeeded(result)
+        while (next_ := self._next()) is not None:
+            try:
+                outcome: PresenceResult | Exception = await self._client.send(next_[1], retries=0)
+            except Exception as exc:
+                outcome = exc
+            if (wait := self._settle(next_[0], outcome)) is not None:
+                return wait
+        return self.every
 
     async def __aenter__(self) -> AsyncPresenceReporter:
         await self.start()

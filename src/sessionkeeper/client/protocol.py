@@ -3,7 +3,8 @@ imports nothing of the server and ships with httpx as its only dependency.
 
 The values are the API's own (``tests/client/test_protocol.py`` checks them against the
 server's): the session statuses and end reasons, the name of a tenant's default policy, how
-many heartbeats a default timeout spans, and the time-ordered id format.
+many heartbeats a default timeout spans, the size of a heartbeat batch, the default window of
+client times, and the time-ordered id format.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class EndReason(StrEnum):
 DEFAULT_KIND = "*"
 # A default timeout is this many heartbeat intervals.
 TIMEOUT_HEARTBEATS = 5
+# The most heartbeats one batch request may carry.
+BATCH_LIMIT = 1000
+# How far in the past a client time may lie by default (``SESSIONKEEPER_MAX_PAST_S``).
+MAX_PAST_S = 24 * 3600
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from sessionkeeper.client.errors import parse_retry_after
+from sessionkeeper.client.errors import ServerUnavailable, UnexpectedResponse, parse_retry_after
 
 # Connection refused/reset, timeouts, and a server that closed the connection mid-answer
 # (a restart). Not included: UnsupportedProtocol, LocalProtocolError, ProxyError, which are
@@ -55,3 +55,20 @@ class RetryPolicy:
         if attempt >= limit or not is_retryable_status(response.status_code):
             return None
         return self.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+
+
+def is_transient(error: Exception) -> bool:
+    """Worth sending again unchanged: no answer, a 5xx or 429, or an answer not understood.
+    Anything else (a 4xx, a closed client, a mistake in the client's set-up) would repeat."""
+    return isinstance(error, (ServerUnavailable, UnexpectedResponse, *RETRYABLE_ERRORS))
+
+
+def wait_after(policy: RetryPolicy, failures: int, error: Exception, ceiling: float) -> float:
+    """The wait after ``failures`` failures in a row, for a loop that keeps trying at least
+    every ``ceiling`` seconds (it has fresh evidence to deliver by then); a server's
+    Retry-After comes first, since sending earlier only adds to the load it reported."""
+    wait = min(policy.delay(failures - 1), ceiling)
+    retry_after = error.retry_after if isinstance(error, ServerUnavailable) else None
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, MAX_DELAY_S))
+    return wait

@@ -18,8 +18,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from sessionkeeper.client.beats import BackgroundBeats
 from sessionkeeper.client.errors import Conflict
-from sessionkeeper.client.handles import BackgroundBeats
 from sessionkeeper.client.room_models import Invite, Participant, Room
 
 if TYPE_CHECKING:

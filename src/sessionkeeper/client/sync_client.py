@@ -15,7 +15,7 @@ from sessionkeeper.client.analytics_client import Analytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
-from sessionkeeper.client.handles import SessionHandle
+from sessionkeeper.client.handles import SessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     BatchResult,
     Delivery,
@@ -248,27 +248,13 @@ class Client(Analytics):
         finally:
             response.close()
 
-    def session(
-        self,
-        user_id: str,
-        kind: str,
-        *,
-        label: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        id: str | None = None,
-        heartbeat_every: float | None = None,
-    ) -> SessionHandle:
-        """A session for a ``with`` block: started on entry, heartbeated in a background
-        thread at the kind's policy interval (or ``heartbeat_every``), ended on exit."""
-        return SessionHandle(
-            self,
-            user_id,
-            kind,
-            label=label,
-            attributes=attributes,
-            id=id,
-            heartbeat_every=heartbeat_every,
-        )
+    def session(self, user_id: str, kind: str, **options: Unpack[SessionOptions]) -> SessionHandle:
+        """A session for a ``with`` block: started on entry, heartbeated in the background at
+        the kind's policy interval (or ``heartbeat_every``), ended on exit. Tracking never
+        breaks the app: what the server cannot take now is kept and delivered later, and a
+        real gap starts a continuation session; see :class:`SessionOptions` for the options
+        and :mod:`sessionkeeper.client.handles` for the rules."""
+        return SessionHandle(self, user_id, kind, **options)
 
     # Policies, health, maintenance
 

@@ -1,0 +1,423 @@
+"""What a session handle has yet to tell the server, and what each answer means.
+
+A handle records evidence as it happens — the start, a heartbeat every interval, the end — each
+dated on the client's clock, and a sender delivers it in order: the start first (with its
+client-made id and the original ``started_at``, so a start that lands late still begins when the
+session did), then the beats (one by one while the server answers; a backlog through the batch
+endpoint, thinned as :mod:`sessionkeeper.client.evidence` explains), then the end with its own
+time. This is the part the blocking and the asyncio handle share: no I/O and no waiting, one
+lock, so that the ticker, the sender and the caller may use it from different threads.
+
+How answers are read:
+
+- A transient failure (no connection, timeout, 5xx, 429, an unreadable answer) keeps everything
+  for the next attempt. The wait grows with the failures but never beyond a heartbeat interval,
+  and a Retry-After is honoured.
+- A beat the server answers *closed* because it came after a real gap (the session timed out
+  before the beat was made: status ``timed_out``) starts a **continuation**: a new session that
+  ``continues`` the previous one and starts at that beat's time; every later beat and the end
+  go to it. With ``continue_after_gap=False`` the handle stops instead (``closed_by_server``),
+  as handles always did.
+- A beat answered *closed* because the session was closed by a fact (an end, lost presence,
+  cleanup) stops the handle: ``closed_by_server``.
+- Any other 4xx would repeat: the handle stops and keeps the error. Only a refused time (an
+  ``at`` the server will not take) drops that piece of evidence and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sessionkeeper.client import calls
+from sessionkeeper.client.calls import Call
+from sessionkeeper.client.chain import Cadence, Link, Outcome, StartRequest, Step, provisional
+from sessionkeeper.client.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.client.evidence import Beats, as_datetime, as_ms, oldest_sendable
+from sessionkeeper.client.models import BatchResult, Policies, Session
+from sessionkeeper.client.protocol import (
+    BATCH_LIMIT,
+    TIMEOUT_HEARTBEATS,
+    Status,
+    new_session_id,
+)
+from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
+
+log = logging.getLogger("sessionkeeper.client")
+
+# The heartbeat interval while neither the caller, the policies nor an earlier session of the
+# same kind has told it (the server is unreachable at the start). Policies go down to 1 s, so
+# beating this often cannot leave a gap longer than any timeout.
+FALLBACK_INTERVAL_S = 1.0
+DEFAULT_MAX_PENDING = 10_000
+
+_BATCH_AT = re.compile(r"^heartbeats\.(\d+)\.at$")
+
+
+class Outbox:
+    def __init__(
+        self,
+        start: StartRequest,
+        *,
+        id: str,
+        started_at: int,
+        heartbeat_every: float | None,
+        continue_after_gap: bool,
+        max_pending: int,
+        backoff: float,
+        known: Cadence | None = None,
+    ) -> None:
+        self.start = start
+        self.links = [Link(id=id, started_at=started_at)]
+        self.heartbeat_every = heartbeat_every
+        self.continue_after_gap = continue_after_gap
+        self.max_pending = max_pending
+        self.outcome = Outcome()
+        self._known = known
+        self._interval_s: float | None = None
+        self._timeout_ms: int | None = None
+        self._policies_read = heartbeat_every is not None  # only the interval needs them
+        self._policies_unreadable = False
+        self._first_attempt = False
+        self._beats = Beats(max_pending)  # pending beats of the current link
+        self._last_at = started_at
+        self._attributes: dict[str, Any] | None = None  # to merge with the next beat
+        self._merged: dict[str, Any] = dict(start.attributes or {})  # what the server holds
+        self._describe: list[Link] = []
+        self._end_at: int | None = None
+        self._ending = False
+        self._ended = False
+        self._backoff = RetryPolicy(retries=0, backoff=backoff)
+        self._lock = threading.Lock()
+
+    # What the handle reads
+
+    @property
+    def current(self) -> Link:
+        return self.links[-1]
+
+    @property
+    def interval(self) -> float:
+        """The heartbeat interval in force: the caller's, the policy's, or a safe guess."""
+        if self.heartbeat_every is not None:
+            return self.heartbeat_every
+        if self._interval_s is not None:
+            return self._interval_s
+        if self._known is not None:
+            return self._known.interval_s
+        return FALLBACK_INTERVAL_S
+
+    @property
+    def cadence(self) -> Cadence | None:
+        """What the server has told of the kind's cadence, once it has told both parts."""
+        if self._interval_s is None or self._timeout_ms is None:
+            return None
+        return Cadence(self._interval_s, self._timeout_ms / 1000)
+
+    @property
+    def ready(self) -> bool:
+        """The first answers are in: the start's (or its first failure) and the policies'."""
+        with self._lock:
+            if self.outcome.stopped or self._first_attempt:
+                return True
+            return self.links[0].stored and self._policies_read
+
+    @property
+    def finished(self) -> bool:
+        """Nothing will be sent any more: ended and delivered, or stopped."""
+        with self._lock:
+            return self.outcome.stopped or self._ended
+
+    @property
+    def pending(self) -> int:
+        """Pieces of evidence still to be delivered: the start, beats and the end."""
+        with self._lock:
+            if self.outcome.stopped:
+                return 0
+            unstored = sum(not link.stored for link in self.links)
+            return unstored + len(self._beats) + (self._end_at is not None)
+
+    def delivered_through(self, at: int) -> bool:
+        """Whether the server holds evidence of the current session up to ``at`` (or nothing
+        more will be delivered)."""
+        with self._lock:
+            link = self.current
+            return self.outcome.stopped or (link.stored and link.seen_at >= at)
+
+    def describe(self, link: Link) -> Session:
+        """The server's latest description of ``link``, or, until the server has stored it,
+        the session as the client knows it (active, last seen at its newest beat)."""
+        with self._lock:
+            if link.session is not None:
+                return link.session
+            last_seen = self._last_at if link is self.current else link.seen_at
+            return provisional(link, self.start, last_seen)
+
+    # What the handle records
+
+    def beat(self, at: int, attributes: Mapping[str, Any] | None = None) -> int:
+        """Record a heartbeat made at ``at``; returns its time (kept strictly increasing, so
+        the server applies the beats in the order they were made)."""
+        with self._lock:
+            if self.outcome.stopped or self._ending:
+                return at
+            at = max(at, self._last_at + 1)
+            self._keep(at)
+            self._last_at = at
+            self.outcome.recorded += 1
+            if attributes:
+                self._attributes = {**(self._attributes or {}), **attributes}
+            return at
+
+    def end(self, at: int) -> None:
+        """Record the end; it is sent after every beat before it."""
+        with self._lock:
+            if self.outcome.stopped or self._ending:
+                return
+            self._ending = True
+            self._end_at = max(at, self._last_at)
+
+    # What the sender does
+
+    def next_step(self, now: int) -> Step | None:
+        """The next request to send, or None when there is nothing to send now."""
+        with self._lock:
+            if self.outcome.stopped:
+                return None
+            self._age(now)
+            link = self.current
+            if not link.stored:
+                return Step("start", self._start_call(link), link, (link.started_at,))
+            if not self._policies_read:
+                return Step("policies", calls.policies(), link)
+            if len(self._beats) > 1:
+                batch = self._beats.batch(BATCH_LIMIT)
+                beats = calls.heartbeat_batch((link.id, as_datetime(at)) for at in batch)
+                return Step("beats", beats, link, batch)
+            if self._beats:
+                at = self._beats.oldest()
+                attributes, self._attributes = self._attributes, None
+                call = calls.heartbeat(link.id, at=as_datetime(at), attributes=attributes)
+                return Step("beat", call, link, (at,), attributes)
+            if self._describe:
+                return Step("describe", calls.get(self._describe[0].id), self._describe[0])
+            if self._end_at is not None:
+                end_at = self._end_at
+                return Step("end", calls.end(link.id, at=as_datetime(end_at)), link, (end_at,))
+            return None
+
+    def settle(self, step: Step, outcome: Any) -> float:
+        """Take in what an attempt at ``step`` brought, an answer or an exception; returns the
+        seconds to wait before the next attempt."""
+        if isinstance(outcome, Exception):
+            return self.failed(step, outcome)
+        self.answered(step, outcome)
+        return 0.0
+
+    def answered(self, step: Step, result: Any) -> None:
+        """Take in the server's answer to ``step``."""
+        with self._lock:
+            self.outcome.failures = 0
+            if step.attributes:
+                self._merged.update(step.attributes)  # a continuation starts with them
+            if step.kind == "start":
+                self._stored(step.link, result)
+            elif step.kind == "policies":
+                self._read_policies(result)
+            elif step.kind == "beat":
+                self._beat_counted(step.link, step.ats[0], result)
+            elif step.kind == "beats":
+                self._batch_applied(step, result)
+            elif step.kind == "describe":
+                self._describe.remove(step.link)
+                step.link.session = result
+            else:
+                step.link.session = result
+                self._end_at = None
+                self._ended = True
+
+    def failed(self, step: Step, error: Exception) -> float:
+        """Take in a failed attempt at ``step``; returns the seconds to wait before the next."""
+        with self._lock:
+            if step.attributes:  # they go out with the next beat instead
+                self._attributes = {**step.attributes, **(self._attributes or {})}
+            if step.kind == "policies":
+                self._policies_read = True
+                self._policies_unreadable = True  # the session's own timeout will tell
+                self._learn(self.current.session)
+                return 0.0
+            if step.kind == "describe":
+                self._describe.remove(step.link)  # only a description; the old one stays
+                return 0.0
+            if step.kind == "start" and step.link is self.links[0]:
+                self._first_attempt = True
+            if is_transient(error):
+                return self._retry_wait(error)
+            self.outcome.failures = 0
+            if isinstance(error, Conflict) and error.session is not None:
+                if step.kind == "start" and error.session.id == step.link.id:
+                    # Our own id, stored by an attempt whose answer was lost.
+                    self._stored(step.link, error.session)
+                elif step.kind == "beat":
+                    self._closed(step.link, step.ats[0], error.session.status, error.session)
+                else:
+                    self._stop(error)
+                return 0.0
+            if isinstance(error, InvalidInput) and self._refused_time(step, error.field):
+                self.outcome.last_error = error
+                return 0.0
+            self._stop(error)
+            return 0.0
+
+    # The rules, called with the lock held
+
+    def _start_call(self, link: Link) -> Call[Session]:
+        return calls.start(
+            self.start.user_id,
+            self.start.kind,
+            label=self.start.label,
+            attributes=self._merged or None,
+            id=link.id,
+            started_at=as_datetime(link.started_at),
+            continues=link.continues,
+        )
+
+    def _stored(self, link: Link, session: Session) -> None:
+        link.stored = True
+        link.session = session
+        self._learn(session)
+        if session.status in (Status.ENDED, Status.EXPIRED):
+            # Ended by someone else before this start's answer arrived: a fact.
+            self.outcome.closed_by_server = True
+            self._stop(None)
+
+    def _read_policies(self, policies: Policies) -> None:
+        self._policies_read = True
+        policy = policies.for_kind(self.start.kind)
+        if policy is not None:
+            self._interval_s = policy.heartbeat_interval_s
+            self._set_timeout(round(policy.timeout_s * 1000))
+
+    def _learn(self, session: Session | None) -> None:
+        """An open session's deadline tells the timeout in force (a policy may change)."""
+        if session is None or session.expires_at is None or not session.is_active:
+            return
+        timeout_ms = as_ms(session.expires_at) - as_ms(session.last_seen_at)
+        self._set_timeout(timeout_ms)
+        if self._interval_s is None and self._policies_unreadable:
+            # The policies were unreadable: beat as the default policy does per timeout.
+            self._interval_s = max(1.0, timeout_ms / 1000 / TIMEOUT_HEARTBEATS)
+
+    def _acknowledge(self, link: Link, through: int) -> None:
+        """Beats up to ``through`` were counted: the chain now reaches there."""
+        link.seen_at = max(link.seen_at, through)
+        self._beats.forget(through)
+
+    def _beat_counted(self, link: Link, at: int, session: Session) -> None:
+        link.session = session
+        self._learn(session)
+        self._acknowledge(link, at)
+
+    def _batch_applied(self, step: Step, result: BatchResult) -> None:
+        for at, item in zip(step.ats, result.results, strict=True):
+            if item.outcome == "ok":
+                self._acknowledge(step.link, at)
+            elif item.outcome == "closed":
+                self._describe.append(step.link)  # its last description predates the gap
+                self._closed(step.link, at, item.status, None)
+                return
+            else:
+                self._stop(NotFound(f"session {step.link.id} no longer exists", status=404))
+                return
+
+    def _closed(self, link: Link, at: int, status: Status | None, session: Session | None) -> None:
+        """The beat made at ``at`` was not counted: the session was closed before it."""
+        if session is not None:
+            link.session = session
+        if status is not Status.TIMED_OUT:
+            log.warning("session %s was closed by the server (%s)", link.id, status)
+            self.outcome.closed_by_server = True
+            self._stop(None)
+            return
+        if not self.continue_after_gap:
+            log.warning("session %s timed out before a beat made after a gap", link.id)
+            self.outcome.closed_by_server = True
+            self._stop(None)
+            return
+        # A real gap: the beat opens a continuation, and what came after it goes there.
+        self._beats.forget(at)
+        self.links.append(Link(id=new_session_id(), started_at=at, continues=link.id))
+        log.warning(
+            "session %s timed out during a gap before %s; continued as %s",
+            link.id,
+            as_datetime(at).isoformat(),
+            self.current.id,
+        )
+
+    def _refused_time(self, step: Step, name: str | None) -> bool:
+        """Drop a piece of evidence whose time the server refused; False when the refusal
+        was of something else."""
+        if step.kind == "beat" and name == "at":
+            self._beats.forget(step.ats[0])
+        elif step.kind == "beats" and name is not None and (match := _BATCH_AT.match(name)):
+            self._beats.remove(step.ats[int(match[1])])
+        elif step.kind == "end" and name == "at":
+            # Without a time it would be taken: the sweep estimates the end instead.
+            self._end_at = None
+            self._ended = True
+        else:
+            return False
+        self.outcome.dropped += 1
+        log.error("the server refused a time of session %s; that evidence is dropped", step.link.id)
+        return True
+
+    def _age(self, now: int) -> None:
+        """Give up evidence the server would refuse as too old, rather than have it refused."""
+        floor = oldest_sendable(now)
+        self.outcome.dropped += self._beats.older_than(floor)
+        link = self.current
+        if not link.stored and link.started_at < floor:
+            # The session's beginning can no longer be told: it begins at the oldest evidence.
+            link.started_at = self._beats.pop_oldest() if self._beats else now
+            link.seen_at = link.started_at
+
+    def _max_gap(self) -> int:
+        """The longest gap thinning may leave: the timeout, or, while it is unknown, the
+        heartbeat interval (no policy has a timeout shorter than its interval)."""
+        if self._timeout_ms is not None:
+            return self._timeout_ms
+        if self._known is not None:
+            return round(self._known.timeout_s * 1000)
+        return round(self.interval * 1000)
+
+    def _keep(self, at: int) -> None:
+        if self._beats.add(at, anchor=self.current.seen_at, max_gap=self._max_gap()):
+            if self._beats.capped == 1:
+                log.warning("session %s: undelivered beats beyond the cap", self.current.id)
+            self.outcome.dropped += 1
+
+    def _set_timeout(self, timeout_ms: int) -> None:
+        """A timeout longer than the gap the backlog was thinned to lets it thin further."""
+        thinned_to = self._max_gap()
+        self._timeout_ms = timeout_ms
+        if timeout_ms > thinned_to and len(self._beats) > 2:
+            self._beats.rethin(anchor=self.current.seen_at, max_gap=timeout_ms)
+
+    def _retry_wait(self, error: Exception) -> float:
+        self.outcome.last_error = error
+        self.outcome.failures += 1
+        self.outcome.failed_attempts += 1
+        return wait_after(self._backoff, self.outcome.failures, error, self.interval)
+
+    def _stop(self, error: Exception | None) -> None:
+        self.outcome.stopped = True
+        if error is not None:
+            self.outcome.refusal = error
+            self.outcome.last_error = error
+            lost = len(self._beats) + (self._end_at is not None)
+            log.error("session %s: delivery stops, %d unsent: %s", self.current.id, lost, error)
+        self._beats.clear()
+        self._end_at = None
