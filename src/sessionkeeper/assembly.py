@@ -10,13 +10,16 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from sessionkeeper import admin
 from sessionkeeper.api.app import build_app
 from sessionkeeper.feature import Feature
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 
 # In the order their routers, jobs and subscribers are added.
-FEATURES: list[Feature[Any]] = []
+FEATURES: list[Feature[Any]] = [
+    admin.feature,
+]
 
 
 def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:

@@ -22,7 +22,7 @@ from pydantic import (
     StrictStr,
 )
 
-from sessionkeeper.domain.ids import SESSION_ID_PATTERN
+from sessionkeeper.domain.ids import MAX_SESSION_ID, SESSION_ID_PATTERN
 from sessionkeeper.domain.times import to_ms
 
 KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -50,7 +50,9 @@ def _encodable(value: str) -> str:
 
 
 ClientTime = Annotated[AwareDatetime, BeforeValidator(_iso_string_only)]
-SessionId = Annotated[StrictStr, Field(pattern=SESSION_ID_PATTERN, examples=["game-42"])]
+SessionId = Annotated[
+    StrictStr, Field(max_length=MAX_SESSION_ID, pattern=SESSION_ID_PATTERN, examples=["game-42"])
+]
 UserId = Annotated[
     StrictStr,
     Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["user-1"]),

@@ -8,14 +8,11 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field, StrictFloat
 
 from sessionkeeper.api.deps import AdminScope, IngestOrReadScope, ServicesDep
-from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import WriteBody
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
 
-router = APIRouter(
-    prefix="/v1", tags=["policies"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
-)
+router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJSONRoute)
 
 Seconds = Annotated[StrictFloat | None, Field(ge=1, le=30 * 24 * 3600)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -32,6 +33,8 @@ class Health:
     now: int
     counts: queries.SessionCounts | None = None
     last_sweep: jobs.JobRun | None = None
+    # What the last sweep closed of the caller's sessions (of all, for the operator).
+    last_sweep_closed: int = 0
     overdue: list[Session] = field(default_factory=list)
     recently_timed_out: list[Session] = field(default_factory=list)
 
@@ -47,11 +50,17 @@ class HealthService:
             counts = await self.rt.db.reader.run(
                 lambda conn: queries.session_counts(conn, principal, now)
             )
-            last_sweep = await self.sweeper.last_run()
+            last_sweep = await self.sweeper.last_run(principal)
         except StorageUnavailable as exc:
             return self.down(exc)
         health = Health(
-            HealthStatus.OK, [], database=True, now=now, counts=counts, last_sweep=last_sweep
+            HealthStatus.OK,
+            [],
+            database=True,
+            now=now,
+            counts=counts,
+            last_sweep=last_sweep,
+            last_sweep_closed=0 if last_sweep is None else last_sweep.result_for(principal),
         )
         health.reasons = self._reasons(counts, last_sweep, now)
         if health.reasons:
@@ -93,7 +102,10 @@ class HealthService:
     async def refresh_active_gauge(self) -> None:
         """Set the active-sessions gauge from the database, for a metrics scrape."""
         counts = await self.rt.db.reader.run(queries.active_by_kind)
+        by_label: Counter[str] = Counter()
+        for kind, n in counts.items():
+            by_label[self.rt.metrics.kind(kind)] += n
         gauge = self.rt.metrics.active_sessions
         gauge.clear()  # kinds with no active session left must drop to nothing, not linger
-        for kind, n in counts.items():
-            gauge.labels(kind=kind).set(n)
+        for label, n in by_label.items():
+            gauge.labels(kind=label).set(n)
