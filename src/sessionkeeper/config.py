@@ -160,7 +160,8 @@ def describe_errors(error: ValidationError) -> list[str]:
         message = item["msg"].removeprefix("Value error, ")
         message = message.replace("Input should be", "should be")
         value = item.get("input")
-        secret = "KEY" in name or "TOKEN" in name
+        # Keys, tokens and database URLs (which may hold a password) are never echoed.
+        secret = any(word in name for word in ("KEY", "TOKEN", "DATABASE_URL"))
         shown = "" if secret or isinstance(value, dict) else f" (got {value!r})"
         lines.append(f"{name}: {message}{shown}")
     return lines

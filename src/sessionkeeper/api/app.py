@@ -36,7 +36,6 @@ from sessionkeeper.config import listen_address
 from sessionkeeper.feature import Feature
 from sessionkeeper.jobs.registry import periodic_jobs
 from sessionkeeper.jobs.runner import JobRunner
-from sessionkeeper.logs import fact, startup_log
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 
@@ -70,13 +69,6 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        fact(startup_log, f"sessionkeeper {__version__} starting", version=__version__)
-        fact(
-            startup_log,
-            f"database: {runtime.db.dialect}",
-            kind=runtime.db.dialect,
-            location=runtime.db.describe(),
-        )
         if migrate:
             runtime.db.migrate()
         runtime.db.writer.start()
