@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from sessionkeeper.assembly import create_app
+from sessionkeeper.client import admin_models, models, protocol
 from sessionkeeper.client import errors as client_errors
-from sessionkeeper.client import models, protocol
 from sessionkeeper.domain import ids, lifecycle, policy
 from sessionkeeper.services.runtime import Runtime
 from tests.support import settings_for
@@ -94,6 +94,13 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "SweepInfo": models.SweepInfo,
     "SweepOut": models.SweepResult,
     "PresenceResult": models.PresenceResult,
+    "PresenceSummary": models.PresenceSummary,
+    "KeyOut": admin_models.ApiKey,
+    "NewKeyOut": admin_models.NewApiKey,
+    "KeyPage": admin_models.ApiKeyPage,
+    "TenantOut": admin_models.Tenant,
+    "NewTenantOut": admin_models.NewTenant,
+    "TenantPage": admin_models.TenantPage,
     "EntryRef": models.EntryRef,
     "SessionRef": models.SessionRef,
 }

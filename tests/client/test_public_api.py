@@ -30,9 +30,17 @@ PUBLIC_API = {
     "PresenceEntry",
     "PresenceLeave",
     "PresenceResult",
+    "PresenceSummary",
     "EntryRef",
     "SessionRef",
     "Status",
+    # the admin API
+    "ApiKey",
+    "ApiKeyPage",
+    "NewApiKey",
+    "Tenant",
+    "NewTenant",
+    "TenantPage",
     "EndReason",
     # errors
     "SessionkeeperError",

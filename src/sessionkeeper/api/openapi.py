@@ -92,6 +92,23 @@ def declare_statuses(router: APIRouter) -> APIRouter:
     return router
 
 
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
+def _drop_default_validation_errors(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 of its own shape for any operation with parameters, even one
+    whose parameters cannot be malformed; every real 422 here is a Problem, declared above."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            response = operation.get("responses", {}).get("422", {})
+            body = response.get("content", {}).get("application/json", {})
+            if body.get("schema", {}).get("$ref") == _FASTAPI_422:
+                del operation["responses"]["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
 def complete(app: FastAPI) -> None:
     """Complete the document: the Problem schema the error responses refer to, and the
     bearer key every /v1 operation needs."""
@@ -106,6 +123,7 @@ def complete(app: FastAPI) -> None:
                 components.setdefault(name, definition)
             components.setdefault("Problem", problem)
             schema["components"]["securitySchemes"] = {"bearer": BEARER_SCHEME}
+            _drop_default_validation_errors(schema)
             for path, operations in schema.get("paths", {}).items():
                 if path.startswith("/v1/"):
                     for operation in operations.values():

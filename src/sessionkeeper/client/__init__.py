@@ -1,17 +1,25 @@
 """The Python client of sessionkeeper.
 
-    from sessionkeeper.client import Client
+from sessionkeeper.client import Client
 
     with Client("http://127.0.0.1:8000", "sk_...") as client:
         with client.session(user_id="42", kind="game", label="Minecraft") as s:
             play()  # heartbeats run in the background; the session ends when the block does
 
-Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
-(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``presence``
-(presence reporters) and ``discord`` (entries from discord.py state; needs the ``discord``
-extra and is not imported here).
+Submodules: ``calls`` (each operation as a request), ``models`` (typed results),
+``admin_models`` (keys and tenants), ``errors`` (the exception tree), ``retry``, ``handles``
+(sessions tied to a block), ``presence`` (presence reporters) and ``discord`` (entries from
+discord.py state; needs the ``discord`` extra and is not imported here).
 """
 
+from sessionkeeper.client.admin_models import (
+    ApiKey,
+    ApiKeyPage,
+    NewApiKey,
+    NewTenant,
+    Tenant,
+    TenantPage,
+)
 from sessionkeeper.client.async_client import AsyncClient
 from sessionkeeper.client.calls import SessionFilters
 from sessionkeeper.client.errors import (
@@ -38,6 +46,7 @@ from sessionkeeper.client.models import (
     PresenceEntry,
     PresenceLeave,
     PresenceResult,
+    PresenceSummary,
     Session,
     SessionRef,
     SweepInfo,
@@ -48,6 +57,8 @@ from sessionkeeper.client.protocol import EndReason, Status
 from sessionkeeper.client.sync_client import Client
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyPage",
     "AsyncClient",
     "AsyncPresenceReporter",
     "AsyncSessionHandle",
@@ -62,6 +73,8 @@ __all__ = [
     "Health",
     "InvalidInput",
     "KindHealth",
+    "NewApiKey",
+    "NewTenant",
     "NotFound",
     "Page",
     "Policies",
@@ -70,6 +83,7 @@ __all__ = [
     "PresenceLeave",
     "PresenceReporter",
     "PresenceResult",
+    "PresenceSummary",
     "ServerUnavailable",
     "Session",
     "SessionFilters",
@@ -79,6 +93,8 @@ __all__ = [
     "Status",
     "SweepInfo",
     "SweepResult",
+    "Tenant",
+    "TenantPage",
     "Unauthorized",
     "UnexpectedResponse",
 ]

@@ -20,11 +20,11 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sessionkeeper.client import calls
 from sessionkeeper.client.errors import ServerUnavailable, SessionkeeperError
-from sessionkeeper.client.models import PresenceResult
+from sessionkeeper.client.models import PresenceResult, PresenceSummary
 from sessionkeeper.client.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -39,24 +39,37 @@ AsyncSnapshotFn = Callable[[], Entries | Awaitable[Entries]]
 
 
 class _Reporter:
-    """The schedule both reporters keep: what the last report did, and when the next is due."""
+    """The schedule both reporters keep: what the last report did, and when the next is due.
 
-    def __init__(self, source: str, every: float, backoff: float) -> None:
+    ``compress`` sends each snapshot gzipped; ``summary`` asks for counts only in the answer
+    (a :class:`PresenceSummary` in ``last_result``) instead of every entry echoed back.
+    """
+
+    def __init__(
+        self, source: str, every: float, backoff: float, *, compress: bool, summary: bool
+    ) -> None:
         if every <= 0:
             raise ValueError("every must be a positive number of seconds")
         self.source = source
         self.every = every
-        self.last_result: PresenceResult | None = None
+        self.compress = compress
+        self.summary = summary
+        self.last_result: PresenceResult | PresenceSummary | None = None
         self.last_error: Exception | None = None
         self.reports = 0  # snapshots the server accepted
         self.failures = 0  # failed attempts since the last accepted one
         self._backoff = RetryPolicy(retries=0, backoff=backoff)
         self._stopping = False
 
-    def _call(self, entries: Entries) -> calls.Call[PresenceResult]:
-        return calls.presence_snapshot(self.source, entries)
+    def _call(self, entries: Entries) -> calls.Call[PresenceResult | PresenceSummary]:
+        make = calls.presence_snapshot_summary if self.summary else calls.presence_snapshot
+        # Either parses the answer into one of the two; Call is invariant in what it parses.
+        return cast(
+            "calls.Call[PresenceResult | PresenceSummary]",
+            make(self.source, entries, compress=self.compress),
+        )
 
-    def _succeeded(self, result: PresenceResult) -> float:
+    def _succeeded(self, result: PresenceResult | PresenceSummary) -> float:
         self.last_result = result
         self.reports += 1
         self.failures = 0
@@ -93,8 +106,16 @@ class PresenceReporter(_Reporter):
         every: float = 60,
         *,
         backoff: float | None = None,
+        compress: bool = False,
+        summary: bool = False,
     ) -> None:
-        super().__init__(source, every, client.retry.backoff if backoff is None else backoff)
+        super().__init__(
+            source,
+            every,
+            client.retry.backoff if backoff is None else backoff,
+            compress=compress,
+            summary=summary,
+        )
         self._client = client
         self._snapshot_fn = snapshot_fn
         self._wake = threading.Event()
@@ -166,8 +187,16 @@ class AsyncPresenceReporter(_Reporter):
         every: float = 60,
         *,
         backoff: float | None = None,
+        compress: bool = False,
+        summary: bool = False,
     ) -> None:
-        super().__init__(source, every, client.retry.backoff if backoff is None else backoff)
+        super().__init__(
+            source,
+            every,
+            client.retry.backoff if backoff is None else backoff,
+            compress=compress,
+            summary=summary,
+        )
         self._client = client
         self._snapshot_fn = snapshot_fn
         self._wake = asyncio.Event()
