@@ -1,0 +1,3 @@
+from sessionkeeper.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP only: validate, call a service, map the result."""

@@ -1,0 +1,110 @@
+"""The ASGI application: routers, error handlers, middleware and the lifespan.
+
+The lifespan applies migrations, starts the writer and the periodic jobs (the sweep runs at
+once, closing what expired while the server was down) and stops them in order on shutdown.
+
+The kernel's routers come first, then each feature's; the product's list of features is in
+``sessionkeeper/assembly.py``, whose ``create_app`` is what servers and tests run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
+
+from sessionkeeper import __version__
+from sessionkeeper.api import (
+    docs,
+    errors,
+    health,
+    maintenance,
+    openapi,
+    policies,
+    presence,
+    sessions,
+)
+from sessionkeeper.api.listeners import MetricsListener
+from sessionkeeper.api.middleware import RequestTiming
+from sessionkeeper.api.openapi import operation_id
+from sessionkeeper.api.request_body import RequestBody
+from sessionkeeper.api.request_context import RequestContext
+from sessionkeeper.config import listen_address
+from sessionkeeper.feature import Feature
+from sessionkeeper.jobs.registry import periodic_jobs
+from sessionkeeper.jobs.runner import JobRunner
+from sessionkeeper.services.container import Services
+from sessionkeeper.services.runtime import Runtime
+
+DESCRIPTION = """
+Applications report sessions; sessionkeeper keeps an accurate, durable record of who did what
+and for how long, even when clients crash or never say goodbye.
+
+Authenticate with `Authorization: Bearer <api key>`. Every error body is
+`application/problem+json` and names the request (`request_id`, also sent as
+`X-Request-ID`). Request bodies may be sent with `Content-Encoding: gzip`.
+"""
+
+
+# Responses smaller than this are sent as they are: compressing a heartbeat's answer would
+# cost more time than the bytes it saves.
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 6
+# Presence bodies carry up to 10,000 entries: they get the larger cap.
+PRESENCE_PREFIX = "/v1/presence/"
+
+
+def build_app(
+    runtime: Runtime,
+    features: Sequence[Feature[Any]],
+    *,
+    run_jobs: bool = True,
+    migrate: bool = True,
+) -> FastAPI:
+    services = Services.build(runtime, features)
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            runtime.db.migrate()
+        runtime.db.writer.start()
+        runner = JobRunner(periodic_jobs(services) if run_jobs else [])
+        runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            runtime.db.writer.close()
+
+    app = FastAPI(
+        title="sessionkeeper",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served from the package's own assets by api/docs.py
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.services = services
+    errors.install(app)
+    routers = [m.router for m in (sessions, policies, presence, health, maintenance)]
+    for router in [*routers, *(r for feature in features for r in feature.routers)]:
+        app.include_router(openapi.declare_statuses(router))
+    docs.install(app)
+    # Listed innermost first: each add_middleware wraps everything added before it.
+    app.add_middleware(
+        RequestBody,
+        limit=settings.max_body_bytes,
+        larger={PRESENCE_PREFIX: settings.max_snapshot_bytes},
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
+    app.add_middleware(RequestTiming, histogram=runtime.metrics.http_duration)
+    if settings.metrics_listen:
+        app.add_middleware(MetricsListener, port=listen_address(settings.metrics_listen)[1])
+    app.add_middleware(RequestContext, access_log=settings.access_log)
+    openapi.complete(app)
+    return app

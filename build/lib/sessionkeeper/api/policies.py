@@ -1,0 +1,77 @@
+"""Per-kind policies: heartbeat interval, timeout and grace."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field, StrictFloat
+
+from sessionkeeper.api.deps import AdminScope, IngestOrReadScope, ServicesDep
+from sessionkeeper.api.fields import WriteBody
+from sessionkeeper.api.strict_json import StrictJSONRoute
+from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
+
+router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJSONRoute)
+
+Seconds = Annotated[StrictFloat | None, Field(ge=1, le=30 * 24 * 3600)]
+
+
+class PolicyIn(WriteBody):
+    heartbeat_interval_s: Seconds = Field(default=None, description="Default 60")
+    timeout_s: Seconds = Field(default=None, description="Default 5 heartbeat intervals")
+    grace_s: Annotated[StrictFloat | None, Field(ge=0, le=30 * 24 * 3600)] = Field(
+        default=None, description="Default half the heartbeat interval"
+    )
+
+
+class PolicyOut(BaseModel):
+    kind: str
+    heartbeat_interval_s: float
+    timeout_s: float
+    grace_s: float
+    builtin: bool = False
+
+    @classmethod
+    def of(cls, kind: str, policy: Policy, *, builtin: bool = False) -> PolicyOut:
+        return cls(
+            kind=kind,
+            heartbeat_interval_s=policy.heartbeat_interval_s,
+            timeout_s=policy.timeout_s,
+            grace_s=policy.grace_s,
+            builtin=builtin,
+        )
+
+
+class PolicyList(BaseModel):
+    items: list[PolicyOut]
+
+
+@router.put("/policies/{kind}", response_model=PolicyOut)
+async def put_policy(
+    kind: Annotated[str, Path(pattern=r"^(\*|[A-Za-z0-9_.:-]{1,64})$")],
+    body: PolicyIn,
+    principal: AdminScope,
+    services: ServicesDep,
+) -> PolicyOut:
+    """Set the policy of a kind (``*``: the tenant's default). Heartbeats use it from now on."""
+    policy = await services.policies.put(
+        principal,
+        kind,
+        heartbeat_interval_s=body.heartbeat_interval_s,
+        timeout_s=body.timeout_s,
+        grace_s=body.grace_s,
+    )
+    return PolicyOut.of(kind, policy)
+
+
+@router.get("/policies", response_model=PolicyList)
+async def list_policies(principal: IngestOrReadScope, services: ServicesDep) -> PolicyList:
+    """Every policy of the tenant; ``*`` is always listed (``builtin`` when never set).
+
+    Ingest keys may read them too: clients need the heartbeat interval of their kind."""
+    policies = await services.policies.all(principal)
+    items = [PolicyOut.of(kind, policy) for kind, policy in sorted(policies.items())]
+    if DEFAULT_KIND not in policies:
+        items.insert(0, PolicyOut.of(DEFAULT_KIND, DEFAULT_POLICY, builtin=True))
+    return PolicyList(items=items)

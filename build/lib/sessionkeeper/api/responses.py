@@ -1,0 +1,74 @@
+"""Response bodies shared by several routers: the session, and the problem of every error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.session import Session
+from sessionkeeper.domain.times import from_ms
+
+
+class SessionOut(BaseModel):
+    id: str
+    user_id: str
+    kind: str
+    label: str | None
+    source: str | None
+    attributes: dict[str, Any]
+    status: Status
+    end_reason: EndReason | None
+    estimated: bool
+    started_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime | None = Field(description="When an active session times out")
+    ended_at: datetime | None
+    duration_s: float | None = Field(description="ended_at - started_at, once closed")
+
+    @classmethod
+    def of(cls, session: Session) -> SessionOut:
+        active = session.status is Status.ACTIVE
+        return cls(
+            id=session.id,
+            user_id=session.user_id,
+            kind=session.kind,
+            label=session.label,
+            source=session.source,
+            attributes=dict(session.attributes),
+            status=session.status,
+            end_reason=session.end_reason,
+            estimated=session.estimated,
+            started_at=from_ms(session.started_at),
+            last_seen_at=from_ms(session.last_seen_at),
+            expires_at=from_ms(session.expires_at) if active else None,
+            ended_at=None if session.ended_at is None else from_ms(session.ended_at),
+            duration_s=None if session.duration_ms is None else session.duration_ms / 1000,
+        )
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error body of this API."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str | None = Field(
+        default=None, description="A stable name of the exact case, for clients to branch on"
+    )
+    field: str | None = Field(default=None, description="The (first) field that was refused")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Every refused field, for invalid input"
+    )
+    session: SessionOut | None = None
+    request_id: str | None = Field(
+        default=None, description="The id of this request (also in X-Request-ID), for support"
+    )

@@ -1,0 +1,338 @@
+"""Typed results: frozen dataclasses parsed from the API's JSON, times as aware datetimes.
+
+Parsing reads the fields the client knows and ignores the rest, so a newer server that adds
+fields does not break an older client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, NotRequired, TypedDict
+
+from sessionkeeper.client.protocol import DEFAULT_KIND, EndReason, Status
+
+Json = Mapping[str, Any]
+HeartbeatOutcome = Literal["ok", "closed", "not_found"]
+EndBy = Literal["client", "admin", "cleanup"]
+
+
+class PresenceEntry(TypedDict):
+    """One line of a presence snapshot: who is doing what right now."""
+
+    user_id: str
+    kind: str
+    label: NotRequired[str | None]
+    attributes: NotRequired[dict[str, Any] | None]
+
+
+class PresenceLeave(TypedDict):
+    """Someone stopped doing something; matched on user, kind and label."""
+
+    user_id: str
+    kind: str
+    label: NotRequired[str | None]
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _time_or_none(value: str | None) -> datetime | None:
+    return None if value is None else parse_time(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    user_id: str
+    kind: str
+    label: str | None
+    source: str | None
+    attributes: Mapping[str, Any]
+    status: Status
+    end_reason: EndReason | None
+    estimated: bool
+    started_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is Status.ACTIVE
+
+    @classmethod
+    def from_json(cls, data: Json) -> Session:
+        return cls(
+            id=data["id"],
+            user_id=data["user_id"],
+            kind=data["kind"],
+            label=data.get("label"),
+            source=data.get("source"),
+            attributes=dict(data.get("attributes") or {}),
+            status=Status(data["status"]),
+            end_reason=EndReason(data["end_reason"]) if data.get("end_reason") else None,
+            estimated=bool(data.get("estimated", False)),
+            started_at=parse_time(data["started_at"]),
+            last_seen_at=parse_time(data["last_seen_at"]),
+            expires_at=_time_or_none(data.get("expires_at")),
+            ended_at=_time_or_none(data.get("ended_at")),
+            duration_s=data.get("duration_s"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing, newest first; ``next_cursor`` is None on the last page."""
+
+    items: tuple[Session, ...]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Page:
+        return cls(
+            items=tuple(Session.from_json(item) for item in data["items"]),
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    session_id: str
+    outcome: HeartbeatOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    results: tuple[BatchItem, ...]
+    ok: int
+    closed: int
+    not_found: int
+
+    @classmethod
+    def from_json(cls, data: Json) -> BatchResult:
+        return cls(
+            results=tuple(
+                BatchItem(session_id=item["session_id"], outcome=item["outcome"])
+                for item in data["results"]
+            ),
+            ok=data["ok"],
+            closed=data["closed"],
+            not_found=data["not_found"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    kind: str
+    heartbeat_interval_s: float
+    timeout_s: float
+    grace_s: float
+    builtin: bool = False
+
+    @classmethod
+    def from_json(cls, data: Json) -> Policy:
+        return cls(
+            kind=data["kind"],
+            heartbeat_interval_s=float(data["heartbeat_interval_s"]),
+            timeout_s=float(data["timeout_s"]),
+            grace_s=float(data["grace_s"]),
+            builtin=bool(data.get("builtin", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    items: tuple[Policy, ...]
+
+    def for_kind(self, kind: str) -> Policy | None:
+        """The policy sessions of ``kind`` get: the kind's own, else the tenant's ``*``."""
+        by_kind = {policy.kind: policy for policy in self.items}
+        return by_kind.get(kind) or by_kind.get(DEFAULT_KIND)
+
+    @classmethod
+    def from_json(cls, data: Json) -> Policies:
+        return cls(items=tuple(Policy.from_json(item) for item in data["items"]))
+
+
+@dataclass(frozen=True, slots=True)
+class KindHealth:
+    active: int
+    overdue: int
+    timed_out_last_hour: int
+    active_users: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepInfo:
+    at: datetime
+    lag_s: float
+    duration_s: float
+    closed: int
+    error: str | None
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """``status`` is ``ok``, ``degraded`` or ``down``; ``reasons`` say why it is not ok."""
+
+    status: str
+    reasons: tuple[str, ...]
+    database: bool
+    now: datetime
+    active_sessions: int
+    overdue_sessions: int
+    timed_out_last_hour: int
+    active_users: int
+    kinds: Mapping[str, KindHealth]
+    last_sweep: SweepInfo | None
+    # Only filled when asked for with ``details=True``.
+    overdue: tuple[Session, ...] | None = None
+    recently_timed_out: tuple[Session, ...] | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Health:
+        sweep = data.get("last_sweep")
+        return cls(
+            status=data["status"],
+            reasons=tuple(data.get("reasons", ())),
+            database=bool(data["database"]),
+            now=parse_time(data["now"]),
+            active_sessions=data["active_sessions"],
+            overdue_sessions=data["overdue_sessions"],
+            timed_out_last_hour=data["timed_out_last_hour"],
+            active_users=data["active_users"],
+            kinds={
+                kind: KindHealth(
+                    active=k["active"],
+                    overdue=k["overdue"],
+                    timed_out_last_hour=k["timed_out_last_hour"],
+                    active_users=k["active_users"],
+                )
+                for kind, k in (data.get("kinds") or {}).items()
+            },
+            last_sweep=None
+            if sweep is None
+            else SweepInfo(
+                at=parse_time(sweep["at"]),
+                lag_s=sweep["lag_s"],
+                duration_s=sweep["duration_s"],
+                closed=sweep["closed"],
+                error=sweep.get("error"),
+                last_success_at=_time_or_none(sweep.get("last_success_at")),
+            ),
+            overdue=_sessions_or_none(data.get("overdue")),
+            recently_timed_out=_sessions_or_none(data.get("recently_timed_out")),
+        )
+
+
+def _sessions_or_none(items: list[Json] | None) -> tuple[Session, ...] | None:
+    return None if items is None else tuple(Session.from_json(item) for item in items)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    closed: int
+    at: datetime
+    duration_s: float
+
+    @classmethod
+    def from_json(cls, data: Json) -> SweepResult:
+        return cls(closed=data["closed"], at=parse_time(data["at"]), duration_s=data["duration_s"])
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRef:
+    user_id: str
+    kind: str
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRef:
+    session_id: str
+    user_id: str
+    kind: str
+    label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSummary:
+    """What a snapshot or change set did, in counts only (asked with ``reply=summary``)."""
+
+    source: str
+    at: datetime
+    dry_run: bool
+    stale: bool
+    started_count: int
+    refreshed_count: int
+    ended_count: int
+    timed_out_count: int
+
+    @classmethod
+    def from_json(cls, data: Json) -> PresenceSummary:
+        return cls(
+            source=data["source"],
+            at=parse_time(data["at"]),
+            dry_run=bool(data["dry_run"]),
+            stale=bool(data.get("stale", False)),
+            started_count=data["started_count"],
+            refreshed_count=data["refreshed_count"],
+            ended_count=data["ended_count"],
+            timed_out_count=data["timed_out_count"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceResult:
+    """What a snapshot or change set did (or would do, for a dry run).
+
+    ``stale`` is true when a newer state of the source had been applied already: this one
+    arrived late and changed nothing.
+    """
+
+    source: str
+    at: datetime
+    dry_run: bool
+    stale: bool
+    to_start: tuple[EntryRef, ...]
+    to_refresh: tuple[SessionRef, ...]
+    to_end: tuple[SessionRef, ...]
+    started: tuple[str, ...]
+    started_count: int
+    refreshed_count: int
+    ended_count: int
+    timed_out_count: int
+
+    @classmethod
+    def from_json(cls, data: Json) -> PresenceResult:
+        return cls(
+            source=data["source"],
+            at=parse_time(data["at"]),
+            dry_run=bool(data["dry_run"]),
+            stale=bool(data.get("stale", False)),
+            to_start=tuple(
+                EntryRef(user_id=e["user_id"], kind=e["kind"], label=e.get("label"))
+                for e in data["to_start"]
+            ),
+            to_refresh=tuple(_session_ref(r) for r in data["to_refresh"]),
+            to_end=tuple(_session_ref(r) for r in data["to_end"]),
+            started=tuple(data["started"]),
+            started_count=data["started_count"],
+            refreshed_count=data["refreshed_count"],
+            ended_count=data["ended_count"],
+            timed_out_count=data["timed_out_count"],
+        )
+
+
+def _session_ref(data: Json) -> SessionRef:
+    return SessionRef(
+        session_id=data["session_id"],
+        user_id=data["user_id"],
+        kind=data["kind"],
+        label=data.get("label"),
+    )

@@ -1,0 +1,63 @@
+"""Per tenant and kind: how often clients heartbeat and when silence means gone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_KIND = "*"
+DEFAULT_HEARTBEAT_INTERVAL_S = 60.0
+# With heartbeats every h seconds, five missed beats mean gone: 300 s for the default 60 s.
+TIMEOUT_HEARTBEATS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    heartbeat_interval_s: float
+    timeout_s: float
+    grace_s: float
+
+    @property
+    def timeout_ms(self) -> int:
+        return round(self.timeout_s * 1000)
+
+    @property
+    def grace_ms(self) -> int:
+        return round(self.grace_s * 1000)
+
+
+class PolicyError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def build_policy(
+    heartbeat_interval_s: float | None = None,
+    timeout_s: float | None = None,
+    grace_s: float | None = None,
+) -> Policy:
+    """Fill in defaults and check that the three values make sense together.
+
+    The default grace is half the heartbeat interval: a client that stopped silently did so,
+    on average, half an interval after its last heartbeat, so crediting h/2 is unbiased.
+    """
+    interval = (
+        DEFAULT_HEARTBEAT_INTERVAL_S if heartbeat_interval_s is None else heartbeat_interval_s
+    )
+    timeout = interval * TIMEOUT_HEARTBEATS if timeout_s is None else timeout_s
+    grace = interval / 2 if grace_s is None else grace_s
+    if interval < 1:
+        raise PolicyError("heartbeat_interval_s", "heartbeat_interval_s must be at least 1 second")
+    if timeout < interval:
+        raise PolicyError("timeout_s", "timeout_s must be at least heartbeat_interval_s")
+    if grace < 0 or grace > timeout:
+        raise PolicyError("grace_s", "grace_s must lie between 0 and timeout_s")
+    return Policy(heartbeat_interval_s=interval, timeout_s=timeout, grace_s=grace)
+
+
+DEFAULT_POLICY = build_policy()
+
+
+def resolve_policy(policies: dict[str, Policy], kind: str) -> Policy:
+    """The kind's own policy, else the tenant's ``*`` policy, else the built-in default."""
+    return policies.get(kind) or policies.get(DEFAULT_KIND) or DEFAULT_POLICY

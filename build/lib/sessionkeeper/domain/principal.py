@@ -1,0 +1,74 @@
+"""Who is calling: the principal that every service call and every storage query is scoped by.
+
+Authentication (``services/auth.py``) turns a credential into a :class:`Principal`; from then
+on nothing looks at the credential again. Storage applies the principal to every row it reads
+or writes (``storage/scope.py``): always the tenant, and the user where the credential is one
+user's. Row-level scoping for end users and browser keys is therefore the same mechanism as
+tenant isolation, not a check per endpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sessionkeeper.errors import Forbidden
+
+
+class Scope(StrEnum):
+    INGEST = "ingest"  # write sessions, heartbeats, presence; read a session by id
+    READ = "read"  # lists, health, policies; no writes
+    ADMIN = "admin"  # everything within the tenant
+
+    def allows(self, needed: Scope) -> bool:
+        return self is Scope.ADMIN or self is needed
+
+
+class Credential(StrEnum):
+    """How the caller proved who it is."""
+
+    API_KEY = "api_key"
+    END_USER_TOKEN = "end_user_token"
+    PUBLISHABLE_KEY = "publishable_key"
+    INVITE = "invite"
+    DASHBOARD_LOGIN = "dashboard_login"
+    # The operator at the server's own command line (the CLI) or with the operator key.
+    OPERATOR = "operator"
+
+
+# The tenant id of the server-wide operator: no tenant has it (tenant ids start at 1), so a
+# query scoped by it alone finds nothing.
+SERVER_WIDE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: int
+    tenant_name: str
+    scope: Scope
+    credential: Credential = Credential.API_KEY
+    # Set when the credential belongs to one user: every row it reaches is that user's.
+    user_id: str | None = None
+
+    @property
+    def server_wide(self) -> bool:
+        """The operator key acting on no one tenant: every tenant's rows, for the few
+        endpoints that accept it (tenants, health, the sweep, metrics)."""
+        return self.credential is Credential.OPERATOR and self.tenant_id == SERVER_WIDE
+
+    def require(self, *needed: Scope) -> None:
+        """Pass when the principal's scope allows any of ``needed``."""
+        if not any(self.scope.allows(scope) for scope in needed):
+            wanted = " or ".join(f"'{scope}'" for scope in needed)
+            raise Forbidden(f"this API key has scope '{self.scope}'; this needs {wanted}")
+
+
+def operator(tenant_id: int, tenant_name: str) -> Principal:
+    """The operator acting on one tenant (the CLI, periodic jobs, the operator key naming a
+    tenant): every row of the tenant."""
+    return Principal(tenant_id, tenant_name, Scope.ADMIN, Credential.OPERATOR)
+
+
+def server_operator() -> Principal:
+    """The operator key acting on the whole server (see :attr:`Principal.server_wide`)."""
+    return Principal(SERVER_WIDE, "", Scope.ADMIN, Credential.OPERATOR)

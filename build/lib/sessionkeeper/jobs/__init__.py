@@ -1,0 +1,1 @@
+"""Periodic jobs that run inside the server process."""

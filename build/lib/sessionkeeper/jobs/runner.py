@@ -1,0 +1,51 @@
+"""Runs the periodic jobs as asyncio tasks: each at once on start, then every interval.
+
+Running at once on start is what closes, at their estimated ends, the sessions that expired
+while the server was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sessionkeeper.jobs.job import Job
+from sessionkeeper.logs import fact, startup_log
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for job in self.jobs:
+            fact(
+                startup_log,
+                f"job {job.name} every {job.interval_s:g} s",
+                job=job.name,
+                interval_s=job.interval_s,
+            )
+        self._tasks = [asyncio.create_task(self._loop(job), name=job.name) for job in self.jobs]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(self, job: Job) -> None:
+        while True:
+            try:
+                await job.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The failure is recorded by the job and shown by health; keep running.
+                log.exception("job %s failed", job.name)
+            await asyncio.sleep(job.interval_s)

@@ -1,0 +1,1 @@
+"""Use cases. Only services open transactions (through the writer or the reader)."""

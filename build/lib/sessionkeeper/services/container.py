@@ -1,0 +1,70 @@
+"""The services of one process, wired once: the kernel's, then each feature's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sessionkeeper.services.auth import Authenticator
+from sessionkeeper.services.health import HealthService
+from sessionkeeper.services.policies import PolicyService
+from sessionkeeper.services.presence import PresenceService
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.sessions import SessionService
+from sessionkeeper.services.subscribers import subscribers
+from sessionkeeper.services.sweeper import Sweeper
+from sessionkeeper.services.tenants import TenantService
+
+if TYPE_CHECKING:
+    from sessionkeeper.feature import Feature
+
+S = TypeVar("S")
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    auth: Authenticator
+    tenants: TenantService
+    policies: PolicyService
+    sessions: SessionService
+    sweeper: Sweeper
+    health: HealthService
+    presence: PresenceService
+    features: Sequence[Feature[Any]] = ()
+    _by_feature: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, runtime: Runtime, features: Sequence[Feature[Any]] = ()) -> Services:
+        auth = Authenticator(runtime)
+        sessions = SessionService(runtime)
+        sweeper = Sweeper(runtime)
+        services = cls(
+            runtime=runtime,
+            auth=auth,
+            tenants=TenantService(runtime, auth),
+            policies=PolicyService(runtime),
+            sessions=sessions,
+            sweeper=sweeper,
+            health=HealthService(runtime, sweeper),
+            presence=PresenceService(runtime, sessions),
+            features=tuple(features),
+        )
+        for feature in features:
+            services._by_feature[feature.name] = feature.build(services)
+        # Replaced, not added to: building the services again (the CLI's serve does) must not
+        # count every event twice.
+        runtime.db.writer.subscribers = subscribers(services, features)
+        return services
+
+    def feature(self, name: str) -> Any:
+        """The service of the feature ``name``."""
+        return self._by_feature[name]
+
+    def of(self, kind: type[S]) -> S:
+        """The feature service of type ``kind``; what feature routes ask for."""
+        for service in self._by_feature.values():
+            if isinstance(service, kind):
+                return service
+        raise LookupError(f"no feature service of type {kind.__name__}")

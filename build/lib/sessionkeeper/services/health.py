@@ -1,0 +1,111 @@
+"""Session health: is the record trustworthy right now, and if not, why."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.session import Session
+from sessionkeeper.errors import StorageUnavailable
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.sweeper import Sweeper
+from sessionkeeper.storage import jobs
+from sessionkeeper.storage import session_queries as queries
+
+# A sweep older than this many intervals means the sweeper is stuck or not running.
+STALE_SWEEP_INTERVALS = 3
+DETAILS_LIMIT = 100
+
+
+class HealthStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(slots=True)
+class Health:
+    status: HealthStatus
+    reasons: list[str]
+    database: bool
+    now: int
+    counts: queries.SessionCounts | None = None
+    last_sweep: jobs.JobRun | None = None
+    # What the last sweep closed of the caller's sessions (of all, for the operator).
+    last_sweep_closed: int = 0
+    overdue: list[Session] = field(default_factory=list)
+    recently_timed_out: list[Session] = field(default_factory=list)
+
+
+class HealthService:
+    def __init__(self, runtime: Runtime, sweeper: Sweeper) -> None:
+        self.rt = runtime
+        self.sweeper = sweeper
+
+    async def check(self, principal: Principal, *, details: bool = False) -> Health:
+        now = self.rt.clock.now_ms()
+        try:
+            counts = await self.rt.db.reader.run(
+                lambda conn: queries.session_counts(conn, principal, now)
+            )
+            last_sweep = await self.sweeper.last_run(principal)
+        except StorageUnavailable as exc:
+            return self.down(exc)
+        health = Health(
+            HealthStatus.OK,
+            [],
+            database=True,
+            now=now,
+            counts=counts,
+            last_sweep=last_sweep,
+            last_sweep_closed=0 if last_sweep is None else last_sweep.result_for(principal),
+        )
+        health.reasons = self._reasons(counts, last_sweep, now)
+        if health.reasons:
+            health.status = HealthStatus.DEGRADED
+        if details:
+            try:
+                health.overdue = await self.rt.db.reader.run(
+                    lambda conn: queries.overdue_sessions(conn, principal, now, DETAILS_LIMIT)
+                )
+                health.recently_timed_out = await self.rt.db.reader.run(
+                    lambda conn: queries.recently_timed_out(conn, principal, now, DETAILS_LIMIT)
+                )
+            except StorageUnavailable as exc:
+                return self.down(exc)
+        return health
+
+    def down(self, cause: StorageUnavailable) -> Health:
+        """Health when the database cannot be reached: reported, not raised."""
+        return Health(HealthStatus.DOWN, [cause.detail], database=False, now=self.rt.clock.now_ms())
+
+    def _reasons(
+        self, counts: queries.SessionCounts, last_sweep: jobs.JobRun | None, now: int
+    ) -> list[str]:
+        reasons = []
+        threshold = self.rt.settings.health_overdue_threshold
+        overdue = counts.total("overdue")
+        if overdue > threshold:
+            reasons.append(f"{overdue} overdue sessions (threshold {threshold})")
+        stale_ms = STALE_SWEEP_INTERVALS * self.rt.settings.sweep_interval_s * 1000
+        if last_sweep is None:
+            reasons.append("no sweep has run yet")
+        elif now - last_sweep.finished_at > stale_ms:
+            lag = (now - last_sweep.finished_at) / 1000
+            reasons.append(f"last sweep {lag:.0f} s ago (over {STALE_SWEEP_INTERVALS} intervals)")
+        if last_sweep is not None and last_sweep.error is not None:
+            reasons.append(f"last sweep failed: {last_sweep.error}")
+        return reasons
+
+    async def refresh_active_gauge(self) -> None:
+        """Set the active-sessions gauge from the database, for a metrics scrape."""
+        counts = await self.rt.db.reader.run(queries.active_by_kind)
+        by_label: Counter[str] = Counter()
+        for kind, n in counts.items():
+            by_label[self.rt.metrics.kind(kind)] += n
+        gauge = self.rt.metrics.active_sessions
+        gauge.clear()  # kinds with no active session left must drop to nothing, not linger
+        for label, n in by_label.items():
+            gauge.labels(kind=label).set(n)

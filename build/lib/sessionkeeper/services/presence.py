@@ -1,0 +1,194 @@
+"""Presence sources: reconcile full snapshots or incremental changes with active sessions.
+
+A snapshot or a change set is applied in one transaction. Before matching, the source's
+sessions that expired meanwhile are closed at their estimated end, so a tracker that comes back
+after a long outage starts fresh sessions instead of stretching the old ones over the gap,
+while a tracker that comes back in time continues its sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.domain import presence as rules
+from sessionkeeper.domain.events import PresenceReconciled
+from sessionkeeper.domain.lifecycle import EndReason
+from sessionkeeper.domain.policy import Policy, resolve_policy
+from sessionkeeper.domain.presence import PresenceDiff, PresenceEntry, PresenceKey
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.session import NewSession, start_digest
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.sessions import SessionService
+from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import policies as policy_store
+from sessionkeeper.storage import presence as store
+from sessionkeeper.storage import sessions as session_store
+from sessionkeeper.storage.transaction import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceOutcome:
+    at: int
+    diff: PresenceDiff
+    started_ids: list[str]
+    timed_out: int
+    applied: bool
+    # True when a newer snapshot or change set of the source was applied already: this
+    # one arrived late (a retry, a reordered request) and changed nothing.
+    stale: bool = False
+
+
+class PresenceService:
+    def __init__(self, runtime: Runtime, sessions: SessionService) -> None:
+        self.rt = runtime
+        self.sessions = sessions
+
+    async def snapshot(
+        self,
+        principal: Principal,
+        source: str,
+        entries: Sequence[PresenceEntry],
+        *,
+        at: int | None = None,
+        dry_run: bool = False,
+    ) -> PresenceOutcome:
+        return await self._reconcile(
+            principal,
+            source,
+            lambda active: rules.diff_snapshot(entries, active),
+            kinds={e.kind for e in entries},
+            at=at,
+            dry_run=dry_run,
+            refreshes_all=True,
+        )
+
+    async def changes(
+        self,
+        principal: Principal,
+        source: str,
+        joins: Sequence[PresenceEntry],
+        leaves: Sequence[PresenceKey],
+        *,
+        at: int | None = None,
+        keepalive: bool = False,
+        dry_run: bool = False,
+    ) -> PresenceOutcome:
+        def diff(active: list[rules.ActivePresence]) -> PresenceDiff:
+            changed = rules.diff_changes(joins, leaves, active)
+            if not keepalive:
+                return changed
+            # keepalive: every session of the source still open is refreshed too.
+            ending = {item.session_id for item in changed.to_end}
+            refresh = [item for item in active if item.session_id not in ending]
+            return PresenceDiff(changed.to_start, refresh, changed.to_end)
+
+        return await self._reconcile(
+            principal,
+            source,
+            diff,
+            kinds={e.kind for e in joins},
+            at=at,
+            dry_run=dry_run,
+            refreshes_all=keepalive,
+        )
+
+    async def _reconcile(
+        self,
+        principal: Principal,
+        source: str,
+        make_diff: rules.DiffFunction,
+        *,
+        kinds: set[str],
+        at: int | None,
+        dry_run: bool,
+        refreshes_all: bool,
+    ) -> PresenceOutcome:
+        """Apply ``make_diff`` to the source's live sessions in one transaction.
+
+        ``refreshes_all`` says the diff refreshes every session it does not end; that is then
+        done by one UPDATE over the source instead of one with thousands of ids.
+        """
+        when = self.sessions.client_time(at, "at")
+        if dry_run:
+
+            def preview(conn: Connection) -> PresenceOutcome:
+                mark = store.last_applied_at(conn, principal, source)
+                if mark is not None and mark > when:
+                    return _stale(when)
+                active, _ = store.open_for_source(conn, principal, source, when)
+                return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
+
+            return await self.rt.db.reader.run(preview)
+
+        def apply(tx: Transaction) -> PresenceOutcome:
+            if not store.claim_time(tx.conn, principal, source, when):
+                return _stale(when)
+            tenant_policies = policy_store.load(tx.conn, principal.tenant_id)
+            policies = {kind: resolve_policy(tenant_policies, kind) for kind in kinds}
+            alive, overdue = store.open_for_source(tx.conn, principal, source, when)
+            # Overdue meanwhile: closed as the sweep would, before anything is matched.
+            timed_out = session_store.close_overdue(tx, principal, overdue, when)
+            diff = make_diff(alive)
+            news = [
+                self._new_session(source, entry, when, policies[entry.kind])
+                for entry in diff.to_start
+            ]
+            session_store.end_many(
+                tx,
+                principal,
+                [item.session_id for item in diff.to_end],
+                at=when,
+                reason=EndReason.PRESENCE_LOST,
+            )
+            if refreshes_all:  # after the ends, what is open is exactly what to refresh
+                heartbeats.refresh_source(tx.conn, principal, source, when)
+            else:
+                heartbeats.refresh_many(
+                    tx.conn, principal, [item.session_id for item in diff.to_refresh], when
+                )
+            session_store.insert_many(tx, principal, news)
+            tx.record(
+                PresenceReconciled(
+                    tenant_id=principal.tenant_id,
+                    source=source,
+                    started=len(diff.to_start),
+                    refreshed=len(diff.to_refresh),
+                    ended=len(diff.to_end),
+                )
+            )
+            return PresenceOutcome(when, diff, [n.id for n in news], timed_out, applied=True)
+
+        return await self.rt.db.writer.run(apply)
+
+    def _new_session(
+        self, source: str, entry: PresenceEntry, at: int, policy: Policy
+    ) -> NewSession:
+        attributes = dict(entry.attributes)
+        return NewSession(
+            id=self.sessions.new_id(),
+            user_id=entry.user_id,
+            kind=entry.kind,
+            label=entry.label,
+            attributes=attributes,
+            started_at=at,
+            timeout_ms=policy.timeout_ms,
+            grace_ms=policy.grace_ms,
+            source=source,
+            start_digest=start_digest(
+                {
+                    "source": source,
+                    "user_id": entry.user_id,
+                    "kind": entry.kind,
+                    "label": entry.label,
+                    "attributes": attributes,
+                    "started_at": at,
+                }
+            ),
+        )
+
+
+def _stale(at: int) -> PresenceOutcome:
+    return PresenceOutcome(at, PresenceDiff([], [], []), [], 0, applied=False, stale=True)

@@ -1,0 +1,183 @@
+"""Starting, heartbeating, ending and reading sessions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sessionkeeper.domain import lifecycle
+from sessionkeeper.domain.ids import is_valid_session_id, time_ordered_id
+from sessionkeeper.domain.lifecycle import EndReason
+from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.policy import resolve_policy
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.session import NewSession, Session, start_digest
+from sessionkeeper.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import policies as policy_store
+from sessionkeeper.storage import session_queries as queries
+from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage.transaction import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    user_id: str
+    kind: str
+    id: str | None = None
+    label: str | None = None
+    attributes: Mapping[str, Any] | None = None
+    started_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    session: Session
+    created: bool
+
+
+class SessionService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def client_time(self, at: int | None, field: str) -> int:
+        """The server clock when ``at`` is None, else ``at`` if within the accepted window."""
+        now = self.rt.clock.now_ms()
+        if at is None:
+            return now
+        error = lifecycle.client_time_error(
+            at,
+            now,
+            max_past_ms=self.rt.settings.max_past_s * 1000,
+            max_future_ms=self.rt.settings.max_future_s * 1000,
+        )
+        if error is not None:
+            raise InvalidInput(f"{field} {error}", field=field)
+        return at
+
+    def new_id(self) -> str:
+        return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
+
+    async def start(self, principal: Principal, request: StartRequest) -> StartResult:
+        started_at = self.client_time(request.started_at, "started_at")
+        now = self.rt.clock.now_ms()
+        digest = start_digest(
+            {
+                "user_id": request.user_id,
+                "kind": request.kind,
+                "label": request.label,
+                "attributes": request.attributes or {},
+                "started_at": request.started_at,
+            }
+        )
+        new = NewSession(
+            id=request.id or self.new_id(),
+            user_id=request.user_id,
+            kind=request.kind,
+            label=request.label,
+            attributes=request.attributes or {},
+            started_at=started_at,
+            timeout_ms=0,  # set from the policy inside the transaction
+            grace_ms=0,
+            start_digest=digest,
+        )
+
+        def start(tx: Transaction) -> tuple[bool, Session | None]:
+            # The policy is read in the same transaction as the insert, so a policy another
+            # process just changed is never missed by a session started right after.
+            policy = resolve_policy(policy_store.load(tx.conn, principal.tenant_id), new.kind)
+            with_policy = replace(new, timeout_ms=policy.timeout_ms, grace_ms=policy.grace_ms)
+            return store.start(tx, principal, with_policy, now)
+
+        created, session = await self.rt.db.writer.run(start)
+        if session is None or (not created and session.start_digest != digest):
+            raise Conflict(
+                f"session '{new.id}' exists with a different start; use a new id",
+                session=session,
+            )
+        return StartResult(session=session, created=created)
+
+    async def heartbeat(
+        self,
+        principal: Principal,
+        session_id: str,
+        *,
+        at: int | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Session:
+        _known_shape(session_id)
+        beat_at = self.client_time(at, "at")
+        now = self.rt.clock.now_ms()
+        if attributes:
+            outcome, session = await self.rt.db.writer.run(
+                lambda tx: heartbeats.heartbeat(
+                    tx, principal, session_id, at=beat_at, now=now, attributes=attributes
+                )
+            )
+        else:  # the common case: combined with concurrent heartbeats into one executemany
+            outcome, session = await self.rt.db.writer.run(
+                heartbeats.heartbeat_op(principal, session_id, at=beat_at, now=now)
+            )
+        if session is None:
+            raise NotFound("no session has that id: ids are 1-64 of [A-Za-z0-9_.:-]")
+        if outcome == "closed":
+            raise Conflict(
+                f"session '{session_id}' is {session.status}; start a new session",
+                session=session,
+            )
+        return session
+
+    async def heartbeat_batch(
+        self, principal: Principal, beats: Sequence[tuple[str, int | None]]
+    ) -> list[heartbeats.HeartbeatOutcome]:
+        resolved = [
+            (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
+        ]
+        now = self.rt.clock.now_ms()
+        return await self.rt.db.writer.run(
+            lambda tx: heartbeats.heartbeat_batch(tx, principal, resolved, now)
+        )
+
+    async def end(
+        self,
+        principal: Principal,
+        session_id: str,
+        *,
+        at: int | None = None,
+        reason: EndReason = EndReason.CLIENT,
+    ) -> Session:
+        _known_shape(session_id)
+        end_at = self.client_time(at, "at")
+        _, session = await self.rt.db.writer.run(
+            lambda tx: store.end(tx, principal, session_id, at=end_at, reason=reason)
+        )
+        if session is None:
+            raise NotFound(f"no session '{session_id}'")
+        return session
+
+    async def get(self, principal: Principal, session_id: str) -> Session:
+        _known_shape(session_id)
+        session = await self.rt.db.reader.run(lambda conn: store.get(conn, principal, session_id))
+        if session is None:
+            raise NotFound(f"no session '{session_id}'")
+        return session
+
+    async def list(
+        self, principal: Principal, where: SessionFilter, *, limit: int, after: Cursor | None
+    ) -> tuple[list[Session], Cursor | None]:
+        """A page of sessions, newest first, and the cursor of the next page (None at the end)."""
+        rows = await self.rt.db.reader.run(
+            lambda conn: queries.list_sessions(conn, principal, where, limit=limit + 1, after=after)
+        )
+        page = rows[:limit]
+        more = len(rows) > limit
+        return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None)
+
+
+def _known_shape(session_id: str) -> None:
+    """No session has an id outside the id pattern; say so before asking the database."""
+    if not is_valid_session_id(session_id):
+        raise NotFound(f"no session '{session_id}'")

@@ -1,0 +1,71 @@
+"""One process's handle on the database: the group-commit writer and the read pool."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sessionkeeper.config import Settings
+from sessionkeeper.logs import fact, startup_log
+from sessionkeeper.storage import migrate
+from sessionkeeper.storage.engine import ReadPool, create_engine, storage_errors
+from sessionkeeper.storage.writer import Writer
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
+        self.write_engine = create_engine(
+            settings.database_url, role="writer", sqlite_synchronous=settings.sqlite_synchronous
+        )
+        self.read_engine = create_engine(
+            settings.database_url,
+            role="reader",
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        self.writer = Writer(self.write_engine, max_group=settings.writer_max_batch)
+        self.reader = ReadPool(self.read_engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    def migrate(self) -> list[str]:
+        """Apply what is pending; returns the revisions applied, oldest first."""
+        with storage_errors():
+            applying = migrate.pending(self.write_engine)
+            migrate.upgrade(self.write_engine)
+        fact(
+            startup_log,
+            f"migrations applied: {', '.join(applying)}" if applying else "schema up to date",
+            applied=applying,
+            revision=migrate.head_revision(self.write_engine),
+        )
+        return applying
+
+    def pending_migrations(self) -> list[str]:
+        with storage_errors():
+            return migrate.pending(self.write_engine)
+
+    def describe(self) -> str:
+        """Where the data lives, without the password: for logs."""
+        return self.write_engine.url.render_as_string(hide_password=True)
+
+    def is_migrated(self) -> bool:
+        with storage_errors():
+            return migrate.current_revision(self.write_engine) == migrate.head_revision(
+                self.write_engine
+            )
+
+    def ping(self) -> bool:
+        try:
+            with self.read_engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.writer.close()
+        self.write_engine.dispose()
+        self.read_engine.dispose()

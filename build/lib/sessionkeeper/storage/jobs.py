@@ -1,0 +1,78 @@
+"""SQL for the record of periodic job runs (shared by every server process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.storage.dialect import upsert
+from sessionkeeper.storage.tables import job_runs as t
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    name: str
+    started_at: int
+    finished_at: int
+    duration_ms: int
+    result: int
+    error: str | None
+    last_success_at: int | None
+    # The part of ``result`` per tenant id; tenants with nothing are absent.
+    result_by_tenant: dict[int, int] = field(default_factory=dict)
+
+    def result_for(self, principal: Principal) -> int:
+        """The result as the principal may see it: its tenant's part, or all of it for the
+        server-wide operator."""
+        return (
+            self.result
+            if principal.server_wide
+            else self.result_by_tenant.get(principal.tenant_id, 0)
+        )
+
+
+def record(
+    conn: Connection,
+    name: str,
+    *,
+    started_at: int,
+    finished_at: int,
+    result: int,
+    error: str | None,
+    result_by_tenant: dict[int, int] | None = None,
+) -> None:
+    previous = get(conn, name)
+    last_success = (
+        finished_at if error is None else (previous.last_success_at if previous else None)
+    )
+    values = {
+        "name": name,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "duration_ms": finished_at - started_at,
+        "result": result,
+        "error": error,
+        "last_success_at": last_success,
+        # JSON object keys are strings.
+        "result_by_tenant": {str(k): v for k, v in (result_by_tenant or {}).items() if v},
+    }
+    conn.execute(upsert(conn, t, values, keys=["name"]))
+
+
+def get(conn: Connection, name: str) -> JobRun | None:
+    row = conn.execute(sa.select(t).where(t.c.name == name)).first()
+    if row is None:
+        return None
+    return JobRun(
+        name=row.name,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_ms=row.duration_ms,
+        result=row.result,
+        error=row.error,
+        last_success_at=row.last_success_at,
+        result_by_tenant={int(k): int(v) for k, v in (row.result_by_tenant or {}).items()},
+    )

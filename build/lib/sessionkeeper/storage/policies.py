@@ -1,0 +1,34 @@
+"""SQL for per-tenant, per-kind policies."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sessionkeeper.domain.policy import Policy
+from sessionkeeper.storage.dialect import upsert
+from sessionkeeper.storage.tables import policies as t
+
+
+def load(conn: Connection, tenant_id: int) -> dict[str, Policy]:
+    rows = conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id))
+    return {
+        row.kind: Policy(
+            heartbeat_interval_s=row.heartbeat_interval_ms / 1000,
+            timeout_s=row.timeout_ms / 1000,
+            grace_s=row.grace_ms / 1000,
+        )
+        for row in rows
+    }
+
+
+def save(conn: Connection, tenant_id: int, kind: str, policy: Policy, now: int) -> None:
+    values = {
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "heartbeat_interval_ms": round(policy.heartbeat_interval_s * 1000),
+        "timeout_ms": policy.timeout_ms,
+        "grace_ms": policy.grace_ms,
+        "updated_at": now,
+    }
+    conn.execute(upsert(conn, t, values, keys=["tenant_id", "kind"]))

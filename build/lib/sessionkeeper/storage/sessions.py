@@ -1,0 +1,315 @@
+"""SQL for sessions. Every lifecycle change is one conditional UPDATE on ``status = 'active'``.
+
+These functions run inside a transaction they are given (usually the writer's group commit)
+and return plain values; they never commit and never raise for an expected outcome. Each
+lifecycle rule of ``domain/lifecycle.py`` is spelled here once, as a named condition or set
+of values, and every statement that applies the rule uses that name.
+
+Every close and start records its change event on the transaction (from ``RETURNING``, so
+only rows that really changed are reported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from sessionkeeper.domain import lifecycle
+from sessionkeeper.domain.events import SessionEnded, SessionStarted
+from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.session import NewSession, Session
+from sessionkeeper.storage.dialect import insert_ignoring_conflicts
+from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.tables import sessions as t
+from sessionkeeper.storage.transaction import Transaction
+
+ACTIVE = Status.ACTIVE.value
+# Rows one sweep statement closes; keeps each transaction short under a large backlog.
+SWEEP_CHUNK = 5000
+
+
+def row_to_session(row: RowMapping) -> Session:
+    return Session(
+        tenant_id=row["tenant_id"],
+        id=row["id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        label=row["label"],
+        source=row["source"],
+        attributes=row["attributes"] or {},
+        status=Status(row["status"]),
+        end_reason=EndReason(row["end_reason"]) if row["end_reason"] else None,
+        estimated=bool(row["estimated"]),
+        started_at=row["started_at"],
+        last_seen_at=row["last_seen_at"],
+        expires_at=row["expires_at"],
+        ended_at=row["ended_at"],
+        timeout_ms=row["timeout_ms"],
+        grace_ms=row["grace_ms"],
+        start_digest=row["start_digest"],
+    )
+
+
+SESSION_COLUMNS = [c for c in t.c if c.name != "seq"]
+# What a SessionEnded event needs of a closed row.
+_ENDED_COLUMNS = (
+    t.c.tenant_id,
+    t.c.id,
+    t.c.user_id,
+    t.c.kind,
+    t.c.status,
+    t.c.end_reason,
+    t.c.started_at,
+    t.c.ended_at,
+    t.c.estimated,
+)
+
+
+def session_key(principal: Principal, session_id: str) -> sa.ColumnElement[bool]:
+    """The one session of that id, if the principal may see it."""
+    return sa.and_(visible_to(t, principal), t.c.id == session_id)
+
+
+def get(conn: Connection, principal: Principal, session_id: str) -> Session | None:
+    row = (
+        conn.execute(sa.select(*SESSION_COLUMNS).where(session_key(principal, session_id)))
+        .mappings()
+        .first()
+    )
+    return None if row is None else row_to_session(row)
+
+
+# The rules, each spelled once.
+
+
+def overdue_at(now: int) -> sa.ColumnElement[bool]:
+    """Active, and silent past ``expires_at`` at ``now`` (``lifecycle.is_overdue``)."""
+    return sa.and_(t.c.status == ACTIVE, t.c.expires_at < now)
+
+
+def timeout_end(now: int) -> sa.ColumnElement[Any]:
+    """``min(last_seen_at + grace, expires_at, now)``, as ``lifecycle.estimated_end``."""
+    estimate = sa.case(
+        (t.c.last_seen_at + t.c.grace_ms < t.c.expires_at, t.c.last_seen_at + t.c.grace_ms),
+        else_=t.c.expires_at,
+    )
+    return sa.case((estimate < now, estimate), else_=sa.literal(now, sa.BigInteger))
+
+
+def timeout_values(now: int) -> dict[str, Any]:
+    """A close by timeout at the estimated end (``lifecycle.sweep``)."""
+    return {
+        "status": Status.TIMED_OUT.value,
+        "end_reason": EndReason.TIMEOUT.value,
+        "estimated": True,
+        "ended_at": timeout_end(now),
+    }
+
+
+def alive_at(at: int) -> sa.ColumnElement[bool]:
+    """Active and not yet expired at ``at``: an end made then is exact."""
+    return sa.and_(t.c.status == ACTIVE, t.c.expires_at >= at)
+
+
+def exact_end_values(at: int, reason: EndReason) -> dict[str, Any]:
+    """An exact end at ``max(at, last_seen_at)`` (``lifecycle.end``)."""
+    return {
+        "status": lifecycle.STATUS_FOR_REASON[reason].value,
+        "end_reason": reason.value,
+        "estimated": False,
+        "ended_at": sa.case((t.c.last_seen_at > at, t.c.last_seen_at), else_=sa.literal(at)),
+    }
+
+
+def _close(tx: Transaction, stmt: sa.Update) -> list[SessionEnded]:
+    """Run a closing UPDATE and record a SessionEnded for each row it closed."""
+    ended = [
+        SessionEnded(
+            tenant_id=row.tenant_id,
+            session_id=row.id,
+            user_id=row.user_id,
+            kind=row.kind,
+            status=Status(row.status),
+            reason=EndReason(row.end_reason),
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            estimated=bool(row.estimated),
+        )
+        for row in tx.conn.execute(stmt.returning(*_ENDED_COLUMNS))
+    ]
+    tx.record(*ended)
+    return ended
+
+
+def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
+    state = lifecycle.start(new.started_at, timeout_ms=new.timeout_ms, grace_ms=new.grace_ms)
+    return {
+        "tenant_id": tenant_id,
+        "id": new.id,
+        "user_id": new.user_id,
+        "kind": new.kind,
+        "label": new.label,
+        "source": new.source,
+        "attributes": dict(new.attributes),
+        "status": ACTIVE,
+        "end_reason": None,
+        "estimated": False,
+        "started_at": state.started_at,
+        "last_seen_at": state.last_seen_at,
+        "expires_at": state.expires_at,
+        "ended_at": None,
+        "timeout_ms": new.timeout_ms,
+        "grace_ms": new.grace_ms,
+        "start_digest": new.start_digest,
+    }
+
+
+def _started(tenant_id: int, new: NewSession) -> SessionStarted:
+    return SessionStarted(
+        tenant_id=tenant_id,
+        session_id=new.id,
+        user_id=new.user_id,
+        kind=new.kind,
+        started_at=new.started_at,
+        source=new.source,
+    )
+
+
+def start(
+    tx: Transaction, principal: Principal, new: NewSession, now: int
+) -> tuple[bool, Session | None]:
+    """Insert the session unless its id exists; returns (created, the stored session).
+
+    The stored session is None when the id belongs to a session the principal may not see.
+    A start reported so long ago that the session expired before ``now`` is closed at once,
+    as the sweep would close it.
+    """
+    values = _values(principal.tenant_id, new)
+    stmt = insert_ignoring_conflicts(tx.conn, t).values(**values).returning(t.c.seq)
+    created = tx.conn.execute(stmt).first() is not None
+    if created:
+        tx.record(_started(principal.tenant_id, new))
+        if new.started_at + new.timeout_ms < now:
+            close_overdue(tx, principal, [new.id], now)
+    return created, get(tx.conn, principal, new.id)
+
+
+def insert_many(tx: Transaction, principal: Principal, news: Sequence[NewSession]) -> None:
+    """Insert sessions known not to exist (fresh server-made ids)."""
+    if news:
+        tx.conn.execute(t.insert(), [_values(principal.tenant_id, new) for new in news])
+        tx.record(*(_started(principal.tenant_id, new) for new in news))
+
+
+def close_overdue(
+    tx: Transaction, principal: Principal, session_ids: Iterable[str], now: int
+) -> int:
+    """Close, as the sweep would, those of the given sessions that are overdue at ``now``."""
+    ids = list(session_ids)
+    if not ids:
+        return 0
+    stmt = (
+        t.update()
+        .where(visible_to(t, principal), t.c.id.in_(ids), overdue_at(now))
+        .values(**timeout_values(now))
+    )
+    return len(_close(tx, stmt))
+
+
+def close_overdue_and_get(
+    tx: Transaction, principal: Principal, session_id: str, now: int
+) -> Session | None:
+    """The session as it stands at ``now``: closed first if it turned out overdue."""
+    close_overdue(tx, principal, [session_id], now)
+    return get(tx.conn, principal, session_id)
+
+
+def sweep_chunk(tx: Transaction, now: int, limit: int = SWEEP_CHUNK) -> list[tuple[int, str]]:
+    """Close up to ``limit`` overdue sessions of every tenant, found through the active-expiry
+    index; returns the (tenant id, session id) of each one closed."""
+    # A materialised CTE is evaluated once: PostgreSQL may otherwise re-run a LIMIT subquery
+    # inside an UPDATE and close more than ``limit`` rows in one statement.
+    overdue = (
+        sa.select(t.c.seq)
+        .where(overdue_at(now))
+        .order_by(t.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("overdue")
+        .prefix_with("MATERIALIZED")
+    )
+    stmt = (
+        t.update()
+        .where(t.c.seq.in_(sa.select(overdue.c.seq)), overdue_at(now))
+        .values(**timeout_values(now))
+    )
+    return [(event.tenant_id, event.session_id) for event in _close(tx, stmt)]
+
+
+def end(
+    tx: Transaction,
+    principal: Principal,
+    session_id: str,
+    *,
+    at: int,
+    reason: EndReason,
+) -> tuple[bool, Session | None]:
+    """End an active session exactly at ``max(at, last_seen_at)``; a closed one is left as is.
+
+    Returns (whether this call closed it, the session).
+    """
+    # An end made after the session had expired is a timeout, as in lifecycle.end: closing
+    # what was overdue at ``at`` gives it the estimated end the sweep would have.
+    closed = close_overdue(tx, principal, [session_id], at)
+    stmt = (
+        t.update()
+        .where(session_key(principal, session_id), alive_at(at))
+        .values(**exact_end_values(at, reason))
+    )
+    closed += len(_close(tx, stmt))
+    return closed > 0, get(tx.conn, principal, session_id)
+
+
+def end_many(
+    tx: Transaction,
+    principal: Principal,
+    session_ids: Sequence[str],
+    *,
+    at: int,
+    reason: EndReason,
+) -> int:
+    """End many active sessions exactly at ``max(at, last_seen_at)`` (presence lost)."""
+    if not session_ids:
+        return 0
+    stmt = (
+        t.update()
+        .where(visible_to(t, principal), t.c.id.in_(session_ids), t.c.status == ACTIVE)
+        .values(**exact_end_values(at, reason))
+    )
+    return len(_close(tx, stmt))
+
+
+def apply_policy(
+    conn: Connection,
+    principal: Principal,
+    kinds: Sequence[str] | None,
+    *,
+    timeout_ms: int,
+    grace_ms: int,
+    exclude_kinds: Sequence[str] = (),
+) -> int:
+    """Give active sessions of these kinds (None: all but ``exclude_kinds``) a new policy.
+
+    ``expires_at`` is left alone: the new timeout applies from the next heartbeat on.
+    """
+    conditions = [visible_to(t, principal), t.c.status == ACTIVE]
+    if kinds is not None:
+        conditions.append(t.c.kind.in_(kinds))
+    if exclude_kinds:
+        conditions.append(t.c.kind.not_in(exclude_kinds))
+    stmt = t.update().where(*conditions).values(timeout_ms=timeout_ms, grace_ms=grace_ms)
+    return conn.execute(stmt).rowcount

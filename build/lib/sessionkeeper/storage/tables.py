@@ -1,0 +1,123 @@
+"""Table definitions. The Alembic migrations must produce exactly these (a test checks it).
+
+Times are BIGINT epoch milliseconds (see ``domain/times.py``). Every row carries
+``tenant_id``; session ids are unique per tenant, and the surrogate ``seq`` keeps the table
+compact on SQLite (a rowid table) and gives the sweep a cheap handle on rows.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (autoincrementing, compact).
+BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# A key with no tenant is an operator key (scope "operator"): it acts on the whole server.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=True, index=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("heartbeat_interval_ms", sa.BigInteger, nullable=False),
+    sa.Column("timeout_ms", sa.BigInteger, nullable=False),
+    sa.Column("grace_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("seq", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("label", sa.String(256), nullable=True),
+    sa.Column("source", sa.String(128), nullable=True),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("end_reason", sa.String(16), nullable=True),
+    sa.Column("estimated", sa.Boolean, nullable=False),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("ended_at", sa.BigInteger, nullable=True),
+    # The policy in force for this session; a policy change rewrites it on active rows.
+    sa.Column("timeout_ms", sa.BigInteger, nullable=False),
+    sa.Column("grace_ms", sa.BigInteger, nullable=False),
+    # Digest of the start request, so a retried start can be told from a conflicting one.
+    sa.Column("start_digest", sa.String(64), nullable=False),
+    sa.UniqueConstraint("tenant_id", "id"),
+    sa.Index("ix_sessions_tenant_started", "tenant_id", "started_at"),
+    sa.Index("ix_sessions_tenant_user_started", "tenant_id", "user_id", "started_at"),
+    # The sweep reads only this: active rows by expiry. Its size is the active set.
+    sa.Index(
+        "ix_sessions_active_expires",
+        "expires_at",
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    ),
+    sa.Index(
+        "ix_sessions_active_source",
+        "tenant_id",
+        "source",
+        sqlite_where=sa.text("status = 'active' AND source IS NOT NULL"),
+        postgresql_where=sa.text("status = 'active' AND source IS NOT NULL"),
+    ),
+    sa.Index("ix_sessions_tenant_ended", "tenant_id", "ended_at"),
+)
+
+# The time of the newest snapshot or change set applied per source: an older one arriving
+# late (a retry, a reordered request) must not rewrite what a newer one established.
+presence_sources = sa.Table(
+    "presence_sources",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("last_applied_at", sa.BigInteger, nullable=False),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("finished_at", sa.BigInteger, nullable=False),
+    sa.Column("duration_ms", sa.BigInteger, nullable=False),
+    sa.Column("result", sa.BigInteger, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("last_success_at", sa.BigInteger, nullable=True),
+    # The result per tenant ({"<tenant id>": n}, only tenants with n > 0): a tenant's view of
+    # a run must not show the others' figures.
+    sa.Column("result_by_tenant", sa.JSON, nullable=True),
+)

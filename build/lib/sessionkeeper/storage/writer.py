@@ -1,0 +1,245 @@
+"""The one writer of a server process: group commit.
+
+Requests hand the writer small functions (*ops*) that each run a few statements in a
+:class:`~sessionkeeper.storage.transaction.Transaction` and return plain values. A thread
+takes every op waiting in the queue (a *group*), runs them all in ONE transaction and commits
+once, then answers each request. Concurrent requests thus share a commit (the throughput of
+batching) while each one is answered only after its own writes are durable (the safety of
+commit-per-request).
+
+The rule for ops: **SQL only, never a network call, in bounded chunks.** Every op of a group
+holds the one write transaction while it runs, so an op that waits on anything but the
+database, or works through an unbounded set of rows, stalls every other request. Work that
+needs the network (webhook delivery, Redis) happens after commit, in a subscriber or a job;
+work over many rows is split into chunks of a fixed size, one op each.
+
+If anything in a group raises, the group is rolled back and its ops are run again one
+transaction each, so one bad op fails alone.
+
+**Change events.** Ops record events on their transaction (``tx.record(...)``). Subscribers
+registered ``in_transaction`` see them before the commit and may write rows in the same
+transaction (a webhook outbox, rollup dirty marks), so those rows exist exactly when the
+change does. Subscribers registered ``after_commit`` receive them only after the commit
+succeeded, exactly once: a group rolled back and retried op by op publishes only what each
+op's own committed transaction recorded, and a failed op publishes nothing.
+
+An op may also be *combinable* (see :class:`Combinable`): a run of neighbouring ops with the
+same ``combine_key`` is then carried out by one ``run_combined`` call, e.g. many single
+heartbeats by one ``executemany``. Only neighbours are combined, so the order of writes to
+one row is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from sqlalchemy.engine import Connection, Engine
+
+from sessionkeeper.domain.events import ChangeEvent
+from sessionkeeper.errors import StorageUnavailable
+from sessionkeeper.storage.engine import storage_errors
+from sessionkeeper.storage.transaction import Transaction
+
+T = TypeVar("T")
+Op = Callable[[Transaction], Any]
+InTransaction = Callable[[Connection, Sequence[ChangeEvent]], None]
+AfterCommit = Callable[[Sequence[ChangeEvent]], None]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+CONFLICT_RETRIES = 5
+
+
+@runtime_checkable
+class Combinable(Protocol):
+    combine_key: ClassVar[str]
+
+    def __call__(self, tx: Transaction) -> Any: ...
+
+    @classmethod
+    def run_combined(cls, tx: Transaction, ops: list[Any]) -> list[Any]:
+        """The results of ``ops``, in order, as if each had been called alone."""
+        ...
+
+
+def _combine_key(op: Op) -> str | None:
+    return op.combine_key if isinstance(op, Combinable) else None
+
+
+def run_ops(tx: Transaction, ops: list[Op]) -> list[Any]:
+    """Run ops in order, combining neighbouring runs of combinable ops of one kind."""
+    results: list[Any] = []
+    start = 0
+    while start < len(ops):
+        key = _combine_key(ops[start])
+        end = start + 1
+        while key is not None and end < len(ops) and _combine_key(ops[end]) == key:
+            end += 1
+        if end - start > 1:
+            first = ops[start]
+            assert isinstance(first, Combinable)
+            results.extend(type(first).run_combined(tx, ops[start:end]))
+        else:
+            results.append(ops[start](tx))
+        start = end
+    return results
+
+
+@dataclass(slots=True)
+class WriterStats:
+    groups: int = 0
+    ops: int = 0
+
+
+class Subscribers:
+    """Who hears of change events; the list is built in one place (``services/subscribers``)."""
+
+    def __init__(self) -> None:
+        self.in_transaction: list[InTransaction] = []
+        self.after_commit: list[AfterCommit] = []
+
+    def within(self, tx: Transaction) -> None:
+        """Let in-transaction subscribers write their rows; a failure rolls the group back."""
+        if tx.events:
+            for subscriber in self.in_transaction:
+                subscriber(tx.conn, tx.events)
+
+    def publish(self, events: Sequence[ChangeEvent]) -> None:
+        """Hand committed events to every after-commit subscriber; one failing subscriber
+        neither stops the others nor fails the write, which is durable already."""
+        if not events:
+            return
+        for subscriber in self.after_commit:
+            try:
+                subscriber(events)
+            except Exception:
+                log.exception("change event subscriber %r failed", subscriber)
+
+
+class Writer:
+    def __init__(self, engine: Engine, *, max_group: int = 1000) -> None:
+        self.engine = engine
+        self.max_group = max_group
+        self.stats = WriterStats()
+        self.subscribers = Subscribers()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="sk-writer", daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def submit(self, op: Callable[[Transaction], T]) -> Future[T]:
+        if self._thread is None:
+            self.start()
+        future: Future[T] = Future()
+        self._queue.put((op, future))
+        return future
+
+    async def run(self, op: Callable[[Transaction], T]) -> T:
+        """Run ``op`` in the next group commit; returns once it is committed."""
+        return await asyncio.wrap_future(self.submit(op))
+
+    def run_sync(self, op: Callable[[Transaction], T]) -> T:
+        return self.submit(op).result()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            group = [item]
+            stop_after = False
+            while len(group) < self.max_group:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                group.append(nxt)
+            # A request cancelled before its op ran gets no answer, so its op need not run;
+            # the others are marked running and can no longer be cancelled under us.
+            group = [(op, future) for op, future in group if future.set_running_or_notify_cancel()]
+            try:
+                self._commit(group)
+            except BaseException as exc:  # the one writer thread must never die
+                log.exception("writer failed on a group")
+                for _, future in group:
+                    _settle(future, error=exc)
+            if stop_after:
+                return
+
+    def _commit(self, group: list[tuple[Op, Future[Any]]]) -> None:
+        if not group:
+            return
+        try:
+            results, events = self._transaction([op for op, _ in group])
+        except StorageUnavailable as exc:
+            # The database failed, not an op: running each op alone would only wait again.
+            for _, future in group:
+                _settle(future, error=exc)
+            return
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0][1], error=exc)
+            else:
+                for item in group:
+                    self._commit([item])
+            return
+        self.stats.groups += 1
+        self.stats.ops += len(group)
+        # Before the answers: a client that saw its 2xx also sees the metrics move.
+        self.subscribers.publish(events)
+        for (_, future), result in zip(group, results, strict=True):
+            _settle(future, result=result)
+
+    def _transaction(self, ops: list[Op]) -> tuple[list[Any], list[ChangeEvent]]:
+        """Run ``ops`` in one transaction, again when PostgreSQL picked it as a deadlock or
+        serialisation victim (several server processes writing the same rows).
+
+        Returns the results and the events recorded by the attempt that committed."""
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                with storage_errors(), self.engine.begin() as conn:
+                    tx = Transaction(conn)
+                    results = run_ops(tx, ops)
+                    self.subscribers.within(tx)
+                return results, tx.events
+            except StorageUnavailable as exc:
+                if attempt == CONFLICT_RETRIES or not _is_transient_conflict(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _is_transient_conflict(exc: StorageUnavailable) -> bool:
+    driver_error = getattr(exc.__cause__, "orig", None)
+    return getattr(driver_error, "sqlstate", None) in ("40P01", "40001")
+
+
+def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
