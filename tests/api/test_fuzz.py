@@ -6,8 +6,9 @@ admin key, and checks that no input gets a 5xx and that every response is docume
 operation (status, content type) and matches its schema. The explicit tests below cover
 inputs a generator seldom produces: malformed JSON, bodies over the size limit (announced or
 streamed), unknown fields, naive datetimes, client times outside the accepted window, wrong
-types, bad cursors, unknown routes and methods, missing keys and an unreachable database. Every error must be
-``application/problem+json`` with ``type``, ``title``, ``status`` and ``detail``.
+types, bad cursors, unknown routes and methods, missing keys and an unreachable database.
+Every error must be ``application/problem+json`` with ``type``, ``title``, ``status`` and
+``detail``.
 """
 
 from __future__ import annotations

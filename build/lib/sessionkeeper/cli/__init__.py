@@ -148,7 +148,9 @@ def migrate(
 
 @app.command()
 def backup(
-    path: Annotated[Path, typer.Argument(help="File to write the copy to (must not exist).")],
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="File to write the copy to (must not exist).")
+    ],
 ) -> None:
     """Copy the SQLite database to PATH, online.
 

@@ -54,7 +54,9 @@ def plain(record: Record, name: str) -> str:
 
 
 @tenant_app.command("create")
-def tenant_create(name: str) -> None:
+def tenant_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="1-64 letters, digits, . _ -")],
+) -> None:
     """Create a tenant."""
     tenant = services().tenants.create_tenant(name)
     print(f"created tenant '{tenant.name}' (id {tenant.id})")
@@ -147,7 +149,9 @@ def key_list(
 
 
 @key_app.command("revoke")
-def key_revoke(key_id: int) -> None:
+def key_revoke(
+    key_id: Annotated[int, typer.Argument(metavar="KEY_ID", help="The id shown by key list.")],
+) -> None:
     """Revoke an API key by id (see: key list)."""
     services().tenants.revoke_key(key_id)
     print(f"revoked key {key_id}")
