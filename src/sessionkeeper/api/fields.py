@@ -25,7 +25,12 @@ from pydantic import (
 from sessionkeeper.domain.ids import MAX_SESSION_ID, SESSION_ID_PATTERN
 from sessionkeeper.domain.times import to_ms
 
-KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+MAX_KIND_CHARS = 64
+KIND_PATTERN = rf"^[A-Za-z0-9_.:-]{{1,{MAX_KIND_CHARS}}}$"
+# user_id and label.
+MAX_TEXT_CHARS = 256
+# The name of a presence source.
+MAX_SOURCE_CHARS = 128
 # Free text may hold anything but NUL, which PostgreSQL cannot store in a text column.
 TEXT_PATTERN = r"^[^\x00]*$"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -55,17 +60,18 @@ SessionId = Annotated[
 ]
 UserId = Annotated[
     StrictStr,
-    Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["user-1"]),
+    Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN, examples=["user-1"]),
     AfterValidator(_encodable),
 ]
 Kind = Annotated[StrictStr, Field(pattern=KIND_PATTERN, examples=["game"])]
 Label = Annotated[
     StrictStr,
-    Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["Minecraft"]),
+    Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN, examples=["Minecraft"]),
     AfterValidator(_encodable),
 ]
 MAX_ATTRIBUTES_BYTES = 64 * 1024
 MAX_ATTRIBUTES_DEPTH = 32
+MAX_ATTRIBUTES_KEYS = 100
 
 
 def _depth(value: object) -> int:
@@ -91,7 +97,9 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Attributes = Annotated[dict[str, Any], Field(max_length=100), AfterValidator(_storable)]
+Attributes = Annotated[
+    dict[str, Any], Field(max_length=MAX_ATTRIBUTES_KEYS), AfterValidator(_storable)
+]
 
 
 class WriteBody(BaseModel):

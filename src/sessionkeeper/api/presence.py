@@ -11,6 +11,7 @@ from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag
 from sessionkeeper.api.deps import IngestScope, ServicesDep
 from sessionkeeper.api.errors import UNION_TAG_PREFIX
 from sessionkeeper.api.fields import (
+    MAX_SOURCE_CHARS,
     Attributes,
     ClientTime,
     Kind,
@@ -26,7 +27,7 @@ from sessionkeeper.services.presence import PresenceOutcome
 
 router = APIRouter(prefix="/v1/presence", tags=["presence"], route_class=StrictJSONRoute)
 
-SourceName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
+SourceName = Annotated[str, Path(pattern=rf"^[A-Za-z0-9_.:-]{{1,{MAX_SOURCE_CHARS}}}$")]
 MAX_ENTRIES = 10_000
 
 

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
 from sessionkeeper.api.fields import (
     KIND_PATTERN,
+    MAX_SOURCE_CHARS,
+    MAX_TEXT_CHARS,
     TEXT_PATTERN,
     Attributes,
     ClientTime,
@@ -36,6 +38,8 @@ from sessionkeeper.services.sessions import StartRequest
 router = APIRouter(prefix="/v1", tags=["sessions"], route_class=StrictJSONRoute)
 
 MAX_PAGE = 500
+MAX_BATCH = 1000
+MAX_CURSOR_CHARS = 1024
 MAX_MS = 2**53  # beyond any date the API can express, well inside BIGINT
 
 
@@ -69,7 +73,7 @@ class BatchHeartbeat(WriteBody):
 
 
 class HeartbeatBatch(WriteBody):
-    heartbeats: Annotated[list[BatchHeartbeat], Field(min_length=1, max_length=1000)]
+    heartbeats: Annotated[list[BatchHeartbeat], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class SessionEnd(WriteBody):
@@ -208,13 +212,13 @@ async def list_sessions(
     services: ServicesDep,
     status: Status | None = None,
     kind: Annotated[str | None, Query(pattern=KIND_PATTERN)] = None,
-    user_id: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
-    label: Annotated[str | None, Query(max_length=256, pattern=TEXT_PATTERN)] = None,
-    source: Annotated[str | None, Query(max_length=128, pattern=TEXT_PATTERN)] = None,
+    user_id: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)] = None,
+    label: Annotated[str | None, Query(max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN)] = None,
+    source: Annotated[str | None, Query(max_length=MAX_SOURCE_CHARS, pattern=TEXT_PATTERN)] = None,
     started_after: Annotated[ClientTime | None, Query()] = None,
     started_before: Annotated[ClientTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> SessionPage:
     """Sessions, newest first. Follow ``next_cursor`` for the next page."""
     where = SessionFilter.of(

@@ -13,7 +13,8 @@ from sessionkeeper.services.auth import Authenticator
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import tenants as store
 
-TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_TENANT_CHARS = 64
+TENANT_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_TENANT_CHARS - 1}}}$")
 DEFAULT_TENANT = "default"
 # How much of a key is kept in clear, to tell keys apart in listings: "sk_" and 7 characters
 # (42 of the key's 192 random bits).
