@@ -293,8 +293,16 @@ def test_make_serve_takes_port_and_host_and_installs_the_runtime_only(tmp_path: 
 
 
 def test_the_package_builds_without_deprecation_warnings(tmp_path: Path) -> None:
+    # A copy of the sources: setuptools writes build/ beside what it builds.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -7,12 +7,10 @@ metrics address (404 there), so the two can be exposed to different networks.
 
 from __future__ import annotations
 
-import json
-
 from starlette._utils import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sessionkeeper.api.errors import PROBLEM_JSON, problem_body
+from sessionkeeper.api.errors import send_problem
 
 METRICS_PATH = "/metrics"
 _SCOPE_KEY = "sessionkeeper.metrics_listener"
@@ -36,18 +34,8 @@ class MetricsListener:
         on_metrics = server is not None and server[1] == self.port
         scope[_SCOPE_KEY] = on_metrics
         if on_metrics != (get_route_path(scope) == METRICS_PATH):
-            await _not_found(send)
+            await send_problem(
+                send, 404, "Not found", "not served on this address", slug="not-found"
+            )
             return
         await self.app(scope, receive, send)
-
-
-async def _not_found(send: Send) -> None:
-    body = json.dumps(
-        problem_body(404, "Not found", "not served on this address", slug="not-found")
-    ).encode()
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 404, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

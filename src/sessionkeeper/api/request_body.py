@@ -11,7 +11,6 @@ Bodies are checked while they stream in, whether or not their size was announced
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Mapping
 
@@ -19,7 +18,7 @@ from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sessionkeeper.api.errors import HTTP_TITLES, PROBLEM_JSON, problem_body
+from sessionkeeper.api.errors import HTTP_TITLES, send_problem
 
 # Content codings a client may send; "identity" is the absence of one.
 SUPPORTED_ENCODINGS = ("gzip", "x-gzip")
@@ -107,16 +106,11 @@ async def send_refusal(send: Send, refused: BodyRefused) -> None:
     extra: dict[str, object] = {"code": refused.code}
     if status == 422:
         extra.update(field="body", errors=[{"field": "body", "message": refused.detail}])
-    title = HTTP_TITLES.get(status, "Invalid input")
+    title = HTTP_TITLES[status]
     slug = title.lower().replace(" ", "-")
-    body = json.dumps(problem_body(status, title, refused.detail, slug=slug, **extra)).encode()
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    headers.extend((k.lower().encode(), v.encode()) for k, v in (refused.headers or {}).items())
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(
+        send, status, title, refused.detail, slug=slug, headers=refused.headers, **extra
+    )
 
 
 class RequestBody:

@@ -1,3 +1,0 @@
-from sessionkeeper.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""HTTP only: validate, call a service, map the result."""

@@ -1,1 +1,0 @@
-"""Periodic jobs that run inside the server process."""

@@ -1,1 +1,0 @@
-"""Use cases. Only services open transactions (through the writer or the reader)."""

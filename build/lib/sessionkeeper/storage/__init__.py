@@ -1,1 +1,0 @@
-"""All SQL of sessionkeeper lives in this package."""
