@@ -35,6 +35,8 @@ STATUS_OF: list[tuple[type[errors.SessionkeeperError], int]] = [
     (errors.StorageUnavailable, 503),
 ]
 
+# Every error status at once. Routes now declare only the statuses they can return: the
+# derived ones are added for them, the rest they name with ``api.openapi.problems(404, …)``.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status in (401, 403, 404, 409, 413, 422, 503)
