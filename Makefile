@@ -2,19 +2,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# `make serve` needs the runtime only; the test and lint targets add the dev extras.
+RUNTIME := $(VENV)/.runtime-$(HASH)
+STAMP := $(VENV)/.installed-$(HASH)
+# `make serve PORT=9000 HOST=0.0.0.0`; unset, the SESSIONKEEPER_* settings decide.
+SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 .PHONY: serve test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/pip:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/sessionkeeper serve
+$(RUNTIME): pyproject.toml | $(VENV)/bin/pip
+	test -f $(STAMP) || $(BIN)/pip install --quiet -e .
+	rm -f $(VENV)/.runtime-*
+	touch $(RUNTIME)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* $(VENV)/.runtime-*
+	touch $(STAMP) $(RUNTIME)
+
+serve: $(RUNTIME)
+	$(BIN)/sessionkeeper serve $(SERVE_ARGS)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from sessionkeeper import events, rollups, rooms, settings, webhooks
+from sessionkeeper import admin, events, logs, rollups, rooms, settings, webhooks
 from sessionkeeper.api.app import build_app
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
@@ -24,6 +24,7 @@ FEATURES: list[Feature[Any]] = [
     rollups.FEATURE,
     webhooks.FEATURE,
     rooms.FEATURE,
+    admin.FEATURE,
 ]
 
 
@@ -34,7 +35,9 @@ def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True)
 def app_from_settings() -> FastAPI:
     """The app of one worker process of ``sessionkeeper serve --workers N``: settings from the
     environment; the parent process has applied the migrations already."""
-    return create_app(Runtime.open(Settings()), migrate=False)
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(Runtime.open(settings), migrate=False)
 
 
 def build_services(runtime: Runtime) -> Services:

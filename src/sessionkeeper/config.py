@@ -1,17 +1,89 @@
-"""Settings, read from ``SESSIONKEEPER_*`` environment variables (or a ``.env`` file)."""
+"""Settings, read from ``SESSIONKEEPER_*`` environment variables (or a ``.env`` file).
+
+A value that cannot be used stops the program with one line per setting, naming the
+environment variable and what it accepts (:func:`describe_errors`); the CLI prints those
+lines instead of a traceback. Settings that take one of a few words accept them in any case.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SESSIONKEEPER_"
+# Database URL schemes this build can open, and what an operator writes for each.
+SUPPORTED_DATABASES = {
+    "sqlite": "sqlite:///path/to/file.db",
+    "postgresql": "postgresql://user:password@host:5432/database",
+}
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "postgresql+psycopg": "postgresql",
+}
+# Secrets handed to the server by the operator carry at least as many characters as a key
+# made by the server (``sk_`` and 32 characters of base64: 192 bits).
+MIN_SECRET_CHARS = 32
+
+
+class SqliteSynchronous(StrEnum):
+    FULL = "FULL"
+    NORMAL = "NORMAL"
+    EXTRA = "EXTRA"
+
+
+class LogLevel(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+    TRACE = "trace"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def database_kind(url: str) -> str | None:
+    """``sqlite`` or ``postgresql`` for a URL this build can open, else None."""
+    scheme = url.split("://", 1)[0].strip().lower() if "://" in url else ""
+    return _SCHEMES.get(scheme)
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9100`` for IPv6) as a pair; ValueError when malformed."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:9100")
+    return host, int(port)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SESSIONKEEPER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./sessionkeeper.db"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=0, le=65535)
+    # The path prefix under which a reverse proxy serves the API (``/sessionkeeper``).
+    root_path: str = Field(default="", pattern=r"^(/[^/\s]+)*$")
+    # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (the reverse proxy).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     sweep_interval_s: float = Field(default=15.0, gt=0)
     # Rooms: how often the cleanup closes inactive rooms; closed rooms older than this many
@@ -25,11 +97,16 @@ class Settings(BaseSettings):
     max_future_s: int = Field(default=300, ge=0)
 
     health_overdue_threshold: int = Field(default=5, ge=0)
+    # Caps on a request body as decoded (after gzip): most bodies, and presence snapshots and
+    # change sets, which carry up to 10,000 entries.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_snapshot_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # API keys are cached this long after a lookup; a revoked key stops working within it.
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     # FULL survives power loss, NORMAL survives a crash of the process (kill -9) only.
-    sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
+    sqlite_synchronous: Annotated[SqliteSynchronous, BeforeValidator(_upper)] = (
+        SqliteSynchronous.FULL
+    )
     # Most ops gathered into one group commit.
     writer_max_batch: int = Field(default=1000, gt=0)
     # Writes waiting for the writer beyond this are refused at once with 503 (load shedding).
@@ -44,7 +121,6 @@ class Settings(BaseSettings):
     # How often each server process records that it is alive. A longer silence of every
     # process is an outage of the service, and does not count as silence of the clients.
     alive_interval_s: float = Field(default=5.0, gt=0)
-    log_level: str = "info"
 
     # Rollups: how often dirty days are recomputed.
     rollup_interval_s: float = Field(default=60.0, gt=0)
@@ -61,3 +137,65 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     # Finished deliveries are kept this long, then pruned.
     webhook_retention_days: int = Field(default=30, ge=1)
+    # Read connections per process (the writer has one more of its own).
+    db_pool_size: int = Field(default=8, gt=0, le=1000)
+
+    log_level: Annotated[LogLevel, BeforeValidator(_lower)] = LogLevel.INFO
+    log_format: Annotated[LogFormat, BeforeValidator(_lower)] = LogFormat.TEXT
+    access_log: bool = True
+
+    # The server-wide operator key (tenants, every tenant's health and sweep, metrics).
+    operator_key: SecretStr | None = None
+    # A bearer token for /metrics alone; and/or a separate address serving only /metrics.
+    metrics_token: SecretStr | None = None
+    metrics_listen: str | None = None
+    # Kinds beyond this many distinct ones are counted under the label "other".
+    metrics_max_kinds: int = Field(default=50, ge=1, le=10_000)
+
+    # Slow or idle clients: the time to send a request's headers, then its body; the idle
+    # time between two requests on one connection; and how many connections may be open.
+    request_header_timeout_s: float = Field(default=10.0, gt=0)
+    request_body_timeout_s: float = Field(default=60.0, gt=0)
+    keepalive_timeout_s: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if database_kind(value) is None:
+            scheme = value.split("://", 1)[0] if "://" in value else value
+            supported = ", ".join(SUPPORTED_DATABASES.values())
+            raise ValueError(f"unsupported database URL scheme {scheme!r}; use {supported}")
+        return value
+
+    @field_validator("operator_key", "metrics_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_CHARS} characters "
+                "(e.g. the output of `openssl rand -base64 32`)"
+            )
+        return value
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value:
+            listen_address(value)
+        return value or None
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per refused setting: the environment variable, what it accepts, the value."""
+    lines = []
+    for item in error.errors():
+        name = ENV_PREFIX + "_".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        message = message.replace("Input should be", "should be")
+        value = item.get("input")
+        # Keys, tokens and database URLs (which may hold a password) are never echoed.
+        secret = any(word in name for word in ("KEY", "TOKEN", "DATABASE_URL"))
+        shown = "" if secret or isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"{name}: {message}{shown}")
+    return lines

@@ -2,12 +2,13 @@
 
 ``test_api_conforms`` lets schemathesis generate requests (valid and invalid) for every
 operation of the OpenAPI schema, against the app in process on a real SQLite database with an
-admin key, and checks that no input gets a 5xx and that every response is documented and
-matches its schema. The explicit tests below cover inputs a generator seldom produces:
-malformed JSON, bodies over the size limit (announced or streamed), unknown fields, naive
-datetimes, client times outside the accepted window, wrong types, bad cursors, unknown routes
-and methods, missing keys and an unreachable database. Every error must be
-``application/problem+json`` with ``type``, ``title``, ``status`` and ``detail``.
+admin key, and checks that no input gets a 5xx and that every response is documented for its
+operation (status, content type) and matches its schema. The explicit tests below cover
+inputs a generator seldom produces: malformed JSON, bodies over the size limit (announced or
+streamed), unknown fields, naive datetimes, client times outside the accepted window, wrong
+types, bad cursors, unknown routes and methods, missing keys and an unreachable database.
+Every error must be ``application/problem+json`` with ``type``, ``title``, ``status`` and
+``detail``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ schema = schemathesis.openapi.from_asgi(
             "seed": 20260105,
             "headers": {"Authorization": f"Bearer {FUZZ_KEY}"},
             "checks": {
+                # Strict: a status, content type or body the document does not declare for
+                # the operation fails the test.
+                "status_code_conformance": {"enabled": True},
+                "content_type_conformance": {"enabled": True},
+                "response_schema_conformance": {"enabled": True},
                 # Schema-valid times can lie outside the window the server accepts around its
                 # clock, and a schema-valid cursor is not one the server issued: such 422s are
                 # correct, so "valid data must be accepted" cannot hold for this API.

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from sessionkeeper.assembly import create_app
-from sessionkeeper.client import analytics, models, protocol, room_models
+from sessionkeeper.client import admin_models, analytics, models, protocol, room_models
 from sessionkeeper.client import errors as client_errors
 from sessionkeeper.config import Settings
 from sessionkeeper.domain import ids, lifecycle, policy
@@ -103,6 +103,13 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "SweepInfo": models.SweepInfo,
     "SweepOut": models.SweepResult,
     "PresenceResult": models.PresenceResult,
+    "PresenceSummary": models.PresenceSummary,
+    "KeyOut": admin_models.ApiKey,
+    "NewKeyOut": admin_models.NewApiKey,
+    "KeyPage": admin_models.ApiKeyPage,
+    "TenantOut": admin_models.Tenant,
+    "NewTenantOut": admin_models.NewTenant,
+    "TenantPage": admin_models.TenantPage,
     "EntryRef": models.EntryRef,
     "SessionRef": models.SessionRef,
     "EventBatchOut": analytics.EventBatchResult,

@@ -37,6 +37,7 @@ PUBLIC_API = {
     "PresenceEntry",
     "PresenceLeave",
     "PresenceResult",
+    "PresenceSummary",
     "EntryRef",
     "SessionRef",
     "Filters",
@@ -48,6 +49,13 @@ PUBLIC_API = {
     "Delivery",
     "DeliveryPage",
     "Status",
+    # the admin API
+    "ApiKey",
+    "ApiKeyPage",
+    "NewApiKey",
+    "Tenant",
+    "NewTenant",
+    "TenantPage",
     "EndReason",
     # analytics: events, metrics, settings
     "NewEvent",

@@ -153,12 +153,16 @@ async def make_rooms(api: Harness, count: int, prefix: str) -> None:
 async def test_two_processes_cleaning_at_once_close_each_room_once(db_url: str) -> None:
     # Made on the scripted clock in January 2026: long inactive by the real clock.
     count = cleanup_store.CHUNK + 500  # more than one chunk: both processes find work
-    async with running_app(db_url) as api:
+    # Thousands of creates at once: each waits for those queued before it.
+    async with running_app(db_url, write_timeout_s=300) as api:
         await make_rooms(api, count, "r")
     env = {
         **os.environ,
         "SESSIONKEEPER_DATABASE_URL": db_url,
         "SESSIONKEEPER_SQLITE_SYNCHRONOUS": "NORMAL",
+        # Each process's first write also moves the deadlines past the months the scripted
+        # clock left unaccounted for (an outage, by the real clock), while the other waits.
+        "SESSIONKEEPER_WRITE_TIMEOUT_S": "120",
     }
     command = [sys.executable, "-m", "sessionkeeper", "cleanup"]
     processes = [

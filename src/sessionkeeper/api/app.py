@@ -15,20 +15,26 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from sessionkeeper import __version__
 from sessionkeeper.api import (
+    docs,
     errors,
     health,
     maintenance,
+    openapi,
     policies,
     presence,
     session_reports,
     sessions,
 )
-from sessionkeeper.api.deps import BEARER_SCHEME
-from sessionkeeper.api.middleware import BodyLimit, RequestTiming
-from sessionkeeper.api.responses import Problem
+from sessionkeeper.api.listeners import MetricsListener
+from sessionkeeper.api.middleware import RequestTiming
+from sessionkeeper.api.openapi import operation_id
+from sessionkeeper.api.request_body import RequestBody
+from sessionkeeper.api.request_context import RequestContext
+from sessionkeeper.config import listen_address
 from sessionkeeper.feature import Feature
 from sessionkeeper.jobs.registry import periodic_jobs
 from sessionkeeper.jobs.runner import JobRunner
@@ -43,8 +49,17 @@ Applications report sessions; sessionkeeper keeps an accurate, durable record of
 and for how long, even when clients crash or never say goodbye.
 
 Authenticate with `Authorization: Bearer <api key>`. Every error body is
-`application/problem+json`.
+`application/problem+json` and names the request (`request_id`, also sent as
+`X-Request-ID`). Request bodies may be sent with `Content-Encoding: gzip`.
 """
+
+
+# Responses smaller than this are sent as they are: compressing a heartbeat's answer would
+# cost more time than the bytes it saves.
+GZIP_MIN_BYTES = 1024
+GZIP_LEVEL = 6
+# Presence bodies carry up to 10,000 entries: they get the larger cap.
+PRESENCE_PREFIX = "/v1/presence/"
 
 
 def build_app(
@@ -55,6 +70,7 @@ def build_app(
     migrate: bool = True,
 ) -> FastAPI:
     services = Services.build(runtime, features)
+    settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,18 +93,30 @@ def build_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own assets by api/docs.py
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.services = services
     errors.install(app)
     # session_reports first: its paths must not be read as /v1/sessions/{session_id}.
-    for module in (session_reports, sessions, policies, presence, health, maintenance):
-        app.include_router(module.router)
-    for feature in features:
-        for router in feature.routers:
-            app.include_router(router)
+    kernel = (session_reports, sessions, policies, presence, health, maintenance)
+    routers = [m.router for m in kernel]
+    for router in [*routers, *(r for feature in features for r in feature.routers)]:
+        app.include_router(openapi.declare_statuses(router))
+    docs.install(app)
+    # Listed innermost first: each add_middleware wraps everything added before it.
+    app.add_middleware(
+        RequestBody,
+        limit=settings.max_body_bytes,
+        larger={PRESENCE_PREFIX: settings.max_snapshot_bytes},
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(RequestTiming, histogram=runtime.metrics.http_duration)
-    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes)
-    _register_problem_schema(app)
+    if settings.metrics_listen:
+        app.add_middleware(MetricsListener, port=listen_address(settings.metrics_listen)[1])
+    app.add_middleware(RequestContext, access_log=settings.access_log)
+    openapi.complete(app)
     return app
 
 
@@ -99,27 +127,3 @@ async def _note_alive(services: Services) -> None:
         await services.liveness.note()
     except Exception as exc:  # shutting down either way; the periodic note stands in
         log.warning("could not record the shutdown: %s", exc)
-
-
-def _register_problem_schema(app: FastAPI) -> None:
-    """Complete the OpenAPI document: the Problem schema the error responses refer to, and
-    the bearer key every /v1 operation needs."""
-    original = app.openapi
-
-    def openapi() -> dict[str, object]:
-        if app.openapi_schema is None:
-            schema = original()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            for name, definition in problem.pop("$defs", {}).items():
-                components.setdefault(name, definition)
-            components.setdefault("Problem", problem)
-            schema["components"]["securitySchemes"] = {"bearer": BEARER_SCHEME}
-            for path, operations in schema.get("paths", {}).items():
-                if path.startswith("/v1/"):
-                    for operation in operations.values():
-                        operation["security"] = [{"bearer": []}]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

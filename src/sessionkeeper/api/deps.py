@@ -7,16 +7,25 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sessionkeeper.domain.principal import Principal, Scope
+from sessionkeeper.domain.principal import Credential, Principal, Scope
+from sessionkeeper.errors import Forbidden
 from sessionkeeper.services.container import Services
+
+# The header in which an operator key names the tenant it acts on.
+TENANT_HEADER = "Sessionkeeper-Tenant"
 
 # Declared in the OpenAPI document by app.py for every /v1 operation. The key is read here
 # straight from the header: each nested dependency costs FastAPI measurable time per request.
 BEARER_SCHEME = {
     "type": "http",
     "scheme": "bearer",
-    "description": "An API key: `Authorization: Bearer sk_…`",
+    "description": "An API key: `Authorization: Bearer sk_…`. An operator key acts on the "
+    f"whole server; where an operation works on one tenant's data it names the tenant in "
+    f"the `{TENANT_HEADER}` header.",
 }
+# Marks the dependencies that authenticate, so the OpenAPI document can list 401 and 403
+# for exactly the operations that have one.
+AUTHENTICATES = "__sessionkeeper_authenticates__"
 
 
 def bearer_token(request: Request) -> str | None:
@@ -33,16 +42,40 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
+async def authenticate(request: Request, *, server_wide: bool = False) -> Principal:
+    """The caller, acting on the tenant its key belongs to or, for an operator key, the one
+    it names in the tenant header. ``server_wide``: the operator key may also name none."""
+    services: Services = request.app.state.services
+    found = await services.auth.api_key(bearer_token(request))
+    found = await services.auth.acting_on(found, request.headers.get(TENANT_HEADER))
+    if found.server_wide and not server_wide:
+        raise Forbidden(
+            f"an operator key acts on one tenant here: name it in the {TENANT_HEADER} header",
+            code="tenant_required",
+        )
+    return found
+
+
+def require(*scopes: Scope, server_wide: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks it has one of ``scopes``."""
 
     async def principal(request: Request) -> Principal:
-        services: Services = request.app.state.services
-        found = await services.auth.api_key(bearer_token(request))
+        found = await authenticate(request, server_wide=server_wide)
         found.require(*scopes)
         return found
 
+    setattr(principal, AUTHENTICATES, True)
     return principal
+
+
+async def _operator(request: Request) -> Principal:
+    found = await authenticate(request, server_wide=True)
+    if found.credential is not Credential.OPERATOR:
+        raise Forbidden("this needs the operator key", code="operator_required")
+    return found
+
+
+setattr(_operator, AUTHENTICATES, True)
 
 
 # An authenticated principal whose scope allows the named kind of call.
@@ -50,3 +83,5 @@ IngestScope = Annotated[Principal, Depends(require(Scope.INGEST))]
 ReadScope = Annotated[Principal, Depends(require(Scope.READ))]
 IngestOrReadScope = Annotated[Principal, Depends(require(Scope.INGEST, Scope.READ))]
 AdminScope = Annotated[Principal, Depends(require(Scope.ADMIN))]
+# The operator key, acting on the whole server or on the tenant it names.
+OperatorScope = Annotated[Principal, Depends(_operator)]

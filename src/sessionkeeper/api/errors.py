@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,9 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Send
 
 from sessionkeeper import errors
 from sessionkeeper.api.responses import SessionOut
+from sessionkeeper.logs import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ STATUS_OF: list[tuple[type[errors.SessionkeeperError], int]] = [
     (errors.StorageUnavailable, 503),
 ]
 
+# Every error status at once. Routes now declare only the statuses they can return: the
+# derived ones are added for them, the rest they name with ``api.openapi.problems(404, …)``.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     for status in (401, 403, 404, 409, 413, 422, 503)
@@ -46,9 +52,42 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, title, detail, slug=slug, **extra),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> None:
+    """Answer with a problem straight from ASGI middleware, outside the app's handlers."""
+    body = json.dumps(problem_body(status, title, detail, slug=slug, **extra)).encode()
+    raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    raw.extend((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def problem_body(
+    status: int, title: str, detail: str, *, slug: str, **extra: Any
+) -> dict[str, Any]:
+    """The problem+json object; it names the request being answered, for support."""
     body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        body["request_id"] = request_id
+    return body
 
 
 def _slug(title: str) -> str:
@@ -61,7 +100,9 @@ async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {"code": exc.code}
     headers = None
     if isinstance(exc, errors.InvalidInput):
+        # Every 422 lists what was refused, whichever layer refused it.
         extra["field"] = exc.field
+        extra["errors"] = [{"field": exc.field, "message": exc.detail}]
     if isinstance(exc, errors.Conflict) and exc.session is not None:
         extra["session"] = SessionOut.of(exc.session).model_dump(mode="json")
     if isinstance(exc, errors.Unauthorized):
@@ -107,6 +148,15 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     )
 
 
+HTTP_TITLES = {
+    404: "Not found",
+    422: "Invalid input",
+    405: "Method not allowed",
+    408: "Request timeout",
+    413: "Body too large",
+    415: "Unsupported media type",
+}
+
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -134,21 +184,32 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
             "the body could not be decoded as JSON",
             slug="invalid-input",
             field="body",
+            errors=[{"field": "body", "message": "the body could not be decoded as JSON"}],
         )
-    title = {404: "Not found", 405: "Method not allowed", 413: "Body too large"}.get(
-        exc.status_code, "HTTP error"
-    )
+    title = HTTP_TITLES.get(exc.status_code, "HTTP error")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request)
+    extra: dict[str, Any] = {"code": getattr(exc, "code", None)}
+    if exc.status_code == 422:  # a body refused while it streamed in (bad gzip)
+        extra.update(field="body", errors=[{"field": "body", "message": str(exc.detail)}])
     return problem(
-        exc.status_code, title, str(exc.detail), slug=_slug(title), headers=headers or None
+        exc.status_code, title, str(exc.detail), slug=_slug(title), headers=headers or None, **extra
     )
 
 
 async def on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
-    return problem(500, "Internal error", "an unexpected error occurred", slug="internal-error")
+    request_id = REQUEST_ID.get()
+    # This answer is sent from outside the middleware that adds the header to the others.
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return problem(
+        500,
+        "Internal error",
+        "an unexpected error occurred",
+        slug="internal-error",
+        headers=headers,
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from sessionkeeper.domain import attributes as attribute_rules
-from sessionkeeper.domain.ids import KIND_PATTERN, SESSION_ID_PATTERN
+from sessionkeeper.domain.ids import KIND_PATTERN, MAX_SESSION_ID, SESSION_ID_PATTERN
 from sessionkeeper.domain.subject import (
     MAX_SUBJECT_FIELDS,
     MAX_SUBJECT_VALUE_LENGTH,
@@ -30,6 +30,11 @@ from sessionkeeper.domain.subject import (
 )
 from sessionkeeper.domain.times import ISO_DATE, to_ms
 
+MAX_KIND_CHARS = 64
+# user_id and label.
+MAX_TEXT_CHARS = 256
+# The name of a presence source.
+MAX_SOURCE_CHARS = 128
 # Free text may hold anything but NUL, which PostgreSQL cannot store in a text column.
 TEXT_PATTERN = r"^[^\x00]*$"
 
@@ -53,20 +58,23 @@ def _encodable(value: str) -> str:
 
 
 ClientTime = Annotated[AwareDatetime, BeforeValidator(_iso_string_only)]
-SessionId = Annotated[StrictStr, Field(pattern=SESSION_ID_PATTERN, examples=["game-42"])]
+SessionId = Annotated[
+    StrictStr, Field(max_length=MAX_SESSION_ID, pattern=SESSION_ID_PATTERN, examples=["game-42"])
+]
 UserId = Annotated[
     StrictStr,
-    Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["user-1"]),
+    Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN, examples=["user-1"]),
     AfterValidator(_encodable),
 ]
 Kind = Annotated[StrictStr, Field(pattern=KIND_PATTERN, examples=["game"])]
 Label = Annotated[
     StrictStr,
-    Field(min_length=1, max_length=256, pattern=TEXT_PATTERN, examples=["Minecraft"]),
+    Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN, examples=["Minecraft"]),
     AfterValidator(_encodable),
 ]
 MAX_ATTRIBUTES_BYTES = attribute_rules.MAX_BYTES
 MAX_ATTRIBUTES_DEPTH = attribute_rules.MAX_DEPTH
+MAX_ATTRIBUTES_KEYS = attribute_rules.MAX_KEYS
 
 
 def _storable(value: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from sessionkeeper.api.deps import ServicesDep, require
-from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.deps import ServicesDep, authenticate
+from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.domain.times import from_ms
@@ -17,7 +17,7 @@ from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.health import Health, HealthStatus
 from sessionkeeper.storage.jobs import JobRun
 
-router = APIRouter(tags=["health"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["health"])
 
 
 class KindHealth(BaseModel):
@@ -94,7 +94,7 @@ class HealthOut(BaseModel):
                 at=from_ms(sweep.finished_at),
                 lag_s=(health.now - sweep.finished_at) / 1000,
                 duration_s=sweep.duration_ms / 1000,
-                closed=sweep.result,
+                closed=health.last_sweep_closed,
                 error=sweep.error,
                 last_success_at=None
                 if sweep.last_success_at is None
@@ -113,27 +113,26 @@ def vars_of(counts: object) -> dict[str, int]:
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def get_liveness() -> dict[str, str]:
     """Liveness: the process answers. No authentication, no database."""
     return {"status": "ok"}
 
 
-_authenticate_reader = require(Scope.READ)
-
-
-@router.get("/v1/health", response_model=HealthOut)
-async def session_health(
-    request: Request, services: ServicesDep, details: bool = False
-) -> HealthOut:
+@router.get("/v1/health", response_model=HealthOut, responses=problems(401, 403))
+async def get_health(request: Request, services: ServicesDep, details: bool = False) -> HealthOut:
     """Is the session record trustworthy right now? Answers 200 with ``status`` ``ok``,
     ``degraded`` or ``down`` and the reasons, so that monitors can read the body; also when
-    the database is down and the API key cannot even be checked."""
+    the database is down and the API key cannot even be checked.
+
+    Figures are the caller's tenant's; the operator key sees the whole server's (or one
+    tenant's, named in the ``Sessionkeeper-Tenant`` header)."""
     timeout = services.runtime.settings.health_timeout_s
     try:
-        principal = await asyncio.wait_for(_authenticate_reader(request), timeout)
+        principal = await asyncio.wait_for(authenticate(request, server_wide=True), timeout)
     except TimeoutError:
         return HealthOut.of(services.health.down(services.health.no_answer()), details=False)
     except StorageUnavailable as exc:
         return HealthOut.of(services.health.down(exc), details=False)
+    principal.require(Scope.READ)
     health = await services.health.check(principal, details=details)
     return HealthOut.of(health, details=details)

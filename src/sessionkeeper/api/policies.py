@@ -8,22 +8,21 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field, StrictFloat
 
 from sessionkeeper.api.deps import AdminScope, IngestOrReadScope, ServicesDep
-from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import WriteBody
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
 
-router = APIRouter(
-    prefix="/v1", tags=["policies"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
-)
+router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJSONRoute)
 
-Seconds = Annotated[StrictFloat | None, Field(ge=1, le=30 * 24 * 3600)]
+MIN_SECONDS = 1
+MAX_SECONDS = 30 * 24 * 3600
+Seconds = Annotated[StrictFloat | None, Field(ge=MIN_SECONDS, le=MAX_SECONDS)]
 
 
 class PolicyIn(WriteBody):
     heartbeat_interval_s: Seconds = Field(default=None, description="Default 60")
     timeout_s: Seconds = Field(default=None, description="Default 5 heartbeat intervals")
-    grace_s: Annotated[StrictFloat | None, Field(ge=0, le=30 * 24 * 3600)] = Field(
+    grace_s: Annotated[StrictFloat | None, Field(ge=0, le=MAX_SECONDS)] = Field(
         default=None, description="Default half the heartbeat interval"
     )
     presence_interval_s: Seconds = Field(

@@ -83,3 +83,6 @@ class Problem(BaseModel):
         default=None, description="Every refused field, for invalid input"
     )
     session: SessionOut | None = None
+    request_id: str | None = Field(
+        default=None, description="The id of this request (also in X-Request-ID), for support"
+    )

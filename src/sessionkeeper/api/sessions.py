@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
-from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import (
     Attributes,
     ClientTime,
@@ -24,20 +23,21 @@ from sessionkeeper.api.fields import (
     ms_or_none,
 )
 from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
+from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.strict_json import StrictJSONRoute
-from sessionkeeper.domain.ids import is_valid_session_id
+from sessionkeeper.domain.ids import is_stored_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.sessions import StartRequest
 
-router = APIRouter(
-    prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
-)
+router = APIRouter(prefix="/v1", tags=["sessions"], route_class=StrictJSONRoute)
 
 MAX_PAGE = 500
+MAX_BATCH = 1000
+MAX_CURSOR_CHARS = 1024
 MAX_MS = 2**53  # beyond any date the API can express, well inside BIGINT
 
 
@@ -77,7 +77,7 @@ class BatchHeartbeat(WriteBody):
 
 
 class HeartbeatBatch(WriteBody):
-    heartbeats: Annotated[list[BatchHeartbeat], Field(min_length=1, max_length=1000)]
+    heartbeats: Annotated[list[BatchHeartbeat], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class SessionEnd(WriteBody):
@@ -123,7 +123,10 @@ class BatchResult(BaseModel):
     "/sessions",
     status_code=201,
     response_model=SessionOut,
-    responses={200: {"model": SessionOut, "description": "A retried start: the session as stored"}},
+    responses={
+        200: {"model": SessionOut, "description": "A retried start: the session as stored"},
+        **problems(409),
+    },
 )
 async def start_session(
     body: SessionStart, principal: IngestScope, services: ServicesDep
@@ -145,8 +148,10 @@ async def start_session(
     return session_response(result.session, 201 if result.created else 200)
 
 
-@router.post("/sessions/{session_id}/heartbeat", response_model=HeartbeatOut)
-async def heartbeat(
+@router.post(
+    "/sessions/{session_id}/heartbeat", response_model=HeartbeatOut, responses=problems(404, 409)
+)
+async def heartbeat_session(
     session_id: str,
     principal: IngestScope,
     services: ServicesDep,
@@ -181,7 +186,7 @@ async def heartbeat_batch(
     )
 
 
-@router.post("/sessions/{session_id}/end", response_model=SessionOut)
+@router.post("/sessions/{session_id}/end", response_model=SessionOut, responses=problems(404))
 async def end_session(
     session_id: str,
     principal: IngestScope,
@@ -196,7 +201,7 @@ async def end_session(
     return session_response(session)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionOut)
+@router.get("/sessions/{session_id}", response_model=SessionOut, responses=problems(404))
 async def get_session(
     session_id: str, principal: IngestOrReadScope, services: ServicesDep
 ) -> SessionOut:
@@ -220,7 +225,7 @@ def decode_cursor(value: str | None) -> Cursor | None:
         # beyond what the database stores) and a valid session id.
         if type(started_at) is not int or not 0 <= started_at < MAX_MS:
             raise ValueError("cursor time out of range")
-        if not isinstance(session_id, str) or not is_valid_session_id(session_id):
+        if not isinstance(session_id, str) or not is_stored_session_id(session_id):
             raise ValueError("cursor id malformed")
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidInput("cursor is not one this server issued", field="cursor") from exc
@@ -238,7 +243,7 @@ async def list_sessions(
     services: ServicesDep,
     where: Annotated[SessionFilter, Depends(session_filter("limit", "cursor"))],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> SessionPage:
     page, after = await services.sessions.list(
         principal, where, limit=limit, after=decode_cursor(cursor)

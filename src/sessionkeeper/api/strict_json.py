@@ -1,9 +1,10 @@
-"""Request bodies are decoded as strict JSON: ``NaN``, ``Infinity`` and numbers too large
-for a float are refused.
+"""Request bodies are decoded as strict JSON: ``NaN``, ``Infinity``, numbers too large for a
+float and duplicate keys in one object are refused.
 
 Python's decoder accepts them by default; stored, they either read back as something else
-(SQLite) or fail in the database (PostgreSQL). Refusing them as malformed JSON gives the client
-a 422 instead.
+(SQLite) or fail in the database (PostgreSQL). A duplicate key would silently keep the last
+value, so a client's mistake would be acknowledged and half applied. Refusing them as
+malformed JSON gives the client a 422 that names the problem (and the key).
 """
 
 from __future__ import annotations
@@ -21,6 +22,27 @@ def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", name, 0)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):  # the rare case: find which key came twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise json.JSONDecodeError(f"duplicate key {json.dumps(key)} in an object", "", 0)
+            seen.add(key)
+    return result
+
+
+def strict_loads(raw: bytes | str) -> Any:
+    """JSON as this API accepts it (see the module's docstring)."""
+    return json.loads(
+        raw,
+        parse_constant=_refuse_constant,
+        parse_float=_finite_float,
+        object_pairs_hook=_unique_keys,
+    )
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):  # 1e400 is valid JSON syntax but no storable number
@@ -31,9 +53,7 @@ def _finite_float(text: str) -> float:
 class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(
-                await self.body(), parse_constant=_refuse_constant, parse_float=_finite_float
-            )
+            self._json = strict_loads(await self.body())
         return self._json
 
 

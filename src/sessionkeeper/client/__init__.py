@@ -12,16 +12,25 @@
 Tracking never breaks or blocks the application: what the server cannot take now is kept and
 delivered later with its own times, and a real gap starts a continuation session.
 
-Submodules: ``calls`` (each operation as a request), ``models`` (typed results), ``errors``
-(the exception tree), ``retry``, ``handles`` (sessions tied to a block), ``outbox`` and
-``chain`` (what a handle has yet to send, and its sessions), ``evidence`` (client times and
-thinning), ``presence`` and ``backlog`` (presence reporters and their kept snapshots),
+Submodules: ``calls`` (each operation as a request), ``models`` (typed results),
+``admin_models`` (keys and tenants), ``errors`` (the exception tree), ``retry``, ``handles``
+(sessions tied to a block), ``outbox`` and ``chain`` (what a handle has yet to send, and its
+sessions), ``evidence`` (client times and thinning), ``presence`` and ``backlog`` (presence
+reporters and their kept snapshots),
 ``analytics`` (results of the analytics API), ``export`` (reading the streamed CSV export),
 ``room_calls``, ``room_models`` and ``rooms`` (rooms, invitations, participants tied to a
 block) and ``discord`` (entries from discord.py state; needs the ``discord`` extra and is not
 imported here).
 """
 
+from sessionkeeper.client.admin_models import (
+    ApiKey,
+    ApiKeyPage,
+    NewApiKey,
+    NewTenant,
+    Tenant,
+    TenantPage,
+)
 from sessionkeeper.client.analytics import (
     DailyMetrics,
     DailyRow,
@@ -70,6 +79,7 @@ from sessionkeeper.client.models import (
     PresenceEntry,
     PresenceLeave,
     PresenceResult,
+    PresenceSummary,
     Session,
     SessionRef,
     SessionStats,
@@ -103,6 +113,8 @@ from sessionkeeper.client.rooms import (
 from sessionkeeper.client.sync_client import Client
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyPage",
     "AsyncClient",
     "AsyncParticipantHandle",
     "AsyncPresenceReporter",
@@ -139,7 +151,9 @@ __all__ = [
     "LiveKind",
     "LiveMetrics",
     "MetricsChange",
+    "NewApiKey",
     "NewEvent",
+    "NewTenant",
     "NotFound",
     "Page",
     "Participant",
@@ -151,6 +165,7 @@ __all__ = [
     "PresenceLeave",
     "PresenceReporter",
     "PresenceResult",
+    "PresenceSummary",
     "RollupRun",
     "Room",
     "RoomFilters",
@@ -170,6 +185,8 @@ __all__ = [
     "Summary",
     "SweepInfo",
     "SweepResult",
+    "Tenant",
+    "TenantPage",
     "TenantSettings",
     "TopName",
     "Unauthorized",

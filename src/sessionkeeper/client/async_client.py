@@ -11,6 +11,7 @@ from typing import IO, Any, TypeVar, Unpack
 import httpx
 
 from sessionkeeper.client import calls, room_calls
+from sessionkeeper.client.admin_models import ApiKey, ApiKeyPage, NewApiKey, NewTenant, TenantPage
 from sessionkeeper.client.analytics_client import AsyncAnalytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
@@ -27,6 +28,7 @@ from sessionkeeper.client.models import (
     Policies,
     Policy,
     PresenceResult,
+    PresenceSummary,
     Session,
     SessionStats,
     SweepResult,
@@ -65,12 +67,13 @@ class AsyncClient(AsyncAnalytics):
         retries: int = 5,
         backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.retry = RetryPolicy(retries=retries, backoff=backoff)
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            headers=default_headers(api_key),
+            headers=default_headers(api_key, tenant),
             timeout=timeout,
             transport=transport,
         )
@@ -93,7 +96,7 @@ class AsyncClient(AsyncAnalytics):
         while True:
             try:
                 response = await self._http.request(
-                    call.method, call.path, json=call.json, params=call.params
+                    call.method, call.path, params=call.params, **call.body()
                 )
             except RETRYABLE_ERRORS as exc:
                 if attempt >= limit:
@@ -378,6 +381,25 @@ class AsyncClient(AsyncAnalytics):
     async def cleanup_status(self) -> CleanupStatus:
         return await self.send(room_calls.cleanup_status())
 
+    # Admin: the key's tenant's API keys (an admin key); tenants (the operator key)
+
+    async def keys(self, *, cursor: str | None = None, limit: int | None = None) -> ApiKeyPage:
+        return await self.send(calls.keys(cursor=cursor, limit=limit))
+
+    async def create_key(self, scope: str) -> NewApiKey:
+        """A new key of the tenant; ``.key`` is the key itself, shown only this once."""
+        return await self.send(calls.create_key(scope))
+
+    async def revoke_key(self, key_id: int) -> ApiKey:
+        return await self.send(calls.revoke_key(key_id))
+
+    async def tenants(self, *, cursor: str | None = None, limit: int | None = None) -> TenantPage:
+        return await self.send(calls.tenants(cursor=cursor, limit=limit))
+
+    async def create_tenant(self, name: str) -> NewTenant:
+        """A new tenant and its first admin key (``.admin_key.key``, shown only now)."""
+        return await self.send(calls.create_tenant(name))
+
     # Presence
 
     async def presence_snapshot(
@@ -387,9 +409,29 @@ class AsyncClient(AsyncAnalytics):
         *,
         at: datetime | None = None,
         dry_run: bool = False,
+        compress: bool = False,
     ) -> PresenceResult:
-        """The full current state of ``source``: missing sessions end, new ones start."""
-        return await self.send(calls.presence_snapshot(source, entries, at=at, dry_run=dry_run))
+        """The full current state of ``source``: missing sessions end, new ones start.
+        ``compress`` sends the body gzipped (worth it from a few hundred entries)."""
+        return await self.send(
+            calls.presence_snapshot(source, entries, at=at, dry_run=dry_run, compress=compress)
+        )
+
+    async def presence_snapshot_summary(
+        self,
+        source: str,
+        entries: Iterable[Mapping[str, Any]],
+        *,
+        at: datetime | None = None,
+        dry_run: bool = False,
+        compress: bool = False,
+    ) -> PresenceSummary:
+        """:meth:`presence_snapshot`, answered with counts only."""
+        return await self.send(
+            calls.presence_snapshot_summary(
+                source, entries, at=at, dry_run=dry_run, compress=compress
+            )
+        )
 
     async def presence_changes(
         self,
@@ -400,11 +442,18 @@ class AsyncClient(AsyncAnalytics):
         at: datetime | None = None,
         keepalive: bool = False,
         dry_run: bool = False,
+        compress: bool = False,
     ) -> PresenceResult:
         """Incremental joins and leaves; ``keepalive`` refreshes the source's other sessions."""
         return await self.send(
             calls.presence_changes(
-                source, joins, leaves, at=at, keepalive=keepalive, dry_run=dry_run
+                source,
+                joins,
+                leaves,
+                at=at,
+                keepalive=keepalive,
+                dry_run=dry_run,
+                compress=compress,
             )
         )
 

@@ -4,10 +4,10 @@ SessionkeeperError        any answer the client cannot turn into a result
 ├── NotFound              404: no such session (for this tenant)
 ├── Conflict              409: contradicts stored state; ``.session`` is the stored session
 ├── Gone                  410: existed, but can no longer be used (a revoked or expired token)
-├── InvalidInput          400, 413, 422: the request was refused; ``.field`` names the culprit
+├── InvalidInput          400, 413, 415, 422: the request was refused; ``.field`` names it
 ├── Unauthorized          401: no, unknown or revoked API key
 ├── Forbidden             403: the key's scope does not allow this
-├── ServerUnavailable     5xx, 429 or no connection, still so after the retries
+├── ServerUnavailable     5xx, 408, 429 or no connection, still so after the retries
 └── UnexpectedResponse    any other status, or a body that is not what the API sends
 
 The names mirror the server's own tree (``sessionkeeper.errors``) on purpose, but these are
@@ -49,6 +49,9 @@ class SessionkeeperError(Exception):
         # The server's stable name of the exact case (``invite_expired``…), when it gave one.
         code = self.problem.get("code")
         self.code: str | None = code if isinstance(code, str) else None
+        # The server's id of the request (its X-Request-ID), to find it in the server's log.
+        request_id = self.problem.get("request_id")
+        self.request_id: str | None = request_id if isinstance(request_id, str) else None
 
 
 class NotFound(SessionkeeperError):
@@ -103,7 +106,9 @@ _BY_STATUS: dict[int, type[SessionkeeperError]] = {
     404: NotFound,
     409: Conflict,
     410: Gone,
+    408: ServerUnavailable,
     413: InvalidInput,
+    415: InvalidInput,
     422: InvalidInput,
     429: ServerUnavailable,
 }

@@ -328,6 +328,33 @@ class SessionRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceSummary:
+    """What a snapshot or change set did, in counts only (asked with ``reply=summary``)."""
+
+    source: str
+    at: datetime
+    dry_run: bool
+    stale: bool
+    started_count: int
+    refreshed_count: int
+    ended_count: int
+    timed_out_count: int
+
+    @classmethod
+    def from_json(cls, data: Json) -> PresenceSummary:
+        return cls(
+            source=data["source"],
+            at=parse_time(data["at"]),
+            dry_run=bool(data["dry_run"]),
+            stale=bool(data.get("stale", False)),
+            started_count=data["started_count"],
+            refreshed_count=data["refreshed_count"],
+            ended_count=data["ended_count"],
+            timed_out_count=data["timed_out_count"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceResult:
     """What a snapshot or change set did (or would do, for a dry run).
 

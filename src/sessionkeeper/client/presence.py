@@ -35,13 +35,13 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sessionkeeper.client import calls
 from sessionkeeper.client.backlog import DEFAULT_MAX_KEPT, Backlog, Snapshot
 from sessionkeeper.client.errors import SessionkeeperError
 from sessionkeeper.client.evidence import as_datetime, now_ms
-from sessionkeeper.client.models import PresenceResult
+from sessionkeeper.client.models import PresenceResult, PresenceSummary
 from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
 
 if TYPE_CHECKING:
@@ -55,18 +55,35 @@ SnapshotFn = Callable[[], Entries]
 AsyncSnapshotFn = Callable[[], Entries | Awaitable[Entries]]
 
 
+Report = PresenceResult | PresenceSummary
+
+
 class _Reporter:
     """What both reporters keep: the snapshots not yet accepted, what the last report did,
-    and when the next attempt is due."""
+    and when the next attempt is due.
+
+    ``compress`` sends each snapshot gzipped; ``summary`` asks for counts only in the answer
+    (a :class:`PresenceSummary` in ``last_result``) instead of every entry echoed back.
+    """
 
     def __init__(
-        self, source: str, every: float, backoff: float, timeout: float | None, max_kept: int
+        self,
+        source: str,
+        every: float,
+        backoff: float,
+        timeout: float | None,
+        max_kept: int,
+        *,
+        compress: bool = False,
+        summary: bool = False,
     ) -> None:
         if every <= 0:
             raise ValueError("every must be a positive number of seconds")
         self.source = source
         self.every = every
-        self.last_result: PresenceResult | None = None
+        self.compress = compress
+        self.summary = summary
+        self.last_result: Report | None = None
         self.last_error: Exception | None = None
         self.reports = 0  # snapshots the server accepted
         self.failures = 0  # failed attempts since the last accepted one
@@ -89,15 +106,18 @@ class _Reporter:
     def _take(self, entries: Entries) -> None:
         self._backlog.add(now_ms(), entries)
 
-    def _next(self) -> tuple[Snapshot, calls.Call[PresenceResult]] | None:
+    def _next(self) -> tuple[Snapshot, calls.Call[Report]] | None:
         """The oldest kept snapshot and its request, each with the time it was taken."""
         snapshot = self._backlog.oldest()
         if snapshot is None or self._stopping:
             return None
         at = as_datetime(snapshot.at)
-        return snapshot, calls.presence_snapshot(self.source, snapshot.entries, at=at)
+        make = calls.presence_snapshot_summary if self.summary else calls.presence_snapshot
+        # Either parses the answer into one of the two; Call is invariant in what it parses.
+        call = make(self.source, snapshot.entries, at=at, compress=self.compress)
+        return snapshot, cast("calls.Call[Report]", call)
 
-    def _settle(self, snapshot: Snapshot, outcome: PresenceResult | Exception) -> float | None:
+    def _settle(self, snapshot: Snapshot, outcome: Report | Exception) -> float | None:
         """Take in what sending ``snapshot`` brought; returns the wait before the next attempt,
         or None to go on with the next kept snapshot."""
         if not isinstance(outcome, Exception):
@@ -146,9 +166,13 @@ class PresenceReporter(_Reporter):
         backoff: float | None = None,
         timeout: float | None = None,
         max_kept: int = DEFAULT_MAX_KEPT,
+        compress: bool = False,
+        summary: bool = False,
     ) -> None:
         backoff = client.retry.backoff if backoff is None else backoff
-        super().__init__(source, every, backoff, timeout, max_kept)
+        super().__init__(
+            source, every, backoff, timeout, max_kept, compress=compress, summary=summary
+        )
         self._client = client
         self._snapshot_fn = snapshot_fn
         self._wake = threading.Event()
@@ -193,7 +217,7 @@ class PresenceReporter(_Reporter):
         while (next_ := self._next()) is not None:
             try:
                 # retries=0: a failed attempt is retried by the loop, behind a fresh snapshot.
-                outcome: PresenceResult | Exception = self._client.send(next_[1], retries=0)
+                outcome: Report | Exception = self._client.send(next_[1], retries=0)
             except Exception as exc:
                 outcome = exc
             if (wait := self._settle(next_[0], outcome)) is not None:
@@ -230,9 +254,13 @@ class AsyncPresenceReporter(_Reporter):
         backoff: float | None = None,
         timeout: float | None = None,
         max_kept: int = DEFAULT_MAX_KEPT,
+        compress: bool = False,
+        summary: bool = False,
     ) -> None:
         backoff = client.retry.backoff if backoff is None else backoff
-        super().__init__(source, every, backoff, timeout, max_kept)
+        super().__init__(
+            source, every, backoff, timeout, max_kept, compress=compress, summary=summary
+        )
         self._client = client
         self._snapshot_fn = snapshot_fn
         self._wake = asyncio.Event()
@@ -271,7 +299,7 @@ class AsyncPresenceReporter(_Reporter):
             return self._failed(exc)
         while (next_ := self._next()) is not None:
             try:
-                outcome: PresenceResult | Exception = await self._client.send(next_[1], retries=0)
+                outcome: Report | Exception = await self._client.send(next_[1], retries=0)
             except Exception as exc:
                 outcome = exc
             if (wait := self._settle(next_[0], outcome)) is not None:

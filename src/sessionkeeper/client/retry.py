@@ -29,7 +29,8 @@ MAX_DELAY_S = 60.0
 
 
 def is_retryable_status(status: int) -> bool:
-    return status >= 500 or status == 429
+    # 408: the server gave up waiting for the request; sent again, it may well arrive in time.
+    return status >= 500 or status in (408, 429)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import IO, Any, TypeVar, Unpack
 import httpx
 
 from sessionkeeper.client import calls, room_calls
+from sessionkeeper.client.admin_models import ApiKey, ApiKeyPage, NewApiKey, NewTenant, TenantPage
 from sessionkeeper.client.analytics_client import Analytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
@@ -27,6 +28,7 @@ from sessionkeeper.client.models import (
     Policies,
     Policy,
     PresenceResult,
+    PresenceSummary,
     Session,
     SessionStats,
     SweepResult,
@@ -67,12 +69,13 @@ class Client(Analytics):
         retries: int = 5,
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.retry = RetryPolicy(retries=retries, backoff=backoff)
         self._http = httpx.Client(
             base_url=base_url,
-            headers=default_headers(api_key),
+            headers=default_headers(api_key, tenant),
             timeout=timeout,
             transport=transport,
         )
@@ -95,7 +98,7 @@ class Client(Analytics):
         while True:
             try:
                 response = self._http.request(
-                    call.method, call.path, json=call.json, params=call.params
+                    call.method, call.path, params=call.params, **call.body()
                 )
             except RETRYABLE_ERRORS as exc:
                 if attempt >= limit:
@@ -373,6 +376,25 @@ class Client(Analytics):
     def cleanup_status(self) -> CleanupStatus:
         return self.send(room_calls.cleanup_status())
 
+    # Admin: the key's tenant's API keys (an admin key); tenants (the operator key)
+
+    def keys(self, *, cursor: str | None = None, limit: int | None = None) -> ApiKeyPage:
+        return self.send(calls.keys(cursor=cursor, limit=limit))
+
+    def create_key(self, scope: str) -> NewApiKey:
+        """A new key of the tenant; ``.key`` is the key itself, shown only this once."""
+        return self.send(calls.create_key(scope))
+
+    def revoke_key(self, key_id: int) -> ApiKey:
+        return self.send(calls.revoke_key(key_id))
+
+    def tenants(self, *, cursor: str | None = None, limit: int | None = None) -> TenantPage:
+        return self.send(calls.tenants(cursor=cursor, limit=limit))
+
+    def create_tenant(self, name: str) -> NewTenant:
+        """A new tenant and its first admin key (``.admin_key.key``, shown only now)."""
+        return self.send(calls.create_tenant(name))
+
     # Presence
 
     def presence_snapshot(
@@ -382,9 +404,29 @@ class Client(Analytics):
         *,
         at: datetime | None = None,
         dry_run: bool = False,
+        compress: bool = False,
     ) -> PresenceResult:
-        """The full current state of ``source``: missing sessions end, new ones start."""
-        return self.send(calls.presence_snapshot(source, entries, at=at, dry_run=dry_run))
+        """The full current state of ``source``: missing sessions end, new ones start.
+        ``compress`` sends the body gzipped (worth it from a few hundred entries)."""
+        return self.send(
+            calls.presence_snapshot(source, entries, at=at, dry_run=dry_run, compress=compress)
+        )
+
+    def presence_snapshot_summary(
+        self,
+        source: str,
+        entries: Iterable[Mapping[str, Any]],
+        *,
+        at: datetime | None = None,
+        dry_run: bool = False,
+        compress: bool = False,
+    ) -> PresenceSummary:
+        """:meth:`presence_snapshot`, answered with counts only."""
+        return self.send(
+            calls.presence_snapshot_summary(
+                source, entries, at=at, dry_run=dry_run, compress=compress
+            )
+        )
 
     def presence_changes(
         self,
@@ -395,11 +437,18 @@ class Client(Analytics):
         at: datetime | None = None,
         keepalive: bool = False,
         dry_run: bool = False,
+        compress: bool = False,
     ) -> PresenceResult:
         """Incremental joins and leaves; ``keepalive`` refreshes the source's other sessions."""
         return self.send(
             calls.presence_changes(
-                source, joins, leaves, at=at, keepalive=keepalive, dry_run=dry_run
+                source,
+                joins,
+                leaves,
+                at=at,
+                keepalive=keepalive,
+                dry_run=dry_run,
+                compress=compress,
             )
         )
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+MAX_SESSION_ID = 64
+# 1-64 of [A-Za-z0-9_.:-], not only dots: "." and ".." are dot segments, which HTTP clients
+# remove from a URL's path, so a session with such an id could never be addressed.
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
 KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # Paths under /v1/sessions/ that are not session ids: no session may be started with them.
 RESERVED_SESSION_IDS = frozenset({"stats", "export.csv"})
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+# Any id a session may have been stored with, including dot-only ids from before they were
+# refused: what a listing's cursor may point at.
+_STORED_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 def time_ordered_id(now_ms: int, random_bytes: bytes) -> str:
@@ -28,4 +34,8 @@ def time_ordered_id(now_ms: int, random_bytes: bytes) -> str:
 
 
 def is_valid_session_id(value: str) -> bool:
-    return bool(_SESSION_ID_RE.match(value))
+    return len(value) <= MAX_SESSION_ID and bool(_SESSION_ID_RE.match(value))
+
+
+def is_stored_session_id(value: str) -> bool:
+    return bool(_STORED_ID_RE.match(value))

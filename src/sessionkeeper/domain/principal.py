@@ -36,6 +36,11 @@ class Credential(StrEnum):
     OPERATOR = "operator"
 
 
+# The tenant id of the server-wide operator: no tenant has it (tenant ids start at 1), so a
+# query scoped by it alone finds nothing.
+SERVER_WIDE = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     tenant_id: int
@@ -45,6 +50,12 @@ class Principal:
     # Set when the credential belongs to one user: every row it reaches is that user's.
     user_id: str | None = None
 
+    @property
+    def server_wide(self) -> bool:
+        """The operator key acting on no one tenant: every tenant's rows, for the few
+        endpoints that accept it (tenants, health, the sweep, metrics)."""
+        return self.credential is Credential.OPERATOR and self.tenant_id == SERVER_WIDE
+
     def require(self, *needed: Scope) -> None:
         """Pass when the principal's scope allows any of ``needed``."""
         if not any(self.scope.allows(scope) for scope in needed):
@@ -53,5 +64,11 @@ class Principal:
 
 
 def operator(tenant_id: int, tenant_name: str) -> Principal:
-    """The operator acting on one tenant (the CLI, periodic jobs): every row of the tenant."""
+    """The operator acting on one tenant (the CLI, periodic jobs, the operator key naming a
+    tenant): every row of the tenant."""
     return Principal(tenant_id, tenant_name, Scope.ADMIN, Credential.OPERATOR)
+
+
+def server_operator() -> Principal:
+    """The operator key acting on the whole server (see :attr:`Principal.server_wide`)."""
+    return Principal(SERVER_WIDE, "", Scope.ADMIN, Credential.OPERATOR)

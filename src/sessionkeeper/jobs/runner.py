@@ -11,6 +11,7 @@ import contextlib
 import logging
 
 from sessionkeeper.jobs.job import Job
+from sessionkeeper.logs import fact, startup_log
 from sessionkeeper.storage.job_locks import JobLocks
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,13 @@ class JobRunner:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        for job in self.jobs:
+            fact(
+                startup_log,
+                f"job {job.name} every {job.interval_s:g} s",
+                job=job.name,
+                interval_s=job.interval_s,
+            )
         self._tasks = [asyncio.create_task(self._loop(job), name=job.name) for job in self.jobs]
 
     async def stop(self) -> None:

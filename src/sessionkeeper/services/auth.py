@@ -1,14 +1,28 @@
 """Authentication: a credential in, a :class:`Principal` out.
 
 Only this module looks at credentials; everything after it works with the principal.
+
+Three kinds of API key exist: a tenant's keys (scope ingest, read or admin), operator keys
+made with ``sessionkeeper key create --operator`` (stored as digests like any key), and the
+operator key given in ``SESSIONKEEPER_OPERATOR_KEY``. An operator key acts on the whole
+server; on the endpoints that work on one tenant's data it names that tenant in the
+``Sessionkeeper-Tenant`` header (:meth:`Authenticator.acting_on`).
 """
 
 from __future__ import annotations
 
+import hmac
+
 from sessionkeeper.clock import monotonic_s
-from sessionkeeper.domain.principal import Credential, Principal, Scope
+from sessionkeeper.domain.principal import (
+    Credential,
+    Principal,
+    Scope,
+    operator,
+    server_operator,
+)
 from sessionkeeper.domain.secrets import digest
-from sessionkeeper.errors import Unauthorized
+from sessionkeeper.errors import Forbidden, Unauthorized
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import tenants as store
 
@@ -20,6 +34,10 @@ class Authenticator:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        configured = runtime.settings.operator_key
+        self._operator_digest = (
+            None if configured is None else digest(configured.get_secret_value())
+        )
 
     async def api_key(self, secret: str | None) -> Principal:
         if not secret:
@@ -27,16 +45,16 @@ class Authenticator:
         # The cache is keyed by digest (no secrets kept in memory) and uses a monotonic
         # clock: its expiry is about this process, not about session time.
         key_digest = digest(secret)
+        if self._operator_digest is not None and hmac.compare_digest(
+            key_digest, self._operator_digest
+        ):
+            return server_operator()
         cached = self._cache.get(key_digest)
         if cached is not None and cached[0] > monotonic_s():
             principal = cached[1]
         else:
             key = await self.rt.db.reader.run(lambda conn: store.find_key(conn, key_digest))
-            principal = None
-            if key is not None and key.revoked_at is None:
-                principal = Principal(
-                    key.tenant_id, key.tenant_name, Scope(key.scope), Credential.API_KEY
-                )
+            principal = None if key is None or key.revoked_at is not None else _principal(key)
             if len(self._cache) > MAX_CACHED_KEYS:
                 self._cache.clear()
             self._cache[key_digest] = (
@@ -47,6 +65,34 @@ class Authenticator:
             raise Unauthorized("unknown or revoked API key")
         return principal
 
+    async def acting_on(self, principal: Principal, tenant_name: str | None) -> Principal:
+        """The principal for a request that names ``tenant_name`` (or none).
+
+        An operator key becomes the operator of that tenant. A tenant's key may name only
+        its own tenant: naming another is refused rather than ignored, so a caller who
+        believes it switched tenants finds out.
+        """
+        if tenant_name is None:
+            return principal
+        if not principal.server_wide:
+            if tenant_name != principal.tenant_name:
+                raise Forbidden(
+                    "this API key belongs to another tenant; only an operator key may name "
+                    "the tenant it acts on",
+                    code="tenant_mismatch",
+                )
+            return principal
+        tenant = await self.rt.db.reader.run(lambda conn: store.get_tenant(conn, tenant_name))
+        if tenant is None:
+            raise Forbidden(f"no tenant named {tenant_name!r}", code="unknown_tenant")
+        return operator(tenant.id, tenant.name)
+
     def forget(self) -> None:
         """Drop every cached lookup (a key was revoked through this process)."""
         self._cache.clear()
+
+
+def _principal(key: store.ApiKey) -> Principal:
+    if key.tenant_id is None or key.tenant_name is None:
+        return server_operator()
+    return Principal(key.tenant_id, key.tenant_name, Scope(key.scope), Credential.API_KEY)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -36,6 +37,8 @@ class Health:
     last_sweep: jobs.JobRun | None = None
     # The last run of every periodic job (the sweep, and those of features).
     jobs: list[jobs.JobRun] = field(default_factory=list)
+    # What the last sweep closed of the caller's sessions (of all, for the operator).
+    last_sweep_closed: int = 0
     overdue: list[Session] = field(default_factory=list)
     recently_timed_out: list[Session] = field(default_factory=list)
 
@@ -66,7 +69,7 @@ class HealthService:
         counts = await self.rt.db.reader.run(
             lambda conn: queries.session_counts(conn, principal, now)
         )
-        last_sweep = await self.sweeper.last_run()
+        last_sweep = await self.sweeper.last_run(principal)
         runs = await self.rt.db.reader.run(jobs.all_runs)
         health = Health(
             HealthStatus.OK,
@@ -76,6 +79,7 @@ class HealthService:
             counts=counts,
             last_sweep=last_sweep,
             jobs=runs,
+            last_sweep_closed=0 if last_sweep is None else last_sweep.result_for(principal),
         )
         health.reasons = self._reasons(counts, last_sweep, now)
         health.reasons += [
@@ -120,7 +124,10 @@ class HealthService:
         """Set the active-sessions gauge from the database, for a metrics scrape."""
         now = self.rt.clock.now_ms()
         counts = await self.rt.db.reader.run(lambda conn: queries.active_by_kind(conn, now))
+        by_label: Counter[str] = Counter()
+        for kind, n in counts.items():
+            by_label[self.rt.metrics.kind(kind)] += n
         gauge = self.rt.metrics.active_sessions
         gauge.clear()  # kinds with no active session left must drop to nothing, not linger
-        for kind, n in counts.items():
-            gauge.labels(kind=kind).set(n)
+        for label, n in by_label.items():
+            gauge.labels(kind=label).set(n)

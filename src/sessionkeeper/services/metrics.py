@@ -1,7 +1,13 @@
-"""Prometheus metrics, one registry per running app so that tests can run several apps."""
+"""Prometheus metrics, one registry per running app so that tests can run several apps.
+
+The ``kind`` label comes from what clients send, so its values are bounded: the first
+``max_kinds`` distinct kinds a process sees get a label of their own, every later one is
+counted as ``other``. A client inventing kinds cannot make the scrape grow without end.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -15,9 +21,30 @@ from sessionkeeper.domain.events import (
     SessionStarted,
 )
 
+OTHER_KIND = "other"
+
+
+class KindLabels:
+    """The label of each kind: itself while there is room, else ``other``."""
+
+    def __init__(self, max_kinds: int) -> None:
+        self.max_kinds = max_kinds
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str) -> str:
+        if kind in self._known:
+            return kind
+        with self._lock:  # after-commit subscribers and scrapes run on different threads
+            if len(self._known) < self.max_kinds:
+                self._known.add(kind)
+                return kind
+        return OTHER_KIND
+
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, max_kinds: int = 50) -> None:
+        self.kind = KindLabels(max_kinds)
         self.registry = CollectorRegistry()
         r = self.registry
         self.sessions_started = Counter(
@@ -75,14 +102,15 @@ def count_events(metrics: Metrics, events: Sequence[ChangeEvent]) -> None:
     here, from committed change events, whichever write path made them."""
     for event in events:
         if isinstance(event, SessionStarted):
-            metrics.sessions_started.labels(kind=event.kind).inc()
+            metrics.sessions_started.labels(kind=metrics.kind(event.kind)).inc()
         elif isinstance(event, SessionEnded):
+            kind = metrics.kind(event.kind)
             if event.timed_out:
-                metrics.sessions_timed_out.labels(kind=event.kind).inc()
+                metrics.sessions_timed_out.labels(kind=kind).inc()
             else:
-                metrics.sessions_ended.labels(kind=event.kind, reason=event.reason.value).inc()
+                metrics.sessions_ended.labels(kind=kind, reason=event.reason.value).inc()
         elif isinstance(event, SessionAmended):
-            metrics.sessions_amended.labels(kind=event.kind).inc()
+            metrics.sessions_amended.labels(kind=metrics.kind(event.kind)).inc()
         elif isinstance(event, HeartbeatsApplied):
             for outcome in ("ok", "closed", "not_found"):
                 if n := getattr(event, outcome):

@@ -19,7 +19,12 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
-        return cls(settings=settings, db=Database(settings), clock=clock or SystemClock())
+        return cls(
+            settings=settings,
+            db=Database(settings),
+            clock=clock or SystemClock(),
+            metrics=Metrics(max_kinds=settings.metrics_max_kinds),
+        )
 
     def close(self) -> None:
         self.db.close()

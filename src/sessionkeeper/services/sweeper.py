@@ -1,34 +1,60 @@
-"""The sweep: close every active session whose ``expires_at`` has passed."""
+"""The sweep: close every active session whose ``expires_at`` has passed.
+
+The periodic job (and the operator) sweeps the whole server. A tenant's admin key sweeps
+only that tenant: one tenant cannot make the server work on the others' sessions, and sees
+no figure of theirs. Each run is recorded with its count per tenant, so a tenant's health
+shows its own part of the last sweep that covered it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from functools import partial
 
+from sqlalchemy.engine import Connection
+
 from sessionkeeper.clock import monotonic_s
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.logs import fact, sweep_log
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import jobs
+from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage.transaction import Transaction
 
 log = logging.getLogger(__name__)
 JOB_NAME = "sweep"
+
+
+def tenant_job_name(tenant_id: int) -> str:
+    """The record of the sweeps one tenant asked for."""
+    return f"{JOB_NAME}@{tenant_id}"
 
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
     at: int
     duration_s: float
-    # (tenant id, session id) of every session this run closed.
-    closed_ids: list[tuple[int, str]]
+    # How many sessions this run closed, per tenant id.
+    closed_by_tenant: dict[int, int] = field(default_factory=dict)
 
     @property
     def closed(self) -> int:
-        return len(self.closed_ids)
+        return sum(self.closed_by_tenant.values())
 
-    def closed_for(self, tenant_id: int) -> int:
-        return sum(1 for tenant, _ in self.closed_ids if tenant == tenant_id)
+    def closed_for(self, principal: Principal) -> int:
+        """What the principal may see: its tenant's count, or the total server-wide."""
+        if principal.server_wide:
+            return self.closed
+        return self.closed_by_tenant.get(principal.tenant_id, 0)
+
+
+# One chunk of a sweep: closes up to SWEEP_CHUNK sessions, returns how many per tenant.
+Chunk = Callable[[int], Awaitable[Counter[int]]]
 
 
 class Sweeper:
@@ -36,21 +62,42 @@ class Sweeper:
         self.rt = runtime
 
     async def run(self) -> SweepResult:
-        """Sweep until nothing is overdue, chunk by chunk, and record the run.
+        """Sweep every tenant until nothing is overdue, chunk by chunk, and record the run.
 
         Each chunk is one conditional UPDATE in the writer's group commit; several processes
         may sweep at once, since a row another process closed no longer matches.
         """
+
+        async def chunk(now: int) -> Counter[int]:
+            closed = await self.rt.db.writer.run(partial(store.sweep_chunk, now=now))
+            return Counter(tenant for tenant, _ in closed)
+
+        return await self._sweep(JOB_NAME, chunk)
+
+    async def run_for(self, principal: Principal) -> SweepResult:
+        """Sweep the principal's sessions only (the whole server for the operator)."""
+        if principal.server_wide:
+            return await self.run()
+
+        async def chunk(now: int) -> Counter[int]:
+            def close(tx: Transaction) -> int:
+                ids = queries.overdue_ids(tx.conn, principal, now, store.SWEEP_CHUNK)
+                return store.close_overdue(tx, principal, ids, now)
+
+            return Counter({principal.tenant_id: await self.rt.db.writer.run(close)})
+
+        return await self._sweep(tenant_job_name(principal.tenant_id), chunk)
+
+    async def _sweep(self, name: str, chunk: Chunk) -> SweepResult:
         started = self.rt.clock.now_ms()
         began = monotonic_s()
-        closed: list[tuple[int, str]] = []
+        closed: Counter[int] = Counter()
         error: str | None = None
         try:
             while True:
-                now = self.rt.clock.now_ms()
-                chunk = await self.rt.db.writer.run(partial(store.sweep_chunk, now=now))
-                closed.extend(chunk)
-                if len(chunk) < store.SWEEP_CHUNK:
+                closed_now = await chunk(self.rt.clock.now_ms())
+                closed.update(closed_now)
+                if closed_now.total() < store.SWEEP_CHUNK:
                     break
         except asyncio.CancelledError:
             error = "cancelled before it finished"  # e.g. shutdown: not a complete sweep
@@ -61,25 +108,49 @@ class Sweeper:
             raise
         finally:
             duration = monotonic_s() - began
-            await self._record(started, len(closed), error)
+            await self._record(name, started, closed, error)
             self.rt.metrics.sweep_duration.observe(duration)
-        return SweepResult(at=started, duration_s=duration, closed_ids=closed)
+        result = SweepResult(at=started, duration_s=duration, closed_by_tenant=dict(closed))
+        if result.closed:
+            fact(
+                sweep_log,
+                f"sweep closed {result.closed} overdue sessions",
+                job=name,
+                closed=result.closed,
+                tenants=len(result.closed_by_tenant),
+                duration_ms=round(duration * 1000, 1),
+            )
+        return result
 
-    async def _record(self, started: int, closed: int, error: str | None) -> None:
+    async def _record(
+        self, name: str, started: int, closed: Counter[int], error: str | None
+    ) -> None:
         finished = self.rt.clock.now_ms()
         try:
             await self.rt.db.writer.run(
                 lambda tx: jobs.record(
                     tx.conn,
-                    JOB_NAME,
+                    name,
                     started_at=started,
                     finished_at=finished,
-                    result=closed,
+                    result=closed.total(),
                     error=error,
+                    result_by_tenant=dict(closed),
                 )
             )
         except Exception:
             log.exception("could not record the sweep run")
 
-    async def last_run(self) -> jobs.JobRun | None:
-        return await self.rt.db.reader.run(lambda conn: jobs.get(conn, JOB_NAME))
+    async def last_run(self, principal: Principal | None = None) -> jobs.JobRun | None:
+        """The last sweep that covered the principal's sessions: the server's, or one the
+        tenant asked for, whichever finished later (the server's without a principal)."""
+
+        def read(conn: Connection) -> jobs.JobRun | None:
+            server = jobs.get(conn, JOB_NAME)
+            if principal is None or principal.server_wide:
+                return server
+            own = jobs.get(conn, tenant_job_name(principal.tenant_id))
+            runs = [run for run in (server, own) if run is not None]
+            return max(runs, key=lambda run: run.finished_at, default=None)
+
+        return await self.rt.db.reader.run(read)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.engine import Connection
+
 from sessionkeeper.domain.principal import Principal, Scope, operator
 from sessionkeeper.domain.secrets import API_KEY_PREFIX, digest, new_secret
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
@@ -11,8 +13,34 @@ from sessionkeeper.services.auth import Authenticator
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import tenants as store
 
-TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_TENANT_CHARS = 64
+TENANT_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_TENANT_CHARS - 1}}}$")
 DEFAULT_TENANT = "default"
+# How much of a key is kept in clear, to tell keys apart in listings: "sk_" and 7 characters
+# (42 of the key's 192 random bits).
+KEY_PREFIX_CHARS = 10
+
+
+def key_prefix(secret: str) -> str:
+    return secret[:KEY_PREFIX_CHARS]
+
+
+def store_new_key(
+    conn: Connection, tenant_id: int | None, scope: str, secret: str, now: int
+) -> int:
+    """Store the digest of a new key (never the key, which is shown once); its id."""
+    return store.create_key(
+        conn, tenant_id, prefix=key_prefix(secret), key_hash=digest(secret), scope=scope, now=now
+    )
+
+
+def check_tenant_name(name: str) -> None:
+    if not TENANT_NAME.match(name):
+        raise InvalidInput(
+            "tenant names are 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit",
+            field="name",
+        )
 
 
 class TenantService:
@@ -21,18 +49,17 @@ class TenantService:
         self.auth = auth
 
     def create_tenant(self, name: str) -> store.Tenant:
-        if not TENANT_NAME.match(name):
-            raise InvalidInput(
-                "tenant names are 1-64 letters, digits, '.', '_' or '-'", field="name"
-            )
+        check_tenant_name(name)
         now = self.rt.clock.now_ms()
         tenant = self.rt.db.writer.run_sync(lambda tx: store.create_tenant(tx.conn, name, now))
         if tenant is None:
             raise Conflict(f"tenant '{name}' exists already")
         return tenant
 
-    def list_tenants(self) -> list[store.Tenant]:
-        return self.rt.db.reader.run_sync(store.list_tenants)
+    def list_tenants(self, *, after: int = 0, limit: int | None = None) -> list[store.Tenant]:
+        return self.rt.db.reader.run_sync(
+            lambda conn: store.list_tenants(conn, after=after, limit=limit)
+        )
 
     def tenant(self, name: str) -> store.Tenant:
         tenant = self.rt.db.reader.run_sync(lambda conn: store.get_tenant(conn, name))
@@ -47,24 +74,27 @@ class TenantService:
 
     def create_key(self, tenant_name: str, scope: Scope) -> tuple[int, str]:
         """Make a key; returns (key id, the secret). The secret is shown once, never stored."""
-        tenant = self.tenant(tenant_name)
+        return self._new_key(self.tenant(tenant_name).id, scope.value)
+
+    def create_operator_key(self) -> tuple[int, str]:
+        """Make an operator key (no tenant: it acts on the whole server)."""
+        return self._new_key(None, store.OPERATOR_SCOPE)
+
+    def _new_key(self, tenant_id: int | None, scope: str) -> tuple[int, str]:
         secret = new_secret(API_KEY_PREFIX)
         now = self.rt.clock.now_ms()
         key_id = self.rt.db.writer.run_sync(
-            lambda tx: store.create_key(
-                tx.conn,
-                tenant.id,
-                prefix=secret[:10],
-                key_hash=digest(secret),
-                scope=scope.value,
-                now=now,
-            )
+            lambda tx: store_new_key(tx.conn, tenant_id, scope, secret, now)
         )
         return key_id, secret
 
-    def list_keys(self, tenant_name: str | None = None) -> list[store.ApiKey]:
+    def list_keys(
+        self, tenant_name: str | None = None, *, after: int = 0, limit: int | None = None
+    ) -> list[store.ApiKey]:
         tenant_id = None if tenant_name is None else self.tenant(tenant_name).id
-        return self.rt.db.reader.run_sync(lambda conn: store.list_keys(conn, tenant_id))
+        return self.rt.db.reader.run_sync(
+            lambda conn: store.list_keys(conn, tenant_id, after=after, limit=limit)
+        )
 
     def revoke_key(self, key_id: int) -> None:
         now = self.rt.clock.now_ms()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sessionkeeper.config import Settings
+from sessionkeeper.logs import fact, startup_log
 from sessionkeeper.storage import migrate
 from sessionkeeper.storage.engine import (
     ConnectionLimits,
@@ -14,8 +15,6 @@ from sessionkeeper.storage.engine import (
 )
 from sessionkeeper.storage.watchdog import Watchdog
 from sessionkeeper.storage.writer import Writer
-
-READ_POOL_SIZE = 8
 
 
 class Database:
@@ -33,7 +32,7 @@ class Database:
         self.read_engine = create_engine(
             settings.database_url,
             role="reader",
-            pool_size=READ_POOL_SIZE,
+            pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
             limits=limits,
             watchdog=watchdog,
@@ -51,9 +50,26 @@ class Database:
     def dialect(self) -> str:
         return self.write_engine.dialect.name
 
-    def migrate(self) -> None:
+    def migrate(self) -> list[str]:
+        """Apply what is pending; returns the revisions applied, oldest first."""
         with storage_errors(self.write_engine):
+            applying = migrate.pending(self.write_engine)
             migrate.upgrade(self.write_engine)
+        fact(
+            startup_log,
+            f"migrations applied: {', '.join(applying)}" if applying else "schema up to date",
+            applied=applying,
+            revision=migrate.head_revision(self.write_engine),
+        )
+        return applying
+
+    def pending_migrations(self) -> list[str]:
+        with storage_errors(self.write_engine):
+            return migrate.pending(self.write_engine)
+
+    def describe(self) -> str:
+        """Where the data lives, without the password: for logs."""
+        return self.write_engine.url.render_as_string(hide_password=True)
 
     def is_migrated(self) -> bool:
         with storage_errors(self.write_engine):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.tables import job_runs as t
 
@@ -20,6 +21,17 @@ class JobRun:
     result: int
     error: str | None
     last_success_at: int | None
+    # The part of ``result`` per tenant id; tenants with nothing are absent.
+    result_by_tenant: dict[int, int] = field(default_factory=dict)
+
+    def result_for(self, principal: Principal) -> int:
+        """The result as the principal may see it: its tenant's part, or all of it for the
+        server-wide operator."""
+        return (
+            self.result
+            if principal.server_wide
+            else self.result_by_tenant.get(principal.tenant_id, 0)
+        )
 
 
 def record(
@@ -30,6 +42,7 @@ def record(
     finished_at: int,
     result: int,
     error: str | None,
+    result_by_tenant: dict[int, int] | None = None,
 ) -> None:
     previous = get(conn, name)
     last_success = (
@@ -43,6 +56,8 @@ def record(
         "result": result,
         "error": error,
         "last_success_at": last_success,
+        # JSON object keys are strings.
+        "result_by_tenant": {str(k): v for k, v in (result_by_tenant or {}).items() if v},
     }
     conn.execute(upsert(conn, t, values, keys=["name"]))
 
@@ -66,4 +81,5 @@ def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
         result=row.result,
         error=row.error,
         last_success_at=row.last_success_at,
+        result_by_tenant={int(k): int(v) for k, v in (row.result_by_tenant or {}).items()},
     )

@@ -33,3 +33,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def pending(engine: Engine) -> list[str]:
+    """The revisions not applied yet, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    revisions = script.iterate_revisions(tuple(script.get_heads()), current or None)
+    return [revision.revision for revision in reversed(list(revisions))]

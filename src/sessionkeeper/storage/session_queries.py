@@ -115,6 +115,17 @@ def overdue_sessions(conn: Connection, principal: Principal, now: int, limit: in
     return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
 
 
+def overdue_ids(conn: Connection, principal: Principal, now: int, limit: int) -> list[str]:
+    """Ids of the principal's overdue sessions, the longest overdue first."""
+    stmt = (
+        sa.select(t.c.id)
+        .where(visible_to(t, principal), overdue_at(now))
+        .order_by(t.c.expires_at)
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
 def recently_timed_out(
     conn: Connection, principal: Principal, now: int, limit: int
 ) -> list[Session]:

@@ -30,11 +30,12 @@ tenants = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
 )
 
+# A key with no tenant is an operator key (scope "operator"): it acts on the whole server.
 api_keys = sa.Table(
     "api_keys",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=False, index=True),
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=True, index=True),
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("scope", sa.String(16), nullable=False),
@@ -154,4 +155,7 @@ job_runs = sa.Table(
     sa.Column("result", sa.BigInteger, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("last_success_at", sa.BigInteger, nullable=True),
+    # The result per tenant ({"<tenant id>": n}, only tenants with n > 0): a tenant's view of
+    # a run must not show the others' figures.
+    sa.Column("result_by_tenant", sa.JSON, nullable=True),
 )

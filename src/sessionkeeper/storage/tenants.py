@@ -1,4 +1,8 @@
-"""SQL for tenants and their API keys (stored as SHA-256 digests, never in clear)."""
+"""SQL for tenants and their API keys (stored as SHA-256 digests, never in clear).
+
+An operator key is an API key with no tenant and the scope ``operator``. Listings page by
+id (keyset): ``after`` is the last id of the previous page.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.tables import api_keys, tenants
+
+OPERATOR_SCOPE = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +28,9 @@ class Tenant:
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     id: int
-    tenant_id: int
-    tenant_name: str
+    # None for an operator key.
+    tenant_id: int | None
+    tenant_name: str | None
     prefix: str
     scope: str
     created_at: int
@@ -47,9 +56,14 @@ def get_tenant(conn: Connection, name: str) -> Tenant | None:
     return None if row is None else Tenant(id=row.id, name=row.name, created_at=row.created_at)
 
 
-def list_tenants(conn: Connection) -> list[Tenant]:
-    rows = conn.execute(sa.select(tenants).order_by(tenants.c.id))
-    return [Tenant(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
+def get_tenant_by_id(conn: Connection, tenant_id: int) -> Tenant | None:
+    row = conn.execute(sa.select(tenants).where(tenants.c.id == tenant_id)).first()
+    return None if row is None else Tenant(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def list_tenants(conn: Connection, *, after: int = 0, limit: int | None = None) -> list[Tenant]:
+    stmt = sa.select(tenants).where(tenants.c.id > after).order_by(tenants.c.id).limit(limit)
+    return [Tenant(id=r.id, name=r.name, created_at=r.created_at) for r in conn.execute(stmt)]
 
 
 def _key_select() -> sa.Select[tuple[object, ...]]:
@@ -61,7 +75,7 @@ def _key_select() -> sa.Select[tuple[object, ...]]:
         api_keys.c.scope,
         api_keys.c.created_at,
         api_keys.c.revoked_at,
-    ).join(tenants, tenants.c.id == api_keys.c.tenant_id)
+    ).outerjoin(tenants, tenants.c.id == api_keys.c.tenant_id)
 
 
 def _to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
@@ -78,8 +92,9 @@ def _to_key(row: sa.Row[tuple[object, ...]]) -> ApiKey:
 
 
 def create_key(
-    conn: Connection, tenant_id: int, *, prefix: str, key_hash: str, scope: str, now: int
+    conn: Connection, tenant_id: int | None, *, prefix: str, key_hash: str, scope: str, now: int
 ) -> int:
+    """A new key's id; ``tenant_id`` None with the scope "operator" makes an operator key."""
     key_id: int = conn.execute(
         api_keys.insert()
         .values(tenant_id=tenant_id, prefix=prefix, key_hash=key_hash, scope=scope, created_at=now)
@@ -93,11 +108,31 @@ def find_key(conn: Connection, key_hash: str) -> ApiKey | None:
     return None if row is None else _to_key(row)
 
 
-def list_keys(conn: Connection, tenant_id: int | None = None) -> list[ApiKey]:
-    stmt = _key_select().order_by(api_keys.c.id)
+def list_keys(
+    conn: Connection, tenant_id: int | None = None, *, after: int = 0, limit: int | None = None
+) -> list[ApiKey]:
+    """Every key (operator keys too), or only the keys of ``tenant_id``."""
+    stmt = _key_select().where(api_keys.c.id > after).order_by(api_keys.c.id).limit(limit)
     if tenant_id is not None:
         stmt = stmt.where(api_keys.c.tenant_id == tenant_id)
     return [_to_key(row) for row in conn.execute(stmt)]
+
+
+def keys_of(conn: Connection, principal: Principal, *, after: int, limit: int) -> list[ApiKey]:
+    """The keys of the principal's tenant."""
+    stmt = (
+        _key_select()
+        .where(visible_to(api_keys, principal), api_keys.c.id > after)
+        .order_by(api_keys.c.id)
+        .limit(limit)
+    )
+    return [_to_key(row) for row in conn.execute(stmt)]
+
+
+def key_of(conn: Connection, principal: Principal, key_id: int) -> ApiKey | None:
+    stmt = _key_select().where(visible_to(api_keys, principal), api_keys.c.id == key_id)
+    row = conn.execute(stmt).first()
+    return None if row is None else _to_key(row)
 
 
 def revoke_key(conn: Connection, key_id: int, now: int) -> bool:

@@ -1,0 +1,85 @@
+"""The request id and the access log, as pure ASGI middleware.
+
+Every request gets an id: the client's ``X-Request-ID`` when it sends a usable one (a proxy
+or a caller correlating its own logs), else a new one. It is echoed in the response's
+``X-Request-ID``, in every problem body (``request_id``) and on every log line written while
+the request is served, so a 5xx in a client's report leads straight to its log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sessionkeeper.clock import monotonic_s
+from sessionkeeper.logs import REQUEST_ID, fact, request_log
+
+HEADER = "x-request-id"
+# What a client-sent id may look like: short, printable, nothing that could forge a log line.
+USABLE_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+SCOPE_KEY = "sessionkeeper.request_id"
+
+
+def request_id_of(scope: Scope) -> str | None:
+    value = scope.get(SCOPE_KEY)
+    return value if isinstance(value, str) else None
+
+
+class RequestContext:
+    """Give each request an id, echo it, and log the request when it is answered."""
+
+    def __init__(self, app: ASGIApp, *, access_log: bool) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _client_id(scope) or uuid.uuid4().hex
+        scope[SCOPE_KEY] = request_id
+        # Not reset afterwards: the error handler outside this middleware (a 500) still
+        # needs it, and each request runs in a task, and so a context, of its own.
+        REQUEST_ID.set(request_id)
+        header = (HEADER.encode(), request_id.encode())
+        status = 500
+        began = monotonic_s()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._log(scope, status, monotonic_s() - began)
+
+    def _log(self, scope: Scope, status: int, seconds: float) -> None:
+        if status < 500 and not self.access_log:
+            return
+        level = logging.ERROR if status >= 500 else logging.INFO
+        client = scope.get("client")
+        fact(
+            request_log,
+            f"{scope['method']} {scope['path']} {status}",
+            level=level,
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            client=client[0] if client else None,
+        )
+
+
+def _client_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if USABLE_ID.match(text) else None
+    return None

@@ -1,0 +1,157 @@
+"""``sessionkeeper tenant …`` and ``sessionkeeper key …``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from sessionkeeper.assembly import build_services
+from sessionkeeper.cli.output import Format, Record, emit, pages
+from sessionkeeper.config import Settings
+from sessionkeeper.domain.principal import Scope
+from sessionkeeper.domain.times import from_ms
+from sessionkeeper.services.container import Services
+from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage import tenants as store
+
+tenant_app = typer.Typer(
+    help="Tenants: one application or workspace each.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+key_app = typer.Typer(
+    help="API keys: a tenant's, or the server-wide operator keys.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", help="table (for people), json or csv (for scripts).")
+]
+LimitOption = Annotated[int, typer.Option(min=1, help="Print at most this many.")]
+AllOption = Annotated[bool, typer.Option("--all", help="Print every one, however many.")]
+
+
+def services() -> Services:
+    runtime = Runtime.open(Settings())
+    runtime.db.migrate()
+    return build_services(runtime)
+
+
+def iso(ms: int | None) -> str | None:
+    return None if ms is None else from_ms(ms).isoformat().replace("+00:00", "Z")
+
+
+def row_limit(limit: int, every: bool) -> int | None:
+    return None if every else limit
+
+
+def plain(record: Record, name: str) -> str:
+    value = record[name]
+    return "" if value is None else str(value)
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="1-64 letters, digits, . _ -")],
+) -> None:
+    """Create a tenant."""
+    tenant = services().tenants.create_tenant(name)
+    print(f"created tenant '{tenant.name}' (id {tenant.id})")
+
+
+def tenant_record(tenant: store.Tenant) -> Record:
+    return {"id": tenant.id, "name": tenant.name, "created_at": iso(tenant.created_at)}
+
+
+@tenant_app.command("list")
+def tenant_list(
+    output_format: FormatOption = Format.TABLE, limit: LimitOption = 100, every: AllOption = False
+) -> None:
+    """List tenants, oldest first."""
+    tenants = services().tenants
+
+    def fetch(after: int | None, n: int) -> tuple[list[store.Tenant], int | None]:
+        rows = tenants.list_tenants(after=after or 0, limit=n)
+        return rows, rows[-1].id if len(rows) == n else None
+
+    records = (tenant_record(t) for t in pages(fetch, row_limit(limit, every)))
+    columns = ["id", "name", "created_at"]
+    emit(records, output_format, fields=columns, columns=columns, cell=plain)
+
+
+@key_app.command("create")
+def key_create(
+    tenant: Annotated[str | None, typer.Option(help="The tenant the key belongs to.")] = None,
+    scope: Annotated[Scope, typer.Option(help="ingest, read or admin.")] = Scope.INGEST,
+    operator: Annotated[
+        bool,
+        typer.Option(
+            "--operator",
+            help="An operator key instead: tenants, every tenant's health, sweep and metrics.",
+        ),
+    ] = False,
+) -> None:
+    """Create an API key. The key is printed once, alone on the last line."""
+    if operator == (tenant is not None):
+        raise typer.BadParameter("give either --tenant NAME or --operator")
+    if operator:
+        key_id, secret = services().tenants.create_operator_key()
+        print(f"created operator key {key_id}; it is shown only now:", file=sys.stderr)
+    else:
+        assert tenant is not None
+        key_id, secret = services().tenants.create_key(tenant, scope)
+        print(
+            f"created {scope.value} key {key_id} for tenant '{tenant}'; it is shown only now:",
+            file=sys.stderr,
+        )
+    print(secret, flush=True)
+
+
+def key_record(key: store.ApiKey) -> Record:
+    return {
+        "id": key.id,
+        "tenant": key.tenant_name,  # null for an operator key
+        "prefix": key.prefix,
+        "scope": key.scope,
+        "created_at": iso(key.created_at),
+        "revoked_at": iso(key.revoked_at),
+    }
+
+
+def _key_cell(record: Record, name: str) -> str:
+    if name == "prefix":
+        return f"{record['prefix']}…"
+    if name == "tenant" and record["tenant"] is None:
+        return "(operator)"
+    return plain(record, name)
+
+
+@key_app.command("list")
+def key_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    output_format: FormatOption = Format.TABLE,
+    limit: LimitOption = 100,
+    every: AllOption = False,
+) -> None:
+    """List API keys by their prefixes (the keys themselves are not stored)."""
+    tenants = services().tenants
+
+    def fetch(after: int | None, n: int) -> tuple[list[store.ApiKey], int | None]:
+        rows = tenants.list_keys(tenant, after=after or 0, limit=n)
+        return rows, rows[-1].id if len(rows) == n else None
+
+    records = (key_record(k) for k in pages(fetch, row_limit(limit, every)))
+    columns = ["id", "tenant", "prefix", "scope", "created_at", "revoked_at"]
+    emit(records, output_format, fields=columns, columns=columns, cell=_key_cell)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    key_id: Annotated[int, typer.Argument(metavar="KEY_ID", help="The id shown by key list.")],
+) -> None:
+    """Revoke an API key by id (see: key list)."""
+    services().tenants.revoke_key(key_id)
+    print(f"revoked key {key_id}")
