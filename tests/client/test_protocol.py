@@ -92,6 +92,8 @@ def test_client_made_ids_have_the_servers_format_and_order() -> None:
 # The OpenAPI schema of each response body, and the client model that reads it.
 CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "SessionOut": models.Session,
+    "AuditEntryOut": models.AuditEntry,
+    "AuditPage": models.AuditPage,
     "HeartbeatOut": models.HeartbeatResult,
     "SessionPage": models.Page,
     "BatchResult": models.BatchResult,

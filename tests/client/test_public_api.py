@@ -22,6 +22,8 @@ PUBLIC_API = {
     "AsyncParticipantHandle",
     # results and inputs
     "Session",
+    "AuditEntry",
+    "AuditPage",
     "Page",
     "SessionFilters",
     "BatchItem",

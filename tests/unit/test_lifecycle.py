@@ -222,3 +222,42 @@ def test_facts_are_never_amended() -> None:
         ended = lc.end(fresh(), 1_000, 1_000, reason)
         assert lc.heartbeats(ended, [500], 2_000) == (ended, [False])
         assert lc.end(ended, 500, 2_000) == ended
+
+
+# Where the true duration lies (interval 60 s, timeout 300 s, grace 30 s).
+INTERVAL = 60_000
+
+
+@pytest.mark.parametrize(
+    ("close", "bounds"),
+    [
+        # an end reported by the client is exact
+        (lambda s: lc.end(s, 100_000, 100_000), (100_000, 100_000)),
+        (lambda s: lc.end(s, 100_000, 100_000, EndReason.ADMIN), (100_000, 100_000)),
+        # timed out: from the last heartbeat (40 s) to when the next was due (100 s)
+        (lambda s: lc.sweep(s, 10**9), (40_000, 100_000)),
+        # lost presence: between the snapshot that still had it and the one that missed it
+        (lambda s: lc.end(s, 100_000, 100_000, EndReason.PRESENCE_LOST), (40_000, 100_000)),
+    ],
+)
+def test_duration_bounds(close, bounds: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    seen = lc.heartbeat(fresh(), 40_000, 40_000)
+    assert lc.duration_bounds(close(seen), INTERVAL) == bounds
+    assert lc.duration_bounds(seen, INTERVAL) is None  # still open: no duration yet
+
+
+def test_the_true_end_of_a_crash_lies_inside_its_bounds_wherever_it_happened() -> None:
+    """A client beating every interval that dies at any moment before its next beat: the
+    estimated end and the true one both lie inside the bounds."""
+    for died_after in range(0, INTERVAL, 5_000):
+        last_beat = 120_000
+        closed = lc.sweep(lc.heartbeat(fresh(), last_beat, last_beat), 10**9)
+        low, high = lc.duration_bounds(closed, INTERVAL) or (0, 0)
+        assert low <= last_beat + died_after <= high
+        assert closed.ended_at is not None and low <= closed.ended_at <= high
+
+
+def test_bounds_never_pass_the_moment_the_session_was_declared_gone() -> None:
+    # An interval longer than the timeout (a policy changed meanwhile): capped at expiry.
+    closed = lc.sweep(lc.start(0, timeout_ms=30_000, grace_ms=5_000), 10**9)
+    assert lc.duration_bounds(closed, 60_000) == (0, 30_000)

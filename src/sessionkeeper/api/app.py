@@ -19,6 +19,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from sessionkeeper import __version__
 from sessionkeeper.api import (
+    audit,
     docs,
     errors,
     health,
@@ -100,7 +101,7 @@ def build_app(
     app.state.services = services
     errors.install(app)
     # session_reports first: its paths must not be read as /v1/sessions/{session_id}.
-    kernel = (session_reports, sessions, policies, presence, health, maintenance)
+    kernel = (session_reports, sessions, policies, presence, health, maintenance, audit)
     routers = [m.router for m in kernel]
     for router in [*routers, *(r for feature in features for r in feature.routers)]:
         app.include_router(openapi.declare_statuses(router))

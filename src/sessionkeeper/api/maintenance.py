@@ -45,6 +45,9 @@ async def run_sweep(principal: SweepScope, services: ServicesDep) -> SweepOut:
     """Close the caller's tenant's overdue sessions now and say how many. The operator key
     sweeps every tenant (or the one it names) and sees the total."""
     result = await services.sweeper.run_for(principal)
+    if not principal.server_wide:  # the operator's own runs are its logs' business
+        details = {"closed": result.closed_for(principal)}
+        await services.audit.record(principal, "sweep.run", details=details)
     return SweepOut(
         closed=result.closed_for(principal),
         at=from_ms(result.at),

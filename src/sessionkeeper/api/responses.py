@@ -28,6 +28,11 @@ class SessionOut(BaseModel):
     expires_at: datetime | None = Field(description="When an active session times out")
     ended_at: datetime | None
     duration_s: float | None = Field(description="ended_at - started_at, once closed")
+    duration_bounds_s: tuple[float, float] | None = Field(
+        description="[low, high]: where the true duration lies, once closed. Equal for an "
+        "exact end; for an estimated one, from the last heartbeat to when the next was due "
+        "(beats sent on schedule); for lost presence, between the two snapshots around the end"
+    )
     continues: str | None = Field(
         description="The earlier session of the same user that this one continues after a gap"
     )
@@ -40,6 +45,7 @@ class SessionOut(BaseModel):
     def of(cls, session: Session, **extra: Any) -> Self:
         """The session as sent; ``extra`` fills the fields a subclass adds."""
         active = session.status is Status.ACTIVE
+        bounds = session.duration_bounds_ms
         return cls(
             id=session.id,
             user_id=session.user_id,
@@ -56,6 +62,7 @@ class SessionOut(BaseModel):
             expires_at=from_ms(session.expires_at) if active else None,
             ended_at=None if session.ended_at is None else from_ms(session.ended_at),
             duration_s=None if session.duration_ms is None else session.duration_ms / 1000,
+            duration_bounds_s=None if bounds is None else (bounds[0] / 1000, bounds[1] / 1000),
             continues=session.continues,
             amended_count=session.amended_count,
             amended_at=None if session.amended_at is None else from_ms(session.amended_at),

@@ -64,6 +64,8 @@ from sessionkeeper.client.errors import (
 )
 from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle, SessionOptions
 from sessionkeeper.client.models import (
+    AuditEntry,
+    AuditPage,
     BatchItem,
     BatchResult,
     Delivery,
@@ -120,6 +122,8 @@ __all__ = [
     "AsyncPresenceReporter",
     "AsyncRoomRef",
     "AsyncSessionHandle",
+    "AuditEntry",
+    "AuditPage",
     "BatchItem",
     "BatchResult",
     "CleanupResult",

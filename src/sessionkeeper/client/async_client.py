@@ -18,6 +18,7 @@ from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
 from sessionkeeper.client.handles import AsyncSessionHandle, SessionOptions
 from sessionkeeper.client.models import (
+    AuditPage,
     BatchResult,
     Delivery,
     DeliveryPage,
@@ -293,6 +294,13 @@ class AsyncClient(AsyncAnalytics):
     async def sweep(self) -> SweepResult:
         """Close every overdue session now (needs an admin key)."""
         return await self.send(calls.sweep())
+
+    async def audit(
+        self, *, action: str | None = None, before: int | None = None, limit: int | None = None
+    ) -> AuditPage:
+        """The tenant's audit log, newest first (needs an admin key); page on with
+        ``before=page.next_before``."""
+        return await self.send(calls.audit(action=action, before=before, limit=limit))
 
     # Rooms
 

@@ -22,6 +22,7 @@ import httpx
 from sessionkeeper.client.admin_models import ApiKey, ApiKeyPage, NewApiKey, NewTenant, TenantPage
 from sessionkeeper.client.errors import UnexpectedResponse, error_from_response
 from sessionkeeper.client.models import (
+    AuditPage,
     BatchResult,
     Delivery,
     DeliveryPage,
@@ -280,6 +281,13 @@ def policies() -> Call[Policies]:
 def health(*, details: bool = False) -> Call[Health]:
     params = {"details": "true"} if details else None
     return Call("GET", "/v1/health", Health.from_json, params=params)
+
+
+def audit(
+    *, action: str | None = None, before: int | None = None, limit: int | None = None
+) -> Call[AuditPage]:
+    params = query_params({"action": action, "before": before, "limit": limit})
+    return Call("GET", "/v1/audit", AuditPage.from_json, params=params)
 
 
 def sweep() -> Call[SweepResult]:

@@ -43,6 +43,10 @@ def _time_or_none(value: str | None) -> datetime | None:
     return None if value is None else parse_time(value)
 
 
+def _bounds_or_none(value: list[float] | None) -> tuple[float, float] | None:
+    return None if value is None else (float(value[0]), float(value[1]))
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     id: str
@@ -59,6 +63,8 @@ class Session:
     expires_at: datetime | None
     ended_at: datetime | None
     duration_s: float | None
+    # Where the true duration lies, (low, high); equal for an exact end; None while open.
+    duration_bounds_s: tuple[float, float] | None = None
     # The earlier session of the same user this one continues after a real gap.
     continues: str | None = None
     # How often late evidence corrected it after it timed out, and when last.
@@ -88,6 +94,7 @@ class Session:
             expires_at=_time_or_none(data.get("expires_at")),
             ended_at=_time_or_none(data.get("ended_at")),
             duration_s=data.get("duration_s"),
+            duration_bounds_s=_bounds_or_none(data.get("duration_bounds_s")),
             continues=data.get("continues"),
             amended_count=int(data.get("amended_count") or 0),
             amended_at=_time_or_none(data.get("amended_at")),
@@ -310,6 +317,42 @@ class SweepResult:
     @classmethod
     def from_json(cls, data: Json) -> SweepResult:
         return cls(closed=data["closed"], at=parse_time(data["at"]), duration_s=data["duration_s"])
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who did what by hand (``actor``, ``action``), when, to which ``target``."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    details: Mapping[str, Any]
+
+    @classmethod
+    def from_json(cls, data: Json) -> AuditEntry:
+        return cls(
+            id=data["id"],
+            at=parse_time(data["at"]),
+            actor=data["actor"],
+            action=data["action"],
+            target=data.get("target"),
+            details=dict(data.get("details") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    items: tuple[AuditEntry, ...]
+    next_before: int | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> AuditPage:
+        return cls(
+            items=tuple(AuditEntry.from_json(item) for item in data["items"]),
+            next_before=data.get("next_before"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

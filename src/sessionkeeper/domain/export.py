@@ -47,6 +47,14 @@ def _duration_s(session: Session) -> str:
     return "" if session.duration_ms is None else str(session.duration_ms / 1000)
 
 
+def _bound_s(which: int) -> Callable[[Session], str]:
+    def value(session: Session) -> str:
+        bounds = session.duration_bounds_ms
+        return "" if bounds is None else str(bounds[which] / 1000)
+
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     header: str
@@ -66,6 +74,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("last_seen_at", lambda s: utc(s.last_seen_at)),
     Column("ended_at", lambda s: utc(s.ended_at)),
     Column("duration_s", _duration_s),
+    # Where the true duration lies (equal for an exact end): ``lifecycle.duration_bounds``.
+    Column("duration_low_s", _bound_s(0)),
+    Column("duration_high_s", _bound_s(1)),
 )
 
 

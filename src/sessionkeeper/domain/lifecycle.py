@@ -111,6 +111,28 @@ def estimated_end(session: Lifecycle, now: int) -> int:
     return min(session.last_seen_at + session.grace_ms, session.expires_at, now)
 
 
+def duration_bounds(session: Lifecycle, interval_ms: int) -> tuple[int, int] | None:
+    """Where the true duration lies, in ms: ``(low, high)``; None while the session is open.
+
+    - An end reported by the client or an admin is exact: ``low == high``.
+    - An estimated end (timeout, cleanup) lies between the last evidence and the moment the
+      next heartbeat was due, assuming beats are sent on schedule every ``interval_ms``:
+      the client was alive at ``last_seen_at`` and, had it lived on, would have beaten again
+      by ``last_seen_at + interval`` — and it was declared gone at ``expires_at`` anyway.
+    - Lost presence: the snapshot that missed the session ended it (``ended_at``), the one
+      before still had it (``last_seen_at``): the end lies between those two snapshots.
+    """
+    if session.ended_at is None:
+        return None
+    start = session.started_at
+    if session.end_reason is EndReason.PRESENCE_LOST:
+        return session.last_seen_at - start, session.ended_at - start
+    if not session.estimated:
+        return session.ended_at - start, session.ended_at - start
+    due = min(session.last_seen_at + interval_ms, session.expires_at)
+    return session.last_seen_at - start, max(due, session.last_seen_at) - start
+
+
 def sweep(session: Lifecycle, now: int) -> Lifecycle:
     """Close the session at its estimated end if it is overdue; otherwise leave it be."""
     if not is_overdue(session, now):

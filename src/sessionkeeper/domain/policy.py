@@ -27,6 +27,10 @@ class Policy:
     room_timeout_s: float = DEFAULT_ROOM_TIMEOUT_S
 
     @property
+    def interval_ms(self) -> int:
+        return round(self.heartbeat_interval_s * 1000)
+
+    @property
     def timeout_ms(self) -> int:
         return round(self.timeout_s * 1000)
 

@@ -49,6 +49,15 @@ class Principal:
     credential: Credential = Credential.API_KEY
     # Set when the credential belongs to one user: every row it reaches is that user's.
     user_id: str | None = None
+    # Which credential of its kind (an API key's id): for the audit log and rate limits.
+    credential_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who acted, as the audit log names it: ``api_key:12``, ``operator``,
+        ``end_user_token:alice``."""
+        who = self.credential_id or self.user_id
+        return self.credential.value if who is None else f"{self.credential.value}:{who}"
 
     @property
     def server_wide(self) -> bool:

@@ -36,6 +36,8 @@ class Session:
     # How often late evidence corrected the session after it was closed by timeout, and when.
     amended_count: int = 0
     amended_at: int | None = None
+    # The heartbeat interval of the policy in force: how soon a live client beats again.
+    interval_ms: int = 0
     # Filterable ids the session is about (``domain/subject.py``); empty when none.
     subject: Mapping[str, str] = field(default_factory=dict)
 
@@ -83,6 +85,11 @@ class Session:
     def duration_ms(self) -> int | None:
         return None if self.ended_at is None else self.ended_at - self.started_at
 
+    @property
+    def duration_bounds_ms(self) -> tuple[int, int] | None:
+        """Where the true duration lies (``lifecycle.duration_bounds``); None while open."""
+        return lifecycle.duration_bounds(self.lifecycle, self.interval_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class NewSession:
@@ -98,6 +105,8 @@ class NewSession:
     grace_ms: int
     start_digest: str
     source: str | None = None
+    # The policy's heartbeat interval; unknown (None): a fifth of the timeout, as by default.
+    interval_ms: int | None = None
     continues: str | None = None
     subject: Mapping[str, str] | None = None
     # A participant's attendance: the room it belongs to.

@@ -129,6 +129,7 @@ class RoomService:
                 started_at=now,
                 timeout_ms=rules.ROOM_SESSION_TIMEOUT_MS,
                 grace_ms=timing.grace_ms,
+                interval_ms=policy.presence_interval_ms,
                 start_digest=body_digest,
             )
             return store.create(

@@ -229,6 +229,7 @@ def join(
         started_at=at,
         timeout_ms=timing.timeout_ms,
         grace_ms=timing.grace_ms,
+        interval_ms=room.presence_interval_ms,
         start_digest=start_digest({"room_id": room.id, "user_id": user_id, "started_at": at}),
         room_id=room.id,
     )
@@ -389,10 +390,18 @@ def apply_policies(conn: Connection, tenant_id: int, policies: dict[str, Policy]
         conn.execute(
             t.update()
             .where(of_tenant, t.c.status == ACTIVE, t.c.id.in_(of_kind))
-            .values(timeout_ms=rules.ROOM_SESSION_TIMEOUT_MS, grace_ms=timing.grace_ms)
+            .values(
+                timeout_ms=rules.ROOM_SESSION_TIMEOUT_MS,
+                grace_ms=timing.grace_ms,
+                heartbeat_interval_ms=policy.presence_interval_ms,
+            )
         )
         conn.execute(
             t.update()
             .where(of_tenant, t.c.status == ACTIVE, t.c.room_id.in_(of_kind))
-            .values(timeout_ms=timing.timeout_ms, grace_ms=timing.grace_ms)
+            .values(
+                timeout_ms=timing.timeout_ms,
+                grace_ms=timing.grace_ms,
+                heartbeat_interval_ms=policy.presence_interval_ms,
+            )
         )

@@ -95,4 +95,10 @@ class Authenticator:
 def _principal(key: store.ApiKey) -> Principal:
     if key.tenant_id is None or key.tenant_name is None:
         return server_operator()
-    return Principal(key.tenant_id, key.tenant_name, Scope(key.scope), Credential.API_KEY)
+    return Principal(
+        key.tenant_id,
+        key.tenant_name,
+        Scope(key.scope),
+        Credential.API_KEY,
+        credential_id=str(key.id),
+    )

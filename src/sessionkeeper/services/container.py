@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sessionkeeper.services.audit import AuditLog
 from sessionkeeper.services.auth import Authenticator
 from sessionkeeper.services.health import HealthService
 from sessionkeeper.services.liveness import Liveness
@@ -36,6 +37,7 @@ class Services:
     presence: PresenceService
     liveness: Liveness
     reports: SessionReports
+    audit: AuditLog
     features: Sequence[Feature[Any]] = ()
     _by_feature: dict[str, Any] = field(default_factory=dict)
 
@@ -55,6 +57,7 @@ class Services:
             presence=PresenceService(runtime, sessions),
             liveness=Liveness(runtime),
             reports=SessionReports(runtime),
+            audit=AuditLog(runtime),
             features=tuple(features),
         )
         runtime.db.writer.recovery = services.liveness.recover

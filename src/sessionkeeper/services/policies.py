@@ -55,6 +55,7 @@ class PolicyService:
                 None if kind == DEFAULT_KIND else [kind],
                 timeout_ms=policy.timeout_ms,
                 grace_ms=policy.grace_ms,
+                interval_ms=policy.interval_ms,
                 exclude_kinds=own_kinds if kind == DEFAULT_KIND else (),
             )
             # Features that time their sessions from other fields of the policy bring them

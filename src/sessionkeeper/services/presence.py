@@ -176,6 +176,7 @@ class PresenceService:
             started_at=at,
             timeout_ms=policy.timeout_ms,
             grace_ms=policy.grace_ms,
+            interval_ms=policy.interval_ms,
             source=source,
             start_digest=start_digest(
                 {

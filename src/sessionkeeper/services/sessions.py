@@ -16,6 +16,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.storage import audit as audit_store
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import session_queries as queries
@@ -120,7 +121,12 @@ class SessionService:
             # The policy is read in the same transaction as the insert, so a policy another
             # process just changed is never missed by a session started right after.
             policy = resolve_policy(policy_store.load(tx.conn, principal.tenant_id), new.kind)
-            with_policy = replace(new, timeout_ms=policy.timeout_ms, grace_ms=policy.grace_ms)
+            with_policy = replace(
+                new,
+                timeout_ms=policy.timeout_ms,
+                grace_ms=policy.grace_ms,
+                interval_ms=policy.interval_ms,
+            )
             return store.start(tx, principal, with_policy, now)
 
         created, session = await self.rt.db.writer.run(start)
@@ -191,9 +197,17 @@ class SessionService:
         _known_shape(session_id)
         end_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
-        _, session = await self.rt.db.writer.run(
-            lambda tx: store.end(tx, principal, session_id, at=end_at, reason=reason, now=now)
-        )
+
+        def end(tx: Transaction) -> tuple[bool, Session | None]:
+            ended = store.end(tx, principal, session_id, at=end_at, reason=reason, now=now)
+            if reason is EndReason.ADMIN and ended[1] is not None:  # ended by hand: logged
+                details = {"at": end_at, "changed": ended[0]}
+                audit_store.record(
+                    tx.conn, principal, "session.end", at=now, target=session_id, details=details
+                )
+            return ended
+
+        _, session = await self.rt.db.writer.run(end)
         if session is None:
             raise NotFound(f"no session '{session_id}'")
         return session

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.events import SessionAmended, SessionEnded, SessionStarted
 from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
+from sessionkeeper.domain.policy import TIMEOUT_HEARTBEATS
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
 from sessionkeeper.storage.dialect import insert_ignoring_conflicts
@@ -54,6 +55,7 @@ def row_to_session(row: RowMapping) -> Session:
         continues=row["continues"],
         amended_count=row["amended_count"],
         amended_at=row["amended_at"],
+        interval_ms=row["heartbeat_interval_ms"],
         subject=row["subject"] or {},
     )
 
@@ -178,6 +180,9 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         "grace_ms": new.grace_ms,
         "start_digest": new.start_digest,
         "continues": new.continues,
+        "heartbeat_interval_ms": (
+            new.timeout_ms // TIMEOUT_HEARTBEATS if new.interval_ms is None else new.interval_ms
+        ),
         "amended_count": 0,
         "amended_at": None,
         "subject": dict(new.subject) if new.subject else None,
@@ -420,6 +425,7 @@ def apply_policy(
     *,
     timeout_ms: int,
     grace_ms: int,
+    interval_ms: int,
     exclude_kinds: Sequence[str] = (),
 ) -> int:
     """Give active sessions of these kinds (None: all but ``exclude_kinds``) a new policy.
@@ -431,5 +437,9 @@ def apply_policy(
         conditions.append(t.c.kind.in_(kinds))
     if exclude_kinds:
         conditions.append(t.c.kind.not_in(exclude_kinds))
-    stmt = t.update().where(*conditions).values(timeout_ms=timeout_ms, grace_ms=grace_ms)
+    stmt = (
+        t.update()
+        .where(*conditions)
+        .values(timeout_ms=timeout_ms, grace_ms=grace_ms, heartbeat_interval_ms=interval_ms)
+    )
     return conn.execute(stmt).rowcount

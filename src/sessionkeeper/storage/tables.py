@@ -78,6 +78,9 @@ sessions = sa.Table(
     # The policy in force for this session; a policy change rewrites it on active rows.
     sa.Column("timeout_ms", sa.BigInteger, nullable=False),
     sa.Column("grace_ms", sa.BigInteger, nullable=False),
+    # The heartbeat interval of that policy: how soon a live client would have beaten again
+    # (the upper bound of an estimated end, ``lifecycle.duration_bounds``).
+    sa.Column("heartbeat_interval_ms", sa.BigInteger, nullable=False, server_default="0"),
     # Digest of the start request, so a retried start can be told from a conflicting one.
     sa.Column("start_digest", sa.String(64), nullable=False),
     # The session this one continues after a real gap.
@@ -143,6 +146,20 @@ server_liveness = sa.Table(
     metadata,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("alive_at", sa.BigInteger, nullable=False),
+)
+
+# Who did what by hand, when, to which target (see ``storage/audit.py``).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.Integer, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(300), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(300), nullable=True),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index("ix_audit_log_tenant_id", "tenant_id", "id"),
 )
 
 job_runs = sa.Table(
