@@ -146,6 +146,8 @@ async def test_export_is_an_attachment_with_every_subject_field(api: Harness) ->
             "last_seen_at": "2026-01-05T09:00:00.000Z",
             "ended_at": "",
             "duration_s": "",
+            "duration_low_s": "",
+            "duration_high_s": "",
             "subject.student_id": "s9",
             "subject.teacher_id": "t1",
             "attributes": "",

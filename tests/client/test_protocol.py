@@ -93,6 +93,10 @@ def test_client_made_ids_have_the_servers_format_and_order() -> None:
 CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "SessionOut": models.Session,
     "AuditEntryOut": models.AuditEntry,
+    "QualityOut": models.QualityReport,
+    "QualityGroupOut": models.QualityGroup,
+    "ReasonOut": models.ReasonTotals,
+    "WorstOut": models.QualityWorst,
     "AuditPage": models.AuditPage,
     "HeartbeatOut": models.HeartbeatResult,
     "SessionPage": models.Page,

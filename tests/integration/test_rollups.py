@@ -21,7 +21,7 @@ from sessionkeeper.assembly import build_services
 from sessionkeeper.clock import ManualClock
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.events import SessionAmended, SessionDeleted
-from sessionkeeper.domain.lifecycle import Lifecycle, Status
+from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
 from sessionkeeper.domain.principal import Principal, operator
 from sessionkeeper.errors import SessionkeeperError
 from sessionkeeper.events.rules import EventType, NewEvent
@@ -260,6 +260,7 @@ def comparable(row: DayRow) -> tuple[Any, ...]:
         row.sessions_active,
         row.users,
         row.duration_total_ms,
+        (row.duration_estimated_ms, row.duration_low_ms, row.duration_high_ms),
         row.duration_p50_ms,
         row.duration_p95_ms,
         {k: v for k, v in row.by_status.items() if v},
@@ -307,19 +308,35 @@ def recompute(
                 timeout_ms=s.timeout_ms,
                 grace_ms=s.grace_ms,
                 ended_at=s.ended_at,
+                end_reason=None if s.end_reason is None else EndReason(s.end_reason),
+                estimated=bool(s.estimated),
             ),
             now,
         )
         end = now if state.ended_at is None else state.ended_at
-        settled.append((s, state.status.value, max(end, s.started_at)))
+        bounds = lifecycle.duration_bounds(state, s.heartbeat_interval_ms)
+        earliest, latest = (
+            (max(end, s.started_at),) * 2
+            if bounds is None
+            else (s.started_at + bounds[0], s.started_at + bounds[1])
+        )
+        settled.append(
+            (s, state.status.value, max(end, s.started_at), earliest, latest, state.estimated)
+        )
     expected = {}
     day = local(min(instants))
     while day <= local(now):
         lo, hi = start_of(day), start_of(day + timedelta(days=1))
         by_kind: dict[str, dict[str, Any]] = defaultdict(
-            lambda: {"started": 0, "durations": [], "users": set(), "status": Counter()}
+            lambda: {
+                "started": 0,
+                "durations": [],
+                "users": set(),
+                "status": Counter(),
+                "bounds": [0, 0, 0],
+            }
         )
-        for s, status, end in settled:
+        for s, status, end, earliest, latest, estimated in settled:
             covered = max(0, min(end, hi) - max(s.started_at, lo))
             inside = lo <= s.started_at < hi
             if inside or covered:
@@ -328,10 +345,16 @@ def recompute(
                 k["durations"].append(covered)
                 k["users"].add(s.user_id)
                 k["status"][status] += 1
+                k["bounds"][0] += covered if estimated else 0
+                k["bounds"][1] += max(0, min(earliest, hi) - max(s.started_at, lo))
+                k["bounds"][2] += max(0, min(latest, hi) - max(s.started_at, lo))
         day_events = [e for e in events if lo <= e.at < hi]
         kinds = set(by_kind) | {e.kind for e in day_events}
         for kind in kinds:
-            k = by_kind.get(kind, {"started": 0, "durations": [], "users": set(), "status": {}})
+            k = by_kind.get(
+                kind,
+                {"started": 0, "durations": [], "users": set(), "status": {}, "bounds": [0, 0, 0]},
+            )
             mine = [e for e in day_events if e.kind == kind]
             names = Counter((e.type, e.name) for e in mine)
             top = sorted(names.items(), key=lambda item: (-item[1], item[0]))[:10]
@@ -341,6 +364,7 @@ def recompute(
                 len(k["durations"]),
                 users,
                 sum(k["durations"]),
+                tuple(k["bounds"]),
                 nearest_rank(k["durations"], 50),
                 nearest_rank(k["durations"], 95),
                 dict(k["status"]),

@@ -8,12 +8,18 @@ from __future__ import annotations
 import csv
 import io
 import random
+import uuid
 from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession
 from sessionkeeper.domain.stats import nearest_rank
 from sessionkeeper.services import session_reports
+from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import sessions as store
 from tests.support import T0, Harness, iso
 
@@ -207,3 +213,65 @@ async def test_tenants_never_see_each_others_numbers(api_any: Harness) -> None:
     text = (await api.get("/v1/sessions/export.csv")).text
     assert "theirs" not in text and "secret_field" not in text
     assert [s["id"] for s in (await api.get("/v1/sessions")).json()["items"]] == ["mine"]
+
+
+ENDINGS = st.lists(
+    st.tuples(
+        st.sampled_from(["client", "presence_lost", "swept", "overdue", "open"]),
+        st.integers(min_value=1, max_value=200_000),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(endings=ENDINGS)
+async def test_the_bounds_of_a_total_are_the_sums_of_the_sessions_bounds(
+    api_any: Harness, endings: list[tuple[str, int]]
+) -> None:
+    """Sessions ending every way there is (exactly, by lost presence, by timeout swept or
+    still overdue, still open): the totals' estimated part and bounds are the sums of what
+    each session shows as its own."""
+    api = api_any
+    name = f"b{uuid.uuid4().hex[:10]}"
+    api.services.tenants.create_tenant(name)
+    tenant = api.services.tenants.operator(name)
+    headers = {"Authorization": f"Bearer {api.new_key(name, 'admin')}"}
+    start = api.clock.now_ms()
+    news = [new(f"s{i}", start, interval_ms=60_000) for i in range(len(endings))]
+    insert(api, tenant, news)
+    write = api.runtime.db.writer.run_sync
+    for session, (how, offset) in zip(news, endings, strict=True):
+        at = start + min(offset, TIMEOUT_MS - 1)  # within the session's life
+        if how == "client":
+            end(api, tenant, session.id, at)
+        elif how != "open":
+            write(
+                lambda tx, sid=session.id, at=at: heartbeats.heartbeat(
+                    tx, tenant, sid, at=at, now=at
+                )
+            )
+        if how == "presence_lost":
+            write(
+                lambda tx, sid=session.id, at=at: store.end_many(
+                    tx, tenant, [sid], at=at + 1, reason=store.EndReason.PRESENCE_LOST
+                )
+            )
+    later = start + 2 * TIMEOUT_MS + 1  # every silent one is overdue by now
+    for session, (how, _) in zip(news, endings, strict=True):
+        if how == "swept":
+            write(lambda tx, sid=session.id: store.close_overdue(tx, tenant, [sid], later))
+    api.clock.set(later if any(how != "open" for how, _ in endings) else start)
+    listed = (await api.client.get("/v1/sessions", params={"limit": 100}, headers=headers)).json()
+    items = listed["items"]
+    totals = (await api.client.get("/v1/sessions/stats", headers=headers)).json()
+    bounds = [s["duration_bounds_s"] for s in items if s["duration_bounds_s"] is not None]
+    low, high = sum(b[0] for b in bounds), sum(b[1] for b in bounds)
+    estimated = sum(s["duration_s"] for s in items if s["estimated"])
+    assert totals["bounds_s"] == [pytest.approx(low), pytest.approx(high)]
+    assert totals["estimated_s"] == pytest.approx(estimated)
+    assert low - 1e-6 <= totals["total_duration_s"] <= high + 1e-6
+    api.clock.set(start)

@@ -37,6 +37,11 @@ class StatsCounts(BaseModel):
     timed_out: int = Field(description="Including overdue sessions the sweep has yet to close")
     expired: int
     total_duration_s: float = Field(description="Sum of the closed sessions' durations")
+    estimated_s: float = Field(description="The part of the total from estimated ends")
+    bounds_s: tuple[float, float] = Field(
+        description="[low, high]: where the true total lies (the sums of the sessions' "
+        "duration_bounds_s)"
+    )
     average_duration_s: float | None = Field(description="Mean duration of closed sessions")
     p50_duration_s: float | None = Field(description="Median duration (nearest rank)")
     p95_duration_s: float | None = Field(description="95th percentile (nearest rank)")
@@ -50,6 +55,8 @@ class StatsCounts(BaseModel):
             "timed_out": counts.timed_out,
             "expired": counts.expired,
             "total_duration_s": counts.total_duration_ms / 1000,
+            "estimated_s": counts.estimated_duration_ms / 1000,
+            "bounds_s": (counts.bounds_ms[0] / 1000, counts.bounds_ms[1] / 1000),
             "average_duration_s": _seconds(counts.average_duration_ms),
             "p50_duration_s": _seconds(counts.p50_duration_ms),
             "p95_duration_s": _seconds(counts.p95_duration_ms),

@@ -111,6 +111,10 @@ class TopName:
     count: int
 
 
+def _bounds(value: list[float] | None, total: float) -> tuple[float, float]:
+    return (float(total), float(total)) if value is None else (float(value[0]), float(value[1]))
+
+
 def _aggregates(data: Json) -> dict[str, Any]:
     """The fields a day and a period share."""
     return {
@@ -118,6 +122,8 @@ def _aggregates(data: Json) -> dict[str, Any]:
         "sessions_active": data["sessions_active"],
         "users": data["users"],
         "duration_total_s": data["duration_total_s"],
+        "estimated_s": float(data.get("estimated_s") or 0),
+        "bounds_s": _bounds(data.get("bounds_s"), data["duration_total_s"]),
         "duration_avg_s": data.get("duration_avg_s"),
         "duration_p50_s": data.get("duration_p50_s"),
         "duration_p95_s": data.get("duration_p95_s"),
@@ -138,6 +144,9 @@ class Aggregates:
     sessions_active: int
     users: int
     duration_total_s: float
+    # The part of the total from estimated ends, and where the true total lies.
+    estimated_s: float
+    bounds_s: tuple[float, float]
     duration_avg_s: float | None
     duration_p50_s: float | None
     duration_p95_s: float | None

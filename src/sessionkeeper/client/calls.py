@@ -34,6 +34,7 @@ from sessionkeeper.client.models import (
     Policy,
     PresenceResult,
     PresenceSummary,
+    QualityReport,
     Session,
     SessionStats,
     SweepResult,
@@ -281,6 +282,11 @@ def policies() -> Call[Policies]:
 def health(*, details: bool = False) -> Call[Health]:
     params = {"details": "true"} if details else None
     return Call("GET", "/v1/health", Health.from_json, params=params)
+
+
+def quality(*, days: int | None = None, group_by: str | None = None) -> Call[QualityReport]:
+    params = query_params({"days": days, "group_by": group_by})
+    return Call("GET", "/v1/metrics/quality", QualityReport.from_json, params=params)
 
 
 def audit(

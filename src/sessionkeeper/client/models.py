@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
 from sessionkeeper.client.protocol import DEFAULT_KIND, EndReason, Status
@@ -320,6 +320,77 @@ class SweepResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasonTotals:
+    sessions: int
+    time_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class QualityGroup:
+    """How the sessions of one kind, source or day ended, and how sure their time is."""
+
+    key: str
+    sessions: int
+    time_s: float
+    by_reason: Mapping[str, ReasonTotals]
+    estimated_share: float | None
+    mean_bound_width_s: float | None
+    amended: int
+    continuations: int
+    lost_end_share: float | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> QualityGroup:
+        return cls(
+            key=data["key"],
+            sessions=data["sessions"],
+            time_s=float(data["time_s"]),
+            by_reason={
+                reason: ReasonTotals(sessions=r["sessions"], time_s=float(r["time_s"]))
+                for reason, r in (data.get("by_reason") or {}).items()
+            },
+            estimated_share=data.get("estimated_share"),
+            mean_bound_width_s=data.get("mean_bound_width_s"),
+            amended=data["amended"],
+            continuations=data["continuations"],
+            lost_end_share=data.get("lost_end_share"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QualityWorst:
+    key: str
+    lost_end_share: float | None
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """``GET /v1/metrics/quality``: per group, how sessions ended; the worst groups first."""
+
+    from_day: date
+    to_day: date
+    group_by: str
+    groups: tuple[QualityGroup, ...]
+    worst: tuple[QualityWorst, ...]
+
+    @classmethod
+    def from_json(cls, data: Json) -> QualityReport:
+        return cls(
+            from_day=date.fromisoformat(data["from_day"]),
+            to_day=date.fromisoformat(data["to_day"]),
+            group_by=data["group_by"],
+            groups=tuple(QualityGroup.from_json(g) for g in data["groups"]),
+            worst=tuple(
+                QualityWorst(
+                    key=w["key"], lost_end_share=w.get("lost_end_share"), sessions=w["sessions"]
+                )
+                for w in data["worst"]
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """Who did what by hand (``actor``, ``action``), when, to which ``target``."""
 
@@ -463,6 +534,8 @@ class StatsGroup:
     timed_out: int
     expired: int
     total_duration_s: float
+    estimated_s: float
+    bounds_s: tuple[float, float]
     average_duration_s: float | None
     p50_duration_s: float | None
     p95_duration_s: float | None
@@ -480,6 +553,8 @@ def _counts(data: Json) -> dict[str, Any]:
         "timed_out": data["timed_out"],
         "expired": data["expired"],
         "total_duration_s": float(data["total_duration_s"]),
+        "estimated_s": float(data.get("estimated_s") or 0),
+        "bounds_s": _bounds_or_none(data.get("bounds_s")) or (0.0, 0.0),
         "average_duration_s": data.get("average_duration_s"),
         "p50_duration_s": data.get("p50_duration_s"),
         "p95_duration_s": data.get("p95_duration_s"),
@@ -499,6 +574,8 @@ class SessionStats:
     timed_out: int
     expired: int
     total_duration_s: float
+    estimated_s: float
+    bounds_s: tuple[float, float]
     average_duration_s: float | None
     p50_duration_s: float | None
     p95_duration_s: float | None

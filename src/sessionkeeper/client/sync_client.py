@@ -30,6 +30,7 @@ from sessionkeeper.client.models import (
     Policy,
     PresenceResult,
     PresenceSummary,
+    QualityReport,
     Session,
     SessionStats,
     SweepResult,
@@ -293,6 +294,11 @@ class Client(Analytics):
     def sweep(self) -> SweepResult:
         """Close every overdue session now (needs an admin key)."""
         return self.send(calls.sweep())
+
+    def quality(self, *, days: int | None = None, group_by: str | None = None) -> QualityReport:
+        """How the sessions of the last ``days`` days ended, per ``kind``, ``source`` or
+        ``day``, and how much of their time is estimated."""
+        return self.send(calls.quality(days=days, group_by=group_by))
 
     def audit(
         self, *, action: str | None = None, before: int | None = None, limit: int | None = None

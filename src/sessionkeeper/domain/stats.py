@@ -76,6 +76,10 @@ class Counts:
     timed_out: int = 0
     expired: int = 0
     total_duration_ms: int = 0
+    # The part of the total that comes from estimated ends, and where the true total lies
+    # (the sums of the sessions' ``duration_bounds``).
+    estimated_duration_ms: int = 0
+    bounds_ms: tuple[int, int] = (0, 0)
     p50_duration_ms: int | None = None
     p95_duration_ms: int | None = None
 

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.lifecycle import Lifecycle, Status
+from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
 from sessionkeeper.events.rules import NO_KIND, EventType
 
 TOP_NAMES = 10
@@ -51,11 +51,13 @@ class Span:
     expires_at: int
     timeout_ms: int
     grace_ms: int
+    end_reason: EndReason | None = None
+    estimated: bool = False
+    interval_ms: int = 0
 
-    def settled(self, now: int) -> tuple[Status, int]:
-        """Its status and end as of ``now``: an open session ends now (its time so far), an
-        overdue one where the sweep will close it."""
-        state = lifecycle.sweep(
+    def state(self, now: int) -> Lifecycle:
+        """As of ``now``: an overdue session where the sweep will close it."""
+        return lifecycle.sweep(
             Lifecycle(
                 status=self.status,
                 started_at=self.started_at,
@@ -64,11 +66,28 @@ class Span:
                 timeout_ms=self.timeout_ms,
                 grace_ms=self.grace_ms,
                 ended_at=self.ended_at,
+                end_reason=self.end_reason,
+                estimated=self.estimated,
             ),
             now,
         )
+
+    def settled(self, now: int) -> tuple[Status, int]:
+        """Its status and end as of ``now``: an open session ends now (its time so far), an
+        overdue one where the sweep will close it."""
+        state = self.state(now)
         end = now if state.ended_at is None else state.ended_at
         return state.status, max(end, self.started_at)
+
+    def ends(self, now: int) -> tuple[int, int, bool]:
+        """(earliest, latest, estimated): where its end lies as of ``now``
+        (``lifecycle.duration_bounds``; an open session's time so far is known exactly)."""
+        state = self.state(now)
+        bounds = lifecycle.duration_bounds(state, self.interval_ms)
+        if bounds is None:
+            end = max(now, self.started_at)
+            return end, end, False
+        return self.started_at + bounds[0], self.started_at + bounds[1], state.estimated
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +111,10 @@ class DayRow:
     sessions_active: int = 0
     users: int = 0
     duration_total_ms: int = 0
+    # The part of the total from estimated ends, and where the true total lies.
+    duration_estimated_ms: int = 0
+    duration_low_ms: int = 0
+    duration_high_ms: int = 0
     duration_p50_ms: int | None = None
     duration_p95_ms: int | None = None
     by_status: Mapping[str, int] = field(default_factory=lambda: _zeros(STATUSES))
@@ -126,6 +149,9 @@ def percentile(ordered: list[int], p: int) -> int | None:
 class _Tally:
     started: int = 0
     durations: list[int] = field(default_factory=list)
+    estimated: int = 0
+    low: int = 0
+    high: int = 0
     users: set[str] = field(default_factory=set)
     statuses: Counter[str] = field(default_factory=Counter)
 
@@ -136,6 +162,9 @@ class _Tally:
             "sessions_active": len(ordered),
             "users": len(self.users),
             "duration_total_ms": sum(ordered),
+            "duration_estimated_ms": self.estimated,
+            "duration_low_ms": self.low,
+            "duration_high_ms": self.high,
             "duration_p50_ms": percentile(ordered, 50),
             "duration_p95_ms": percentile(ordered, 95),
             "by_status": {**_zeros(STATUSES), **self.statuses},
@@ -164,6 +193,12 @@ def summarise_sessions(
         tally = tallies[key(span)]
         tally.started += started_inside
         tally.durations.append(covered)
+        earliest, latest, estimated = span.ends(now)
+        # Its share of the day's bounds: the day's part of [start, earliest end] and of
+        # [start, latest end].
+        tally.low += max(0, min(earliest, end) - max(span.started_at, start))
+        tally.high += max(0, min(latest, end) - max(span.started_at, start))
+        tally.estimated += covered if estimated else 0
         tally.users.add(span.user_id)
         tally.statuses[status.value] += 1
     return {group: tally.values() for group, tally in tallies.items()}

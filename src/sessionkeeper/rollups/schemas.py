@@ -31,6 +31,11 @@ class Aggregates(BaseModel):
     sessions_active: int = Field(description="Sessions that started or ran during it")
     users: int = Field(description="Distinct users of those sessions")
     duration_total_s: float = Field(description="Time the sessions covered within it")
+    estimated_s: float = Field(description="The part of the total from estimated ends")
+    bounds_s: tuple[float, float] = Field(
+        description="[low, high]: where the true total lies, from each session's "
+        "duration_bounds_s (the part of each within it)"
+    )
     duration_avg_s: float | None
     duration_p50_s: float | None = Field(description="Median of each session's time within it")
     duration_p95_s: float | None
@@ -52,6 +57,11 @@ class Aggregates(BaseModel):
             "sessions_active": active,
             "users": int(sessions.get("users", 0)),
             "duration_total_s": total / 1000,
+            "estimated_s": int(sessions.get("duration_estimated_ms", 0)) / 1000,
+            "bounds_s": (
+                int(sessions.get("duration_low_ms", total)) / 1000,
+                int(sessions.get("duration_high_ms", total)) / 1000,
+            ),
             "duration_avg_s": total / active / 1000 if active else None,
             "duration_p50_s": _seconds(sessions.get("duration_p50_ms")),
             "duration_p95_s": _seconds(sessions.get("duration_p95_ms")),
@@ -68,6 +78,9 @@ def _row_json(row: DayRow) -> dict[str, Any]:
         "sessions_active": row.sessions_active,
         "users": row.users,
         "duration_total_ms": row.duration_total_ms,
+        "duration_estimated_ms": row.duration_estimated_ms,
+        "duration_low_ms": row.duration_low_ms,
+        "duration_high_ms": row.duration_high_ms,
         "duration_p50_ms": row.duration_p50_ms,
         "duration_p95_ms": row.duration_p95_ms,
         "by_status": row.by_status,

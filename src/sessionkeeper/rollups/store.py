@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from sessionkeeper.domain.lifecycle import Status
+from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.events.rules import NO_KIND
 from sessionkeeper.events.tables import events
@@ -215,6 +215,9 @@ def session_spans(
         s.expires_at,
         s.timeout_ms,
         s.grace_ms,
+        s.end_reason,
+        s.estimated,
+        s.heartbeat_interval_ms,
     ).where(
         s.tenant_id == tenant_id,
         s.started_at < end,
@@ -234,6 +237,9 @@ def session_spans(
             expires_at=row.expires_at,
             timeout_ms=row.timeout_ms,
             grace_ms=row.grace_ms,
+            end_reason=None if row.end_reason is None else EndReason(row.end_reason),
+            estimated=bool(row.estimated),
+            interval_ms=row.heartbeat_interval_ms,
         )
         for row in conn.execute(stmt)
     ]
@@ -272,6 +278,9 @@ def _row_to_day(row: RowMapping) -> DayRow:
         sessions_active=row["sessions_active"],
         users=row["users"],
         duration_total_ms=row["duration_total_ms"],
+        duration_estimated_ms=row["duration_estimated_ms"],
+        duration_low_ms=row["duration_low_ms"],
+        duration_high_ms=row["duration_high_ms"],
         duration_p50_ms=row["duration_p50_ms"],
         duration_p95_ms=row["duration_p95_ms"],
         by_status=row["by_status"],
@@ -290,6 +299,9 @@ def _day_to_row(tenant_id: int, row: DayRow) -> dict[str, Any]:
         "sessions_active": row.sessions_active,
         "users": row.users,
         "duration_total_ms": row.duration_total_ms,
+        "duration_estimated_ms": row.duration_estimated_ms,
+        "duration_low_ms": row.duration_low_ms,
+        "duration_high_ms": row.duration_high_ms,
         "duration_p50_ms": row.duration_p50_ms,
         "duration_p95_ms": row.duration_p95_ms,
         "by_status": dict(row.by_status),

@@ -20,6 +20,10 @@ rollups_daily = sa.Table(
     sa.Column("sessions_active", sa.Integer, nullable=False),
     sa.Column("users", sa.Integer, nullable=False),
     sa.Column("duration_total_ms", sa.BigInteger, nullable=False),
+    # The part of the total from estimated ends, and where the true total lies.
+    sa.Column("duration_estimated_ms", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duration_low_ms", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("duration_high_ms", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("duration_p50_ms", sa.BigInteger, nullable=True),
     sa.Column("duration_p95_ms", sa.BigInteger, nullable=True),
     sa.Column("by_status", sa.JSON, nullable=False),

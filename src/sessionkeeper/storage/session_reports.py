@@ -26,7 +26,7 @@ from sessionkeeper.storage.session_filters import (
     conditions,
     subject_value,
 )
-from sessionkeeper.storage.sessions import row_to_session
+from sessionkeeper.storage.sessions import duration_bounds, row_to_session
 from sessionkeeper.storage.tables import sessions as t
 
 _STATUSES = (Status.ACTIVE, Status.ENDED, Status.TIMED_OUT, Status.EXPIRED)
@@ -62,11 +62,16 @@ def stats(
     with key ``""`` when ``group_by`` is None."""
     state = as_of(now)
     duration = state["ended_at"] - t.c.started_at  # NULL while active
+    low, high = duration_bounds(state)
+    estimated = sa.case((state["estimated"] == sa.true(), duration), else_=0)
     base = (
         sa.select(
             _group_expression(group_by).label("grp"),
             state["status"].label("status"),
             duration.label("duration"),
+            estimated.label("estimated"),
+            low.label("low"),
+            high.label("high"),
         )
         .where(*conditions(principal, where, now))
         .subquery("base")
@@ -76,6 +81,9 @@ def stats(
         base.c.grp,
         base.c.status,
         base.c.duration,
+        base.c.estimated,
+        base.c.low,
+        base.c.high,
         sa.func.row_number()
         .over(partition_by=(base.c.grp, base.c.duration.is_(None)), order_by=base.c.duration)
         .label("rn"),
@@ -87,6 +95,7 @@ def stats(
         sa.func.sum(sa.case((ranked.c.status == status.value, 1), else_=0)) for status in _STATUSES
     ]
     columns.append(sa.func.sum(ranked.c.duration))
+    columns += [sa.func.sum(ranked.c[name]) for name in ("estimated", "low", "high")]
     columns += [
         sa.func.max(
             sa.case((sa.and_(closed, ranked.c.rn == _rank(p, ranked.c.n)), ranked.c.duration))
@@ -101,7 +110,9 @@ def stats(
     )
     found = []
     for row in conn.execute(stmt):
-        grp, total, active, ended, timed_out, expired, total_ms, p50, p95 = row
+        grp, total, active, ended, timed_out, expired, total_ms, est, low_ms, high_ms, p50, p95 = (
+            row
+        )
         counts = Counts(
             total=int(total),
             active=int(active or 0),
@@ -109,6 +120,8 @@ def stats(
             timed_out=int(timed_out or 0),
             expired=int(expired or 0),
             total_duration_ms=int(total_ms or 0),
+            estimated_duration_ms=int(est or 0),
+            bounds_ms=(int(low_ms or 0), int(high_ms or 0)),
             p50_duration_ms=None if p50 is None else int(p50),
             p95_duration_ms=None if p95 is None else int(p95),
         )

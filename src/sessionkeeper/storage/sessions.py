@@ -11,7 +11,7 @@ only rows that really changed are reported).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,6 +115,37 @@ def timeout_values(now: int) -> dict[str, Any]:
         "estimated": True,
         "ended_at": timeout_end(now),
     }
+
+
+def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, Any]:
+    """``(low, high)`` of the duration in SQL, as ``lifecycle.duration_bounds``: NULL while
+    open, equal for an exact end, from the last heartbeat to when the next was due for an
+    estimated one, between the two snapshots around the end for lost presence. ``state``
+    holds the closing columns as read (``ended_at``, ``end_reason``, ``estimated``), so an
+    overdue session read as it will be closed is bounded the same way."""
+    ended, reason, estimated = state["ended_at"], state["end_reason"], state["estimated"]
+    seen = t.c.last_seen_at - t.c.started_at
+    exact = ended - t.c.started_at
+    due = sa.case(
+        (
+            t.c.last_seen_at + t.c.heartbeat_interval_ms < t.c.expires_at,
+            t.c.last_seen_at + t.c.heartbeat_interval_ms,
+        ),
+        else_=t.c.expires_at,
+    )
+    lost = reason == EndReason.PRESENCE_LOST.value
+    estimated_true = estimated == sa.true()
+    low = sa.case((ended.is_(None), None), (sa.or_(lost, estimated_true), seen), else_=exact)
+    high = sa.case(
+        (ended.is_(None), None),
+        (lost, exact),
+        (
+            estimated_true,
+            sa.case((due > t.c.last_seen_at, due), else_=t.c.last_seen_at) - t.c.started_at,
+        ),
+        else_=exact,
+    )
+    return low, high
 
 
 def alive_at(at: int) -> sa.ColumnElement[bool]:
