@@ -70,9 +70,11 @@ class Servers:
         env.update({f"SESSIONKEEPER_{k.upper()}": v for k, v in self.settings.items()})
         return env
 
-    async def start(self, *extra_args: str) -> Server:
+    async def start(self, *extra_args: str, port: int | None = None) -> Server:
+        """A server on ``port`` (a free one by default: give a killed server's port to bring
+        it back where its clients look for it)."""
         n = len(self.started)
-        port = free_port()
+        port = port or free_port()
         stdout, stderr = self.tmp / f"server{n}.out", self.tmp / f"server{n}.err"
         with stdout.open("wb") as out, stderr.open("wb") as err:
             proc = subprocess.Popen(

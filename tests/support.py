@@ -79,8 +79,14 @@ def empty_database(url: str) -> None:
 
 
 def settings_for(url: str, **overrides: object) -> Settings:
-    # NORMAL keeps tests fast; durability across kill -9 holds in WAL mode either way.
-    values: dict[str, object] = {"database_url": url, "sqlite_synchronous": "NORMAL"}
+    # NORMAL keeps tests fast; durability across kill -9 holds in WAL mode either way. A
+    # write's wait is long here: the machine running the suite is busy, and a test that
+    # wants the bounded wait of a database that stops answering sets its own.
+    values: dict[str, object] = {
+        "database_url": url,
+        "sqlite_synchronous": "NORMAL",
+        "write_timeout_s": 60.0,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

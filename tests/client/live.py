@@ -59,7 +59,14 @@ class LiveServer:
 
 @contextmanager
 def serve(database: Path) -> Iterator[LiveServer]:
-    runtime = Runtime.open(settings_for(f"sqlite:///{database}", sweep_interval_s=SWEEP_INTERVAL_S))
+    with serve_url(f"sqlite:///{database}") as server:
+        yield server
+
+
+@contextmanager
+def serve_url(url: str, **settings: object) -> Iterator[LiveServer]:
+    """A real server on ``url`` in this process (uvicorn in a thread) on a free port."""
+    runtime = Runtime.open(settings_for(url, **{"sweep_interval_s": SWEEP_INTERVAL_S, **settings}))
     app = create_app(runtime)
     # Binding port 0 here and handing the socket to uvicorn: the port is free and ours.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -102,3 +102,77 @@ async def test_a_full_writer_queue_sheds_load_with_503(sqlite_url: str) -> None:
         assert "retry-after" in refused.headers
         assert "writes are waiting" in refused.json()["detail"]
         assert (await api.post("/v1/sessions", {"user_id": "u", "kind": "app"})).status_code == 201
+
+
+@pytest.mark.timeout(300)
+def test_a_30_s_database_outage_costs_sdk_clients_nothing(pg_url: str) -> None:
+    """Applications hold sessions through a 30 s outage of PostgreSQL (black-holed by the
+    proxy) with a timeout of 6 s: every session ends as its application ended it, in one
+    piece, none timed out, and nothing answered 2xx was lost."""
+    import threading
+    import time
+
+    from sessionkeeper.client import Client, Status
+    from tests.client.live import serve_url
+    from tests.ledger import Ledger, Recording, lost
+
+    settings = {
+        **FAST_FAILURE,
+        "write_timeout_s": 2.0,
+        "alive_interval_s": 1.0,
+        "sweep_interval_s": 1.0,
+    }
+    ledger = Ledger()
+    with proxied_postgres(pg_url) as (proxy, url), serve_url(url, **settings) as server:
+        tenant = server.new_tenant()
+        with Client(server.base_url, tenant.admin) as admin:
+            admin.put_policy("*", heartbeat_interval_s=2, timeout_s=6, grace_s=1)
+        entered, leave = threading.Barrier(9), threading.Event()
+        handles = []
+        truth: dict[int, tuple[float, float]] = {}
+
+        def application(n: int) -> None:
+            options = {"backoff": 0.05, "retries": 1, "timeout": 3, "transport": Recording(ledger)}
+            with (
+                Client(server.base_url, tenant.ingest, **options) as client,  # type: ignore[arg-type]
+                client.session(f"user-{n}", "app", drain_wait=60) as s,
+            ):
+                began = time.time()
+                handles.append(s)
+                entered.wait(30)
+                leave.wait(120)
+                truth[n] = (began, time.time())
+
+        threads = [threading.Thread(target=application, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        entered.wait(30)
+        time.sleep(3)
+        proxy.set("blackhole")  # 30 s: five timeouts long
+        time.sleep(30)
+        proxy.set("pass")
+        time.sleep(8)  # the applications go on, then leave
+        leave.set()
+        for thread in threads:
+            thread.join(120)
+        with Client(server.base_url, tenant.admin) as admin:
+            stored = {s.id: s for s in admin.iter_sessions()}
+            as_json = {
+                sid: {
+                    "last_seen_at": s.last_seen_at.isoformat(),
+                    "status": s.status.value,
+                    "ended_at": None if s.ended_at is None else s.ended_at.isoformat(),
+                }
+                for sid, s in stored.items()
+            }
+            metrics = server.app.state.services.runtime.metrics
+    assert len(handles) == 8 and all(h.pending == 0 for h in handles)
+    # One session per application, ended by it, never timed out, never amended, no
+    # continuation: the outage cost no time.
+    assert len(stored) == 8
+    for session in stored.values():
+        assert (session.status, session.estimated) == (Status.ENDED, False), session
+        assert session.amended_count == 0 and session.continues is None, session
+        assert session.duration_s is not None and session.duration_s > 40
+    assert metrics.sessions_timed_out.collect()[0].samples == []
+    assert lost(ledger, as_json) == []

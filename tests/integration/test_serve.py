@@ -272,7 +272,15 @@ def test_make_serve_takes_port_and_host_and_installs_the_runtime_only(tmp_path: 
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
     result = subprocess.run(
-        ["make", "-n", "serve", f"VENV={tmp_path / 'venv'}", "PORT=9123", "HOST=0.0.0.0"],
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "serve",
+            f"VENV={tmp_path / 'venv'}",
+            "PORT=9123",
+            "HOST=0.0.0.0",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -285,7 +293,7 @@ def test_make_serve_takes_port_and_host_and_installs_the_runtime_only(tmp_path: 
     installs = [line for line in plan.splitlines() if "pip install" in line and "-e" in line]
     assert installs and all(".[dev]" not in line for line in installs), plan
     default = subprocess.run(
-        ["make", "-n", "serve", f"VENV={tmp_path / 'venv'}"],
+        ["make", "--no-print-directory", "-n", "serve", f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

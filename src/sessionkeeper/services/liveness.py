@@ -2,8 +2,9 @@
 
 Every process records that it is alive every ``alive_interval_s`` (a periodic job) and on a
 clean shutdown. The writer's first transaction after the process started, or after the
-database could not be reached, runs :meth:`Liveness.recover`: deadlines that fell inside the
-time no process could write move by its length (``storage/liveness.py``).
+database could not be reached, runs :meth:`Liveness.recover`: sessions whose deadline fell
+inside the time no process could write get a full timeout from the moment the service came
+back (``storage/liveness.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Liveness:
         gap, moved = store.recover(tx, self.rt.clock.now_ms(), threshold_ms=self.threshold_ms)
         if gap:
             log.warning(
-                "the service was unavailable for %.1f s: %d session deadlines moved by as much",
+                "the service was unavailable for %.1f s: %d sessions get a full timeout from now",
                 gap / 1000,
                 moved,
             )

@@ -40,8 +40,9 @@ class ConnectionLimits:
     @property
     def answer_deadline_s(self) -> float:
         """Past this, a connection in use has stopped answering (see ``watchdog.py``): the
-        server itself gives up on a statement at ``statement_timeout_s``."""
-        return self.statement_timeout_s + 5.0
+        server itself gives up on a statement at ``statement_timeout_s``, and its answer
+        takes no longer to come than a connection takes to open."""
+        return self.statement_timeout_s + max(1.0, self.connect_timeout_s)
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionLimits:

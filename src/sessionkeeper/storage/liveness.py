@@ -2,12 +2,15 @@
 
 Every process moves ``alive_at`` forward every few seconds (and on a clean shutdown). A
 process that starts, or that reaches the database again after failing to, *recovers*: the
-time between ``alive_at`` and now is time the service itself was unavailable, and the
-deadlines of active sessions that fell inside it move by its length. A client that kept
-retrying through the outage therefore finds its session open; one that died during it still
-ends at its estimated end (``last_seen_at + grace``, which the move does not change), only
-later. The recovery runs inside the writer's first transaction after the outage, before any
-other write of that transaction, and under a row lock, so two recovering processes move the
+time between ``alive_at`` and now is time the service itself was unavailable (every process
+down, or the database unreachable), which must not count as silence of the clients. Every
+active session whose deadline fell inside that window — or would fall before a full timeout
+has passed since the service came back — gets a full timeout from the moment it came back:
+a client that kept retrying through the outage has that long to be heard again, however
+long its retries wait between attempts. A client that died during the outage still ends at
+its estimated end (``last_seen_at + grace``, which the move does not change), only later.
+The recovery runs inside the writer's first transaction after the outage, before any other
+write of that transaction, and under a row lock, so two recovering processes move the
 deadlines once.
 """
 
@@ -38,7 +41,8 @@ def alive_at(conn: Connection) -> int | None:
 
 
 def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
-    """Move the deadlines that fell inside an unavailable window past ``threshold_ms``.
+    """After an unavailable window longer than ``threshold_ms``, give the sessions whose
+    deadline fell inside it, or falls within a timeout from now, a full timeout from now.
 
     Returns (the window's length in ms, or 0 when there was none; sessions moved).
     """
@@ -48,10 +52,11 @@ def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
     gap = 0 if last is None else now - last
     moved = 0
     if last is not None and gap > threshold_ms:
+        heard_again_by = now + t.c.timeout_ms
         moved = tx.conn.execute(
             t.update()
-            .where(t.c.status == ACTIVE, t.c.expires_at >= last, t.c.expires_at < now)
-            .values(expires_at=t.c.expires_at + gap)
+            .where(t.c.status == ACTIVE, t.c.expires_at >= last, t.c.expires_at < heard_again_by)
+            .values(expires_at=heard_again_by)
         ).rowcount
     note_alive(tx.conn, now)
     return (gap if gap > threshold_ms else 0), moved
