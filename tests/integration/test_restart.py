@@ -10,7 +10,7 @@ from sessionkeeper.clock import ManualClock
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import sessions as store
-from tests.support import T0, running_app, settings_for
+from tests.support import T0, iso, ms, running_app, settings_for
 
 
 async def test_downtime_is_no_silence_and_the_silent_still_end_at_their_estimate(
@@ -64,3 +64,32 @@ async def test_sessions_still_in_time_survive_a_restart(db_url: str) -> None:
         await api.post("/v1/maintenance/sweep")
         beat = await api.post("/v1/sessions/alive/heartbeat", {})
         assert beat.status_code == 200 and beat.json()["status"] == "active"
+
+
+async def test_beats_kept_through_the_downtime_keep_the_deadline_it_granted(
+    db_url: str,
+) -> None:
+    """A client that kept its beats while the service was down delivers them afterwards with
+    their own times: they count, and the full timeout the service granted when it came back
+    stands (the session neither times out nor gets amended)."""
+    clock = ManualClock(T0)
+    async with running_app(db_url, clock) as api:
+        for sid in ("one", "many"):
+            await api.post("/v1/sessions", {"id": sid, "user_id": sid, "kind": "game"})
+    clock.advance(600)  # down ten minutes; both deadlines (+300 s) fell inside the downtime
+    async with running_app(db_url, clock) as api:
+        await api.post("/v1/maintenance/sweep")
+        clock.advance(10)
+        kept = [iso(T0 + s * 1000) for s in (100, 200, 290)]
+        one = await api.post("/v1/sessions/one/heartbeat", {"at": kept[-1]})
+        many = await api.post(
+            "/v1/heartbeats", {"heartbeats": [{"session_id": "many", "at": at} for at in kept]}
+        )
+        assert (one.status_code, many.status_code) == (200, 200), many.text
+        await api.post("/v1/maintenance/sweep")
+        for sid in ("one", "many"):
+            session = (await api.get(f"/v1/sessions/{sid}")).json()
+            assert session["status"] == "active", session
+            assert ms(session["last_seen_at"]) == T0 + 290_000
+            assert ms(session["expires_at"]) == T0 + 600_000 + 300_000
+            assert session["amended_count"] == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sessionkeeper.domain import lifecycle as lc
@@ -261,3 +263,22 @@ def test_bounds_never_pass_the_moment_the_session_was_declared_gone() -> None:
     # An interval longer than the timeout (a policy changed meanwhile): capped at expiry.
     closed = lc.sweep(lc.start(0, timeout_ms=30_000, grace_ms=5_000), 10**9)
     assert lc.duration_bounds(closed, 60_000) == (0, 30_000)
+
+
+def test_beats_made_during_an_outage_never_take_back_the_deadline_held_after_it() -> None:
+    # Seen at 100 s; the service was down from 150 s to 1,000 s and held the session until a
+    # full timeout after it came back. The client's beats of 200 s and 380 s, kept through
+    # the outage and delivered at 1,010 s, move last_seen_at but not the deadline back.
+    held = replace(lc.heartbeat(fresh(), 100_000, 100_000), expires_at=1_300_000)
+    held = replace(held, held_until=1_300_000)
+    after, counted = lc.heartbeats(held, [200_000, 380_000], 1_010_000)
+    assert counted == [True, True]
+    assert (after.status, after.last_seen_at, after.expires_at) == (
+        Status.ACTIVE,
+        380_000,
+        1_300_000,
+    )
+    assert after.amended_count == 0
+    # A beat made after the service came back extends from itself as ever.
+    later = lc.heartbeat(after, 1_200_000, 1_200_000)
+    assert later.expires_at == 1_500_000

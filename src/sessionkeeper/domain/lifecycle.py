@@ -5,7 +5,8 @@ as single conditional UPDATEs (``storage/sessions.py``, ``storage/heartbeats.py`
 integration tests run random scripts through both and check that they agree, and the Python
 client and the browser tracker mirror them. All times are epoch milliseconds.
 
-- ``expires_at = last_seen_at + timeout``; a session is *overdue* when active and
+- ``expires_at = last_seen_at + timeout``, or the deadline held after the service's own
+  outage (``held_until``) when that is later; a session is *overdue* when active and
   ``now > expires_at``.
 - A heartbeat moves ``last_seen_at`` forward, never backward, and only while the session is
   alive at the heartbeat's time (``at <= expires_at``): a beat after a silence longer than the
@@ -74,6 +75,9 @@ class Lifecycle:
     estimated: bool = False
     amended_count: int = 0
     amended_at: int | None = None
+    # The deadline the service granted after its own outage (``storage/liveness.py``): a beat
+    # made before the outage but delivered after it extends from there, never back before it.
+    held_until: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -164,7 +168,7 @@ def _extend(session: Lifecycle, at: int, timeout_ms: int) -> Lifecycle:
         ended_at=None,
         estimated=False,
         last_seen_at=at,
-        expires_at=at + timeout_ms,
+        expires_at=max(at + timeout_ms, session.held_until or 0),
         timeout_ms=timeout_ms,
     )
 

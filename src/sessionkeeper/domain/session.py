@@ -36,6 +36,8 @@ class Session:
     # How often late evidence corrected the session after it was closed by timeout, and when.
     amended_count: int = 0
     amended_at: int | None = None
+    # The deadline granted after the service's own outage (``lifecycle.Lifecycle``).
+    held_until: int | None = None
     # The heartbeat interval of the policy in force: how soon a live client beats again.
     interval_ms: int = 0
     # Filterable ids the session is about (``domain/subject.py``); empty when none.
@@ -55,6 +57,7 @@ class Session:
             estimated=self.estimated,
             amended_count=self.amended_count,
             amended_at=self.amended_at,
+            held_until=self.held_until,
         )
 
     def with_lifecycle(self, state: Lifecycle) -> Session:
@@ -70,6 +73,7 @@ class Session:
             timeout_ms=state.timeout_ms,
             amended_count=state.amended_count,
             amended_at=state.amended_at,
+            held_until=state.held_until,
         )
 
     def as_of(self, now: int) -> Session:

@@ -47,7 +47,11 @@ def heartbeat_condition(at: Moment) -> sa.ColumnElement[bool]:
 
 
 def heartbeat_values(at: Moment) -> dict[str, Any]:
-    return {"last_seen_at": at, "expires_at": at + t.c.timeout_ms}
+    """``last_seen_at`` moves to ``at``; the deadline to a timeout after it, never back before
+    the one held after an outage (``lifecycle._extend``)."""
+    deadline = at + t.c.timeout_ms
+    held = sa.func.coalesce(t.c.held_until, 0)
+    return {"last_seen_at": at, "expires_at": sa.case((held > deadline, held), else_=deadline)}
 
 
 def _applied(tenant_id: int, outcomes: Iterable[HeartbeatOutcome]) -> HeartbeatsApplied:

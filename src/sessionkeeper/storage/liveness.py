@@ -7,8 +7,10 @@ down, or the database unreachable), which must not count as silence of the clien
 active session whose deadline fell inside that window — or would fall before a full timeout
 has passed since the service came back — gets a full timeout from the moment it came back:
 a client that kept retrying through the outage has that long to be heard again, however
-long its retries wait between attempts. A client that died during the outage still ends at
-its estimated end (``last_seen_at + grace``, which the move does not change), only later.
+long its retries wait between attempts. The grant is kept as ``held_until``: the beats the
+client made during the outage, delivered afterwards, extend from it and never take it back.
+A client that died during the outage still ends at its estimated end
+(``last_seen_at + grace``, which the move does not change), only later.
 The recovery runs inside the writer's first transaction after the outage, before any other
 write of that transaction, and under a row lock, so two recovering processes move the
 deadlines once.
@@ -56,7 +58,7 @@ def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
         moved = tx.conn.execute(
             t.update()
             .where(t.c.status == ACTIVE, t.c.expires_at >= last, t.c.expires_at < heard_again_by)
-            .values(expires_at=heard_again_by)
+            .values(expires_at=heard_again_by, held_until=heard_again_by)
         ).rowcount
     note_alive(tx.conn, now)
     return (gap if gap > threshold_ms else 0), moved

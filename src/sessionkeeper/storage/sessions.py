@@ -55,6 +55,7 @@ def row_to_session(row: RowMapping) -> Session:
         continues=row["continues"],
         amended_count=row["amended_count"],
         amended_at=row["amended_at"],
+        held_until=row["held_until"],
         interval_ms=row["heartbeat_interval_ms"],
         subject=row["subject"] or {},
     )
@@ -216,6 +217,7 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         ),
         "amended_count": 0,
         "amended_at": None,
+        "held_until": None,
         "subject": dict(new.subject) if new.subject else None,
         "room_id": new.room_id,
     }
@@ -376,6 +378,7 @@ _SAVE = (
         timeout_ms=sa.bindparam("s_timeout_ms"),
         amended_count=sa.bindparam("s_amended_count"),
         amended_at=sa.bindparam("s_amended_at"),
+        held_until=sa.bindparam("s_held_until"),
     )
 )
 
@@ -413,6 +416,7 @@ def _save_params(principal: Principal, session: Session) -> dict[str, Any]:
         "s_timeout_ms": session.timeout_ms,
         "s_amended_count": session.amended_count,
         "s_amended_at": session.amended_at,
+        "s_held_until": session.held_until,
     }
 
 

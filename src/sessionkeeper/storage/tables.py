@@ -88,6 +88,9 @@ sessions = sa.Table(
     # Corrections by late evidence after a close by timeout.
     sa.Column("amended_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("amended_at", sa.BigInteger, nullable=True),
+    # Set by the recovery after the service's own outage: the deadline it granted, which a
+    # beat made before the outage but delivered after it must not take back.
+    sa.Column("held_until", sa.BigInteger, nullable=True),
     # Filterable ids (``domain/subject.py``); SQL NULL, not JSON null, when there are none.
     sa.Column("subject", sa.JSON(none_as_null=True), nullable=True),
     # Set on a participant's attendance: the id of the room (itself a session) it belongs to.
