@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 
 from tests.processes import Servers
 from tests.support import (
+    REDIS_URL,
     Harness,
     create_pg_database,
     drop_pg_database,
@@ -77,3 +80,24 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     handle = Servers(tmp_path)
     yield handle
     handle.stop_all()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own on the real Redis; its keys are deleted afterwards.
+
+    Without Redis the tests that need it skip locally; under CI=true they fail."""
+    name = f"sk-test-{uuid.uuid4().hex[:12]}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (redis.RedisError, OSError):
+        await client.aclose()
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379 and CI=true")
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    yield name
+    keys = [key async for key in client.scan_iter(match=f"{name}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -28,6 +28,10 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+# The machine's Redis; tests keep to a key prefix of their own (the ``redis_prefix`` fixture).
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 

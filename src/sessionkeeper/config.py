@@ -127,10 +127,15 @@ class Settings(BaseSettings):
     # Raw events older than this many days are dropped (None: kept for ever); rollups keep
     # their aggregates. At least 2, so no day still open to late events loses any.
     event_retention_days: int | None = Field(default=None, ge=2)
-    # Optional Redis, only ever a cache (of GET /v1/metrics/live); never the record.
+    # Optional Redis, never the record: a cache of GET /v1/metrics/live, and the rate limits'
+    # buckets shared by every process.
     redis_url: str | None = None
     redis_prefix: str = "sessionkeeper:"
     live_cache_ttl_s: float = Field(default=2.0, gt=0)
+    # Requests a second each API key may send (None: no limit), and how many at once
+    # (None: ten seconds' worth). Shared across processes through Redis when it is set.
+    rate_limit_per_key: float | None = Field(default=None, gt=0)
+    rate_limit_burst: float | None = Field(default=None, ge=1)
     # Webhooks: private, loopback and link-local targets are refused unless allowed (SSRF).
     webhook_allow_private: bool = False
     # How often the delivery job looks for due deliveries.

@@ -124,6 +124,18 @@ def limits(settings: Settings | None = None) -> list[Limit]:
             "new connections closed",
         ),
         Limit(
+            "requests a second per API key (rate limit)",
+            "none" if s.rate_limit_per_key is None else f"{s.rate_limit_per_key:g}",
+            "SESSIONKEEPER_RATE_LIMIT_PER_KEY",
+            "429, Retry-After",
+        ),
+        Limit(
+            "requests a key may send at once (burst)",
+            "ten seconds' worth" if s.rate_limit_burst is None else f"{s.rate_limit_burst:g}",
+            "SESSIONKEEPER_RATE_LIMIT_BURST",
+            "429, Retry-After",
+        ),
+        Limit(
             "distinct kinds labelled in /metrics",
             f"{s.metrics_max_kinds}",
             "SESSIONKEEPER_METRICS_MAX_KINDS",

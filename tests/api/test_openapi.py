@@ -61,18 +61,20 @@ async def test_each_operation_lists_the_statuses_it_can_return(document: dict[st
         "201",
         "401",
         "403",
+        "429",
         "409",
         "413",
         "415",
         "422",
         "503",
     }
-    assert statuses["getSession"] == {"200", "401", "403", "404", "503"}
-    assert statuses["listSessions"] == {"200", "401", "403", "422", "503"}
+    assert statuses["getSession"] == {"200", "401", "403", "404", "429", "503"}
+    assert statuses["listSessions"] == {"200", "401", "403", "422", "429", "503"}
     assert statuses["heartbeatSession"] == {
         "200",
         "401",
         "403",
+        "429",
         "404",
         "409",
         "413",
@@ -81,9 +83,9 @@ async def test_each_operation_lists_the_statuses_it_can_return(document: dict[st
         "503",
     }
     assert statuses["getLiveness"] == {"200"}
-    assert statuses["getHealth"] == {"200", "401", "403", "422"}
+    assert statuses["getHealth"] == {"200", "401", "403", "422", "429"}
     assert statuses["getMetrics"] == {"200", "401", "403", "503"}
-    assert statuses["revokeKey"] == {"200", "401", "403", "404", "422", "503"}
+    assert statuses["revokeKey"] == {"200", "401", "403", "404", "422", "429", "503"}
     for name, op in operations(document).items():
         for status, response in op["responses"].items():
             if status.startswith(("4", "5")):

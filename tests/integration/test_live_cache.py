@@ -3,31 +3,9 @@ a flush or a Redis that is away changes nothing but freshness."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 import redis.asyncio as redis
 
-from tests.support import Harness, running_app
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"sk-test-{uuid.uuid4().hex[:12]}:"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (redis.RedisError, OSError):
-        await client.aclose()
-        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
-    yield name
-    keys = [key async for key in client.scan_iter(match=f"{name}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+from tests.support import REDIS_URL, Harness, running_app
 
 
 async def live(api: Harness) -> tuple[int, int]:
@@ -35,25 +13,27 @@ async def live(api: Harness) -> tuple[int, int]:
     return body["active_sessions"], body["active_users"]
 
 
-async def test_the_cache_only_changes_freshness(sqlite_url: str, prefix: str) -> None:
+async def test_the_cache_only_changes_freshness(sqlite_url: str, redis_prefix: str) -> None:
     async with running_app(
-        sqlite_url, redis_url=REDIS_URL, redis_prefix=prefix, live_cache_ttl_s=60
+        sqlite_url, redis_url=REDIS_URL, redis_prefix=redis_prefix, live_cache_ttl_s=60
     ) as api:
         await api.post("/v1/sessions", {"id": "a", "user_id": "u1", "kind": "web"})
         assert await live(api) == (1, 1)
         await api.post("/v1/sessions", {"id": "b", "user_id": "u2", "kind": "web"})
         assert await live(api) == (1, 1)  # the cached answer, within its time to live
         client = redis.Redis.from_url(REDIS_URL)
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        keys = [key async for key in client.scan_iter(match=f"{redis_prefix}*")]
         assert keys, "the answer was cached under the prefix"
         await client.delete(*keys)  # what a flush or a restart of Redis does to it
         await client.aclose()
         assert await live(api) == (2, 2)  # read again from the database, nothing lost
 
 
-async def test_an_unreachable_redis_answers_from_the_database(sqlite_url: str, prefix: str) -> None:
+async def test_an_unreachable_redis_answers_from_the_database(
+    sqlite_url: str, redis_prefix: str
+) -> None:
     async with running_app(
-        sqlite_url, redis_url="redis://127.0.0.1:1/0", redis_prefix=prefix
+        sqlite_url, redis_url="redis://127.0.0.1:1/0", redis_prefix=redis_prefix
     ) as api:
         await api.post("/v1/sessions", {"id": "a", "user_id": "u1", "kind": "web"})
         assert await live(api) == (1, 1)

@@ -47,6 +47,8 @@ async def authenticate(request: Request, *, server_wide: bool = False) -> Princi
     it names in the tenant header. ``server_wide``: the operator key may also name none."""
     services: Services = request.app.state.services
     found = await services.auth.api_key(bearer_token(request))
+    # Before anything else is done for the request: a key over its limit costs no more.
+    await services.rate_limits.check(found)
     found = await services.auth.acting_on(found, request.headers.get(TENANT_HEADER))
     if found.server_wide and not server_wide:
         raise Forbidden(

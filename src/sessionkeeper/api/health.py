@@ -118,7 +118,7 @@ async def get_liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/v1/health", response_model=HealthOut, responses=problems(401, 403))
+@router.get("/v1/health", response_model=HealthOut, responses=problems(401, 403, 429))
 async def get_health(request: Request, services: ServicesDep, details: bool = False) -> HealthOut:
     """Is the session record trustworthy right now? Answers 200 with ``status`` ``ok``,
     ``degraded`` or ``down`` and the reasons, so that monitors can read the body; also when

@@ -4,7 +4,8 @@ Most of them follow from what an operation takes, and are added here to every ro
 features' included:
 
 - an operation that authenticates (a dependency from ``api/deps.py``) can answer 401 and
-  403, and 503 when the database cannot be reached to check the key;
+  403, 429 when its key is over its rate limit, and 503 when the database cannot be reached
+  to check the key;
 - one with a body can answer 413 (too large), 415 (an unknown ``Content-Encoding``) and 422;
 - one with query or path parameters that can be malformed can answer 422.
 
@@ -75,7 +76,7 @@ def _validated_params(dependant: Dependant) -> bool:
 def derived_statuses(route: APIRoute) -> list[int]:
     statuses: list[int] = []
     if _authenticates(route.dependant):
-        statuses += [401, 403, 503]
+        statuses += [401, 403, 429, 503]
     if route.body_field is not None:
         statuses += [413, 415, 422]
     elif _validated_params(route.dependant):

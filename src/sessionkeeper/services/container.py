@@ -12,6 +12,7 @@ from sessionkeeper.services.health import HealthService
 from sessionkeeper.services.liveness import Liveness
 from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.presence import PresenceService
+from sessionkeeper.services.rate_limits import RateLimits
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.session_reports import SessionReports
 from sessionkeeper.services.sessions import SessionService
@@ -38,6 +39,7 @@ class Services:
     liveness: Liveness
     reports: SessionReports
     audit: AuditLog
+    rate_limits: RateLimits
     features: Sequence[Feature[Any]] = ()
     _by_feature: dict[str, Any] = field(default_factory=dict)
 
@@ -58,6 +60,7 @@ class Services:
             liveness=Liveness(runtime),
             reports=SessionReports(runtime),
             audit=AuditLog(runtime),
+            rate_limits=RateLimits(runtime),
             features=tuple(features),
         )
         runtime.db.writer.recovery = services.liveness.recover

@@ -68,6 +68,11 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "sessionkeeper_rate_limited",
+            "Requests refused with 429 because their key was over its rate limit",
+            registry=r,
+        )
         self.active_sessions = Gauge(
             "sessionkeeper_active_sessions",
             "Active sessions, counted at each scrape of /metrics",
