@@ -16,6 +16,7 @@ from collections.abc import Callable
 from bench import (
     event_ingest,
     export,
+    fleet,
     heartbeat_batch,
     heartbeat_http,
     memory,
@@ -24,6 +25,7 @@ from bench import (
     rollup_catchup,
     rooms_cleanup,
     sweep,
+    workers,
 )
 from bench.config import RunConfig
 from bench.databases import postgres_available, postgres_version
@@ -41,6 +43,8 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     rollup_catchup.NAME: rollup_catchup.run,
     export.NAME: export.run,
     rooms_cleanup.NAME: rooms_cleanup.run,
+    workers.NAME: workers.run,
+    fleet.NAME: fleet.run,
 }
 
 

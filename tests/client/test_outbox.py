@@ -277,6 +277,25 @@ def test_the_backlog_thins_further_once_the_timeout_is_known() -> None:
     assert box.pending <= 60 // 6 + 2
 
 
+def test_a_deadline_held_after_an_outage_does_not_stretch_the_gaps_kept() -> None:
+    # After the service's own outage the server holds the session open a full timeout from
+    # its return: the deadline lies 20 s after the last beat, but the timeout is still 6 s.
+    box = outbox(heartbeat_every=1.0)
+    for n in range(1, 61):
+        box.beat(T0 + 1_000 * n)
+    held = session("s1", timeout=20_000, timeout_s=6.0)
+    box.answered(take(box, "start"), held)
+    kept = [T0, *list(box._beats._ats)]
+    assert all(b - a <= 6_000 for a, b in itertools.pairwise(kept))
+    # From a server that does not say its timeout, the deadline is all there is to go by.
+    box = outbox(heartbeat_every=1.0)
+    for n in range(1, 61):
+        box.beat(T0 + 1_000 * n)
+    box.answered(take(box, "start"), session("s1", timeout=20_000))
+    kept = [T0, *list(box._beats._ats)]
+    assert max(b - a for a, b in itertools.pairwise(kept)) > 6_000
+
+
 def test_a_backlog_of_snapshots_keeps_changes_and_shares_unchanged_states() -> None:
     backlog = Backlog(max_gap_ms=3_000, max_kept=1_000)
     ann = [{"user_id": "ann", "kind": "voice"}]

@@ -26,6 +26,11 @@ class SessionOut(BaseModel):
     started_at: datetime
     last_seen_at: datetime
     expires_at: datetime | None = Field(description="When an active session times out")
+    timeout_s: float = Field(
+        description="The timeout of the policy in force: a heartbeat keeps the session open "
+        "this long. (expires_at can be later: after the service's own outage, a session is "
+        "held open a full timeout from the moment it was back.)"
+    )
     ended_at: datetime | None
     duration_s: float | None = Field(description="ended_at - started_at, once closed")
     duration_bounds_s: tuple[float, float] | None = Field(
@@ -60,6 +65,7 @@ class SessionOut(BaseModel):
             started_at=from_ms(session.started_at),
             last_seen_at=from_ms(session.last_seen_at),
             expires_at=from_ms(session.expires_at) if active else None,
+            timeout_s=session.timeout_ms / 1000,
             ended_at=None if session.ended_at is None else from_ms(session.ended_at),
             duration_s=None if session.duration_ms is None else session.duration_ms / 1000,
             duration_bounds_s=None if bounds is None else (bounds[0] / 1000, bounds[1] / 1000),

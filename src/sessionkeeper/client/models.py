@@ -67,6 +67,9 @@ class Session:
     duration_bounds_s: tuple[float, float] | None = None
     # The earlier session of the same user this one continues after a real gap.
     continues: str | None = None
+    # The timeout in force: a heartbeat keeps the session open this long (None from servers
+    # that do not say).
+    timeout_s: float | None = None
     # How often late evidence corrected it after it timed out, and when last.
     amended_count: int = 0
     amended_at: datetime | None = None
@@ -96,6 +99,7 @@ class Session:
             duration_s=data.get("duration_s"),
             duration_bounds_s=_bounds_or_none(data.get("duration_bounds_s")),
             continues=data.get("continues"),
+            timeout_s=data.get("timeout_s"),
             amended_count=int(data.get("amended_count") or 0),
             amended_at=_time_or_none(data.get("amended_at")),
             subject=dict(data.get("subject") or {}),

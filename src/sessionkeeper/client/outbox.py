@@ -302,10 +302,15 @@ class Outbox:
             self._set_timeout(round(policy.timeout_s * 1000))
 
     def _learn(self, session: Session | None) -> None:
-        """An open session's deadline tells the timeout in force (a policy may change)."""
+        """An open session tells the timeout in force (a policy may change). Its deadline
+        tells it only from servers that do not say: after the service's own outage the
+        deadline is held later, and a backlog thinned to that gap would break the chain."""
         if session is None or session.expires_at is None or not session.is_active:
             return
-        timeout_ms = as_ms(session.expires_at) - as_ms(session.last_seen_at)
+        if session.timeout_s is not None:
+            timeout_ms = round(session.timeout_s * 1000)
+        else:
+            timeout_ms = as_ms(session.expires_at) - as_ms(session.last_seen_at)
         self._set_timeout(timeout_ms)
         if self._interval_s is None and self._policies_unreadable:
             # The policies were unreadable: beat as the default policy does per timeout.
