@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 from tests.faults import proxied_postgres
-from tests.ledger import Ledger, lost
+from tests.ledger import Ledger, as_stored, lost
 from tests.processes import Servers
 
 from bench.config import RunConfig
@@ -219,14 +219,6 @@ def _figures(
             errors.append(abs(_ms(last.ended_at) - truth.ended_ms))
             acknowledged = max(ledger.beats.get(s.id, _ms(s.started_at)) for s in mine)
             floors.append(abs(acknowledged + GRACE_S * 1000 - truth.ended_ms))
-    as_json = {
-        sid: {
-            "last_seen_at": s.last_seen_at.isoformat(),
-            "status": s.status.value,
-            "ended_at": None if s.ended_at is None else s.ended_at.isoformat(),
-        }
-        for sid, s in stored.items()
-    }
     return {
         "applications": len(fleet),
         "crashed": sum(p.crashes_at is not None for p in fleet),
@@ -238,7 +230,7 @@ def _figures(
         "crash_error_ms": statistics.mean(errors) if errors else 0.0,
         "crash_floor_ms": statistics.mean(floors) if floors else 0.0,
         "lost_applications": lost_apps,
-        "lost_writes": len(lost(ledger, as_json)),
+        "lost_writes": len(lost(ledger, as_stored(stored.values()))),
         "left_open": sum(s.status.value == "active" for s in stored.values()),
         "wrongly_timed_out": wrongly_timed_out,
         "continuations": sum(s.continues is not None for s in stored.values()),

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 
 import httpx
+
+from sessionkeeper.client import Session
 
 
 def _ms(value: str) -> int:
@@ -83,3 +86,15 @@ def lost(ledger: Ledger, stored: dict[str, dict[str, object]]) -> list[str]:
         elif _ms(str(session["ended_at"])) != at:
             missing.append(f"end of {sid} at {at}")
     return missing
+
+
+def as_stored(sessions: Iterable[Session]) -> dict[str, dict[str, object]]:
+    """The client's sessions as :func:`lost` reads them (the API's fields it checks)."""
+    return {
+        s.id: {
+            "last_seen_at": s.last_seen_at.isoformat(),
+            "status": s.status.value,
+            "ended_at": None if s.ended_at is None else s.ended_at.isoformat(),
+        }
+        for s in sessions
+    }
