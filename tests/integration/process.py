@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.processes import Server, free_port
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -39,22 +39,8 @@ def run_cli(
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Served:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+class Served(Server):
+    """A ``serve`` process that is stopped gracefully (SIGTERM) rather than killed."""
 
     def stop(self) -> None:
         if self.proc.poll() is None:
