@@ -252,3 +252,19 @@ async def test_static_assets_are_served_from_the_package(api: Harness) -> None:
         assert answer.status_code == 200 and len(answer.content) > 100
     assert (await api.client.get("/admin/static/..%2Fservice.py")).status_code == 404
     assert (await api.client.get("/admin/static/VENDORED.md")).status_code == 404
+
+
+async def test_links_and_cookies_carry_the_root_path_behind_a_proxy(api: Harness) -> None:
+    # Served under /sk (SESSIONKEEPER_ROOT_PATH): the browser's paths all start with it.
+    api.app.root_path = "/sk"
+    answer = await api.client.get("/sk/admin/sessions")
+    assert answer.headers["location"].startswith("/sk/admin/login?next=%2Fsk%2Fadmin%2Fsessions")
+    form = await api.client.get("/sk/admin/login")
+    assert 'action="/sk/admin/login"' in form.text and "/sk/admin/static/" in form.text
+    done = await api.client.post(
+        "/sk/admin/login",
+        data={"csrf": csrf_of(form.text), "key": api.keys["admin"], "next": "https://evil.test/"},
+    )
+    assert done.headers["location"] == "/sk/admin"  # never another site
+    assert "Path=/sk/admin" in done.headers["set-cookie"]
+    assert (await api.client.get("/sk/admin/sessions")).status_code == 200

@@ -17,6 +17,7 @@ from sessionkeeper.dashboard.rules import COOKIE, CSRF_FIELD, LOGIN_COOKIE
 from sessionkeeper.dashboard.web import (
     PREFIX,
     Visitor,
+    base,
     checked_form,
     current,
     form,
@@ -48,12 +49,14 @@ def _https(request: Request) -> bool:
 @router.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
     nonce = get_dashboard(request).access.new_login_nonce()
-    response = page("login.html", request, None, token=nonce, next=safe_next(next), error=None)
+    response = page(
+        "login.html", request, None, token=nonce, next=safe_next(request, next), error=None
+    )
     response.set_cookie(
         LOGIN_COOKIE,
         nonce,
         max_age=3600,
-        path=f"{PREFIX}/login",
+        path=f"{base(request)}/login",
         httponly=True,
         samesite="strict",
         secure=_https(request),
@@ -65,7 +68,7 @@ async def login_form(request: Request, next: str | None = None) -> Response:
 async def log_in(request: Request) -> Response:
     values = await form(request)
     access = get_dashboard(request).access
-    target = safe_next(values.get("next"))
+    target = safe_next(request, values.get("next"))
     expected = request.cookies.get(LOGIN_COOKIE)
     error = None
     if not expected or values.get(CSRF_FIELD) != expected:
@@ -87,7 +90,7 @@ async def log_in(request: Request) -> Response:
             LOGIN_COOKIE,
             nonce,
             max_age=3600,
-            path=f"{PREFIX}/login",
+            path=f"{base(request)}/login",
             httponly=True,
             samesite="strict",
             secure=_https(request),
@@ -95,7 +98,7 @@ async def log_in(request: Request) -> Response:
         return response
     response = secured(RedirectResponse(target, status_code=303))
     _set_login(request, response, access.cookie(login))
-    response.delete_cookie(LOGIN_COOKIE, path=f"{PREFIX}/login")
+    response.delete_cookie(LOGIN_COOKIE, path=f"{base(request)}/login")
     return response
 
 
@@ -104,7 +107,7 @@ def _set_login(request: Request, response: Response, value: str) -> None:
         COOKIE,
         value,
         max_age=round(get_dashboard(request).access.ttl_ms / 1000),
-        path=PREFIX,
+        path=base(request),
         httponly=True,
         samesite="strict",
         secure=_https(request),
@@ -117,8 +120,8 @@ async def log_out(request: Request) -> Response:
     if not isinstance(visitor, Visitor):
         return visitor
     await checked_form(request, visitor)
-    response = secured(RedirectResponse(f"{PREFIX}/login", status_code=303))
-    response.delete_cookie(COOKIE, path=PREFIX)
+    response = secured(RedirectResponse(f"{base(request)}/login", status_code=303))
+    response.delete_cookie(COOKIE, path=base(request))
     return response
 
 
@@ -137,7 +140,7 @@ async def switch_tenant(request: Request) -> Response:
     access = get_dashboard(request).access
     login = visitor.login
     switched = type(login)(login.key_digest, wanted, login.expires_at, login.nonce)
-    response = secured(RedirectResponse(f"{PREFIX}?notice=tenant", status_code=303))
+    response = secured(RedirectResponse(f"{base(request)}?notice=tenant", status_code=303))
     _set_login(request, response, access.cookie(switched))
     return response
 
@@ -159,9 +162,9 @@ async def confirm_end(request: Request, session_id: str) -> Response:
             f"End {found.user_id}'s {found.kind} session now, with end reason admin. "
             "The end is exact (now) and cannot be undone."
         ),
-        action=f"{PREFIX}/sessions/{session_id}/end",
+        action=f"{base(request)}/sessions/{session_id}/end",
         button="End the session",
-        back=f"{PREFIX}/sessions/{session_id}",
+        back=f"{base(request)}/sessions/{session_id}",
     )
 
 
@@ -173,7 +176,7 @@ async def end_session(request: Request, session_id: str) -> Response:
     await checked_form(request, visitor)
     await get_dashboard(request).end_session(visitor.principal, session_id)
     return secured(
-        RedirectResponse(f"{PREFIX}/sessions/{session_id}?notice=ended", status_code=303)
+        RedirectResponse(f"{base(request)}/sessions/{session_id}?notice=ended", status_code=303)
     )
 
 
@@ -191,9 +194,9 @@ async def confirm_action(request: Request, name: str) -> Response:
         visitor,
         title=title,
         explain=explain,
-        action=f"{PREFIX}/actions/{name}",
+        action=f"{base(request)}/actions/{name}",
         button=title,
-        back=PREFIX,
+        back=base(request),
     )
 
 
@@ -212,4 +215,4 @@ async def run_action(request: Request, name: str) -> Response:
         notice = "cleaned"
     else:
         raise NotFound(f"no dashboard action {name!r}")
-    return secured(RedirectResponse(f"{PREFIX}?notice={notice}", status_code=303))
+    return secured(RedirectResponse(f"{base(request)}?notice={notice}", status_code=303))

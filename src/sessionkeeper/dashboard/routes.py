@@ -21,6 +21,7 @@ from sessionkeeper.dashboard.web import (
     HERE,
     PREFIX,
     Visitor,
+    base,
     current,
     get_dashboard,
     page,
@@ -117,9 +118,9 @@ async def sessions(
         # Search: a session id opens that session; anything else is a user's sessions.
         found = await dashboard.find(visitor.principal, q.strip())
         if found is not None:
-            return RedirectResponse(f"{PREFIX}/sessions/{found.id}", status_code=303)
+            return RedirectResponse(f"{base(request)}/sessions/{found.id}", status_code=303)
         return RedirectResponse(
-            f"{PREFIX}/sessions?{urlencode({'user_id': q.strip()})}", status_code=303
+            f"{base(request)}/sessions?{urlencode({'user_id': q.strip()})}", status_code=303
         )
     try:
         pairs, own = _filters(request)
@@ -148,10 +149,10 @@ async def sessions(
         next_url=(
             None
             if next_cursor is None
-            else f"{PREFIX}/sessions?{next_query}&cursor={encode_cursor(next_cursor)}"
+            else f"{base(request)}/sessions?{next_query}&cursor={encode_cursor(next_cursor)}"
         ),
-        first_url=f"{PREFIX}/sessions?{next_query}" if own.get("cursor") else None,
-        export_url=f"{PREFIX}/sessions/export.csv?{urlencode(pairs)}",
+        first_url=f"{base(request)}/sessions?{next_query}" if own.get("cursor") else None,
+        export_url=f"{base(request)}/sessions/export.csv?{urlencode(pairs)}",
     )
     return page("sessions.html", request, visitor, error=None, **state)
 
@@ -178,7 +179,7 @@ def _form_state(
         "rows": [],
         "next_url": None,
         "first_url": None,
-        "export_url": f"{PREFIX}/sessions/export.csv",
+        "export_url": f"{base(request)}/sessions/export.csv",
     }
 
 
@@ -233,7 +234,9 @@ async def rooms(request: Request, cursor: str | None = None) -> Response:
         visitor.principal, limit=rules.DEFAULT_PAGE, after=decode_cursor(cursor)
     )
     next_url = (
-        None if next_cursor is None else f"{PREFIX}/rooms?cursor={encode_cursor(next_cursor)}"
+        None
+        if next_cursor is None
+        else f"{base(request)}/rooms?cursor={encode_cursor(next_cursor)}"
     )
     return page("rooms.html", request, visitor, rooms=found, next_url=next_url)
 
@@ -246,5 +249,5 @@ async def audit(request: Request, before: Annotated[int | None, Query(ge=1)] = N
     entries, next_before = await get_dashboard(request).audit(
         visitor.principal, limit=rules.DEFAULT_PAGE, before=before
     )
-    next_url = None if next_before is None else f"{PREFIX}/audit?before={next_before}"
+    next_url = None if next_before is None else f"{base(request)}/audit?before={next_before}"
     return page("audit.html", request, visitor, entries=entries, next_url=next_url)

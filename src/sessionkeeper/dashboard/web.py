@@ -102,12 +102,12 @@ def to_login(request: Request) -> Response:
     """Where a visitor without a valid login goes: the login page, or for htmx a redirect
     it follows (an error status would only be logged in the page's console)."""
     if request.headers.get("HX-Request"):
-        return Response(status_code=200, headers={"HX-Redirect": f"{PREFIX}/login"})
-    target = request.url.path
+        return Response(status_code=200, headers={"HX-Redirect": f"{base(request)}/login"})
+    target = base(request) + request.url.path.partition(PREFIX)[2]
     if request.url.query:
         target += "?" + request.url.query
     return secured(
-        RedirectResponse(f"{PREFIX}/login?next={quote(target, safe='')}", status_code=303)
+        RedirectResponse(f"{base(request)}/login?next={quote(target, safe='')}", status_code=303)
     )
 
 
@@ -130,7 +130,7 @@ def page(
     html = templates.get_template(template).render(
         request=request,
         visitor=visitor,
-        prefix=PREFIX,
+        prefix=base(request),
         csrf_field=CSRF_FIELD,
         csrf_header=CSRF_HEADER,
         **values,
@@ -152,8 +152,16 @@ async def checked_form(request: Request, visitor: Visitor) -> dict[str, str]:
     return values
 
 
-def safe_next(target: str | None) -> str:
+def safe_next(request: Request, target: str | None) -> str:
     """Only a path of the dashboard: never another site (an open redirect)."""
-    if target and target.startswith(PREFIX) and not target.startswith("//"):
+    home = base(request)
+    if target and target.startswith(home) and not target.startswith("//"):
         return target
-    return PREFIX
+    return home
+
+
+def base(request: Request) -> str:
+    """The dashboard's path as the browser sees it: behind a proxy that serves the app under a
+    path (``SESSIONKEEPER_ROOT_PATH``), with that path first."""
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/") + PREFIX
