@@ -48,7 +48,6 @@ async def test_login_then_a_session_started_on_another_process_appears_live(
     await expect(page.locator("#count-started")).to_have_text("1")
     await expect(page.locator("#count-users")).to_have_text("1")
     assert await page.evaluate("() => window.sameDocument === true")
-    await dashboard.shot(page, "overview")
     # The shared secret: the login is good on the other process too.
     other = await dashboard.new_page()
     await other.goto(f"{dashboard.other.base_url}/admin/sessions")
@@ -172,7 +171,13 @@ async def test_keyboard_only_through_the_sessions_table(dashboard: Dashboard) ->
 
 async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None:
     await start(dashboard, "phone-1", "erin", "voice", label="General")
+    for n, kind in enumerate(["game", "game", "lesson", "voice", "lesson"]):
+        await start(dashboard, f"day-{n}", f"user-{n % 3}", kind)
     async with dashboard.api() as api:
+        for n in (0, 2):
+            assert (await api.post(f"/v1/sessions/day-{n}/end")).status_code == 200
+        # The daily rollups now rather than at the job's next minute, for the charts.
+        assert (await api.post("/v1/maintenance/rollup")).status_code == 200
         room = await api.post(
             "/v1/rooms", json={"id": "room-1", "kind": "reading", "created_by": "erin"}
         )
@@ -181,6 +186,12 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
         assert joined.status_code == 201, joined.text
     desktop = await dashboard.new_page()
     await dashboard.log_in(desktop)
+    await expect(desktop.locator("#count-active")).to_have_text("6")
+    await desktop.wait_for_function(
+        "() => ['chart-daily', 'chart-durations', 'chart-hourly']"
+        ".every(id => window.Chart && window.Chart.getChart(id))"
+    )
+    await dashboard.shot(desktop, "overview")
     await desktop.goto(f"{dashboard.url}/admin/rooms")
     await expect(desktop.locator("text=room-1")).to_be_visible()
     await dashboard.shot(desktop, "rooms")

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,7 +200,3 @@ def sum_by_day(rows: Iterable[tuple[str, int, int]]) -> dict[str, tuple[int, int
         before = days.get(day, (0, 0))
         days[day] = (before[0] + started, before[1] + users)
     return days
-
-
-def filters_as_dict(pairs: Iterable[tuple[str, str]]) -> Mapping[str, str]:
-    return dict(pairs)

@@ -30,7 +30,7 @@ from sessionkeeper.rooms.cleanup import CleanupStatus
 from sessionkeeper.rooms.service import Rooms, RoomView
 from sessionkeeper.rooms.store import RoomFilter
 from sessionkeeper.services.container import Services
-from sessionkeeper.services.health import Health
+from sessionkeeper.services.health import Health, HealthStatus
 from sessionkeeper.settings import store as settings_store
 from sessionkeeper.settings.rules import day_of, day_start, zone
 from sessionkeeper.storage.audit import AuditEntry
@@ -112,6 +112,8 @@ class Dashboard:
 
     async def counters(self, principal: Principal) -> Counters:
         health = await self.services.health.check(principal)
+        if health.status is HealthStatus.DOWN:  # say so, rather than fail the page
+            return Counters(health, 0, 0, 0, None)
         start = await self._today_start(principal)
         reports = self.services.reports
         started = await reports.stats(principal, SessionFilter(started_after=start), None)

@@ -56,6 +56,10 @@ def _duration(ms: float | None) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
+def _seconds(ms: int | None) -> str:
+    return "—" if not ms else f"{ms / 1000:g} s"
+
+
 templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,
@@ -63,7 +67,7 @@ templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters.update(time=_time, iso=_iso, duration=_duration, urlpart=quote)
+templates.filters.update(time=_time, iso=_iso, duration=_duration, seconds=_seconds, urlpart=quote)
 
 
 def get_dashboard(request: Request) -> Dashboard:
