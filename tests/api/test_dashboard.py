@@ -271,3 +271,31 @@ async def test_links_and_cookies_carry_the_root_path_behind_a_proxy(api: Harness
     assert done.headers["location"] == "/sk/admin"  # never another site
     assert "Path=/sk/admin" in done.headers["set-cookie"]
     assert (await api.client.get("/sk/admin/sessions")).status_code == 200
+
+
+async def test_revoke_a_room_invitation_by_hand(api: Harness) -> None:
+    await api.post("/v1/rooms", {"id": "r1", "kind": "lesson", "created_by": "t"})
+    invite = (await api.post("/v1/rooms/r1/invites", {"max_uses": 5})).json()
+    await log_in(api)
+    room = await api.client.get("/admin/sessions/r1")
+    assert invite["id"] in room.text and "Revoke…" in room.text
+    link = f"/admin/invites/{invite['id']}/revoke?room=r1"
+    confirm = await api.client.get(link)
+    assert "Revoke the invitation" in confirm.text
+    assert (await api.client.post(link, data={})).status_code == 403  # no CSRF token
+    assert (await api.get(f"/v1/invites/{invite['token']}")).json()["valid"] is True
+    done = await api.client.post(link, data={"csrf": csrf_of(confirm.text)})
+    assert done.headers["location"] == "/admin/sessions/r1?notice=revoked"
+    status = (await api.get(f"/v1/invites/{invite['token']}")).json()
+    assert (status["valid"], status["reason"]) == (False, "invite_revoked")
+    entry = (await api.get("/v1/audit")).json()["items"][0]
+    assert (entry["action"], entry["target"], entry["details"]) == (
+        "invite.revoke",
+        invite["id"],
+        {"room_id": "r1"},
+    )
+    assert "revoked" in (await api.client.get("/admin/sessions/r1")).text
+    unknown = await api.client.post(
+        "/admin/invites/nope/revoke?room=r1", data={"csrf": csrf_of(confirm.text)}
+    )
+    assert unknown.status_code == 404

@@ -9,6 +9,8 @@ never repeats it.
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
@@ -216,3 +218,32 @@ async def run_action(request: Request, name: str) -> Response:
     else:
         raise NotFound(f"no dashboard action {name!r}")
     return secured(RedirectResponse(f"{base(request)}?notice={notice}", status_code=303))
+
+
+@router.get("/invites/{invite_id}/revoke")
+async def confirm_revoke(request: Request, invite_id: str, room: str = "") -> Response:
+    visitor = await current(request)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    target = f"{base(request)}/invites/{quote(invite_id, safe='')}/revoke"
+    return page(
+        "confirm.html",
+        request,
+        visitor,
+        title=f"Revoke invitation {invite_id}",
+        explain="Joins through this invitation will be refused (410 invite_revoked) from now on.",
+        action=f"{target}?{urlencode({'room': room})}",
+        button="Revoke the invitation",
+        back=f"{base(request)}/sessions/{quote(room, safe='')}" if room else base(request),
+    )
+
+
+@router.post("/invites/{invite_id}/revoke")
+async def revoke_invite(request: Request, invite_id: str, room: str = "") -> Response:
+    visitor = await current(request)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    await checked_form(request, visitor)
+    await get_dashboard(request).revoke_invite(visitor.principal, invite_id, room)
+    back = f"{base(request)}/sessions/{quote(room, safe='')}" if room else base(request)
+    return secured(RedirectResponse(f"{back}?notice=revoked", status_code=303))

@@ -47,6 +47,7 @@ NOTICES = {
     "swept": "The sweep ran. The audit log records it.",
     "cleaned": "The cleanup ran. The audit log records it.",
     "tenant": "Switched tenant.",
+    "revoked": "The invitation was revoked. The audit log records it.",
 }
 
 

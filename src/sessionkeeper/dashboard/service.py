@@ -27,6 +27,7 @@ from sessionkeeper.events.rules import EventFilter
 from sessionkeeper.events.service import EventService
 from sessionkeeper.rollups.bundle import Rollups
 from sessionkeeper.rooms.cleanup import CleanupStatus
+from sessionkeeper.rooms.invite_store import Invite
 from sessionkeeper.rooms.service import Rooms, RoomView
 from sessionkeeper.rooms.store import RoomFilter
 from sessionkeeper.services.container import Services
@@ -38,6 +39,7 @@ from sessionkeeper.storage.audit import AuditEntry
 HOUR_MS = 3_600_000
 CHART_DAYS = 30
 EVENTS_SHOWN = 200
+INVITES_SHOWN = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class SessionDetail:
     steps: list[rules.Step]
     room: RoomView | None = None
     events_truncated: bool = False
+    invites: list[Invite] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -202,7 +205,16 @@ class Dashboard:
         room = None
         with contextlib.suppress(NotFound):  # an ordinary session, not a room
             room = await self.services.of(Rooms).rooms.get(principal, session_id)
-        return SessionDetail(session, steps, room, events_truncated=more is not None)
+        invites = []
+        if room is not None:
+            invites = await self.rt.db.reader.run(
+                lambda conn: dashboard_store.invites_of_room(
+                    conn, principal, session_id, limit=INVITES_SHOWN
+                )
+            )
+        return SessionDetail(
+            session, steps, room, events_truncated=more is not None, invites=invites
+        )
 
     async def export(self, principal: Principal, where: SessionFilter) -> AsyncIterator[str]:
         return await self.services.reports.export_csv(principal, where)
@@ -232,6 +244,12 @@ class Dashboard:
         closed = result.closed_for(principal)
         await self.services.audit.record(principal, "sweep.run", details={"closed": closed})
         return closed
+
+    async def revoke_invite(self, principal: Principal, invite_id: str, room_id: str) -> None:
+        await self.services.of(Rooms).invites.revoke(principal, invite_id)
+        await self.services.audit.record(
+            principal, "invite.revoke", target=invite_id, details={"room_id": room_id}
+        )
 
     async def cleanup(self, principal: Principal) -> int:
         result = await self.services.of(Rooms).cleaner.run()
