@@ -184,6 +184,8 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
         assert room.status_code == 201, room.text
         joined = await api.post("/v1/rooms/room-1/participants", json={"user_id": "erin"})
         assert joined.status_code == 201, joined.text
+        invite = await api.post("/v1/rooms/room-1/invites", json={"max_uses": 5})
+        assert invite.status_code == 201, invite.text
     desktop = await dashboard.new_page()
     await dashboard.log_in(desktop)
     await expect(desktop.locator("#count-active")).to_have_text("6")
@@ -197,6 +199,7 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
     await dashboard.shot(desktop, "rooms")
     await desktop.goto(f"{dashboard.url}/admin/sessions/room-1")
     await expect(desktop.locator("#participants-title")).to_be_visible()
+    await expect(desktop.locator("#invites-table")).to_contain_text(invite.json()["id"])
     await dashboard.shot(desktop, "room")
     phone = await dashboard.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     await dashboard.log_in(phone)
