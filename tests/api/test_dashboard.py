@@ -206,6 +206,9 @@ async def test_rooms_page_and_a_room_with_its_participants(api: Harness) -> None
     assert rooms.status_code == 200 and "/admin/sessions/r1" in rooms.text
     detail = await api.client.get("/admin/sessions/r1")
     assert "Participants" in detail.text and "alice" in detail.text
+    # A room closes after its inactivity, not after a session timeout.
+    assert "goes inactive unless someone is present" in detail.text
+    assert "times out unless a heartbeat comes" not in detail.text
 
 
 async def test_charts_and_tenant_isolation(api: Harness) -> None:

@@ -95,6 +95,9 @@ def csrf_valid(secret: bytes, nonce: str, sent: str | None) -> bool:
 # The timeline of one session
 
 
+DEADLINE = "times out unless a heartbeat comes"
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     at: int
@@ -147,7 +150,7 @@ def timeline(session: Session, events: Iterable[tuple[int, str, str]] = ()) -> l
         steps.append(
             Step(
                 session.expires_at,
-                "times out unless a heartbeat comes",
+                DEADLINE,
                 f"then it ends at the last heartbeat plus {_seconds(session.grace_ms)}",
             )
         )
@@ -156,6 +159,15 @@ def timeline(session: Session, events: Iterable[tuple[int, str, str]] = ()) -> l
             Step(session.amended_at, "amended", f"late evidence, {session.amended_count} times")
         )
     return sorted(steps, key=lambda step: step.at)
+
+
+def room_timeline(steps: list[Step], inactive_at: int | None, room_timeout_ms: int) -> list[Step]:
+    """A room's timeline: it closes after its inactivity, not after a session timeout."""
+    kept = [step for step in steps if step.what != DEADLINE]
+    if inactive_at is not None:
+        detail = f"no participant present for its room timeout ({_seconds(room_timeout_ms)})"
+        kept.append(Step(inactive_at, "goes inactive unless someone is present", detail))
+    return sorted(kept, key=lambda step: step.at)
 
 
 # Charts

@@ -207,6 +207,7 @@ class Dashboard:
             room = await self.services.of(Rooms).rooms.get(principal, session_id)
         invites = []
         if room is not None:
+            steps = rules.room_timeline(steps, room.inactive_at, room.room.room_timeout_ms)
             invites = await self.rt.db.reader.run(
                 lambda conn: dashboard_store.invites_of_room(
                     conn, principal, session_id, limit=INVITES_SHOWN

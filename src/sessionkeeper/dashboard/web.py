@@ -57,7 +57,9 @@ def _duration(ms: float | None) -> str:
 
 
 def _seconds(ms: int | None) -> str:
-    return "—" if not ms else f"{ms / 1000:g} s"
+    if not ms:
+        return "—"
+    return f"{ms / 1000:g} s" if ms < 600_000 else _duration(ms)
 
 
 templates = jinja2.Environment(
