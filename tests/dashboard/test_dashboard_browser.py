@@ -17,6 +17,40 @@ pytestmark = pytest.mark.slow
 # Long enough for a busy machine; the page polls every second.
 WAIT_MS = 15_000
 
+# Every visible text's contrast with the background it is drawn on (WCAG 2 relative
+# luminance); returns the texts below AA: 4.5:1, or 3:1 for large text.
+LOW_CONTRAST_JS = """
+() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || !el.checkVisibility()) continue;
+    const style = getComputedStyle(el);
+    const fg = rgb(style.color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) low.push(`${node.textContent.trim()}: ${ratio.toFixed(2)}`);
+  }
+  return low;
+}
+"""
+
 
 async def start(dash: Dashboard, sid: str, user: str, kind: str, **extra: object) -> None:
     async with dash.api() as api:
@@ -194,6 +228,7 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
         ".every(id => window.Chart && window.Chart.getChart(id))"
     )
     await dashboard.shot(desktop, "overview")
+    assert await desktop.evaluate(LOW_CONTRAST_JS) == []
     await desktop.goto(f"{dashboard.url}/admin/rooms")
     await expect(desktop.locator("text=room-1")).to_be_visible()
     await dashboard.shot(desktop, "rooms")
@@ -214,5 +249,6 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
         # scroll inside their own region).
         width = await phone.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 390, (path, width)
+        assert await phone.evaluate(LOW_CONTRAST_JS) == [], path
         await dashboard.shot(phone, name)
     assert dashboard.problems == []
