@@ -302,3 +302,19 @@ async def test_revoke_a_room_invitation_by_hand(api: Harness) -> None:
         "/admin/invites/nope/revoke?room=r1", data={"csrf": csrf_of(confirm.text)}
     )
     assert unknown.status_code == 404
+
+
+async def test_a_login_expires(api: Harness) -> None:
+    await log_in(api)
+    api.advance(api.runtime.settings.dashboard_login_ttl_s - 60)
+    assert (await api.client.get("/admin")).status_code == 200
+    api.advance(120)
+    assert (await api.client.get("/admin")).status_code == 303
+
+
+async def test_the_export_refuses_a_filter_the_api_refuses(api: Harness) -> None:
+    await log_in(api)
+    bad = await api.client.get("/admin/sessions/export.csv", params={"min_duration_s": "-1"})
+    assert bad.status_code == 422 and bad.json()["field"] == "min_duration_s"
+    unknown = await api.client.get("/admin/sessions/export.csv", params={"colour": "red"})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "colour"

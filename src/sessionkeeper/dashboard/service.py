@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sessionkeeper.clock import monotonic_s
 from sessionkeeper.dashboard import rules
 from sessionkeeper.dashboard import store as dashboard_store
 from sessionkeeper.dashboard.access import Access
@@ -39,6 +40,8 @@ from sessionkeeper.storage.audit import AuditEntry
 HOUR_MS = 3_600_000
 CHART_DAYS = 30
 EVENTS_SHOWN = 200
+CHARTS_TTL_S = 30.0
+MAX_CACHED_CHARTS = 1000
 INVITES_SHOWN = 100
 
 
@@ -99,6 +102,7 @@ class Dashboard:
         self.services = services
         self.rt = services.runtime
         self.access = Access(services)
+        self._charts: dict[tuple[int, str | None], tuple[float, Charts]] = {}
 
     @classmethod
     def build(cls, services: Services) -> Dashboard:
@@ -131,6 +135,19 @@ class Dashboard:
         )
 
     async def charts(self, principal: Principal) -> Charts:
+        """The overview's charts, read at most once per ``CHARTS_TTL_S`` per tenant: about
+        thirty reads each, and days and hours change slowly."""
+        key = (principal.tenant_id, principal.user_id)
+        cached = self._charts.get(key)
+        if cached is not None and cached[0] > monotonic_s():
+            return cached[1]
+        charts = await self._read_charts(principal)
+        if len(self._charts) > MAX_CACHED_CHARTS:
+            self._charts.clear()
+        self._charts[key] = (monotonic_s() + CHARTS_TTL_S, charts)
+        return charts
+
+    async def _read_charts(self, principal: Principal) -> Charts:
         charts = Charts()
         daily = await self.services.of(Rollups).history.daily(principal, days_back=CHART_DAYS)
         per_day = rules.sum_by_day(
