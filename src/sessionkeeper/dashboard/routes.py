@@ -145,6 +145,7 @@ async def sessions(
     )
     state = _form_state(request, pairs, own)
     next_query = urlencode([*pairs, ("order", order), ("limit", str(limit))])
+    other = "oldest" if order == "newest" else "newest"
     state.update(
         rows=rows,
         next_url=(
@@ -154,6 +155,7 @@ async def sessions(
         ),
         first_url=f"{base(request)}/sessions?{next_query}" if own.get("cursor") else None,
         export_url=f"{base(request)}/sessions/export.csv?{urlencode(pairs)}",
+        resort_url=f"{base(request)}/sessions?{urlencode([*pairs, ('order', other)])}",
     )
     return page("sessions.html", request, visitor, error=None, **state)
 
@@ -181,6 +183,7 @@ def _form_state(
         "next_url": None,
         "first_url": None,
         "export_url": f"{base(request)}/sessions/export.csv",
+        "resort_url": f"{base(request)}/sessions",
     }
 
 
