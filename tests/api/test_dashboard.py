@@ -155,8 +155,9 @@ async def test_sessions_page_filters_and_pages_with_the_state_in_the_url(api_any
     oldest = await api.client.get("/admin/sessions", params={"order": "oldest", "limit": "1"})
     assert "/admin/sessions/s0" in oldest.text and "/admin/sessions/s4" not in oldest.text
     assert 'aria-sort="ascending"' in oldest.text and "order=newest" in oldest.text
-    bad = await api.client.get("/admin/sessions", params={"status": "nope"})
+    bad = await api.client.get("/admin/sessions", params={"status": "nope", "kind": "game"})
     assert bad.status_code == 422 and "status must be one of" in bad.text
+    assert 'name="kind" value="game"' in bad.text  # the form keeps what was sent
     # Search: an id opens the session, anything else is a user.
     found = await api.client.get("/admin/sessions", params={"q": "s2"})
     assert found.headers["location"] == "/admin/sessions/s2"

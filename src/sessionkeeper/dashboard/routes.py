@@ -6,6 +6,7 @@ Pages answer GET and change nothing; every change is a POST with the login's CSR
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -119,10 +120,10 @@ async def sessions(
         # Search: a session id opens that session; anything else is a user's sessions.
         found = await dashboard.find(visitor.principal, q.strip())
         if found is not None:
-            return RedirectResponse(f"{base(request)}/sessions/{found.id}", status_code=303)
-        return RedirectResponse(
-            f"{base(request)}/sessions?{urlencode({'user_id': q.strip()})}", status_code=303
-        )
+            target = f"{base(request)}/sessions/{found.id}"
+        else:
+            target = f"{base(request)}/sessions?{urlencode({'user_id': q.strip()})}"
+        return secured(RedirectResponse(target, status_code=303))
     try:
         pairs, own = _filters(request)
         where = SessionFilter.parse(pairs, assume_utc=True)
@@ -132,13 +133,19 @@ async def sessions(
         limit = _limit(own.get("limit"))
         after = decode_cursor(own.get("cursor"))
     except InvalidInput as exc:
+        # The form as it was sent, so the refused value can be corrected in place.
+        sent = [
+            (k, v)
+            for k, v in request.query_params.multi_items()
+            if k not in (*rules.PAGE_PARAMETERS, "q", "subject")
+        ]
         return page(
             "sessions.html",
             request,
             visitor,
             status_code=422,
             error=exc.detail,
-            **_form_state(request, [], {}),
+            **_form_state(request, sent, {}),
         )
     rows, next_cursor = await dashboard.sessions(
         visitor.principal, where, order=order, limit=limit, after=after
@@ -197,13 +204,13 @@ async def export(request: Request) -> Response:
     where = SessionFilter.parse(pairs, assume_utc=True)
     chunks = await get_dashboard(request).export(visitor.principal, where)
 
-    async def encoded() -> object:
+    async def encoded() -> AsyncIterator[bytes]:
         async for chunk in chunks:
             yield chunk.encode()
 
     return secured(
         StreamingResponse(
-            encoded(),  # type: ignore[arg-type]
+            encoded(),
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="sessions.csv"'},
         )
