@@ -99,16 +99,6 @@ class Access:
             raise Forbidden("no tenant exists yet", code="tenant_required")
         return await self.services.auth.acting_on(base, login.tenant)
 
-    async def is_operator(self, login: Login) -> bool:
-        if self._operator_digest is not None and hmac.compare_digest(
-            login.key_digest, self._operator_digest
-        ):
-            return True
-        key = await self.rt.db.reader.run(
-            lambda conn: tenant_store.find_key(conn, login.key_digest)
-        )
-        return key is not None and key.tenant_id is None
-
     async def tenants(self) -> list[str]:
         found = await self.rt.db.reader.run(lambda conn: tenant_store.list_tenants(conn, limit=500))
         return [tenant.name for tenant in found]

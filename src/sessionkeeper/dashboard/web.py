@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sessionkeeper.dashboard.rules import COOKIE, CSRF_FIELD, CSRF_HEADER, Login
 from sessionkeeper.dashboard.service import Dashboard
-from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.principal import Credential, Principal
 from sessionkeeper.errors import Forbidden, Unauthorized
 
 HERE = Path(__file__).parent
@@ -99,7 +99,8 @@ async def current(request: Request) -> Visitor | Response:
         principal = await access.principal(login)
     except (Unauthorized, Forbidden):  # revoked since, or the tenant is gone
         return to_login(request)
-    operator = await access.is_operator(login)
+    # Only the operator key's logins act as the operator; a tenant's key acts as itself.
+    operator = principal.credential is Credential.OPERATOR
     tenants = await access.tenants() if operator else []
     return Visitor(login, principal, access.csrf(login), operator, tenants)
 
