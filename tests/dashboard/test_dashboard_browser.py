@@ -235,6 +235,14 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
     )
     await dashboard.shot(desktop, "overview")
     assert await desktop.evaluate(LOW_CONTRAST_JS) == []
+    # Each chart's numbers are also a table (for screen readers), behind a "Data" toggle.
+    await desktop.locator("#charts details summary").nth(2).click()
+    hourly = desktop.locator("#charts details table").nth(2)
+    await expect(hourly.locator("thead th")).to_have_text(
+        ["hour (UTC)", "game", "lesson", "reading", "voice"]
+    )
+    await expect(hourly.locator("tbody tr")).to_have_count(24)
+    assert await desktop.evaluate(LOW_CONTRAST_JS) == []
     await desktop.goto(f"{dashboard.url}/admin/rooms")
     await expect(desktop.locator("text=room-1")).to_be_visible()
     await dashboard.shot(desktop, "rooms")

@@ -10,9 +10,46 @@
   window.Chart.defaults.color = "#1a1a1a";
   window.Chart.defaults.maintainAspectRatio = false;
 
+  // The chart's numbers as a table under "Data", for screen readers and for reading exactly.
+  function table(canvas, config) {
+    var details = document.createElement("details");
+    var summary = document.createElement("summary");
+    summary.textContent = "Data";
+    details.appendChild(summary);
+    var wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    var tbl = document.createElement("table");
+    var head = tbl.createTHead().insertRow();
+    var corner = document.createElement("th");
+    corner.scope = "col";
+    corner.textContent = config.xTitle;
+    head.appendChild(corner);
+    config.data.datasets.forEach(function (set) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = set.label;
+      head.appendChild(th);
+    });
+    var body = tbl.createTBody();
+    config.data.labels.forEach(function (label, i) {
+      var row = body.insertRow();
+      var th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = label;
+      row.appendChild(th);
+      config.data.datasets.forEach(function (set) { row.insertCell().textContent = String(set.data[i]); });
+    });
+    wrap.appendChild(tbl);
+    details.appendChild(wrap);
+    canvas.parentElement.after(details);
+  }
+
   function draw(id, config) {
     var canvas = document.getElementById(id);
-    if (canvas) { new window.Chart(canvas, config); }
+    if (canvas) {
+      new window.Chart(canvas, config);
+      table(canvas, config);
+    }
   }
 
   function hourLabel(ms) {
@@ -24,6 +61,7 @@
     .then(function (data) {
       if (!data) { return; }
       draw("chart-daily", {
+        xTitle: "day",
         type: "line",
         data: {
           labels: data.days,
@@ -35,12 +73,14 @@
         options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
       });
       draw("chart-durations", {
+        xTitle: "duration",
         type: "bar",
         data: { labels: data.duration_labels, datasets: [{ label: "sessions", data: data.duration_counts, backgroundColor: palette[2] }] },
         options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
       });
       var kinds = Object.keys(data.active_by_kind).sort();
       draw("chart-hourly", {
+        xTitle: "hour (UTC)",
         type: "bar",
         data: {
           labels: data.hours.map(hourLabel),
