@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     # Kinds beyond this many distinct ones are counted under the label "other".
     metrics_max_kinds: int = Field(default=50, ge=1, le=10_000)
 
+    # Signs the admin dashboard's login cookies (docs/dashboard.md). None: a random secret per
+    # process, so logins end when the process does; every process of one server must share it.
+    dashboard_secret: SecretStr | None = None
+    # How long a dashboard login lasts.
+    dashboard_login_ttl_s: float = Field(default=12 * 3600, gt=0, le=30 * 24 * 3600)
+
     # Slow or idle clients: the time to send a request's headers, then its body; the idle
     # time between two requests on one connection; and how many connections may be open.
     request_header_timeout_s: float = Field(default=10.0, gt=0)
@@ -173,7 +179,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database URL scheme {scheme!r}; use {supported}")
         return value
 
-    @field_validator("operator_key", "metrics_token")
+    @field_validator("operator_key", "metrics_token", "dashboard_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:

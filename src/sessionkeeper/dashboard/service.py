@@ -1,0 +1,276 @@
+"""What the dashboard's pages show, read through the kernel's and the features' services.
+
+Nothing here queries for itself what a service already answers: counters come from health and
+the session stats, charts from the rollups' history and the stats, tables from the listing,
+actions from the sessions service, the sweeper and the rooms' cleanup, whose writes reach the
+audit log as they do through the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sessionkeeper.clock import monotonic_s
+from sessionkeeper.dashboard import rules
+from sessionkeeper.dashboard import store as dashboard_store
+from sessionkeeper.dashboard.access import Access
+from sessionkeeper.domain.lifecycle import EndReason
+from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.session import Session
+from sessionkeeper.domain.stats import GroupBy, Grouping
+from sessionkeeper.errors import NotFound
+from sessionkeeper.events.rules import EventFilter
+from sessionkeeper.events.service import EventService
+from sessionkeeper.rollups.bundle import Rollups
+from sessionkeeper.rooms.cleanup import CleanupStatus
+from sessionkeeper.rooms.invite_store import Invite
+from sessionkeeper.rooms.service import Rooms, RoomView
+from sessionkeeper.rooms.store import RoomFilter
+from sessionkeeper.services.container import Services
+from sessionkeeper.services.health import Health, HealthStatus
+from sessionkeeper.settings import store as settings_store
+from sessionkeeper.settings.rules import day_of, day_start, zone
+from sessionkeeper.storage.audit import AuditEntry
+
+HOUR_MS = 3_600_000
+CHART_DAYS = 30
+EVENTS_SHOWN = 200
+CHARTS_TTL_S = 30.0
+MAX_CACHED_CHARTS = 1000
+INVITES_SHOWN = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    health: Health
+    started_today: int
+    ended_today: int
+    timed_out_today: int
+    cleanup: CleanupStatus | None
+
+    @property
+    def active(self) -> int:
+        return 0 if self.health.counts is None else self.health.counts.total("active")
+
+    @property
+    def overdue(self) -> int:
+        return 0 if self.health.counts is None else self.health.counts.total("overdue")
+
+    @property
+    def active_users(self) -> int:
+        return 0 if self.health.counts is None else self.health.counts.active_users
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    session: Session
+    steps: list[rules.Step]
+    room: RoomView | None = None
+    events_truncated: bool = False
+    invites: list[Invite] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Charts:
+    days: list[str] = field(default_factory=list)
+    sessions_per_day: list[int] = field(default_factory=list)
+    users_per_day: list[int] = field(default_factory=list)
+    duration_labels: list[str] = field(default_factory=list)
+    duration_counts: list[int] = field(default_factory=list)
+    hours: list[int] = field(default_factory=list)
+    active_by_kind: dict[str, list[int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "sessions_per_day": self.sessions_per_day,
+            "users_per_day": self.users_per_day,
+            "duration_labels": self.duration_labels,
+            "duration_counts": self.duration_counts,
+            "hours": self.hours,
+            "active_by_kind": self.active_by_kind,
+        }
+
+
+class Dashboard:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.rt = services.runtime
+        self.access = Access(services)
+        self._charts: dict[tuple[int, str | None], tuple[float, Charts]] = {}
+
+    @classmethod
+    def build(cls, services: Services) -> Dashboard:
+        return cls(services)
+
+    # Overview
+
+    async def _today_start(self, principal: Principal) -> int:
+        name = await self.rt.db.reader.run(
+            lambda conn: settings_store.timezone_of(conn, principal.tenant_id)
+        )
+        tz = zone(name)
+        return day_start(day_of(self.rt.clock.now_ms(), tz), tz)
+
+    async def counters(self, principal: Principal) -> Counters:
+        health = await self.services.health.check(principal)
+        if health.status is HealthStatus.DOWN:  # say so, rather than fail the page
+            return Counters(health, 0, 0, 0, None)
+        start = await self._today_start(principal)
+        reports = self.services.reports
+        started = await reports.stats(principal, SessionFilter(started_after=start), None)
+        ended = await reports.stats(principal, SessionFilter(ended_after=start), None)
+        cleanup = await self.services.of(Rooms).cleaner.status(principal)
+        return Counters(
+            health=health,
+            started_today=started.overall.total,
+            ended_today=ended.overall.ended,
+            timed_out_today=ended.overall.timed_out,
+            cleanup=cleanup,
+        )
+
+    async def charts(self, principal: Principal) -> Charts:
+        """The overview's charts, read at most once per ``CHARTS_TTL_S`` per tenant: about
+        thirty reads each, and days and hours change slowly."""
+        key = (principal.tenant_id, principal.user_id)
+        cached = self._charts.get(key)
+        if cached is not None and cached[0] > monotonic_s():
+            return cached[1]
+        charts = await self._read_charts(principal)
+        if len(self._charts) > MAX_CACHED_CHARTS:
+            self._charts.clear()
+        self._charts[key] = (monotonic_s() + CHARTS_TTL_S, charts)
+        return charts
+
+    async def _read_charts(self, principal: Principal) -> Charts:
+        charts = Charts()
+        daily = await self.services.of(Rollups).history.daily(principal, days_back=CHART_DAYS)
+        per_day = rules.sum_by_day(
+            (row.day.isoformat(), row.sessions_started, row.users) for row in daily.rows
+        )
+        day = daily.first
+        while day <= daily.last:
+            started, users = per_day.get(day.isoformat(), (0, 0))
+            charts.days.append(day.isoformat())
+            charts.sessions_per_day.append(started)
+            charts.users_per_day.append(users)
+            day += timedelta(days=1)
+        # The distribution of the last 30 days' closed sessions: how many lasted at least
+        # each bucket's lower bound, from the stats' own duration filter.
+        now = self.rt.clock.now_ms()
+        since = now - CHART_DAYS * 24 * HOUR_MS
+        at_least = []
+        for low_s in (0, *rules.DURATION_BUCKETS_S):
+            where = SessionFilter(started_after=since, min_duration_ms=low_s * 1000)
+            stats = await self.services.reports.stats(principal, where, None)
+            at_least.append(stats.overall.total)
+        charts.duration_labels = rules.bucket_labels()
+        charts.duration_counts = rules.histogram(at_least)
+        # Sessions going at some moment of each of the last 24 hours, per kind.
+        hour_now = now - now % HOUR_MS
+        by_kind = GroupBy(Grouping.KIND)
+        for n in range(23, -1, -1):
+            start = hour_now - n * HOUR_MS
+            where = SessionFilter(active_during=(start, start + HOUR_MS))
+            stats = await self.services.reports.stats(principal, where, by_kind)
+            charts.hours.append(start)
+            for group in stats.groups:
+                series = charts.active_by_kind.setdefault(group.key or "", [0] * 24)
+                series[23 - n] = group.counts.total
+        return charts
+
+    # Sessions
+
+    async def sessions(
+        self,
+        principal: Principal,
+        where: SessionFilter,
+        *,
+        order: str,
+        limit: int,
+        after: Cursor | None,
+    ) -> tuple[list[Session], Cursor | None]:
+        if order != "oldest":
+            return await self.services.sessions.list(principal, where, limit=limit, after=after)
+        now = self.rt.clock.now_ms()
+        rows = await self.rt.db.reader.run(
+            lambda conn: dashboard_store.list_oldest_first(
+                conn, principal, where, limit=limit + 1, after=after, now=now
+            )
+        )
+        page = rows[:limit]
+        more = len(rows) > limit and bool(page)
+        return page, (Cursor(page[-1].started_at, page[-1].id) if more else None)
+
+    async def find(self, principal: Principal, session_id: str) -> Session | None:
+        try:
+            return await self.services.sessions.get(principal, session_id)
+        except NotFound:
+            return None
+
+    async def detail(self, principal: Principal, session_id: str) -> SessionDetail:
+        session = await self.services.sessions.get(principal, session_id)
+        events, more = await self.services.of(EventService).of_session(
+            principal, session_id, EventFilter(), limit=EVENTS_SHOWN, after=None
+        )
+        steps = rules.timeline(session, ((e.at, e.type.value, e.name) for e in events))
+        room = None
+        with contextlib.suppress(NotFound):  # an ordinary session, not a room
+            room = await self.services.of(Rooms).rooms.get(principal, session_id)
+        invites = []
+        if room is not None:
+            steps = rules.room_timeline(steps, room.inactive_at, room.room.room_timeout_ms)
+            invites = await self.rt.db.reader.run(
+                lambda conn: dashboard_store.invites_of_room(
+                    conn, principal, session_id, limit=INVITES_SHOWN
+                )
+            )
+        return SessionDetail(
+            session, steps, room, events_truncated=more is not None, invites=invites
+        )
+
+    async def export(self, principal: Principal, where: SessionFilter) -> AsyncIterator[str]:
+        return await self.services.reports.export_csv(principal, where)
+
+    async def rooms(
+        self, principal: Principal, *, limit: int, after: Cursor | None
+    ) -> tuple[list[RoomView], Cursor | None]:
+        return await self.services.of(Rooms).rooms.list(
+            principal, RoomFilter(), limit=limit, after=after
+        )
+
+    async def audit(
+        self, principal: Principal, *, limit: int, before: int | None
+    ) -> tuple[list[AuditEntry], int | None]:
+        found = await self.services.audit.entries(principal, limit=limit + 1, before_id=before)
+        page = found[:limit]
+        return page, (page[-1].id if len(found) > limit and page else None)
+
+    # Actions by hand: each one reaches the audit log.
+
+    async def end_session(self, principal: Principal, session_id: str) -> Session:
+        # The sessions service writes the audit entry in the same transaction as the end.
+        return await self.services.sessions.end(principal, session_id, reason=EndReason.ADMIN)
+
+    async def sweep(self, principal: Principal) -> int:
+        result = await self.services.sweeper.run_for(principal)
+        closed = result.closed_for(principal)
+        await self.services.audit.record(principal, "sweep.run", details={"closed": closed})
+        return closed
+
+    async def revoke_invite(self, principal: Principal, invite_id: str, room_id: str) -> None:
+        await self.services.of(Rooms).invites.revoke(principal, invite_id)
+        await self.services.audit.record(
+            principal, "invite.revoke", target=invite_id, details={"room_id": room_id}
+        )
+
+    async def cleanup(self, principal: Principal) -> int:
+        result = await self.services.of(Rooms).cleaner.run()
+        closed = result.closed.get(principal.tenant_id, 0)
+        await self.services.audit.record(principal, "cleanup.run", details={"closed": closed})
+        return closed
