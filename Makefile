@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(HASH)
 # `make serve PORT=9000 HOST=0.0.0.0`; unset, the SESSIONKEEPER_* settings decide.
 SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-.PHONY: serve test lint typecheck bench clean
+.PHONY: serve test lint typecheck bench clean browser
 
 $(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,16 @@ $(STAMP): pyproject.toml | $(VENV)/bin/pip
 serve: $(RUNTIME)
 	$(BIN)/sessionkeeper serve $(SERVE_ARGS)
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser lint typecheck
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`,
+# which downloads a browser of its own).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null \
+	  || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
