@@ -320,3 +320,27 @@ async def test_the_export_refuses_a_filter_the_api_refuses(api: Harness) -> None
     assert bad.status_code == 422 and bad.json()["field"] == "min_duration_s"
     unknown = await api.client.get("/admin/sessions/export.csv", params={"colour": "red"})
     assert unknown.status_code == 422 and unknown.json()["field"] == "colour"
+
+
+async def test_the_quality_page_shows_the_report_of_the_api(api: Harness) -> None:
+    # Two lessons end by themselves, one loses its end (timeout); a page lesson is exact.
+    for sid, kind in (("a", "lesson"), ("b", "lesson"), ("c", "lesson"), ("p", "page")):
+        await api.post("/v1/sessions", {"id": sid, "user_id": sid, "kind": kind})
+    api.advance(60)
+    for sid in ("a", "b", "p"):
+        await api.post(f"/v1/sessions/{sid}/end", {})
+    api.advance(600)
+    await api.post("/v1/maintenance/sweep")
+    await log_in(api)
+    html = (await api.client.get("/admin/quality?days=7&group_by=kind")).text
+    report = (await api.get("/v1/metrics/quality", days=7, group_by="kind")).json()
+    lesson = next(g for g in report["groups"] if g["key"] == "lesson")
+    assert lesson["sessions"] == 3 and abs(lesson["lost_end_share"] - 1 / 3) < 1e-9
+    row = re.search(r'<th scope="row">lesson</th>(.*?)</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    assert cells[0] == "3"  # sessions
+    assert cells[4] == "33.3%"  # one in three lost its end
+    assert "Losing their end most often" in html and "<strong>lesson</strong>" in html
+    refused = await api.client.get("/admin/quality?days=0")
+    assert refused.status_code == 422

@@ -250,12 +250,17 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
     await expect(desktop.locator("#participants-title")).to_be_visible()
     await expect(desktop.locator("#invites-table")).to_contain_text(invite.json()["id"])
     await dashboard.shot(desktop, "room")
+    await desktop.goto(f"{dashboard.url}/admin/quality")
+    await expect(desktop.locator("#quality-table")).to_contain_text("game")
+    assert await desktop.evaluate(LOW_CONTRAST_JS) == []
+    await dashboard.shot(desktop, "quality")
     phone = await dashboard.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     await dashboard.log_in(phone)
     for path, name in (
         ("/admin", "phone-overview"),
         ("/admin/sessions", "phone-sessions"),
         ("/admin/sessions/phone-1", "phone-session"),
+        ("/admin/quality", "phone-quality"),
     ):
         await phone.goto(f"{dashboard.url}{path}")
         await expect(phone.locator("h1")).to_be_visible()

@@ -28,8 +28,11 @@ from sessionkeeper.dashboard.web import (
     page,
     secured,
 )
+from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.errors import InvalidInput, NotFound
+from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
+from sessionkeeper.quality.service import MAX_DAYS
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -250,6 +253,30 @@ async def rooms(request: Request, cursor: str | None = None) -> Response:
         else f"{base(request)}/rooms?cursor={encode_cursor(next_cursor)}"
     )
     return page("rooms.html", request, visitor, rooms=found, next_url=next_url)
+
+
+@router.get("/quality")
+async def quality(
+    request: Request,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30,
+    group_by: QualityGroupBy = QualityGroupBy.KIND,
+) -> Response:
+    """The data-quality report (``GET /v1/metrics/quality``) as a page."""
+    visitor = await current(request)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    report = await get_dashboard(request).quality(
+        visitor.principal, days_back=days, group_by=group_by
+    )
+    return page(
+        "quality.html",
+        request,
+        visitor,
+        report=report,
+        days=days,
+        groupings=list(QualityGroupBy),
+        reasons=list(EndReason),
+    )
 
 
 @router.get("/audit")

@@ -26,6 +26,8 @@ from sessionkeeper.domain.stats import GroupBy, Grouping
 from sessionkeeper.errors import NotFound
 from sessionkeeper.events.rules import EventFilter
 from sessionkeeper.events.service import EventService
+from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
+from sessionkeeper.quality.service import QualityReport, QualityService
 from sessionkeeper.rollups.bundle import Rollups
 from sessionkeeper.rooms.cleanup import CleanupStatus
 from sessionkeeper.rooms.invite_store import Invite
@@ -250,6 +252,13 @@ class Dashboard:
         found = await self.services.audit.entries(principal, limit=limit + 1, before_id=before)
         page = found[:limit]
         return page, (page[-1].id if len(found) > limit and page else None)
+
+    async def quality(
+        self, principal: Principal, *, days_back: int, group_by: QualityGroupBy
+    ) -> QualityReport:
+        return await self.services.of(QualityService).report(
+            principal, days_back=days_back, group_by=group_by
+        )
 
     # Actions by hand: each one reaches the audit log.
 
