@@ -10,7 +10,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from sessionkeeper import admin, events, logs, quality, rollups, rooms, settings, webhooks
+from sessionkeeper import (
+    admin,
+    events,
+    learning,
+    logs,
+    quality,
+    rollups,
+    rooms,
+    settings,
+    webhooks,
+)
 from sessionkeeper.api.app import build_app
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
@@ -26,6 +36,7 @@ FEATURES: list[Feature[Any]] = [
     rooms.FEATURE,
     admin.FEATURE,
     quality.FEATURE,
+    learning.FEATURE,
 ]
 
 
