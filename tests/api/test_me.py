@@ -73,11 +73,7 @@ async def test_every_me_route_keeps_to_the_tokens_user(api: Harness) -> None:
     # A start with alice's session id is a conflict in the tenant, never a takeover.
     r = await bob.call("POST", "/v1/me/sessions", {"id": "a1", "kind": "lesson"})
     assert r.status_code == 409
-    assert (
-        "session" not in r.json()
-        or r.json()["session"] is None
-        or r.json()["session"]["user_id"] != "alice"
-    )
+    assert r.json().get("session") is None  # alice's session is not shown to bob
 
     r = await alice.call("GET", "/v1/me/sessions/a1")
     assert r.json()["status"] == "active" and r.json()["outcome"]["metrics"] == {"score": 80.0}
