@@ -51,10 +51,12 @@ MAX_HISTORY = 100
 
 async def end_user(request: Request) -> Principal:
     """The user an end-user token proves (``Authorization: Bearer <jwt>``)."""
-    learning = request.app.state.services.of(Learning)
-    found: Principal = await learning.authenticate(
+    services = request.app.state.services
+    found: Principal = await services.of(Learning).authenticate(
         bearer_token(request), request.headers.get(TENANT_HEADER)
     )
+    # The same per-credential limit as API keys, counted per user.
+    await services.rate_limits.check(found)
     return found
 
 
