@@ -23,7 +23,6 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,9 +100,10 @@ NOW = local("2026-11-01T20:00")
 
 
 @pytest.fixture
-async def month(tmp_path: Path) -> AsyncIterator[Harness]:
+async def month(db_url: str) -> AsyncIterator[Harness]:
+    """The script on each backend in turn."""
     clock = ManualClock(local("2026-10-01T08:00"))
-    async with running_app(f"sqlite:///{tmp_path / 'sk.db'}", clock=clock) as api:
+    async with running_app(db_url, clock=clock) as api:
         await configure(api)
         policy = {"heartbeat_interval_s": 3600, "timeout_s": 7200}
         assert (await api.put("/v1/policies/*", policy)).status_code == 200
@@ -235,10 +235,13 @@ async def test_recap(month: Harness) -> None:
     # hotel: seen 10-20, due 10-21. reservation: seen 10-20 (due 10-21), again 10-26 (after
     # the due day: interval doubles to 2), due 10-28.
     review = [
-        (i["tag"], i["repetitions"], i["interval_days"], i["due"], i["overdue_days"])
+        (i["tag"], i["repetitions"], i["interval_days"], i["due"], i["overdue_days"], i["score"])
         for i in recap["review"]
     ]
-    assert review == [("hotel", 1, 1, "2026-10-21", 11), ("reservation", 2, 2, "2026-10-28", 4)]
+    assert review == [
+        ("hotel", 1, 1, "2026-10-21", 11, 11.0),
+        ("reservation", 2, 2, "2026-10-28", 4, 2.0),
+    ]
     assert "due since 2026-10-28" in recap["review"][1]["why"]
     last = recap["last_session"]
     assert last["id"] == "C4" and last["ended_at"] is None and "no outcome" in last["why"]

@@ -52,8 +52,20 @@ def test_focus_areas_weigh_recent_mentions_more() -> None:
 def test_review_items_most_overdue_first() -> None:
     mentions = [Mention("a", ago(2)), Mention("b", ago(9)), Mention("c", ago(0))]
     found = review_items(mentions, TODAY, "vocabulary")
-    assert [(i.tag, i.overdue_days) for i in found] == [("b", 8), ("a", 1), ("c", -1)]
+    assert [(i.tag, i.overdue_days, i.score) for i in found] == [
+        ("b", 8, 8.0),
+        ("a", 1, 1.0),
+        ("c", -1, -1.0),
+    ]
     assert "next due" in found[2].why and "due since" in found[0].why
+
+
+def test_review_score_is_lateness_in_intervals() -> None:
+    # "x": seen days -12, -11 (interval 2, due -9: 9 days late, score 4.5);
+    # "y": seen day -6 (interval 1, due -5: 5 days late, score 5.0) comes first.
+    mentions = [Mention("x", ago(12)), Mention("x", ago(11)), Mention("y", ago(6))]
+    found = review_items(mentions, TODAY, "vocabulary")
+    assert [(i.tag, i.overdue_days, i.score) for i in found] == [("y", 5, 5.0), ("x", 9, 4.5)]
 
 
 DEFS = {"score": MetricDefinition("score", 0, 100)}

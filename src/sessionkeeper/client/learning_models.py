@@ -240,6 +240,7 @@ class ReviewItem:
     interval_days: int
     due: date
     overdue_days: int
+    score: float
     why: str
 
 

@@ -136,6 +136,7 @@ class ReviewItemOut(BaseModel):
     interval_days: int
     due: date
     overdue_days: int = Field(description="Today minus the due day (negative: not due yet)")
+    score: float = Field(description="overdue_days / interval_days: the order of the list")
     why: str
 
 

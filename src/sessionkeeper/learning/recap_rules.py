@@ -9,7 +9,9 @@ derived from every session that mentioned them — so it can never disagree with
 and needs no state of its own. The first mention schedules a review one day later; a later
 mention on or after the due day doubles the interval (an early one keeps it); the review is
 due ``interval`` days after the last mention. An item's ``overdue_days`` is today minus its
-due day; items are listed most overdue first, then the longest unseen.
+due day, and its ``score`` that in intervals (``overdue_days / interval``): two days late on
+a one-day interval is more urgent than two days late on an eight-day one. Items are listed
+by score, highest first, then the longest unseen.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class ReviewItem:
     interval_days: int
     due: date
     overdue_days: int
+    score: float
     why: str
 
 
@@ -111,9 +114,10 @@ def review_items(mentions: Sequence[Mention], today: date, field: str) -> list[R
                 interval_days=interval,
                 due=due,
                 overdue_days=overdue,
+                score=round(overdue / interval, 3),
                 why=f"learned in '{field}', seen on {repetitions} day(s), last on "
                 f"{max(days).isoformat()}; review interval {interval} day(s), {state}",
             )
         )
-    items.sort(key=lambda item: (-item.overdue_days, item.last_seen, item.tag))
+    items.sort(key=lambda item: (-item.score, item.last_seen, item.tag))
     return items[:MAX_ITEMS]
