@@ -4,13 +4,26 @@ PostgreSQL; the export holds everything of them; both are in the audit log."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from sessionkeeper.storage.tables import metadata
 from tests.api.end_users import User, configure
-from tests.support import Harness
+from tests.support import Harness, running_app
+
+
+@pytest.fixture
+async def api_any(db_url: str) -> AsyncIterator[Harness]:
+    """The app on each backend, with a webhook endpoint: its messages name users too."""
+    async with running_app(db_url, webhook_allow_private=True) as harness:
+        r = await harness.post(
+            "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["session.started"]}
+        )
+        assert r.status_code == 201, r.text
+        yield harness
 
 
 async def _lots_of(api: Harness, user: str, other: str, n: int) -> None:
@@ -88,6 +101,7 @@ async def test_erase_leaves_nothing_of_the_user(api_any: Harness) -> None:
     await _lots_of(api, "bob", "carol", 2)
     before_bob = _rows_naming(api, "bob")
     assert set(_rows_naming(api, "alice")) >= {
+        "webhook_deliveries",
         "sessions",
         "events",
         "session_outcomes",
@@ -102,6 +116,7 @@ async def test_erase_leaves_nothing_of_the_user(api_any: Harness) -> None:
             "outcomes": 1,
             "events": 2,
             "invite_uses": 1,
+            "webhook_messages": 3,
             "rooms_kept": 1,
             "attendances": 1,
             "sessions": 1,

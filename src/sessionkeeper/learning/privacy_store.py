@@ -1,7 +1,8 @@
 """SQL of a user's erasure and export: every table that holds rows of one user.
 
 A user's rows are: their sessions (attendances of rooms are sessions too), their activity
-events, the outcomes of their sessions and the invitations they used. The schedule of items
+events, the outcomes of their sessions, the invitations they used, and the webhook messages
+about their sessions (pending or sent: each names the user). The schedule of items
 to review is derived from outcomes (``recap_rules.py``), so it goes with them. A room the
 user created is shared with its other participants: its row stays, with the user id replaced
 by :data:`ERASED_USER` and its attributes emptied. Rollups hold aggregates only (counts and
@@ -10,6 +11,7 @@ sums per day and kind) and stay as they are.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +22,7 @@ from sessionkeeper.learning.tables import session_outcomes as o
 from sessionkeeper.rooms.tables import room_invite_uses as iu
 from sessionkeeper.rooms.tables import rooms as r
 from sessionkeeper.storage.tables import sessions as s
+from sessionkeeper.webhooks.tables import webhook_deliveries as w
 
 ERASED_USER = "[erased]"
 
@@ -36,12 +39,24 @@ def _rooms_of_user(tenant_id: int, user_id: str) -> sa.ColumnElement[bool]:
     )
 
 
+def _webhooks_naming(conn: Connection, tenant_id: int, user_id: str) -> sa.ColumnElement[bool]:
+    """Webhook messages about the user's sessions. Their body is compact JSON with
+    ``"user_id":<the id as JSON>`` (``webhooks/rules.py``); the match is exact and
+    case-sensitive (LIKE is not, on SQLite), so no other user's message is taken."""
+    needle = '"user_id":' + json.dumps(user_id, ensure_ascii=False) + ","
+    found = sa.func.strpos if conn.dialect.name == "postgresql" else sa.func.instr
+    return sa.and_(w.c.tenant_id == tenant_id, found(w.c.payload, needle) > 0)
+
+
 def erase(conn: Connection, tenant_id: int, user_id: str) -> dict[str, int]:
     """Delete every row of the user; the counts per table."""
     counts = {
         "outcomes": conn.execute(sa.delete(o).where(_of_user(o, tenant_id, user_id))).rowcount,
         "events": conn.execute(sa.delete(e).where(_of_user(e, tenant_id, user_id))).rowcount,
         "invite_uses": conn.execute(sa.delete(iu).where(_of_user(iu, tenant_id, user_id))).rowcount,
+        "webhook_messages": conn.execute(
+            sa.delete(w).where(_webhooks_naming(conn, tenant_id, user_id))
+        ).rowcount,
     }
     counts["rooms_kept"] = conn.execute(
         sa.update(s)
@@ -91,4 +106,4 @@ def event_page(
 
 
 # Every table with a user_id column that erase() covers, for the test that nothing is left.
-USER_TABLES = (s, e, o, iu)
+USER_TABLES = (s, e, o, iu, w)
