@@ -135,7 +135,8 @@ async def test_an_api_key_is_not_an_end_user_token(api: Harness) -> None:
         ({**HS_SETTINGS, "secret": "short"}, "secret"),
         ({**HS_SETTINGS, "secret": None}, "secret"),
         ({**RS_SETTINGS, "jwks": None}, "jwks"),
-        ({**RS_SETTINGS, "jwks": "https://auth.example.com/.well-known/jwks.json"}, "jwks"),
+        ({**RS_SETTINGS, "jwks": "http://127.0.0.1:9/jwks.json"}, "jwks"),  # loopback
+        ({**RS_SETTINGS, "jwks": "file:///etc/passwd"}, "jwks"),
         ({**RS_SETTINGS, "jwks": {"keys": []}}, "jwks"),
         ({**RS_SETTINGS, "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, "jwks"),
         ({**RS_SETTINGS, "secret": SECRET}, "secret"),

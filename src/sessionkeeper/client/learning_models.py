@@ -102,6 +102,7 @@ class AuthSettings:
     leeway_s: int | None
     secret_set: bool
     jwks: Mapping[str, Any] | None
+    jwks_url: str | None
 
     @classmethod
     def from_json(cls, data: Json) -> AuthSettings:

@@ -5,8 +5,19 @@ data. See ``docs/outcomes-and-users.md``."""
 from __future__ import annotations
 
 from sessionkeeper.feature import Feature
+from sessionkeeper.jobs.job import Job
 from sessionkeeper.learning.me_routes import router as me_router
 from sessionkeeper.learning.routes import router
 from sessionkeeper.learning.service import Learning
 
-FEATURE: Feature[Learning] = Feature(name="learning", build=Learning, routers=[router, me_router])
+# Keys rotate: a JWKS given by URL is fetched again this often.
+JWKS_REFRESH_S = 3600.0
+
+
+def _jobs(learning: Learning) -> list[Job]:
+    return [Job("jwks_refresh", JWKS_REFRESH_S, learning.refresh_jwks, exclusive=True)]
+
+
+FEATURE: Feature[Learning] = Feature(
+    name="learning", build=Learning, routers=[router, me_router], jobs=_jobs
+)

@@ -20,7 +20,6 @@ from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_fi
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.listing import SessionFilter
-from sessionkeeper.errors import InvalidInput
 from sessionkeeper.learning.outcome_export import export_csv
 from sessionkeeper.learning.rules import MetricDefinition
 from sessionkeeper.learning.schemas import (
@@ -155,6 +154,7 @@ def _auth_out(auth: dict[str, object] | None) -> AuthSettingsOut:
             leeway_s=None,
             secret_set=False,
             jwks=None,
+            jwks_url=None,
         )
     config = AuthConfig.from_json(auth)
     return AuthSettingsOut(
@@ -166,6 +166,7 @@ def _auth_out(auth: dict[str, object] | None) -> AuthSettingsOut:
         leeway_s=config.leeway_s,
         secret_set=config.secret is not None,
         jwks=None if config.jwks is None else dict(config.jwks),
+        jwks_url=config.jwks_url,
     )
 
 
@@ -180,11 +181,8 @@ async def put_auth(
     body: AuthSettingsBody, principal: AdminScope, learning: LearningDep
 ) -> AuthSettingsOut:
     """Accept end-user tokens (JWT) checked this way; replaces the previous configuration."""
-    if isinstance(body.jwks, str):
-        raise InvalidInput(
-            'give the JWKS document inline ({"keys": [...]}); URLs are not fetched',
-            field="jwks",
-        )
+    url = body.jwks if isinstance(body.jwks, str) else None
+    document = body.jwks if isinstance(body.jwks, dict) else None
     config = AuthConfig(
         algorithms=tuple(body.algorithms),
         issuer=body.issuer,
@@ -192,10 +190,11 @@ async def put_auth(
         user_claim=body.user_claim,
         leeway_s=body.leeway_s,
         secret=body.secret,
-        jwks=body.jwks,
+        jwks=document,
+        jwks_url=url,
     )
-    await learning.put_auth(principal, config)
-    return _auth_out(config.as_json())
+    stored = await learning.put_auth(principal, config)
+    return _auth_out(None if stored is None else stored.as_json())
 
 
 @router.delete("/settings/auth", status_code=204, response_class=Response)

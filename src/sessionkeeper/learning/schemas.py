@@ -138,7 +138,8 @@ class AuthSettingsOut(BaseModel):
     user_claim: str | None
     leeway_s: int | None
     secret_set: bool = Field(description="Whether a secret is set; it is never sent back")
-    jwks: dict[str, Any] | None
+    jwks: dict[str, Any] | None = Field(description="The document in use")
+    jwks_url: str | None = Field(description="Where it is fetched from, when given as a URL")
 
 
 class RecapSettingsBody(WriteBody):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.principal import Credential, Principal, Scope
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput, NotFound, Unauthorized
-from sessionkeeper.learning import store
+from sessionkeeper.learning import jwks_fetch, store
 from sessionkeeper.learning.rules import MetricDefinition, metric_problem, parse_day_start
 from sessionkeeper.learning.store import Outcome
 from sessionkeeper.learning.tokens import REFUSED, AuthConfig, config_problem, unverified_issuer
@@ -144,8 +145,20 @@ class Learning:
     async def settings(self, principal: Principal) -> store.UserSettings:
         return await self.rt.db.reader.run(lambda conn: store.settings(conn, principal.tenant_id))
 
-    async def put_auth(self, principal: Principal, config: AuthConfig | None) -> None:
+    async def put_auth(self, principal: Principal, config: AuthConfig | None) -> AuthConfig | None:
+        """Set how end-user tokens are checked; a ``jwks_url`` is fetched now (422 when it
+        cannot be), and the document kept with it."""
         principal.require(Scope.ADMIN)
+        if config is not None and config.jwks_url is not None:
+            try:
+                document = await jwks_fetch.fetch(
+                    config.jwks_url, allow_private=self.rt.settings.webhook_allow_private
+                )
+            except jwks_fetch.JwksUnavailable as exc:
+                raise InvalidInput(
+                    f"the JWKS could not be fetched from its URL: {exc}", field="jwks"
+                ) from exc
+            config = dataclasses.replace(config, jwks=document)
         if config is not None:
             problem = config_problem(config)
             if problem is not None:
@@ -155,6 +168,31 @@ class Learning:
         await self.rt.db.writer.run(
             lambda tx: store.put_settings(tx.conn, principal.tenant_id, "auth", value, now)
         )
+        return config
+
+    async def refresh_jwks(self) -> int:
+        """Fetch again every JWKS given by URL; the tenants whose keys changed. A document
+        that cannot be fetched or used keeps the one before (keys must not vanish because
+        the key server had a bad minute)."""
+        found = await self.rt.db.reader.run(store.auth_by_url)
+        changed = 0
+        for tenant_id, auth in found:
+            config = AuthConfig.from_json(auth)
+            assert config.jwks_url is not None
+            try:
+                document = await jwks_fetch.fetch(
+                    config.jwks_url, allow_private=self.rt.settings.webhook_allow_private
+                )
+            except jwks_fetch.JwksUnavailable:
+                continue
+            fresh = dataclasses.replace(config, jwks=document)
+            if document == config.jwks or config_problem(fresh) is not None:
+                continue
+            await self.rt.db.writer.run(
+                partial(_refresh, tenant_id, fresh.as_json(), self.rt.clock.now_ms())
+            )
+            changed += 1
+        return changed
 
     async def recap_settings(self, principal: Principal) -> RecapSettings:
         found = (await self.settings(principal)).recap or {}
@@ -192,6 +230,10 @@ class Learning:
         config = AuthConfig.from_json(found[0].auth)
         user = token_user(token, config, self.rt.clock.now_ms() / 1000)
         return user_principal(found[0].tenant_id, found[0].tenant_name, user)
+
+
+def _refresh(tenant_id: int, auth: dict[str, Any], now: int, tx: Transaction) -> None:
+    store.refresh_auth(tx.conn, tenant_id, auth, now)
 
 
 def check_metrics(metrics: Mapping[str, float], found: Mapping[str, MetricDefinition]) -> None:

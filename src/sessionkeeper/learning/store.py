@@ -190,3 +190,17 @@ def tenant_auth(
     if issuer is not None:
         stmt = stmt.where(u.c.issuer == issuer)
     return [TenantAuth(r.id, r.name, r.auth) for r in conn.execute(stmt) if r.auth]
+
+
+def auth_by_url(conn: Connection) -> list[tuple[int, dict[str, Any]]]:
+    """(tenant id, token settings) of every tenant whose JWKS comes from a URL."""
+    rows = conn.execute(sa.select(u.c.tenant_id, u.c.auth).where(u.c.issuer.is_not(None)))
+    return [(r.tenant_id, r.auth) for r in rows if r.auth and r.auth.get("jwks_url")]
+
+
+def refresh_auth(conn: Connection, tenant_id: int, auth: dict[str, Any], now: int) -> None:
+    """Replace the token settings by a refreshed copy, unless the tenant changed its URL
+    (or dropped it) while the document was being fetched."""
+    current = settings(conn, tenant_id).auth
+    if current and current.get("jwks_url") == auth["jwks_url"]:
+        put_settings(conn, tenant_id, "auth", auth, now)

@@ -41,6 +41,8 @@ class AuthConfig:
     leeway_s: int = 0
     secret: str | None = None
     jwks: Mapping[str, Any] | None = None
+    # Where ``jwks`` was fetched from, when the tenant gave a URL; refreshed hourly.
+    jwks_url: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class AuthConfig:
             "leeway_s": self.leeway_s,
             "secret": self.secret,
             "jwks": None if self.jwks is None else dict(self.jwks),
+            "jwks_url": self.jwks_url,
         }
 
     @classmethod
@@ -63,6 +66,7 @@ class AuthConfig:
             leeway_s=data["leeway_s"],
             secret=data.get("secret"),
             jwks=data.get("jwks"),
+            jwks_url=data.get("jwks_url"),
         )
 
 
