@@ -15,7 +15,7 @@ JWKS_REFRESH_S = 3600.0
 
 
 def _jobs(learning: Learning) -> list[Job]:
-    return [Job("jwks_refresh", JWKS_REFRESH_S, learning.refresh_jwks, exclusive=True)]
+    return [Job("learning.jwks_refresh", JWKS_REFRESH_S, learning.refresh_jwks, exclusive=True)]
 
 
 FEATURE: Feature[Learning] = Feature(
