@@ -133,3 +133,15 @@ async def test_users_routes_need_the_right_key(api: Harness) -> None:
     other = {"Authorization": f"Bearer {api.new_key('other', 'admin')}"}
     r = await api.client.get("/v1/users/alice/sessions", headers=other)
     assert r.status_code == 200 and r.json()["items"] == []
+
+
+async def test_stats_count_attendances_not_the_rooms_a_user_created(api: Harness) -> None:
+    await configure(api)
+    r = await api.post("/v1/rooms", {"id": "room1", "kind": "study", "created_by": "alice"})
+    assert r.status_code == 201, r.text
+    r = await api.post("/v1/rooms/room1/participants", {"user_id": "alice"})
+    assert r.status_code == 201, r.text
+    stats = (await User(api, "alice").call("GET", "/v1/me/stats")).json()
+    # One attendance; the room's own row (created_by alice) is not a session of hers.
+    assert stats["current"]["sessions"] == 1
+    assert stats["current"]["by_kind"][0]["kind"] == "study"

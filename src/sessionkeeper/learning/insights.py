@@ -11,7 +11,6 @@ from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.learning import store
 from sessionkeeper.learning.recap_rules import (
-    FOCUS_DAYS,
     FocusArea,
     Mention,
     ReviewItem,
@@ -152,6 +151,3 @@ class Insights:
             review=review_items(learned, today, settings.learned_field),
             last=last,
         )
-
-
-__all__ = ["FOCUS_DAYS", "Insights", "Recap", "Stats"]

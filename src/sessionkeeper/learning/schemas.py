@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -183,7 +183,3 @@ Period = Literal["week", "month"]
 class EraseOut(BaseModel):
     user_id: str
     erased: dict[str, int] = Field(description="Rows removed (or, for rooms, kept) per kind")
-
-
-def day(value: date) -> str:
-    return value.isoformat()

@@ -15,6 +15,7 @@ from sessionkeeper.learning.rules import MetricDefinition
 from sessionkeeper.learning.tables import metric_definitions as d
 from sessionkeeper.learning.tables import session_outcomes as o
 from sessionkeeper.learning.tables import user_settings as u
+from sessionkeeper.rooms.tables import rooms
 from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import SESSION_COLUMNS, row_to_session
@@ -77,14 +78,22 @@ def user_sessions(
     started_after: int | None = None,
     started_before: int | None = None,
 ) -> list[tuple[Session, Outcome | None]]:
-    """A user's sessions (oldest first) with their outcomes, started in the given window."""
+    """A user's sessions (oldest first) with their outcomes, started in the given window.
+
+    Rooms are left out: a room's row names who created it and lasts as long as the room;
+    the user's time in a room is their attendance, which is a session of its own.
+    """
     stmt = (
         sa.select(*SESSION_COLUMNS, o.c.metrics, o.c.counters, o.c.tags, o.c.metadata)
         .add_columns(o.c.updated_at.label("outcome_updated_at"))
         .select_from(
             s.outerjoin(o, sa.and_(o.c.tenant_id == s.c.tenant_id, o.c.session_id == s.c.id))
         )
-        .where(visible_to(s, principal), s.c.user_id == user_id)
+        .where(
+            visible_to(s, principal),
+            s.c.user_id == user_id,
+            ~sa.exists().where(rooms.c.tenant_id == s.c.tenant_id, rooms.c.id == s.c.id),
+        )
         .order_by(s.c.started_at, s.c.id)
     )
     if started_after is not None:
