@@ -175,6 +175,7 @@ async def test_week(month: Harness) -> None:
         "total_duration_s": -1500.0,
         "metrics": {"pronunciation": 0.0},
         "counters": {"words_spoken": 80},
+        "improved": {"pronunciation": False},  # no change is no improvement
     }
     # Active (≥ 10 min): 10-02, 10-20, 10-25, 10-26, 10-28 (exactly 10), 10-29, 11-01.
     assert stats["streaks"] == {
@@ -198,6 +199,13 @@ async def test_month_and_the_same_through_the_users_api(month: Harness) -> None:
     assert current["metrics"][0]["average"] == 75.0  # 70, 80, 90, 60
     assert stats["previous"]["sessions"] == 1  # E
     assert stats["change"]["metrics"] == {"pronunciation": 25.0}
+    assert stats["change"]["improved"] == {"pronunciation": True}
+    # A metric where lower is better: the same rise is a change for the worse.
+    definition = {"min": 0, "max": 100, "higher_is_better": False}
+    assert (await month.put("/v1/metric-definitions/pronunciation", definition)).status_code == 200
+    r = await month.get("/v1/users/alice/stats", scope="read", period="month", tz="Europe/Prague")
+    assert r.json()["change"]["improved"] == {"pronunciation": False}
+    stats["change"]["improved"] = {"pronunciation": False}
     mine = await User(month, "alice").call(
         "GET", "/v1/me/stats", period="month", tz="Europe/Prague"
     )

@@ -187,6 +187,7 @@ class StatsDelta:
     total_duration_s: float
     metrics: Mapping[str, float]
     counters: Mapping[str, int]
+    improved: Mapping[str, bool]
 
 
 @dataclass(frozen=True, slots=True)

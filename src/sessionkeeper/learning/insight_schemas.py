@@ -77,6 +77,10 @@ class StatsDeltaOut(BaseModel):
     sessions: int
     total_duration_s: float
     metrics: dict[str, float] = Field(description="Average now minus average before")
+    improved: dict[str, bool] = Field(
+        description="Per metric in `metrics`: whether the change is for the better, by the "
+        "metric definition's higher_is_better (higher is better when undefined)"
+    )
     counters: dict[str, int]
 
 
@@ -108,7 +112,7 @@ class UserStatsOut(BaseModel):
             timezone=stats.timezone,
             current=PeriodTotalsOut.of(stats.current, stats.totals),
             previous=PeriodTotalsOut.of(stats.before, stats.previous),
-            change=StatsDeltaOut(**vars_of(stats.change)),
+            change=StatsDeltaOut(**vars_of(stats.change), improved=stats.improved),
             streaks=StreaksOut(
                 current=s.current,
                 longest=s.longest,

@@ -46,6 +46,9 @@ class Stats:
     change: Change
     streaks: Streaks
     recap: RecapSettings
+    # Metric name: whether its change is for the better (by its definition's
+    # ``higher_is_better``; higher is better for an undefined metric).
+    improved: dict[str, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,13 @@ class Insights:
         ]
         mine, earlier = totals(in_current, tzinfo), totals(in_before, tzinfo)
         rules = StreakRules(tzinfo, recap.day_start_minutes, recap.min_minutes)
+        definitions = await self.learning.definitions(principal)
+        delta = change(mine, earlier)
+        improved = {
+            name: value != 0
+            and (value > 0) == (definitions[name].higher_is_better if name in definitions else True)
+            for name, value in delta.metrics.items()
+        }
         return Stats(
             period=period,
             timezone=name,
@@ -123,9 +133,10 @@ class Insights:
             before=before,
             totals=mine,
             previous=earlier,
-            change=change(mine, earlier),
+            change=delta,
             streaks=streaks([_span(s) for s, _ in rows if s.started_at <= now], rules, now),
             recap=recap,
+            improved=improved,
         )
 
     async def recap(self, principal: Principal, *, tz: str | None) -> Recap:
