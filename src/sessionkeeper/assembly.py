@@ -14,6 +14,7 @@ from sessionkeeper import (
     admin,
     dashboard,
     events,
+    learning,
     logs,
     quality,
     rollups,
@@ -37,6 +38,7 @@ FEATURES: list[Feature[Any]] = [
     admin.FEATURE,
     quality.FEATURE,
     dashboard.FEATURE,
+    learning.FEATURE,
 ]
 
 

@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 
 from sessionkeeper.assembly import create_app
-from sessionkeeper.client import admin_models, analytics, models, protocol, room_models
+from sessionkeeper.client import (
+    admin_models,
+    analytics,
+    learning_models,
+    models,
+    protocol,
+    room_models,
+)
 from sessionkeeper.client import errors as client_errors
 from sessionkeeper.config import Settings
 from sessionkeeper.domain import ids, lifecycle, policy
@@ -149,6 +156,26 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "CleanupOut": room_models.CleanupResult,
     "CleanupRun": room_models.CleanupRun,
     "CleanupStatusOut": room_models.CleanupStatus,
+    "OutcomeOut": learning_models.Outcome,
+    "SessionWithOutcomeOut": learning_models.SessionWithOutcome,
+    "UserSessionPage": learning_models.UserSessionPage,
+    "MetricDefinitionOut": learning_models.MetricDefinition,
+    "MetricDefinitionList": learning_models.MetricDefinitions,
+    "AuthSettingsOut": learning_models.AuthSettings,
+    "RecapSettingsOut": learning_models.RecapSettings,
+    "KindStatsOut": learning_models.KindStats,
+    "TrendPointOut": learning_models.TrendPoint,
+    "MetricStatsOut": learning_models.MetricStats,
+    "TagCountOut": learning_models.TagCount,
+    "PeriodTotalsOut": learning_models.PeriodTotals,
+    "StatsDeltaOut": learning_models.StatsDelta,
+    "StreaksOut": learning_models.Streaks,
+    "UserStatsOut": learning_models.UserStats,
+    "FocusAreaOut": learning_models.FocusArea,
+    "ReviewItemOut": learning_models.ReviewItem,
+    "LastSessionOut": learning_models.LastSession,
+    "RecapOut": learning_models.Recap,
+    "EraseOut": learning_models.Erased,
 }
 # Response schemas the client reads some other way, and why.
 NOT_MODELLED: dict[str, str] = {

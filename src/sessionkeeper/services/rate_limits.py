@@ -80,7 +80,8 @@ class RateLimits:
         """Take a token from the principal's key; TooManyRequests when it has none left."""
         if self.limit is None:
             return
-        name = principal.actor
+        # The tenant too: an end user's id is only unique within its tenant.
+        name = f"{principal.tenant_id}/{principal.actor}"
         wait = await self._shared_take(name, self.limit)
         if wait is None:
             self._buckets[name], wait = take(
