@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from sessionkeeper import admin, events, logs, quality, rollups, rooms, settings, webhooks
+from sessionkeeper import admin, events, links, logs, quality, rollups, rooms, settings, webhooks
 from sessionkeeper.api.app import build_app
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
@@ -26,6 +26,7 @@ FEATURES: list[Feature[Any]] = [
     rooms.FEATURE,
     admin.FEATURE,
     quality.FEATURE,
+    links.FEATURE,
 ]
 
 

@@ -1,0 +1,65 @@
+"""A link's url, ``GET /t/{token}``: no API key; the click starts a session.
+
+``redirect`` links answer 302 to the target at once. ``companion`` links answer a small page
+that opens the target and heartbeats while it stays open. Either way a cookie scoped to the
+link's path keeps the click's tracker token, so a reload or a second tab of the same click
+continues its session instead of starting another.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from sessionkeeper.api.deps import ServicesDep
+from sessionkeeper.errors import Gone, NotFound
+from sessionkeeper.links import pages
+from sessionkeeper.links.container import LinkServices
+from sessionkeeper.links.rules import Mode
+
+router = APIRouter(tags=["links"], include_in_schema=False)
+
+COOKIE = "sk_click"
+# Long enough for any lesson; the session's own life decides whether a reload continues it.
+COOKIE_MAX_AGE_S = 24 * 3600
+MAX_TOKEN_CHARS = 64
+
+
+@router.get("/t/{token}")
+async def click_link(token: str, request: Request, services: ServicesDep) -> Response:
+    """Record the click and start (or continue) its session; see the module's docstring."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return HTMLResponse(pages.not_found(), status_code=404, headers=pages.HEADERS)
+    cookie = request.cookies.get(COOKIE)
+    feature = services.of(LinkServices)
+    try:
+        clicked = await feature.links.click(token, cookie, request.headers.get("user-agent"))
+    except NotFound:
+        return HTMLResponse(pages.not_found(), status_code=404, headers=pages.HEADERS)
+    except Gone as exc:
+        return HTMLResponse(pages.gone(str(exc)), status_code=410, headers=pages.HEADERS)
+    response: Response
+    if clicked.link.mode == Mode.REDIRECT:
+        response = RedirectResponse(clicked.link.target_url, status_code=302)
+        response.headers.update(pages.HEADERS)
+    else:
+        settings = services.runtime.settings
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = pages.companion(
+            kind=clicked.link.kind,
+            target_url=clicked.link.target_url,
+            tracker_path=root + settings.tracker_path,
+            tracker_token=clicked.tracker_token,
+            continued=clicked.continued,
+        )
+        response = HTMLResponse(page, headers=pages.HEADERS)
+    response.set_cookie(
+        COOKIE,
+        clicked.tracker_token,
+        max_age=COOKIE_MAX_AGE_S,
+        path=request.url.path,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return response
