@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from sessionkeeper.domain.secrets import digest
@@ -32,7 +33,7 @@ async def make(api: Harness, **changes: Any) -> dict[str, Any]:
 
 
 def path_of(link: dict[str, Any]) -> str:
-    return "/t/" + link["token"]
+    return "/t/" + str(link["token"])
 
 
 async def test_create_answers_the_url_and_stores_only_the_digest(api: Harness) -> None:
@@ -215,7 +216,10 @@ async def test_list_filters_and_pages(api: Harness) -> None:
     b = await make(api, subject={"teacher_id": "t2"}, kind="call")
     api.advance(1)
     c = await make(api, subject={"teacher_id": "t1"}, user_id="s1")
-    ids = lambda r: [x["id"] for x in r.json()["items"]]  # noqa: E731
+
+    def ids(response: httpx.Response) -> list[str]:
+        return [x["id"] for x in response.json()["items"]]
+
     assert ids(await api.get("/v1/links", **{"subject.teacher_id": "t1"})) == [c["id"], a["id"]]
     assert ids(await api.get("/v1/links", kind="call")) == [b["id"]]
     assert ids(await api.get("/v1/links", user_id="s1")) == [c["id"]]

@@ -50,6 +50,7 @@ async def click_link(token: str, request: Request, services: ServicesDep) -> Res
             target_url=clicked.link.target_url,
             tracker_path=root + settings.tracker_path,
             tracker_token=clicked.tracker_token,
+            interval_s=clicked.session.interval_ms / 1000,
             continued=clicked.continued,
         )
         response = HTMLResponse(page, headers=pages.HEADERS)

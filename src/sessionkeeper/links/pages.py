@@ -50,13 +50,20 @@ def _target_name(target_url: str) -> str:
 
 
 def companion(
-    *, kind: str, target_url: str, tracker_path: str, tracker_token: str, continued: bool
+    *,
+    kind: str,
+    target_url: str,
+    tracker_path: str,
+    tracker_token: str,
+    interval_s: float,
+    continued: bool,
 ) -> str:
     name = _target_name(target_url)
     again = ' data-continued="1"' if continued else ""
     script = (
         f'<script defer src="{escape(tracker_path)}" data-token="{escape(tracker_token)}" '
-        f'data-mode="companion" data-open="#open"{again}></script>'
+        f'data-mode="companion" data-interval="{interval_s:g}" data-open="#open"{again}>'
+        "</script>"
     )
     body = (
         f"<h1>Your {escape(kind)} is open</h1>"
