@@ -55,6 +55,8 @@ MAX_REPORT_BYTES = 64 * 1024
 PREFLIGHT_MAX_AGE_S = 600
 _STATIC = files("sessionkeeper.links") / "static"
 SCRIPT_NAME = "tracker.min.js"
+# What the served script may weigh gzipped: it is on every page that embeds it.
+GZIP_BUDGET_BYTES = 2048
 _TRACKER_ERRORS = problems(401, 403, 404, 409, 413, 422, 429, 503)
 
 
