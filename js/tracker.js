@@ -14,7 +14,9 @@
  * Attributes: data-key (a publishable key) and data-kind start a session; data-user names
  * the user; data-token continues a session the server started (a link's companion page);
  * data-mode "page" or "companion"; data-api the server's address (default: where this script
- * came from); data-interval the seconds between beats (default: the policy's).
+ * came from); data-interval the seconds between beats (default: the policy's). A link's
+ * companion page also sets data-open (the link to the lesson, opened once) and, on a reload,
+ * data-continued with the totals reported so far (data-engaged, -visible, -wall, -seq).
  */
 (function () {
   "use strict";
@@ -151,8 +153,16 @@
   });
 
   reset();
-  if (token) run();
-  else start();
+  if (token) {
+    // A reloaded companion page counts on from what its session has reported, and says at
+    // once that it is back (the server holds a closed companion page's end a few seconds).
+    engaged = +data.engaged || 0;
+    visible = +data.visible || 0;
+    wall = +data.wall || 0;
+    seq = +data.seq || 0;
+    run();
+    beat();
+  } else start();
 
   // A link's companion page opens the lesson once, not again on a reload.
   var open = data.open && !data.continued && document.querySelector(data.open);

@@ -122,7 +122,7 @@ async def test_a_redirect_click_ends_by_timeout(api: Harness) -> None:
     link = await make(api, mode="redirect")
     await api.client.get(path_of(link))
     api.advance(301)
-    await api.post("/v1/sweep")
+    await api.post("/v1/maintenance/sweep")
     listed = (await api.get("/v1/sessions", source="link")).json()["items"]
     assert [s["status"] for s in listed] == ["timed_out"]
 

@@ -9,10 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
+from sessionkeeper.links.container import LinkServices
+from sessionkeeper.links.tracker_service import CLOSE_WINDOW_MS, TrackerService
 from tests.support import Harness
 
 ORIGIN = "https://school.example"
 PLAIN = "text/plain;charset=UTF-8"
+
+
+def tracker(api: Harness) -> TrackerService:
+    return api.services.of(LinkServices).tracker
 
 
 async def publishable_key(api: Harness, origins: list[str] | None = None) -> str:
@@ -129,12 +135,12 @@ async def test_a_hidden_page_keeps_its_session_for_the_hidden_timeout(api: Harne
     api.advance(5)
     await send(api, "/v1/tracker/beat", report(token, 1, 5_000, "hidden"))
     api.advance(100)  # past the visible timeout (50 s), within the hidden one
-    await api.post("/v1/sweep")
+    await api.post("/v1/maintenance/sweep")
     assert (await session(api, sid))["status"] == "active"
     # Visible again: the policy's timeout is back.
     await send(api, "/v1/tracker/beat", report(token, 2, 105_000))
     api.advance(51)
-    await api.post("/v1/sweep")
+    await api.post("/v1/maintenance/sweep")
     closed = await session(api, sid)
     assert closed["status"] == "timed_out" and closed["estimated"] is True
     assert closed["duration_s"] == 105 + 5  # its last beat, plus grace (half the interval)
@@ -144,10 +150,10 @@ async def test_a_hidden_page_keeps_its_session_for_the_hidden_timeout(api: Harne
     api.advance(2)
     await send(api, "/v1/tracker/beat", report(second["token"], 1, 2_000, "hidden"))
     api.advance(119)
-    await api.post("/v1/sweep")
+    await api.post("/v1/maintenance/sweep")
     assert (await session(api, second["session_id"]))["status"] == "active"
     api.advance(2)
-    await api.post("/v1/sweep")
+    await api.post("/v1/maintenance/sweep")
     gone = await session(api, second["session_id"])
     assert gone["status"] == "timed_out"
     assert gone["duration_s"] == 2 + 5  # up to the last beat, plus grace (half the interval)
@@ -256,10 +262,46 @@ async def test_the_companion_page_beats_with_its_token(api: Harness) -> None:
     api.advance(20)
     beat = await send(api, "/v1/tracker/beat", report(token.group(1), 1, 20_000), origin=None)
     assert beat.status_code == 200, beat.text
-    ended = await send(api, "/v1/tracker/end", report(token.group(1), 2, 30_000), origin=None)
-    assert ended.json()["status"] == "ended" and ended.json()["wall_ms"] == 25_000
-    sid = ended.json()["session_id"]
-    assert (await session(api, sid))["duration_s"] == 20.0
+    closing = await send(api, "/v1/tracker/end", report(token.group(1), 2, 30_000), origin=None)
+    # A companion page's close might be a reload: its end waits for the close window.
+    assert closing.json()["status"] == "active" and closing.json()["wall_ms"] == 25_000
+    sid = closing.json()["session_id"]
+    api.advance(CLOSE_WINDOW_MS / 1000 - 1)
+    assert await tracker(api).close_due() == 0
+    api.advance(2)
+    assert await tracker(api).close_due() == 1
+    ended = await session(api, sid)
+    assert ended["status"] == "ended" and ended["end_reason"] == "client"
+    assert ended["duration_s"] == 20.0  # exactly at the close
+    assert ended["attributes"]["wall_ms"] == 25_000
+
+
+async def test_a_reloaded_companion_page_continues_its_session(api: Harness) -> None:
+    link = (
+        await api.post(
+            "/v1/links",
+            {"target_url": "https://zoom.us/j/1", "kind": "lesson", "mode": "companion"},
+            scope="ingest",
+        )
+    ).json()
+    first = (await api.client.get("/t/" + link["token"])).text
+    token = re.search(r'data-token="([^"]+)"', first)
+    assert token is not None
+    api.advance(20)
+    await send(api, "/v1/tracker/beat", report(token.group(1), 1, 20_000), origin=None)
+    api.advance(1)
+    await send(api, "/v1/tracker/end", report(token.group(1), 2, 21_000), origin=None)
+    # The reload: the same click (the cookie), the totals so far, and a beat at once.
+    again = (await api.client.get("/t/" + link["token"])).text
+    assert f'data-token="{token.group(1)}"' in again
+    assert 'data-continued="1"' in again and 'data-wall="21000"' in again
+    api.advance(1)
+    beat = await send(api, "/v1/tracker/beat", report(token.group(1), 3, 22_000), origin=None)
+    assert beat.json()["status"] == "active"
+    api.advance(CLOSE_WINDOW_MS / 1000 + 1)
+    assert await tracker(api).close_due() == 0
+    detail = (await api.get(f"/v1/links/{link['id']}")).json()
+    assert detail["clicks"] == 1
 
 
 async def test_the_script_is_served(api: Harness) -> None:

@@ -52,6 +52,7 @@ async def click_link(token: str, request: Request, services: ServicesDep) -> Res
             tracker_token=clicked.tracker_token,
             interval_s=clicked.session.interval_ms / 1000,
             continued=clicked.continued,
+            counters=clicked.counters,
         )
         response = HTMLResponse(page, headers=pages.HEADERS)
     response.set_cookie(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlsplit
 
+from sessionkeeper.links.rules import Counters
+
 # The page's own script is the tracker from this server; styles are inline.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
@@ -57,9 +59,17 @@ def companion(
     tracker_token: str,
     interval_s: float,
     continued: bool,
+    counters: Counters,
 ) -> str:
     name = _target_name(target_url)
-    again = ' data-continued="1"' if continued else ""
+    # A reloaded page counts on from the totals its session has reported.
+    again = (
+        f' data-continued="1" data-engaged="{counters.engaged_ms}" '
+        f'data-visible="{counters.visible_ms}" data-wall="{counters.wall_ms}" '
+        f'data-seq="{counters.seq}"'
+        if continued
+        else ""
+    )
     script = (
         f'<script defer src="{escape(tracker_path)}" data-token="{escape(tracker_token)}" '
         f'data-mode="companion" data-interval="{interval_s:g}" data-open="#open"{again}>'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sessionkeeper.domain.ids import time_ordered_id
@@ -58,6 +58,8 @@ class Clicked:
     tracker_token: str
     # A reload (or a second tab) of the same click: the session it started goes on.
     continued: bool
+    # The totals reported so far: a reloaded page counts on from them.
+    counters: rules.Counters = field(default_factory=rules.Counters)
 
 
 def make_id(prefix: str, now: int) -> str:
@@ -163,7 +165,7 @@ class LinkService:
         if cookie is not None and link.deleted_at is None:
             continued = await self._continued(principal, link, cookie, now)
             if continued is not None:
-                return Clicked(link, continued, cookie, continued=True)
+                return Clicked(link, continued[0], cookie, continued=True, counters=continued[1])
         problem = rules.usable_problem(
             deleted=link.deleted_at is not None,
             expires_at=link.expires_at,
@@ -226,17 +228,18 @@ class LinkService:
 
     async def _continued(
         self, principal: Principal, link: Link, cookie: str, now: int
-    ) -> Session | None:
-        """The live session of this link that the cookie's click started, if any."""
+    ) -> tuple[Session, rules.Counters] | None:
+        """The live session of this link that the cookie's click started, if any, and the
+        totals its page reported."""
 
-        def read(conn: Any) -> Session | None:
+        def read(conn: Any) -> tuple[Session | None, rules.Counters]:
             tracker = store.tracker_by_token(conn, digest(cookie))
             if tracker is None or tracker.tenant_id != link.tenant_id:
-                return None
-            return session_store.get(conn, principal, tracker.session_id)
+                return None, rules.Counters()
+            return session_store.get(conn, principal, tracker.session_id), tracker.counters
 
-        session = await self.rt.db.reader.run(read)
+        session, counters = await self.rt.db.reader.run(read)
         if session is None or session.attributes.get("link_id") != link.id:
             return None
         session = session.as_of(now)
-        return session if session.status == "active" else None
+        return (session, counters) if session.status == "active" else None

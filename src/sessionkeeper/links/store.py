@@ -60,6 +60,7 @@ class Tracker:
     reported_at: int
     counters: Counters
     hidden: bool
+    closing_at: int | None = None
 
 
 def _link(row: RowMapping) -> Link:
@@ -206,6 +207,7 @@ def tracker_by_token(conn: Connection, token_hash: str) -> Tracker | None:
         reported_at=row["reported_at"],
         counters=Counters(row["engaged_ms"], row["visible_ms"], row["wall_ms"], row["seq"]),
         hidden=row["hidden"],
+        closing_at=row["closing_at"],
     )
 
 
@@ -224,6 +226,36 @@ def save_counters(
             reported_at=now,
         )
     )
+
+
+def set_closing(conn: Connection, token_hash: str, at: int | None) -> None:
+    """Note a companion page's close at ``at``; None: a beat since says it is open."""
+    stmt = tt.update().where(tt.c.token_hash == token_hash)
+    if at is None:
+        conn.execute(stmt.values(closing_at=None))
+    else:
+        conn.execute(stmt.values(closing_at=sa.func.coalesce(tt.c.closing_at, at)))
+
+
+def reopen(conn: Connection, token_hash: str, at: int) -> None:
+    """A beat made after the close: the page was reloaded, not closed."""
+    conn.execute(
+        tt.update()
+        .where(tt.c.token_hash == token_hash, tt.c.closing_at <= at)
+        .values(closing_at=None)
+    )
+
+
+def due_closes(conn: Connection, before: int, limit: int) -> list[tuple[str, int, str, int]]:
+    """(token hash, tenant id, session id, closed at) of companion pages closed before
+    ``before`` and not reopened since, oldest first."""
+    stmt = (
+        sa.select(tt.c.token_hash, tt.c.tenant_id, tt.c.session_id, tt.c.closing_at)
+        .where(tt.c.closing_at.is_not(None), tt.c.closing_at <= before)
+        .order_by(tt.c.closing_at)
+        .limit(limit)
+    )
+    return [(r.token_hash, r.tenant_id, r.session_id, r.closing_at) for r in conn.execute(stmt)]
 
 
 def set_beat_timeout(

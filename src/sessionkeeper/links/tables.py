@@ -64,7 +64,16 @@ tracker_tokens = sa.Table(
     sa.Column("visible_ms", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("wall_ms", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("hidden", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A companion page was closed at this time (its pagehide), unless a reload of it beats
+    # within the close window; then the job ends the session exactly here.
+    sa.Column("closing_at", sa.BigInteger, nullable=True),
     sa.Index("ix_tracker_tokens_tenant_session", "tenant_id", "session_id"),
+    sa.Index(
+        "ix_tracker_tokens_closing",
+        "closing_at",
+        sqlite_where=sa.text("closing_at IS NOT NULL"),
+        postgresql_where=sa.text("closing_at IS NOT NULL"),
+    ),
 )
 
 publishable_origins = sa.Table(

@@ -6,6 +6,11 @@ with the tracker's own ``at``, so late evidence, monotonic beats and every other
 A beat that says the page is hidden sets the session's timeout to the policy's
 ``hidden_timeout_s`` before it is applied (a per-session deadline, which the pure rules and
 the SQL both read from the session); a visible beat sets it back to ``timeout_s``.
+
+A companion page's close cannot be told from its reload (both are a ``pagehide``), and a
+reload must continue the session. So the end of a companion session waits
+:data:`CLOSE_WINDOW_MS`: a beat of the reloaded page within it cancels the close; otherwise
+the job (``close_due``) ends the session exactly at the time of the close.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ from sessionkeeper.storage.transaction import Transaction
 
 SOURCE = "browser"
 ANONYMOUS = "anonymous"
+# How long a closed companion page may take to come back (a reload) before its session ends.
+CLOSE_WINDOW_MS = 10_000
+CLOSE_INTERVAL_S = 1.0
+CLOSE_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +164,16 @@ class TrackerService:
             if current is None or session is None:
                 return "not_found", None
             policy = starts.policy_for(tx, principal, session.kind)
+            closing = end and current.mode == TrackerMode.COMPANION.value
             timeout = policy.hidden_timeout_ms if report.hidden else policy.timeout_ms
+            if closing:  # open until the close window has passed (and the job ran)
+                timeout = 2 * CLOSE_WINDOW_MS
             store.set_beat_timeout(tx.conn, principal, session.id, at=at, timeout_ms=timeout)
             outcome, beaten = heartbeats.heartbeat(tx, principal, session.id, at=at, now=now)
+            if closing:
+                store.set_closing(tx.conn, token_hash, at)
+            elif current.closing_at is not None:
+                store.reopen(tx.conn, token_hash, at)
             if outcome == "ok" and beaten is not None:
                 counters = rules.merge(current.counters, report.counters, now - current.reported_at)
                 if counters != current.counters or report.hidden != current.hidden:
@@ -167,7 +183,7 @@ class TrackerService:
                     beaten = heartbeats.merge_attributes(
                         tx, principal, beaten, _counter_attributes(counters)
                     )
-            if end:
+            if end and not closing:
                 _, beaten = session_store.end(
                     tx, principal, session.id, at=at, reason=EndReason.CLIENT, now=now
                 )
@@ -183,6 +199,28 @@ class TrackerService:
                 session=session,
             )
         return session
+
+    async def close_due(self) -> int:
+        """End the sessions of companion pages closed more than the close window ago (not
+        reloaded since), each exactly at its close; returns how many."""
+        now = self.rt.clock.now_ms()
+
+        def close(tx: Transaction) -> int:
+            due = store.due_closes(tx.conn, now - CLOSE_WINDOW_MS, CLOSE_CHUNK)
+            for token_hash, tenant_id, session_id, closed_at in due:
+                principal = Principal(tenant_id, "", Scope.ADMIN)
+                session_store.end(
+                    tx, principal, session_id, at=closed_at, reason=EndReason.CLIENT, now=now
+                )
+                store.set_closing(tx.conn, token_hash, None)
+            return len(due)
+
+        closed = 0
+        while True:
+            chunk = await self.rt.db.writer.run(close)
+            closed += chunk
+            if chunk < CLOSE_CHUNK:
+                return closed
 
 
 def _counter_attributes(counters: Counters) -> dict[str, int]:

@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("visible_ms", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("wall_ms", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("hidden", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("closing_at", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_tracker_tokens_tenant_id_tenants")
         ),
@@ -94,6 +95,13 @@ def upgrade() -> None:
     with op.batch_alter_table("tracker_tokens", schema=None) as batch_op:
         batch_op.create_index(
             "ix_tracker_tokens_tenant_session", ["tenant_id", "session_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_tracker_tokens_closing",
+            ["closing_at"],
+            unique=False,
+            sqlite_where=sa.text("closing_at IS NOT NULL"),
+            postgresql_where=sa.text("closing_at IS NOT NULL"),
         )
 
     op.create_table(
