@@ -95,7 +95,8 @@ async def test_schemes_are_configurable(sqlite_url: str) -> None:
         assert refused.status_code == 422
 
 
-async def test_redirect_click_starts_a_session_and_redirects(api: Harness) -> None:
+async def test_redirect_click_starts_a_session_and_redirects(api_any: Harness) -> None:
+    api = api_any
     link = await make(api, mode="redirect")
     click = await api.client.get(path_of(link), headers={"User-Agent": CHROME})
     assert click.status_code == 302
@@ -146,7 +147,8 @@ async def test_companion_page_works_without_script_and_loads_nothing_elsewhere(
     assert page.headers["cache-control"] == "no-store"
 
 
-async def test_reload_and_second_tab_continue_the_same_session(api: Harness) -> None:
+async def test_reload_and_second_tab_continue_the_same_session(api_any: Harness) -> None:
+    api = api_any
     link = await make(api)
     first = await api.client.get(path_of(link))
     token = first.cookies.get("sk_click")
@@ -173,7 +175,8 @@ async def test_another_browser_is_another_click(api: Harness) -> None:
     assert (await api.get(f"/v1/links/{link['id']}")).json()["clicks"] == 2
 
 
-async def test_single_use_link_takes_one_click(api: Harness) -> None:
+async def test_single_use_link_takes_one_click(api_any: Harness) -> None:
+    api = api_any
     link = await make(api, reusable=False, mode="redirect")
     assert (await api.client.get(path_of(link))).status_code == 302
     api.client.cookies.clear()
@@ -210,7 +213,8 @@ async def test_unknown_token_is_404(api: Harness) -> None:
     assert (await api.client.get("/t/" + "x" * 500)).status_code == 404
 
 
-async def test_list_filters_and_pages(api: Harness) -> None:
+async def test_list_filters_and_pages(api_any: Harness) -> None:
+    api = api_any
     a = await make(api, subject={"teacher_id": "t1"})
     api.advance(1)
     b = await make(api, subject={"teacher_id": "t2"}, kind="call")

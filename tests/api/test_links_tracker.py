@@ -64,7 +64,8 @@ async def session(api: Harness, session_id: str) -> dict[str, Any]:
     return body
 
 
-async def test_start_beat_end_with_a_publishable_key(api: Harness) -> None:
+async def test_start_beat_end_with_a_publishable_key(api_any: Harness) -> None:
+    api = api_any
     key = await publishable_key(api)
     started = await start(api, key, subject={"site_id": "s1"})
     assert started["token"].startswith("tt_")
@@ -94,7 +95,8 @@ async def test_start_beat_end_with_a_publishable_key(api: Harness) -> None:
     assert late.status_code == 409 and late.headers["access-control-allow-origin"] == ORIGIN
 
 
-async def test_counters_keep_the_maximum_and_are_capped_by_elapsed_time(api: Harness) -> None:
+async def test_counters_keep_the_maximum_and_are_capped_by_elapsed_time(api_any: Harness) -> None:
+    api = api_any
     token = (await start(api, await publishable_key(api)))["token"]
     api.advance(10)
     # Ten minutes claimed after ten seconds: capped at the elapsed time plus the tolerance.
@@ -128,7 +130,8 @@ async def test_counters_keep_the_maximum_and_are_capped_by_elapsed_time(api: Har
     }
 
 
-async def test_a_hidden_page_keeps_its_session_for_the_hidden_timeout(api: Harness) -> None:
+async def test_a_hidden_page_keeps_its_session_for_the_hidden_timeout(api_any: Harness) -> None:
+    api = api_any
     await api.put("/v1/policies/page", {"heartbeat_interval_s": 10, "hidden_timeout_s": 120})
     started = await start(api, await publishable_key(api))
     token, sid = started["token"], started["session_id"]
@@ -276,7 +279,8 @@ async def test_the_companion_page_beats_with_its_token(api: Harness) -> None:
     assert ended["attributes"]["wall_ms"] == 25_000
 
 
-async def test_a_reloaded_companion_page_continues_its_session(api: Harness) -> None:
+async def test_a_reloaded_companion_page_continues_its_session(api_any: Harness) -> None:
+    api = api_any
     link = (
         await api.post(
             "/v1/links",

@@ -58,6 +58,8 @@ SCRIPT_NAME = "tracker.min.js"
 # What the served script may weigh gzipped: it is on every page that embeds it.
 GZIP_BUDGET_BYTES = 2048
 _TRACKER_ERRORS = problems(401, 403, 404, 409, 413, 422, 429, 503)
+# The credential is in the body (a publishable key, or the tracker token), not a header.
+_NO_BEARER: dict[str, Any] = {"security": []}
 
 
 def _feature(services: Services) -> LinkServices:
@@ -117,7 +119,11 @@ async def _key_principal(services: Services, request: Request, key: str | None) 
 
 
 @router.post(
-    "/tracker/start", status_code=201, response_model=TrackerStarted, responses=_TRACKER_ERRORS
+    "/tracker/start",
+    status_code=201,
+    response_model=TrackerStarted,
+    responses=_TRACKER_ERRORS,
+    openapi_extra=_NO_BEARER,
 )
 async def start_tracker_session(request: Request, services: ServicesDep) -> Response:
     """Start a browser session with a publishable key; the answer holds its tracker token."""
@@ -185,13 +191,23 @@ async def _report(request: Request, services: Services, *, end: bool) -> Respons
     return _cors(Response(out.model_dump_json(), media_type="application/json"), origin)
 
 
-@router.post("/tracker/beat", response_model=TrackerSession, responses=_TRACKER_ERRORS)
+@router.post(
+    "/tracker/beat",
+    response_model=TrackerSession,
+    responses=_TRACKER_ERRORS,
+    openapi_extra=_NO_BEARER,
+)
 async def beat_tracker_session(request: Request, services: ServicesDep) -> Response:
     """A heartbeat of the token's session with the tracker's running totals."""
     return await _report(request, services, end=False)
 
 
-@router.post("/tracker/end", response_model=TrackerSession, responses=_TRACKER_ERRORS)
+@router.post(
+    "/tracker/end",
+    response_model=TrackerSession,
+    responses=_TRACKER_ERRORS,
+    openapi_extra=_NO_BEARER,
+)
 async def end_tracker_session(request: Request, services: ServicesDep) -> Response:
     """The last report and the end of the token's session (the page was closed)."""
     return await _report(request, services, end=True)
