@@ -11,7 +11,7 @@ import pytest
 
 from sessionkeeper.links.container import LinkServices
 from sessionkeeper.links.tracker_service import CLOSE_WINDOW_MS, TrackerService
-from tests.support import Harness
+from tests.support import Harness, ms
 
 ORIGIN = "https://school.example"
 PLAIN = "text/plain;charset=UTF-8"
@@ -128,6 +128,33 @@ async def test_counters_keep_the_maximum_and_are_capped_by_elapsed_time(api_any:
         "visible_ms": 25_000,
         "wall_ms": 25_000,
     }
+
+
+async def test_reports_kept_offline_and_delivered_together_keep_their_time(
+    api_any: Harness,
+) -> None:
+    api = api_any
+    started = await start(api, await publishable_key(api))
+    token, begun = started["token"], api.clock.now_ms()
+    # Three beats a minute apart could not be sent; they go out together, with their times.
+    api.advance(200)
+    for seq in (1, 2, 3):
+        kept = report(token, seq, seq * 60_000, at=begun + seq * 60_000)
+        answer = await send(api, "/v1/tracker/beat", kept)
+        assert answer.status_code == 200, answer.text
+    assert answer.json()["wall_ms"] == 180_000
+    stored = await session(api, started["session_id"])
+    assert ms(stored["last_seen_at"]) == begun + 180_000  # the last beat's own time
+
+
+async def test_attributes_must_leave_room_for_what_is_added(api: Harness) -> None:
+    full = {f"k{i}": i for i in range(99)}
+    key = await publishable_key(api)
+    body = {"key": key, "kind": "page", "attributes": full}
+    refused = await send(api, "/v1/tracker/start", body)
+    assert refused.status_code == 422 and refused.json()["field"] == "attributes"
+    link = {"target_url": "https://a.example/", "kind": "k", "mode": "redirect", "attributes": full}
+    assert (await api.post("/v1/links", link, scope="ingest")).status_code == 422
 
 
 async def test_a_hidden_page_keeps_its_session_for_the_hidden_timeout(api_any: Harness) -> None:

@@ -16,10 +16,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
+
+from sessionkeeper.domain import attributes as attribute_rules
 
 MAX_TARGET_LENGTH = 2048
 # Reports may run ahead of the server's view of elapsed time by this much (clock steps,
@@ -125,6 +128,25 @@ def merge(stored: Counters, reported: Counters, elapsed_ms: int) -> Counters:
         wall_ms=wall,
         seq=max(stored.seq, reported.seq),
     )
+
+
+# What this feature adds to a session's attributes (the link, the browser, the counters), at
+# their largest: the attributes a client gives must leave room for them, or a later beat's
+# merge would go over the caps and be refused.
+_ADDED_ATTRIBUTES = {
+    "link_id": "lnk_" + "0" * 26,
+    "link_mode": "companion",
+    "tracker_mode": "companion",
+    "user_agent": "Firefox",
+    "engaged_ms": 2**53,
+    "visible_ms": 2**53,
+    "wall_ms": 2**53,
+}
+
+
+def attributes_problem(attributes: Mapping[str, Any]) -> str | None:
+    """Why ``attributes`` leave no room for what links and the tracker add, or None."""
+    return attribute_rules.problem({**attributes, **_ADDED_ATTRIBUTES})
 
 
 def origin_of(value: str | None) -> str | None:

@@ -74,6 +74,9 @@ class LinkService:
         problem = rules.target_problem(spec.target_url, self.rt.settings.link_schemes)
         if problem is not None:
             raise InvalidInput(f"target_url {problem}", field="target_url")
+        problem = rules.attributes_problem(spec.attributes or {})
+        if problem is not None:
+            raise InvalidInput(f"with what each click adds, {problem}", field="attributes")
         now = self.rt.clock.now_ms()
         if spec.expires_at is not None and spec.expires_at <= now:
             raise InvalidInput("expires_at is in the past", field="expires_at")
@@ -217,6 +220,7 @@ class LinkService:
                     "mode": mode.value,
                     "created_at": now,
                     "reported_at": now,
+                    "report_made_at": now,
                 },
             )
             return session

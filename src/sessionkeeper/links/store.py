@@ -58,6 +58,7 @@ class Tracker:
     mode: str
     created_at: int
     reported_at: int
+    report_made_at: int
     counters: Counters
     hidden: bool
     closing_at: int | None = None
@@ -205,6 +206,7 @@ def tracker_by_token(conn: Connection, token_hash: str) -> Tracker | None:
         mode=row["mode"],
         created_at=row["created_at"],
         reported_at=row["reported_at"],
+        report_made_at=row["report_made_at"],
         counters=Counters(row["engaged_ms"], row["visible_ms"], row["wall_ms"], row["seq"]),
         hidden=row["hidden"],
         closing_at=row["closing_at"],
@@ -212,7 +214,7 @@ def tracker_by_token(conn: Connection, token_hash: str) -> Tracker | None:
 
 
 def save_counters(
-    conn: Connection, token_hash: str, counters: Counters, *, hidden: bool, now: int
+    conn: Connection, token_hash: str, counters: Counters, *, hidden: bool, now: int, at: int
 ) -> None:
     conn.execute(
         tt.update()
@@ -224,6 +226,10 @@ def save_counters(
             seq=counters.seq,
             hidden=hidden,
             reported_at=now,
+            # Never back: a late report keeps the newest time seen.
+            report_made_at=sa.case(
+                (tt.c.report_made_at > at, tt.c.report_made_at), else_=sa.literal(at, sa.BigInteger)
+            ),
         )
     )
 

@@ -57,8 +57,11 @@ tracker_tokens = sa.Table(
     sa.Column("origin", sa.String(256), nullable=True),
     sa.Column("mode", sa.String(16), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
-    # Server time of the last report that counted: the cap on the next increase.
+    # Server time of the last report that counted, and the time it was made (its ``at``):
+    # the next increase is capped by the time passed since, by either clock, so reports kept
+    # while offline and delivered together each keep the time between them.
     sa.Column("reported_at", sa.BigInteger, nullable=False),
+    sa.Column("report_made_at", sa.BigInteger, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("engaged_ms", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("visible_ms", sa.BigInteger, nullable=False, server_default="0"),

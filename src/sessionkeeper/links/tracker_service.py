@@ -99,6 +99,9 @@ class TrackerService:
     async def start(self, principal: Principal, origin: str | None, req: TrackerStart) -> Started:
         principal.require(Scope.PUBLISH)
         await self.check_origin(principal, origin)
+        problem = rules.attributes_problem(req.attributes or {})
+        if problem is not None:
+            raise InvalidInput(f"with what the tracker adds, {problem}", field="attributes")
         now = self.rt.clock.now_ms()
         token = new_secret(TRACKER_TOKEN_PREFIX)
         attributes = {
@@ -131,6 +134,7 @@ class TrackerService:
                     "mode": req.mode.value,
                     "created_at": now,
                     "reported_at": now,
+                    "report_made_at": now,
                 },
             )
             return session
@@ -175,10 +179,13 @@ class TrackerService:
             elif current.closing_at is not None:
                 store.reopen(tx.conn, token_hash, at)
             if outcome == "ok" and beaten is not None:
-                counters = rules.merge(current.counters, report.counters, now - current.reported_at)
+                # Time passed since the last counted report, by the server's clock or, for
+                # reports kept while offline and delivered together, by their own times.
+                elapsed = max(now - current.reported_at, min(at, now) - current.report_made_at)
+                counters = rules.merge(current.counters, report.counters, elapsed)
                 if counters != current.counters or report.hidden != current.hidden:
                     store.save_counters(
-                        tx.conn, token_hash, counters, hidden=report.hidden, now=now
+                        tx.conn, token_hash, counters, hidden=report.hidden, now=now, at=at
                     )
                     beaten = heartbeats.merge_attributes(
                         tx, principal, beaten, _counter_attributes(counters)

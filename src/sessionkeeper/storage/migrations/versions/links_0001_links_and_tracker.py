@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("reported_at", sa.BigInteger(), nullable=False),
+        sa.Column("report_made_at", sa.BigInteger(), nullable=False),
         sa.Column("seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("engaged_ms", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("visible_ms", sa.BigInteger(), server_default="0", nullable=False),
