@@ -34,6 +34,10 @@ async def test_served_script_is_at_most_2_kib_gzipped(api: Harness) -> None:
     assert len(gzip.compress(response.content, compresslevel=6)) <= GZIP_BUDGET_BYTES
     # No build step for users and no dependency: one plain script, nothing it imports.
     assert b"import " not in response.content and b"require(" not in response.content
+    # Never unload/beforeunload: they keep a page out of the back-forward cache.
+    source = SOURCE.read_text()
+    assert '"unload"' not in source and '"beforeunload"' not in source
+    assert '"pagehide"' in source and '"pageshow"' in source and "keepalive: true" in source
 
 
 async def test_the_script_path_is_a_setting(sqlite_url: str) -> None:
