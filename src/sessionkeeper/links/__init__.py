@@ -7,17 +7,14 @@ key, counting engaged, visible and wall time. See ``docs/links-and-tracker.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sessionkeeper.feature import Feature
-from sessionkeeper.jobs.job import Job
 from sessionkeeper.links import tables as tables
 from sessionkeeper.links.click_routes import router as click_router
 from sessionkeeper.links.container import LinkServices
+from sessionkeeper.links.jobs import jobs
 from sessionkeeper.links.routes import router
 from sessionkeeper.links.tracker_routes import install_script, script_router
 from sessionkeeper.links.tracker_routes import router as tracker_router
-from sessionkeeper.links.tracker_service import CLOSE_INTERVAL_S
 from sessionkeeper.services.container import Services
 
 
@@ -29,14 +26,9 @@ def _build(services: Services) -> LinkServices:
     return built
 
 
-def _jobs(built: LinkServices) -> Sequence[Job]:
-    # Ends the sessions of companion pages closed and not reloaded (see tracker_service).
-    return (Job("links.close_companions", CLOSE_INTERVAL_S, built.tracker.close_due),)
-
-
 FEATURE: Feature[LinkServices] = Feature(
     name="links",
     build=_build,
-    jobs=_jobs,
+    jobs=jobs,
     routers=(router, tracker_router, click_router, script_router),
 )

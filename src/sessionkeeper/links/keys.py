@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.engine import Connection
+
 from sessionkeeper.domain.principal import Principal, Scope
 from sessionkeeper.domain.secrets import new_secret
 from sessionkeeper.links import store
@@ -44,9 +46,9 @@ class PublishableKeys:
         return PublishableKey(key, sorted(origins)), secret
 
     async def list(self, principal: Principal) -> list[PublishableKey]:
-        def read(conn: object) -> list[PublishableKey]:
-            keys = key_store.keys_of(conn, principal, after=0, limit=MAX_KEYS_LISTED)  # type: ignore[arg-type]
-            origins = store.origins_of(conn, principal)  # type: ignore[arg-type]
+        def read(conn: Connection) -> list[PublishableKey]:
+            keys = key_store.keys_of(conn, principal, after=0, limit=MAX_KEYS_LISTED)
+            origins = store.origins_of(conn, principal)
             return [
                 PublishableKey(k, origins.get(k.id, []))
                 for k in keys
