@@ -27,7 +27,7 @@
   var token = data.token;
   var interval = (+data.interval || 60) * 1000;
   var queue = [];
-  var seq, engaged, visible, wall, last, shown, focused, timer, ended;
+  var seq, engaged, visible, wall, last, shown, focused, timer, ended, starting;
 
   function reset() {
     seq = engaged = visible = wall = 0;
@@ -107,15 +107,19 @@
     send(path || "beat", report());
   }
 
+  // One start at a time: a timer, a visibility change and a pagehide may all ask for one.
   function start() {
+    if (starting || !data.key) return;
+    starting = 1;
     post("start", { key: data.key, kind: data.kind || "page", mode: data.mode || "page", user_id: data.user || undefined })
       .then(function (response) { return response.ok && response.json(); })
       .then(function (started) {
+        starting = 0;
         if (!started || token) return;
         token = started.token;
         interval = (+data.interval || started.heartbeat_interval_s) * 1000;
         run();
-      }, function () {});
+      }, function () { starting = 0; });
   }
 
   function run() {

@@ -49,7 +49,7 @@ async def test_the_script_path_is_a_setting(sqlite_url: str) -> None:
             {"target_url": "https://zoom.us/j/1", "kind": "lesson", "mode": "companion"},
         )
         page = await api.client.get("/t/" + link.json()["token"])
-        assert 'src="/assets/sk.js"' in page.text
+        assert 'src="/assets/sk.js" data-api="http://sk.test"' in page.text
 
 
 def test_the_minified_copy_is_recorded_from_this_source() -> None:

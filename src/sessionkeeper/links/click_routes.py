@@ -49,6 +49,8 @@ async def click_link(token: str, request: Request, services: ServicesDep) -> Res
             kind=clicked.link.kind,
             target_url=clicked.link.target_url,
             tracker_path=root + settings.tracker_path,
+            # The tracker's endpoints are this server's, wherever the script is served from.
+            api=str(request.base_url).rstrip("/"),
             tracker_token=clicked.tracker_token,
             interval_s=clicked.session.interval_ms / 1000,
             continued=clicked.continued,

@@ -56,6 +56,7 @@ def companion(
     kind: str,
     target_url: str,
     tracker_path: str,
+    api: str,
     tracker_token: str,
     interval_s: float,
     continued: bool,
@@ -71,7 +72,8 @@ def companion(
         else ""
     )
     script = (
-        f'<script defer src="{escape(tracker_path)}" data-token="{escape(tracker_token)}" '
+        f'<script defer src="{escape(tracker_path)}" data-api="{escape(api)}" '
+        f'data-token="{escape(tracker_token)}" '
         f'data-mode="companion" data-interval="{interval_s:g}" data-open="#open"{again}>'
         "</script>"
     )
