@@ -184,6 +184,26 @@ async def test_single_use_link_takes_one_click(api_any: Harness) -> None:
     assert used.status_code == 410 and "used already" in used.text
 
 
+@pytest.mark.parametrize("mode", ["redirect", "companion"])
+async def test_link_previews_start_nothing_and_use_up_nothing(api: Harness, mode: str) -> None:
+    link = await make(api, reusable=False, mode=mode)
+    for agent in (
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "TelegramBot (like TwitterBot)",
+        "WhatsApp/2.23.20.0",
+        "facebookexternalhit/1.1",
+    ):
+        preview = await api.client.get(path_of(link), headers={"User-Agent": agent})
+        assert preview.status_code == (302 if mode == "redirect" else 200)
+        assert "data-token" not in preview.text and "sk_click" not in preview.cookies
+    assert (await api.get(f"/v1/links/{link['id']}")).json()["clicks"] == 0
+    assert (await api.get("/v1/sessions", source="link")).json()["items"] == []
+    # The person it was sent to still gets the one click.
+    click = await api.client.get(path_of(link), headers={"User-Agent": CHROME})
+    assert click.status_code == (302 if mode == "redirect" else 200)
+    assert (await api.get(f"/v1/links/{link['id']}")).json()["clicks"] == 1
+
+
 async def test_deleted_and_expired_links_answer_410(api: Harness) -> None:
     link = await make(api)
     assert (

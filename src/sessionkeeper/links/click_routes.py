@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sessionkeeper.api.deps import ServicesDep
 from sessionkeeper.errors import Gone, NotFound
-from sessionkeeper.links import pages
+from sessionkeeper.links import pages, rules
 from sessionkeeper.links.container import LinkServices
 from sessionkeeper.links.rules import Mode
+from sessionkeeper.links.store import Link
 
 router = APIRouter(tags=["links"], include_in_schema=False)
 
@@ -32,8 +33,11 @@ async def click_link(token: str, request: Request, services: ServicesDep) -> Res
         return HTMLResponse(pages.not_found(), status_code=404, headers=pages.HEADERS)
     cookie = request.cookies.get(COOKIE)
     feature = services.of(LinkServices)
+    user_agent = request.headers.get("user-agent")
     try:
-        clicked = await feature.links.click(token, cookie, request.headers.get("user-agent"))
+        if rules.is_bot(user_agent):
+            return _preview(await feature.links.peek(token))
+        clicked = await feature.links.click(token, cookie, user_agent)
     except NotFound:
         return HTMLResponse(pages.not_found(), status_code=404, headers=pages.HEADERS)
     except Gone as exc:
@@ -67,3 +71,14 @@ async def click_link(token: str, request: Request, services: ServicesDep) -> Res
         samesite="lax",
     )
     return response
+
+
+def _preview(link: Link) -> Response:
+    """What a link preview or crawler gets: where the link leads, and no session."""
+    if link.mode == Mode.REDIRECT:
+        response: Response = RedirectResponse(link.target_url, status_code=302)
+        response.headers.update(pages.HEADERS)
+        return response
+    return HTMLResponse(
+        pages.preview(kind=link.kind, target_url=link.target_url), headers=pages.HEADERS
+    )

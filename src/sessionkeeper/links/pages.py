@@ -90,6 +90,16 @@ def companion(
     return _page(f"{kind} — open", body)
 
 
+def preview(*, kind: str, target_url: str) -> str:
+    """The companion page as a link preview sees it: the link, no tracker."""
+    body = (
+        f"<h1>Your {escape(kind)}</h1>"
+        f'<a class="button" href="{escape(target_url)}" rel="noopener noreferrer">'
+        f"Open {escape(_target_name(target_url))}</a>"
+    )
+    return _page(kind, body)
+
+
 def gone(message: str) -> str:
     return _page("Link no longer usable", f"<h1>Link no longer usable</h1><p>{escape(message)}</p>")
 

@@ -72,12 +72,31 @@ def target_problem(url: str, extra_schemes: Iterable[str]) -> str | None:
     return None
 
 
+# Link previews and crawlers (chat apps unfurling a pasted link, search engines) fetch a url
+# without anyone clicking it: they must not start a session, nor use up a single-use link.
+_BOT_MARKERS = (
+    "bot",
+    "crawler",
+    "spider",
+    "preview",
+    "facebookexternalhit",
+    "whatsapp",
+    "embedly",
+)
+
+
+def is_bot(user_agent: str | None) -> bool:
+    ua = (user_agent or "").lower()
+    return any(marker in ua for marker in _BOT_MARKERS)
+
+
 def user_agent_family(user_agent: str | None) -> str:
     """The browser's family, never the full string (which with the address identifies a
     person better than needed)."""
+    if is_bot(user_agent):
+        return "bot"
     ua = user_agent or ""
     for marker, family in (
-        ("bot", "bot"),
         ("Edg/", "Edge"),
         ("OPR/", "Opera"),
         ("Firefox/", "Firefox"),

@@ -155,6 +155,24 @@ class LinkService:
 
     # --- the click -------------------------------------------------------------------------
 
+    async def peek(self, token: str) -> Link:
+        """The link a preview or crawler fetched, if a click could use it; no session."""
+        now = self.rt.clock.now_ms()
+        found = await self.rt.db.reader.run(lambda conn: store.link_by_token(conn, digest(token)))
+        if found is None:
+            raise NotFound("no such link")
+        link = found[0]
+        problem = rules.usable_problem(
+            deleted=link.deleted_at is not None,
+            expires_at=link.expires_at,
+            now=now,
+            used=link.clicks > 0,
+            reusable=link.reusable,
+        )
+        if problem is not None:
+            raise Gone(problem, code="link_gone")
+        return link
+
     async def click(self, token: str, cookie: str | None, user_agent: str | None) -> Clicked:
         """Start the session of a click on the link with ``token``, or continue the one the
         same browser's earlier click started (``cookie``: that click's tracker token) while
