@@ -15,6 +15,7 @@ from sessionkeeper import (
     dashboard,
     events,
     learning,
+    links,
     logs,
     quality,
     rollups,
@@ -39,6 +40,7 @@ FEATURES: list[Feature[Any]] = [
     quality.FEATURE,
     dashboard.FEATURE,
     learning.FEATURE,
+    links.FEATURE,
 ]
 
 

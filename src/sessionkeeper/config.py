@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     # Finished deliveries are kept this long, then pruned.
     webhook_retention_days: int = Field(default=30, ge=1)
+    # Links: the address clients reach this server at, for the urls of tracking links
+    # ({public_url}/t/{token}); None: the address the creating request came to.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # Link targets may use http, https and these schemes (apps that lessons open in).
+    link_schemes: list[str] = Field(default_factory=lambda: ["zoommtg", "msteams"])
+    # Where the browser tracker is served.
+    tracker_path: str = Field(default="/tracker.js", pattern=r"^(/[A-Za-z0-9_.-]+)+$")
     # Read connections per process (the writer has one more of its own).
     db_pool_size: int = Field(default=8, gt=0, le=1000)
 

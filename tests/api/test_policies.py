@@ -13,6 +13,7 @@ async def test_builtin_default_is_listed(api: Harness) -> None:
             "grace_s": 30.0,
             "presence_interval_s": 30.0,
             "room_timeout_s": 3600.0,
+            "hidden_timeout_s": 900.0,
             "builtin": True,
         }
     ]
@@ -28,6 +29,7 @@ async def test_put_fills_defaults_from_the_interval(api: Harness) -> None:
         "grace_s": 5.0,
         "presence_interval_s": 30.0,
         "room_timeout_s": 3600.0,
+        "hidden_timeout_s": 900.0,
         "builtin": False,
     }
     kinds = [p["kind"] for p in (await api.get("/v1/policies")).json()["items"]]

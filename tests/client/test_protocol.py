@@ -24,6 +24,7 @@ from sessionkeeper.client import (
     admin_models,
     analytics,
     learning_models,
+    link_models,
     models,
     protocol,
     room_models,
@@ -149,6 +150,14 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "JobInfo": models.JobInfo,
     "RoomOut": room_models.Room,
     "RoomPage": room_models.RoomPage,
+    "LinkOut": link_models.Link,
+    "LinkCreated": link_models.NewLink,
+    "LinkDetail": link_models.LinkDetail,
+    "ClickOut": link_models.LinkClick,
+    "LinkPage": link_models.LinkPage,
+    "PublishableKeyOut": link_models.PublishableKey,
+    "PublishableKeyCreated": link_models.NewPublishableKey,
+    "PublishableKeyList": link_models.PublishableKeyList,
     "ParticipantOut": room_models.Participant,
     "SegmentOut": room_models.Segment,
     "InviteOut": room_models.Invite,
@@ -182,6 +191,8 @@ NOT_MODELLED: dict[str, str] = {
     "Problem": "raised as an error; compared with the error classes below",
     "FieldError": "each refused field, read as a mapping in InvalidInput.errors",
     "WebhookList": "read as a tuple of Webhook by Client.webhooks()",
+    "TrackerStarted": "read by the browser tracker (js/tracker.js), not by the Python client",
+    "TrackerSession": "read by the browser tracker (js/tracker.js), not by the Python client",
 }
 
 

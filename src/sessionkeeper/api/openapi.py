@@ -128,7 +128,9 @@ def complete(app: FastAPI) -> None:
             for path, operations in schema.get("paths", {}).items():
                 if path.startswith("/v1/"):
                     for operation in operations.values():
-                        operation["security"] = [{"bearer": []}]
+                        # An operation that declares its own (the browser tracker's, whose
+                        # credential is in the body) keeps it.
+                        operation.setdefault("security", [{"bearer": []}])
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -33,6 +33,11 @@ class PolicyIn(WriteBody):
         default=None,
         description="Rooms of the kind: silence after which a room is inactive; default 3600",
     )
+    hidden_timeout_s: Seconds = Field(
+        default=None,
+        description="Browser sessions whose last beat said the page was hidden: the timeout "
+        "instead of timeout_s; default 900",
+    )
 
 
 class PolicyOut(BaseModel):
@@ -42,6 +47,7 @@ class PolicyOut(BaseModel):
     grace_s: float
     presence_interval_s: float
     room_timeout_s: float
+    hidden_timeout_s: float
     builtin: bool = False
 
     @classmethod
@@ -53,6 +59,7 @@ class PolicyOut(BaseModel):
             grace_s=policy.grace_s,
             presence_interval_s=policy.presence_interval_s,
             room_timeout_s=policy.room_timeout_s,
+            hidden_timeout_s=policy.hidden_timeout_s,
             builtin=builtin,
         )
 
@@ -77,6 +84,7 @@ async def put_policy(
         grace_s=body.grace_s,
         presence_interval_s=body.presence_interval_s,
         room_timeout_s=body.room_timeout_s,
+        hidden_timeout_s=body.hidden_timeout_s,
     )
     return PolicyOut.of(kind, policy)
 

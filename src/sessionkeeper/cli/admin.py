@@ -97,6 +97,12 @@ def key_create(
     """Create an API key. The key is printed once, alone on the last line."""
     if operator == (tenant is not None):
         raise typer.BadParameter("give either --tenant NAME or --operator")
+    if scope is Scope.PUBLISH:
+        # A publishable key is nothing without the origins it may be used from.
+        raise typer.BadParameter(
+            "publishable keys are made with their origins: POST /v1/publishable-keys",
+            param_hint="--scope",
+        )
     if operator:
         key_id, secret = services().tenants.create_operator_key()
         print(f"created operator key {key_id}; it is shown only now:", file=sys.stderr)

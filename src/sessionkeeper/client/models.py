@@ -181,6 +181,8 @@ class Policy:
     # be silent before it is inactive.
     presence_interval_s: float = 30.0
     room_timeout_s: float = 3600.0
+    # Browser sessions whose last beat said the page was hidden time out after this.
+    hidden_timeout_s: float = 900.0
     builtin: bool = False
 
     @classmethod
@@ -192,6 +194,7 @@ class Policy:
             grace_s=float(data["grace_s"]),
             presence_interval_s=float(data.get("presence_interval_s", 30.0)),
             room_timeout_s=float(data.get("room_timeout_s", 3600.0)),
+            hidden_timeout_s=float(data.get("hidden_timeout_s", 900.0)),
             builtin=bool(data.get("builtin", False)),
         )
 

@@ -14,6 +14,9 @@ DEFAULT_HEARTBEAT_INTERVAL_S = 60.0
 TIMEOUT_HEARTBEATS = 5
 DEFAULT_PRESENCE_INTERVAL_S = 30.0
 DEFAULT_ROOM_TIMEOUT_S = 3600.0
+# A browser page reported hidden (a background tab) beats rarely or not at all, since
+# browsers throttle its timers; it keeps its session this long before the session times out.
+DEFAULT_HIDDEN_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,13 @@ class Policy:
     # seen for room_timeout_s is inactive.
     presence_interval_s: float = DEFAULT_PRESENCE_INTERVAL_S
     room_timeout_s: float = DEFAULT_ROOM_TIMEOUT_S
+    # Browser sessions whose last beat said the page was hidden: the timeout instead of
+    # ``timeout_s`` (a per-session deadline, see ``links/tracker_service.py``).
+    hidden_timeout_s: float = DEFAULT_HIDDEN_TIMEOUT_S
+
+    @property
+    def hidden_timeout_ms(self) -> int:
+        return round(self.hidden_timeout_s * 1000)
 
     @property
     def interval_ms(self) -> int:
@@ -59,6 +69,7 @@ def build_policy(
     grace_s: float | None = None,
     presence_interval_s: float | None = None,
     room_timeout_s: float | None = None,
+    hidden_timeout_s: float | None = None,
 ) -> Policy:
     """Fill in defaults and check that the values make sense together.
 
@@ -82,12 +93,21 @@ def build_policy(
         raise PolicyError("presence_interval_s", "presence_interval_s must be at least 1 second")
     if room_timeout < presence:
         raise PolicyError("room_timeout_s", "room_timeout_s must be at least presence_interval_s")
+    # By default a hidden page is never given less time than a visible one.
+    hidden = (
+        max(DEFAULT_HIDDEN_TIMEOUT_S, timeout) if hidden_timeout_s is None else hidden_timeout_s
+    )
+    if hidden < interval:
+        raise PolicyError(
+            "hidden_timeout_s", "hidden_timeout_s must be at least heartbeat_interval_s"
+        )
     return Policy(
         heartbeat_interval_s=interval,
         timeout_s=timeout,
         grace_s=grace,
         presence_interval_s=presence,
         room_timeout_s=room_timeout,
+        hidden_timeout_s=hidden,
     )
 
 

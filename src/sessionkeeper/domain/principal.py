@@ -19,6 +19,11 @@ class Scope(StrEnum):
     INGEST = "ingest"  # write sessions, heartbeats, presence; read a session by id
     READ = "read"  # lists, health, policies; no writes
     ADMIN = "admin"  # everything within the tenant
+    # A publishable key, safe to embed in a web page: it may only start a browser session
+    # (``links/tracker_routes.py``) and beat and end that one session with the per-session
+    # token the start returns. Every other route requires ingest, read or admin, which it
+    # never allows.
+    PUBLISH = "publish"
 
     def allows(self, needed: Scope) -> bool:
         return self is Scope.ADMIN or self is needed

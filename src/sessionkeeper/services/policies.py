@@ -33,10 +33,16 @@ class PolicyService:
         grace_s: float | None,
         presence_interval_s: float | None = None,
         room_timeout_s: float | None = None,
+        hidden_timeout_s: float | None = None,
     ) -> Policy:
         try:
             policy = build_policy(
-                heartbeat_interval_s, timeout_s, grace_s, presence_interval_s, room_timeout_s
+                heartbeat_interval_s,
+                timeout_s,
+                grace_s,
+                presence_interval_s,
+                room_timeout_s,
+                hidden_timeout_s,
             )
         except PolicyError as exc:
             raise InvalidInput(str(exc), field=exc.field) from exc

@@ -34,6 +34,8 @@ class StartRequest:
     started_at: int | None = None
     continues: str | None = None
     subject: Mapping[str, str] | None = None
+    # Who started it when not the client itself: "link" for a click on a tracking link.
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,8 @@ class SessionService:
             started["subject"] = request.subject
         if request.continues:
             started["continues"] = request.continues
+        if request.source:
+            started["source"] = request.source
         digest = start_digest(started)
         new = NewSession(
             id=request.id or self.new_id(),
@@ -113,6 +117,7 @@ class SessionService:
             start_digest=digest,
             continues=request.continues,
             subject=request.subject or None,
+            source=request.source,
         )
 
         def start(tx: Transaction) -> tuple[bool, Session | None]:

@@ -19,6 +19,7 @@ def load(conn: Connection, tenant_id: int) -> dict[str, Policy]:
             grace_s=row.grace_ms / 1000,
             presence_interval_s=row.presence_interval_ms / 1000,
             room_timeout_s=row.room_timeout_ms / 1000,
+            hidden_timeout_s=row.hidden_timeout_ms / 1000,
         )
         for row in rows
     }
@@ -33,6 +34,7 @@ def save(conn: Connection, tenant_id: int, kind: str, policy: Policy, now: int) 
         "grace_ms": policy.grace_ms,
         "presence_interval_ms": policy.presence_interval_ms,
         "room_timeout_ms": policy.room_timeout_ms,
+        "hidden_timeout_ms": policy.hidden_timeout_ms,
         "updated_at": now,
     }
     conn.execute(upsert(conn, t, values, keys=["tenant_id", "kind"]))

@@ -55,6 +55,8 @@ policies = sa.Table(
     # For rooms of the kind; the server defaults fill the rows written before they existed.
     sa.Column("presence_interval_ms", sa.BigInteger, nullable=False, server_default="30000"),
     sa.Column("room_timeout_ms", sa.BigInteger, nullable=False, server_default="3600000"),
+    # For browser sessions whose last beat said the page was hidden.
+    sa.Column("hidden_timeout_ms", sa.BigInteger, nullable=False, server_default="900000"),
 )
 
 sessions = sa.Table(
