@@ -22,6 +22,7 @@ from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
 from sessionkeeper.storage.tables import metadata
+from sessionkeeper.storage.tables import sessions as sessions_table
 from sessionkeeper.storage.transaction import Transaction
 from tests.support import T0, settings_for
 
@@ -165,25 +166,21 @@ def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
     assert (len(first), len(second)) == (store.SWEEP_CHUNK, 123)
 
 
-def test_sweep_reads_the_active_expiry_index(database: Database) -> None:
+def test_sweep_reads_the_active_sweep_index(database: Database) -> None:
     tid = tenant(database)
     database.writer.run_sync(
         lambda c: store.insert_many(c, tid, [new_session(f"i{i}") for i in range(200)])
     )
-    overdue = sa.text("SELECT seq FROM sessions WHERE status = 'active' AND expires_at < :now")
+    overdue = sa.select(sessions_table.c.seq).where(store.overdue_at(T0))
     with database.write_engine.connect() as conn:
+        query = str(overdue.compile(conn, compile_kwargs={"literal_binds": True}))
         if conn.dialect.name == "sqlite":
-            plan = " ".join(
-                str(r)
-                for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + str(overdue)), {"now": T0})
-            )
+            plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + query)))
         else:
             conn.execute(sa.text("ANALYZE sessions"))
             conn.execute(sa.text("SET enable_seqscan = off"))
-            plan = " ".join(
-                str(r) for r in conn.execute(sa.text("EXPLAIN " + str(overdue)), {"now": T0})
-            )
-    assert "ix_sessions_active_expires" in plan
+            plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN " + query)))
+    assert "ix_sessions_active_sweep" in plan
 
 
 def test_two_writers_on_one_database_agree(db_url: str) -> None:
