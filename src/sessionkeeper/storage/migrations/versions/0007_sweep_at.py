@@ -1,7 +1,7 @@
 """the sweep's own index column, so that most heartbeats rewrite no index
 
 Revision ID: 0007
-Revises: 0006
+Revises: links_0001
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0006"
+down_revision = "links_0001"
 branch_labels = None
 depends_on = None
 
