@@ -136,6 +136,7 @@ def insert_sessions(conn: sa.Connection, spec: Population) -> None:
         "started_at": started_at,
         "last_seen_at": last_seen,
         "expires_at": last_seen + spec.timeout_ms,
+        "sweep_at": last_seen + spec.timeout_ms,
         "timeout_ms": sa.literal(spec.timeout_ms),
         "grace_ms": sa.literal(spec.grace_ms),
         "start_digest": sa.literal(DIGEST),

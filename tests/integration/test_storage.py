@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from functools import partial
 
 import pytest
@@ -22,6 +23,7 @@ from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
 from sessionkeeper.storage.tables import metadata
+from sessionkeeper.storage.tables import sessions as sessions_table
 from sessionkeeper.storage.transaction import Transaction
 from tests.support import T0, settings_for
 
@@ -165,25 +167,21 @@ def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
     assert (len(first), len(second)) == (store.SWEEP_CHUNK, 123)
 
 
-def test_sweep_reads_the_active_expiry_index(database: Database) -> None:
+def test_sweep_reads_the_active_sweep_index(database: Database) -> None:
     tid = tenant(database)
     database.writer.run_sync(
         lambda c: store.insert_many(c, tid, [new_session(f"i{i}") for i in range(200)])
     )
-    overdue = sa.text("SELECT seq FROM sessions WHERE status = 'active' AND expires_at < :now")
+    overdue = sa.select(sessions_table.c.seq).where(store.overdue_at(T0))
     with database.write_engine.connect() as conn:
+        query = str(overdue.compile(conn, compile_kwargs={"literal_binds": True}))
         if conn.dialect.name == "sqlite":
-            plan = " ".join(
-                str(r)
-                for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + str(overdue)), {"now": T0})
-            )
+            plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN QUERY PLAN " + query)))
         else:
             conn.execute(sa.text("ANALYZE sessions"))
             conn.execute(sa.text("SET enable_seqscan = off"))
-            plan = " ".join(
-                str(r) for r in conn.execute(sa.text("EXPLAIN " + str(overdue)), {"now": T0})
-            )
-    assert "ix_sessions_active_expires" in plan
+            plan = " ".join(str(r) for r in conn.execute(sa.text("EXPLAIN " + query)))
+    assert "ix_sessions_active_sweep" in plan
 
 
 def test_two_writers_on_one_database_agree(db_url: str) -> None:
@@ -311,3 +309,111 @@ async def test_two_processes_beating_the_same_sessions_in_opposite_orders(pg_url
             )
             statuses += [a.status_code for a in answers]
         assert set(statuses) == {200}
+
+
+def _sweep_columns(database: Database, sid: str) -> tuple[int, int]:
+    query = sa.select(sessions_table.c.sweep_at, sessions_table.c.expires_at).where(
+        sessions_table.c.id == sid
+    )
+    with database.read_engine.connect() as conn:
+        sweep_at, expires_at = conn.execute(query).one()
+    return int(sweep_at), int(expires_at)
+
+
+def test_most_heartbeats_leave_the_sweep_index_alone(database: Database) -> None:
+    """A client beating on schedule (every 12 s, timeout 60 s) moves ``sweep_at`` — the only
+    indexed time a heartbeat could change — on about one beat in four; ``sweep_at`` is never
+    later than the deadline, so the sweep still finds every overdue session by it."""
+    tid = tenant(database)
+    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("hot")]))
+    with database.write_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sessions SET heartbeat_interval_ms = 12000"))
+    moves, sweep_at = 0, _sweep_columns(database, "hot")[0]
+    for n in range(1, 41):
+        at = T0 + 12_000 * n
+        database.writer.run_sync(
+            partial(heartbeats.heartbeat, principal=tid, session_id="hot", at=at, now=at)
+        )
+        now_sweep, expires = _sweep_columns(database, "hot")
+        assert now_sweep <= expires == at + TIMEOUT
+        assert now_sweep >= at + 12_000  # ahead of the next beat: the sweep passes it by
+        moves += now_sweep != sweep_at
+        sweep_at = now_sweep
+    assert moves <= 40 // 3, moves
+    # Silent from then on: the sweep closes it at its estimate, found through sweep_at.
+    late = T0 + 12_000 * 40 + TIMEOUT + 1
+    assert database.writer.run_sync(lambda c: store.sweep_chunk(c, late)) == [
+        (tid.tenant_id, "hot")
+    ]
+
+
+def test_a_shortened_timeout_pulls_sweep_at_back_to_the_deadline(database: Database) -> None:
+    tid = tenant(database)
+    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("short")]))
+    with database.write_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sessions SET timeout_ms = 5000, heartbeat_interval_ms = 1000"))
+    at = T0 + 1_000
+    database.writer.run_sync(
+        partial(heartbeats.heartbeat, principal=tid, session_id="short", at=at, now=at)
+    )
+    assert _sweep_columns(database, "short") == (at + 5_000, at + 5_000)
+    assert database.writer.run_sync(lambda c: store.sweep_chunk(c, at + 5_001)) == [
+        (tid.tenant_id, "short")
+    ]
+
+
+def test_the_sweep_moves_sweep_at_of_live_rows_it_looked_at(database: Database) -> None:
+    """A row whose ``sweep_at`` passed while a beat kept it open (a late beat that did not
+    move it) is looked at once, then passed by until its deadline."""
+    tid = tenant(database)
+    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("live")]))
+    with database.write_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sessions SET sweep_at = :t"), {"t": T0 + 1})
+    at = T0 + 30_000
+    database.writer.run_sync(
+        partial(heartbeats.heartbeat, principal=tid, session_id="live", at=at, now=at)
+    )
+    assert database.writer.run_sync(lambda c: store.sweep_chunk(c, at + 1)) == []
+    assert _sweep_columns(database, "live") == (at + TIMEOUT, at + TIMEOUT)
+
+
+def test_heartbeats_on_postgresql_are_hot_updates(pg_url: str) -> None:
+    """On PostgreSQL a heartbeat that leaves ``sweep_at`` alone changes no indexed column, so
+    it is a HOT update: the new row version stays on its page and no index is written."""
+    database = Database(settings_for(pg_url))
+    tid = tenant(database)
+    ids = [f"p{i}" for i in range(200)]
+    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session(i) for i in ids]))
+    with database.write_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE sessions SET heartbeat_interval_ms = 12000"))
+    counts = sa.text(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'sessions'"
+    )
+
+    def updates() -> tuple[int, int]:
+        # Read on a connection of its own: the writer's counts reach the statistics when its
+        # connection closes.
+        engine = sa.create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            with engine.connect() as conn:
+                return tuple(conn.execute(counts).one())  # type: ignore[return-value]
+        finally:
+            engine.dispose()
+
+    database.close()
+    database = Database(settings_for(pg_url))
+    before = updates()
+    for n in (1, 2):  # two beats each, a while apart: neither needs to move sweep_at
+        at = T0 + 12_000 * n
+        for sid in ids:
+            database.writer.run_sync(
+                partial(heartbeats.heartbeat, principal=tid, session_id=sid, at=at, now=at)
+            )
+    database.close()
+    for _ in range(50):  # a closed connection's counts arrive a moment after it is gone
+        after = updates()
+        updated, hot = after[0] - before[0], after[1] - before[1]
+        if updated >= 400:
+            break
+        time.sleep(0.1)
+    assert updated >= 400 and hot >= updated // 2, (updated, hot)

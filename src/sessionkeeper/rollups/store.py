@@ -192,7 +192,7 @@ def earliest_active(
     s = sessions.c
     stmt = sa.select(s.tenant_id, sa.func.min(s.started_at)).where(IS_ACTIVE)
     if overdue_at is not None:
-        stmt = stmt.where(s.expires_at < overdue_at)
+        stmt = stmt.where(s.sweep_at < overdue_at, s.expires_at < overdue_at)
     if tenant_id is not None:
         stmt = stmt.where(s.tenant_id == tenant_id)
     return {t: started for t, started in conn.execute(stmt.group_by(s.tenant_id))}
@@ -355,12 +355,24 @@ class LiveCounts:
     users: int
 
 
+def _open_at(principal: Principal, now: int) -> sa.ColumnElement[bool]:
+    """Open and not overdue at ``now``. ``sweep_at <= expires_at``: a row whose ``sweep_at``
+    is still ahead is open by the index alone; for the few whose ``sweep_at`` has passed (a
+    late beat, a silent client) the deadline decides."""
+    s = sessions.c
+    return sa.and_(
+        visible_to(sessions, principal),
+        IS_ACTIVE,
+        sa.or_(s.sweep_at >= now, s.expires_at >= now),
+    )
+
+
 def live_query(principal: Principal, now: int) -> sa.Select[Any]:
     """Open sessions and their users by kind, overdue ones excluded."""
     s = sessions.c
     return (
         sa.select(s.kind, sa.func.count(), sa.func.count(sa.distinct(s.user_id)))
-        .where(visible_to(sessions, principal), IS_ACTIVE, s.expires_at >= now)
+        .where(_open_at(principal, now))
         .group_by(s.kind)
     )
 
@@ -371,6 +383,7 @@ def live_counts(conn: Connection, principal: Principal, now: int) -> LiveCounts:
     by_kind = {
         kind: (int(n), int(users)) for kind, n, users in conn.execute(live_query(principal, now))
     }
-    alive = sa.and_(visible_to(sessions, principal), IS_ACTIVE, s.expires_at >= now)
-    users = conn.execute(sa.select(sa.func.count(sa.distinct(s.user_id))).where(alive))
+    users = conn.execute(
+        sa.select(sa.func.count(sa.distinct(s.user_id))).where(_open_at(principal, now))
+    )
     return LiveCounts(by_kind=by_kind, users=int(users.scalar_one()))

@@ -59,13 +59,15 @@ rollup_tenants = sa.Table(
 )
 
 # Active sessions by tenant and kind, with what live counts and rollups read of them: live
-# metrics and the span of open sessions come from this index alone, never from a scan.
+# metrics and the span of open sessions come from this index alone, never from a scan. It
+# holds ``sweep_at``, not the exact deadline, which most heartbeats move: a heartbeat that
+# changes no indexed column writes no index entry (see ``storage/heartbeats.py``).
 active_sessions_index = sa.Index(
     "ix_sessions_active_tenant_kind",
     sessions.c.tenant_id,
     sessions.c.kind,
     sessions.c.user_id,
-    sessions.c.expires_at,
+    sessions.c.sweep_at,
     sessions.c.started_at,
     sqlite_where=sa.text(ACTIVE_ONLY),
     postgresql_where=sa.text(ACTIVE_ONLY),

@@ -48,10 +48,19 @@ def heartbeat_condition(at: Moment) -> sa.ColumnElement[bool]:
 
 def heartbeat_values(at: Moment) -> dict[str, Any]:
     """``last_seen_at`` moves to ``at``; the deadline to a timeout after it, never back before
-    the one held after an outage (``lifecycle._extend``)."""
-    deadline = at + t.c.timeout_ms
+    the one held after an outage (``lifecycle._extend``).
+
+    ``sweep_at`` (in the sweep's and the live counts' indexes) moves only when it would fall
+    due within two intervals — about once a timeout for a client that beats on schedule — or
+    to keep it no later than the deadline (a shortened timeout). Every other beat changes no
+    indexed column."""
+    timely = at + t.c.timeout_ms
     held = sa.func.coalesce(t.c.held_until, 0)
-    return {"last_seen_at": at, "expires_at": sa.case((held > deadline, held), else_=deadline)}
+    deadline = sa.case((held > timely, held), else_=timely)
+    # Two intervals: a beat that comes a little late still finds sweep_at ahead.
+    due_soon = t.c.sweep_at < at + 2 * t.c.heartbeat_interval_ms
+    sweep_at = sa.case((sa.or_(due_soon, t.c.sweep_at > deadline), deadline), else_=t.c.sweep_at)
+    return {"last_seen_at": at, "expires_at": deadline, "sweep_at": sweep_at}
 
 
 def _applied(tenant_id: int, outcomes: Iterable[HeartbeatOutcome]) -> HeartbeatsApplied:
@@ -151,39 +160,58 @@ class HeartbeatOp:
     ) -> list[tuple[HeartbeatOutcome, Session | None]]:
         """One executemany for all, one read per tenant, and the rules for the few beats the
         fast path could not settle; the same outcomes as one by one."""
-        tx.conn.execute(
-            _HEARTBEAT_MANY,
-            # Sorted: processes writing the same rows in one order cannot deadlock each other.
-            sorted(
-                (
-                    {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
-                    for op in ops
-                ),
-                key=lambda p: (p["h_tenant"], p["h_id"], p["h_at"]),
+        return _apply_many(tx, ops)
+
+
+def _apply_many(
+    tx: Transaction, ops: Sequence[HeartbeatOp]
+) -> list[tuple[HeartbeatOutcome, Session | None]]:
+    """Beats of principals that see their whole tenant: the conditional UPDATE for all of them
+    in one executemany, in time order per session (so each beat extends the chain the one
+    before established, as ``lifecycle.heartbeats`` does), one read per tenant, and the rules
+    for what that could not settle (closed sessions, late evidence, real gaps)."""
+    tx.conn.execute(
+        _HEARTBEAT_MANY,
+        # Sorted: processes writing the same rows in one order cannot deadlock each other,
+        # and a session's beats go in time order.
+        sorted(
+            (
+                {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
+                for op in ops
             ),
-        )
-        results: list[tuple[HeartbeatOutcome, Session | None]] = [("not_found", None)] * len(ops)
-        by_tenant: dict[int, list[int]] = {}
-        for index, op in enumerate(ops):
-            by_tenant.setdefault(op.principal.tenant_id, []).append(index)
-        for tenant_id, indexes in by_tenant.items():
-            principal = ops[indexes[0]].principal
-            ids = list({ops[i].session_id for i in indexes})
-            query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(ids))
-            rows = {r["id"]: row_to_session(r) for r in tx.conn.execute(query).mappings()}
-            unsettled = []
+            key=lambda p: (p["h_tenant"], p["h_id"], p["h_at"]),
+        ),
+    )
+    results: list[tuple[HeartbeatOutcome, Session | None]] = [("not_found", None)] * len(ops)
+    by_tenant: dict[int, list[int]] = {}
+    for index, op in enumerate(ops):
+        by_tenant.setdefault(op.principal.tenant_id, []).append(index)
+    for tenant_id, indexes in by_tenant.items():
+        principal = ops[indexes[0]].principal
+        ids = list({ops[i].session_id for i in indexes})
+        query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(ids))
+        rows = {r["id"]: row_to_session(r) for r in tx.conn.execute(query).mappings()}
+        unsettled = []
+        for i in indexes:
+            session = rows.get(ops[i].session_id)
+            if _kept_open(session, ops[i].at, ops[i].now):
+                results[i] = ("ok", session)
+            else:
+                unsettled.append(i)
+        if unsettled:
+            beats = [(ops[i].session_id, ops[i].at, ops[i].now) for i in unsettled]
+            after: dict[str, Session | None] = {}
+            for i, result in zip(unsettled, _by_rules(tx, principal, beats), strict=True):
+                results[i] = result
+                after[ops[i].session_id] = result[1]
+            # A beat the fast path settled answers with its session as the rules left it.
+            ruled = set(unsettled)
             for i in indexes:
-                session = rows.get(ops[i].session_id)
-                if _kept_open(session, ops[i].at, ops[i].now):
-                    results[i] = ("ok", session)
-                else:
-                    unsettled.append(i)
-            if unsettled:
-                beats = [(ops[i].session_id, ops[i].at, ops[i].now) for i in unsettled]
-                for i, result in zip(unsettled, _by_rules(tx, principal, beats), strict=True):
-                    results[i] = result
-            tx.record(_applied(tenant_id, (results[i][0] for i in indexes)))
-        return results
+                sid = ops[i].session_id
+                if sid in after and i not in ruled and after[sid] is not None:
+                    results[i] = (results[i][0], after[sid])
+        tx.record(_applied(tenant_id, (results[i][0] for i in indexes)))
+    return results
 
 
 def _kept_open(session: Session | None, at: int, now: int) -> bool:
@@ -225,6 +253,8 @@ def heartbeat_batch(
     chain the one before established; one outcome (and the session after) per beat, in order."""
     if not beats:
         return []
+    if principal.user_id is None:
+        return _apply_many(tx, [HeartbeatOp(principal, sid, at=at, now=now) for sid, at in beats])
     results = _by_rules(tx, principal, [(sid, at, now) for sid, at in beats])
     tx.record(_applied(principal.tenant_id, (outcome for outcome, _ in results)))
     return results

@@ -57,8 +57,13 @@ def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
         heard_again_by = now + t.c.timeout_ms
         moved = tx.conn.execute(
             t.update()
-            .where(t.c.status == ACTIVE, t.c.expires_at >= last, t.c.expires_at < heard_again_by)
-            .values(expires_at=heard_again_by, held_until=heard_again_by)
+            .where(
+                t.c.status == ACTIVE,
+                t.c.sweep_at < heard_again_by,  # the index: sweep_at <= expires_at
+                t.c.expires_at >= last,
+                t.c.expires_at < heard_again_by,
+            )
+            .values(expires_at=heard_again_by, held_until=heard_again_by, sweep_at=heard_again_by)
         ).rowcount
     note_alive(tx.conn, now)
     return (gap if gap > threshold_ms else 0), moved

@@ -95,8 +95,17 @@ def get(conn: Connection, principal: Principal, session_id: str) -> Session | No
 
 
 def overdue_at(now: int) -> sa.ColumnElement[bool]:
-    """Active, and silent past ``expires_at`` at ``now`` (``lifecycle.is_overdue``)."""
-    return sa.and_(t.c.status == ACTIVE, t.c.expires_at < now)
+    """Active, and silent past ``expires_at`` at ``now`` (``lifecycle.is_overdue``).
+
+    ``sweep_at <= expires_at`` always holds, so the first condition (the indexed one) finds
+    every overdue row; the exact deadline then decides."""
+    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at < now)
+
+
+def sweep_due(now: int) -> sa.ColumnElement[bool]:
+    """Rows the sweep must look at by ``sweep_at`` that are not overdue: a heartbeat moved
+    their deadline without moving ``sweep_at`` (``storage/heartbeats.py``)."""
+    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at >= now)
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
@@ -207,6 +216,7 @@ def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
         "started_at": state.started_at,
         "last_seen_at": state.last_seen_at,
         "expires_at": state.expires_at,
+        "sweep_at": state.expires_at,
         "ended_at": None,
         "timeout_ms": new.timeout_ms,
         "grace_ms": new.grace_ms,
@@ -291,7 +301,7 @@ def sweep_chunk(tx: Transaction, now: int, limit: int = SWEEP_CHUNK) -> list[tup
     overdue = (
         sa.select(t.c.seq)
         .where(overdue_at(now))
-        .order_by(t.c.expires_at)
+        .order_by(t.c.sweep_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
         .cte("overdue")
@@ -302,7 +312,29 @@ def sweep_chunk(tx: Transaction, now: int, limit: int = SWEEP_CHUNK) -> list[tup
         .where(t.c.seq.in_(sa.select(overdue.c.seq)), overdue_at(now))
         .values(**timeout_values(now))
     )
-    return [(event.tenant_id, event.session_id) for event in _close(tx, stmt)]
+    closed = [(event.tenant_id, event.session_id) for event in _close(tx, stmt)]
+    _look_later(tx, now, limit)
+    return closed
+
+
+def _look_later(tx: Transaction, now: int, limit: int) -> int:
+    """Move ``sweep_at`` of up to ``limit`` live rows the index showed the sweep to their
+    deadline, so the next sweeps pass them by until then."""
+    due = (
+        sa.select(t.c.seq)
+        .where(sweep_due(now))
+        .order_by(t.c.sweep_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED")
+    )
+    stmt = (
+        t.update()
+        .where(t.c.seq.in_(sa.select(due.c.seq)), sweep_due(now))
+        .values(sweep_at=t.c.expires_at)
+    )
+    return int(tx.conn.execute(stmt).rowcount)
 
 
 def end(
@@ -374,6 +406,7 @@ _SAVE = (
         estimated=sa.bindparam("s_estimated"),
         last_seen_at=sa.bindparam("s_last_seen_at"),
         expires_at=sa.bindparam("s_expires_at"),
+        sweep_at=sa.bindparam("s_sweep_at"),
         ended_at=sa.bindparam("s_ended_at"),
         timeout_ms=sa.bindparam("s_timeout_ms"),
         amended_count=sa.bindparam("s_amended_count"),
@@ -412,6 +445,8 @@ def _save_params(principal: Principal, session: Session) -> dict[str, Any]:
         "s_estimated": session.estimated,
         "s_last_seen_at": session.last_seen_at,
         "s_expires_at": session.expires_at,
+        # A state the rules wrote: the sweep looks at it when it would be overdue.
+        "s_sweep_at": session.expires_at,
         "s_ended_at": session.ended_at,
         "s_timeout_ms": session.timeout_ms,
         "s_amended_count": session.amended_count,
