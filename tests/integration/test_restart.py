@@ -93,3 +93,32 @@ async def test_beats_kept_through_the_downtime_keep_the_deadline_it_granted(
             assert ms(session["last_seen_at"]) == T0 + 290_000
             assert ms(session["expires_at"]) == T0 + 600_000 + 300_000
             assert session["amended_count"] == 0
+
+
+async def test_a_room_is_not_inactive_for_the_services_own_downtime(db_url: str) -> None:
+    """Down two hours, longer than the room timeout (one hour): an open room whose
+    participants could not report is not closed at the restart; it gets a full room timeout
+    from the service's return. A room that was inactive before the outage began is closed."""
+    clock = ManualClock(T0)
+    async with running_app(db_url, clock) as api:
+        assert (
+            await api.post("/v1/rooms", {"id": "old", "kind": "lobby", "created_by": "h"})
+        ).status_code == 201
+        api.advance(3000)
+        assert (
+            await api.post("/v1/rooms", {"id": "r", "kind": "lobby", "created_by": "h"})
+        ).status_code == 201
+        assert (await api.post("/v1/rooms/r/participants", {"user_id": "p"})).status_code == 201
+        api.advance(700)  # "old" went inactive 100 s ago, before the outage
+        await api.services.liveness.note()
+    clock.advance(7200)
+    back = clock.now_ms()
+    async with running_app(db_url, clock) as api:
+        await api.post("/v1/maintenance/sweep")  # the first write: the recovery runs in it
+        cleaned = await api.post("/v1/maintenance/cleanup")
+        assert cleaned.status_code == 200, cleaned.text
+        old = (await api.get("/v1/rooms/old")).json()
+        room = (await api.get("/v1/rooms/r")).json()
+    assert old["status"] == "expired"
+    assert room["status"] == "active", room
+    assert ms(room["inactive_at"]) == back + 3_600_000

@@ -110,3 +110,16 @@ class PolicyChanged(ChangeEvent):
 
     name: ClassVar[str] = "policy.changed"
     kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceResumed(ChangeEvent):
+    """The service could write again after no process could (every one down, or the
+    database unreachable) from ``unavailable_since`` to ``at``: a time that is nobody's
+    silence. The kernel holds its sessions open a full timeout from ``at``; features whose
+    clocks count inactivity do the same in the recovery's transaction. Server-wide:
+    ``tenant_id`` is the server's (0)."""
+
+    name: ClassVar[str] = "service.resumed"
+    unavailable_since: int
+    at: int

@@ -10,13 +10,18 @@ from sessionkeeper.rooms.commands import cleanup_app
 from sessionkeeper.rooms.jobs import room_jobs
 from sessionkeeper.rooms.routes import router
 from sessionkeeper.rooms.service import Rooms
-from sessionkeeper.rooms.subscribers import count_events, derive, follow_policies
+from sessionkeeper.rooms.subscribers import (
+    count_events,
+    derive,
+    follow_policies,
+    hold_through_outages,
+)
 
 
 def _subscriptions(rooms: Rooms) -> Subscriptions:
     return Subscriptions(
         derive=[derive],
-        in_transaction=[follow_policies],
+        in_transaction=[follow_policies, hold_through_outages],
         after_commit=[partial(count_events, rooms.metrics)],
     )
 

@@ -271,6 +271,24 @@ def touch(conn: Connection, principal: Principal, room_id: str, at: int) -> None
     )
 
 
+def hold_through_outage(conn: Connection, unavailable_since: int, at: int) -> int:
+    """After the service's own outage, open rooms that went inactive during it, or would
+    within a room timeout of its end, count the service's return as their last activity:
+    participants could not report while nothing could be written (``storage/liveness.py``
+    does the same for sessions). Rooms already inactive before it began stay as they were."""
+    return int(
+        conn.execute(
+            r.update()
+            .where(
+                r.c.inactive_at.is_not(None),
+                r.c.inactive_at >= unavailable_since,
+                r.c.inactive_at < at + r.c.room_timeout_ms,
+            )
+            .values(last_activity_at=at, inactive_at=at + r.c.room_timeout_ms)
+        ).rowcount
+    )
+
+
 def participant_left(ended: SessionEnded, reason: rules.LeaveReason) -> ParticipantLeft:
     assert ended.room_id is not None
     return ParticipantLeft(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.engine import Connection
 
-from sessionkeeper.domain.events import ChangeEvent, PolicyChanged, SessionEnded
+from sessionkeeper.domain.events import ChangeEvent, PolicyChanged, ServiceResumed, SessionEnded
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.rooms import rules, store
 from sessionkeeper.rooms.events import ParticipantJoined, ParticipantLeft, RoomClosed, RoomCreated
@@ -40,6 +40,13 @@ def derive(conn: Connection, events: Sequence[ChangeEvent]) -> list[ChangeEvent]
         found = store.room_ids(conn, tenant_id, [e.session_id for e in ended])
         derived.extend(store.room_closed(e) for e in ended if e.session_id in found)
     return derived
+
+
+def hold_through_outages(conn: Connection, events: Sequence[ChangeEvent]) -> None:
+    """The service's own outage is no room's inactivity (in the recovery's transaction)."""
+    for event in events:
+        if isinstance(event, ServiceResumed):
+            store.hold_through_outage(conn, event.unavailable_since, event.at)
 
 
 def follow_policies(conn: Connection, events: Sequence[ChangeEvent]) -> None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain.events import ServiceResumed
+from sessionkeeper.domain.principal import SERVER_WIDE
 from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.sessions import ACTIVE
 from sessionkeeper.storage.tables import server_liveness as liveness
@@ -65,5 +67,7 @@ def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
             )
             .values(expires_at=heard_again_by, held_until=heard_again_by, sweep_at=heard_again_by)
         ).rowcount
+    if last is not None and gap > threshold_ms:
+        tx.record(ServiceResumed(tenant_id=SERVER_WIDE, unavailable_since=last, at=now))
     note_alive(tx.conn, now)
     return (gap if gap > threshold_ms else 0), moved
