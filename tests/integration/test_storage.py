@@ -18,7 +18,7 @@ from sessionkeeper.domain import lifecycle as lc
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.principal import Principal, operator
 from sessionkeeper.domain.session import NewSession
-from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import heartbeats, sweep
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
@@ -144,7 +144,7 @@ def test_sweep_closes_only_overdue_at_estimated_end(database: Database) -> None:
     sessions = [new_session(f"s{i}", at=T0 + i * 1_000) for i in range(20)]
     database.writer.run_sync(lambda c: store.insert_many(c, tid, sessions))
     now = T0 + TIMEOUT + 9_500  # s0..s9 expired (expires_at < now)
-    chunk = database.writer.run_sync(lambda c: store.sweep_chunk(c, now))
+    chunk = database.writer.run_sync(lambda c: sweep.sweep_chunk(c, now))
     assert len(chunk) == 10
     for i in range(20):
         s = database.reader.run_sync(lambda c, i=i: store.get(c, tid, f"s{i}"))
@@ -158,13 +158,13 @@ def test_sweep_closes_only_overdue_at_estimated_end(database: Database) -> None:
 
 def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
     tid = tenant(database)
-    n = store.SWEEP_CHUNK + 123
+    n = sweep.SWEEP_CHUNK + 123
     database.writer.run_sync(
         lambda c: store.insert_many(c, tid, [new_session(f"b{i}") for i in range(n)])
     )
-    first = database.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + TIMEOUT + 1))
-    second = database.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + TIMEOUT + 1))
-    assert (len(first), len(second)) == (store.SWEEP_CHUNK, 123)
+    first = database.writer.run_sync(lambda c: sweep.sweep_chunk(c, T0 + TIMEOUT + 1))
+    second = database.writer.run_sync(lambda c: sweep.sweep_chunk(c, T0 + TIMEOUT + 1))
+    assert (len(first), len(second)) == (sweep.SWEEP_CHUNK, 123)
 
 
 def test_sweep_reads_the_active_sweep_index(database: Database) -> None:
@@ -206,7 +206,7 @@ def test_two_writers_on_one_database_agree(db_url: str) -> None:
                     lambda c, i=i, at=at: heartbeats.heartbeat(c, tid, f"c{i}", at=at, now=at)
                 )
                 if i % 25 == 0:
-                    db.writer.run_sync(lambda c: store.sweep_chunk(c, T0 + 30 * TIMEOUT))
+                    db.writer.run_sync(lambda c: sweep.sweep_chunk(c, T0 + 30 * TIMEOUT))
         except BaseException as exc:
             errors.append(exc)
 
@@ -342,7 +342,7 @@ def test_most_heartbeats_leave_the_sweep_index_alone(database: Database) -> None
     assert moves <= 40 // 3, moves
     # Silent from then on: the sweep closes it at its estimate, found through sweep_at.
     late = T0 + 12_000 * 40 + TIMEOUT + 1
-    assert database.writer.run_sync(lambda c: store.sweep_chunk(c, late)) == [
+    assert database.writer.run_sync(lambda c: sweep.sweep_chunk(c, late)) == [
         (tid.tenant_id, "hot")
     ]
 
@@ -357,7 +357,7 @@ def test_a_shortened_timeout_pulls_sweep_at_back_to_the_deadline(database: Datab
         partial(heartbeats.heartbeat, principal=tid, session_id="short", at=at, now=at)
     )
     assert _sweep_columns(database, "short") == (at + 5_000, at + 5_000)
-    assert database.writer.run_sync(lambda c: store.sweep_chunk(c, at + 5_001)) == [
+    assert database.writer.run_sync(lambda c: sweep.sweep_chunk(c, at + 5_001)) == [
         (tid.tenant_id, "short")
     ]
 
@@ -373,7 +373,7 @@ def test_the_sweep_moves_sweep_at_of_live_rows_it_looked_at(database: Database) 
     database.writer.run_sync(
         partial(heartbeats.heartbeat, principal=tid, session_id="live", at=at, now=at)
     )
-    assert database.writer.run_sync(lambda c: store.sweep_chunk(c, at + 1)) == []
+    assert database.writer.run_sync(lambda c: sweep.sweep_chunk(c, at + 1)) == []
     assert _sweep_columns(database, "live") == (at + TIMEOUT, at + TIMEOUT)
 
 

@@ -24,6 +24,7 @@ from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import jobs
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage import sweep as sweep_store
 from sessionkeeper.storage.transaction import Transaction
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class Sweeper:
         """
 
         async def chunk(now: int) -> Counter[int]:
-            closed = await self.rt.db.writer.run(partial(store.sweep_chunk, now=now))
+            closed = await self.rt.db.writer.run(partial(sweep_store.sweep_chunk, now=now))
             return Counter(tenant for tenant, _ in closed)
 
         return await self._sweep(JOB_NAME, chunk)
@@ -81,7 +82,7 @@ class Sweeper:
 
         async def chunk(now: int) -> Counter[int]:
             def close(tx: Transaction) -> int:
-                ids = queries.overdue_ids(tx.conn, principal, now, store.SWEEP_CHUNK)
+                ids = queries.overdue_ids(tx.conn, principal, now, sweep_store.SWEEP_CHUNK)
                 return store.close_overdue(tx, principal, ids, now)
 
             return Counter({principal.tenant_id: await self.rt.db.writer.run(close)})
@@ -97,7 +98,7 @@ class Sweeper:
             while True:
                 closed_now = await chunk(self.rt.clock.now_ms())
                 closed.update(closed_now)
-                if closed_now.total() < store.SWEEP_CHUNK:
+                if closed_now.total() < sweep_store.SWEEP_CHUNK:
                     break
         except asyncio.CancelledError:
             error = "cancelled before it finished"  # e.g. shutdown: not a complete sweep

@@ -30,7 +30,6 @@ from sessionkeeper.storage.transaction import Transaction
 
 ACTIVE = Status.ACTIVE.value
 # Rows one sweep statement closes; keeps each transaction short under a large backlog.
-SWEEP_CHUNK = 5000
 
 
 def row_to_session(row: RowMapping) -> Session:
@@ -100,12 +99,6 @@ def overdue_at(now: int) -> sa.ColumnElement[bool]:
     ``sweep_at <= expires_at`` always holds, so the first condition (the indexed one) finds
     every overdue row; the exact deadline then decides."""
     return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at < now)
-
-
-def sweep_due(now: int) -> sa.ColumnElement[bool]:
-    """Rows the sweep must look at by ``sweep_at`` that are not overdue: a heartbeat moved
-    their deadline without moving ``sweep_at`` (``storage/heartbeats.py``)."""
-    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at >= now)
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
@@ -291,50 +284,6 @@ def close_overdue_and_get(
     """The session as it stands at ``now``: closed first if it turned out overdue."""
     close_overdue(tx, principal, [session_id], now)
     return get(tx.conn, principal, session_id)
-
-
-def sweep_chunk(tx: Transaction, now: int, limit: int = SWEEP_CHUNK) -> list[tuple[int, str]]:
-    """Close up to ``limit`` overdue sessions of every tenant, found through the active-expiry
-    index; returns the (tenant id, session id) of each one closed."""
-    # A materialised CTE is evaluated once: PostgreSQL may otherwise re-run a LIMIT subquery
-    # inside an UPDATE and close more than ``limit`` rows in one statement.
-    overdue = (
-        sa.select(t.c.seq)
-        .where(overdue_at(now))
-        .order_by(t.c.sweep_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("overdue")
-        .prefix_with("MATERIALIZED")
-    )
-    stmt = (
-        t.update()
-        .where(t.c.seq.in_(sa.select(overdue.c.seq)), overdue_at(now))
-        .values(**timeout_values(now))
-    )
-    closed = [(event.tenant_id, event.session_id) for event in _close(tx, stmt)]
-    _look_later(tx, now, limit)
-    return closed
-
-
-def _look_later(tx: Transaction, now: int, limit: int) -> int:
-    """Move ``sweep_at`` of up to ``limit`` live rows the index showed the sweep to their
-    deadline, so the next sweeps pass them by until then."""
-    due = (
-        sa.select(t.c.seq)
-        .where(sweep_due(now))
-        .order_by(t.c.sweep_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-        .prefix_with("MATERIALIZED")
-    )
-    stmt = (
-        t.update()
-        .where(t.c.seq.in_(sa.select(due.c.seq)), sweep_due(now))
-        .values(sweep_at=t.c.expires_at)
-    )
-    return int(tx.conn.execute(stmt).rowcount)
 
 
 def end(
