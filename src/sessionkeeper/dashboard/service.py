@@ -197,17 +197,9 @@ class Dashboard:
         limit: int,
         after: Cursor | None,
     ) -> tuple[list[Session], Cursor | None]:
-        if order != "oldest":
-            return await self.services.sessions.list(principal, where, limit=limit, after=after)
-        now = self.rt.clock.now_ms()
-        rows = await self.rt.db.reader.run(
-            lambda conn: dashboard_store.list_oldest_first(
-                conn, principal, where, limit=limit + 1, after=after, now=now
-            )
+        return await self.services.sessions.list(
+            principal, where, limit=limit, after=after, oldest_first=order == "oldest"
         )
-        page = rows[:limit]
-        more = len(rows) > limit and bool(page)
-        return page, (Cursor(page[-1].started_at, page[-1].id) if more else None)
 
     async def find(self, principal: Principal, session_id: str) -> Session | None:
         try:

@@ -37,7 +37,7 @@ class Invite:
         )
 
 
-def _to_invite(row: RowMapping) -> Invite:
+def to_invite(row: RowMapping) -> Invite:
     return Invite(
         id=row["id"],
         room_id=row["room_id"],
@@ -75,7 +75,7 @@ def find(conn: Connection, principal: Principal, token_hash: str) -> Invite | No
         .mappings()
         .first()
     )
-    return None if row is None else _to_invite(row)
+    return None if row is None else to_invite(row)
 
 
 def used_by(conn: Connection, principal: Principal, invite_id: str, user_id: str) -> bool:

@@ -225,13 +225,26 @@ class SessionService:
         return session.as_of(self.rt.clock.now_ms())
 
     async def list(
-        self, principal: Principal, where: SessionFilter, *, limit: int, after: Cursor | None
+        self,
+        principal: Principal,
+        where: SessionFilter,
+        *,
+        limit: int,
+        after: Cursor | None,
+        oldest_first: bool = False,
     ) -> tuple[list[Session], Cursor | None]:
-        """A page of sessions, newest first, and the cursor of the next page (None at the end)."""
+        """A page of sessions, newest first (or oldest first), and the cursor of the next page
+        (None at the end)."""
         now = self.rt.clock.now_ms()
         rows = await self.rt.db.reader.run(
             lambda conn: queries.list_sessions(
-                conn, principal, where, limit=limit + 1, after=after, now=now
+                conn,
+                principal,
+                where,
+                limit=limit + 1,
+                after=after,
+                now=now,
+                oldest_first=oldest_first,
             )
         )
         page = rows[:limit]

@@ -36,22 +36,28 @@ def list_sessions(
     limit: int,
     after: Cursor | None,
     now: int,
+    oldest_first: bool = False,
 ) -> list[Session]:
-    """A page of sessions matching ``where`` as it stands at ``now``, newest first."""
+    """A page of sessions matching ``where`` as it stands at ``now``, newest first (or oldest
+    first); ``after`` is the cursor of the page before, in the same order."""
     conditions = filter_conditions(principal, where, now)
     if after is not None:
+        later = sa.and_(t.c.started_at == after.started_at, t.c.id > after.id)
+        earlier = sa.and_(t.c.started_at == after.started_at, t.c.id < after.id)
         conditions.append(
-            sa.or_(
-                t.c.started_at < after.started_at,
-                sa.and_(t.c.started_at == after.started_at, t.c.id < after.id),
-            )
+            sa.or_(t.c.started_at > after.started_at, later)
+            if oldest_first
+            else sa.or_(t.c.started_at < after.started_at, earlier)
         )
-    stmt = (
-        sa.select(*SESSION_COLUMNS)
-        .where(*conditions)
-        .order_by(t.c.started_at.desc(), t.c.id.desc())
-        .limit(limit)
+    order = (
+        (t.c.started_at.asc(), t.c.id.asc())
+        if oldest_first
+        else (
+            t.c.started_at.desc(),
+            t.c.id.desc(),
+        )
     )
+    stmt = sa.select(*SESSION_COLUMNS).where(*conditions).order_by(*order).limit(limit)
     return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
 
 

@@ -25,45 +25,31 @@ def sweep_due(now: int) -> sa.ColumnElement[bool]:
     return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at >= now)
 
 
+def _first_by_sweep_at(condition: sa.ColumnElement[bool], limit: int) -> sa.Update:
+    """An UPDATE of up to ``limit`` rows matching ``condition``, earliest ``sweep_at`` first,
+    skipping rows another process holds; its values are the caller's.
+
+    A materialised CTE is evaluated once: PostgreSQL may otherwise re-run a LIMIT subquery
+    inside an UPDATE and touch more than ``limit`` rows in one statement."""
+    chosen = (
+        sa.select(t.c.seq)
+        .where(condition)
+        .order_by(t.c.sweep_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED")
+    )
+    return t.update().where(t.c.seq.in_(sa.select(chosen.c.seq)), condition)
+
+
 def sweep_chunk(tx: Transaction, now: int, limit: int = SWEEP_CHUNK) -> list[tuple[int, str]]:
-    """Close up to ``limit`` overdue sessions of every tenant, found through the active-expiry
-    index; returns the (tenant id, session id) of each one closed."""
-    # A materialised CTE is evaluated once: PostgreSQL may otherwise re-run a LIMIT subquery
-    # inside an UPDATE and close more than ``limit`` rows in one statement.
-    overdue = (
-        sa.select(t.c.seq)
-        .where(overdue_at(now))
-        .order_by(t.c.sweep_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("overdue")
-        .prefix_with("MATERIALIZED")
-    )
-    stmt = (
-        t.update()
-        .where(t.c.seq.in_(sa.select(overdue.c.seq)), overdue_at(now))
-        .values(**timeout_values(now))
-    )
-    closed = [(event.tenant_id, event.session_id) for event in close_rows(tx, stmt)]
-    _look_later(tx, now, limit)
+    """Close up to ``limit`` overdue sessions of every tenant, found through the index on
+    ``sweep_at``; returns the (tenant id, session id) of each one closed. Then move
+    ``sweep_at`` of up to ``limit`` live rows the index showed to their deadline, so the next
+    sweeps pass them by until then."""
+    closing = _first_by_sweep_at(overdue_at(now), limit).values(**timeout_values(now))
+    closed = [(event.tenant_id, event.session_id) for event in close_rows(tx, closing)]
+    later = _first_by_sweep_at(sweep_due(now), limit).values(sweep_at=t.c.expires_at)
+    tx.conn.execute(later)
     return closed
-
-
-def _look_later(tx: Transaction, now: int, limit: int) -> int:
-    """Move ``sweep_at`` of up to ``limit`` live rows the index showed the sweep to their
-    deadline, so the next sweeps pass them by until then."""
-    due = (
-        sa.select(t.c.seq)
-        .where(sweep_due(now))
-        .order_by(t.c.sweep_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-        .prefix_with("MATERIALIZED")
-    )
-    stmt = (
-        t.update()
-        .where(t.c.seq.in_(sa.select(due.c.seq)), sweep_due(now))
-        .values(sweep_at=t.c.expires_at)
-    )
-    return int(tx.conn.execute(stmt).rowcount)
