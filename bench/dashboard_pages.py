@@ -52,9 +52,15 @@ DAY_MS = 86_400_000
 SPAN_MS = 30 * DAY_MS
 # Sessions that started within this long before now are still active.
 ACTIVE_WINDOW_MS = 2 * 3_600_000
-PREFIX = "d-"
+PREFIX = "d"
+PARTS = 2
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _TIMING = re.compile(r"app;dur=([0-9.]+)")
+
+
+def shown_id(count: int) -> str:
+    """The session whose page is timed: one in the middle of the 30 days."""
+    return session_id(f"{PREFIX}1-", 0)
 
 
 def pages(count: int) -> list[str]:
@@ -62,7 +68,7 @@ def pages(count: int) -> list[str]:
         "/admin",
         "/admin/sessions",
         "/admin/sessions?kind=game&status=ended",
-        f"/admin/sessions/{session_id(PREFIX, count // 2)}",
+        f"/admin/sessions/{shown_id(count)}",
         "/admin/rooms",
         "/admin/audit",
         "/admin/quality",
@@ -194,16 +200,21 @@ def measure_size(backend: str, count: int) -> dict[str, Any]:
         tenant = prepare(url, Scope.ADMIN)
         now = now_ms()
         first = now - SPAN_MS
-        spec = Population(
-            tenant.id,
-            count,
-            # Population starts row x at ``now - 1 h + x * spacing``: from 30 days ago.
-            first + 3_600_000,
-            prefix=PREFIX,
-            with_subject=True,
-            start_spacing_ms=SPAN_MS // count,
-        )
-        populate_s = populate(url, spec)
+        spacing = SPAN_MS // count
+        populate_s = 0.0
+        # In parts of 15 days: Population computes ``x * spacing`` in the database's integer,
+        # 32 bits on PostgreSQL, which 30 days of milliseconds would overflow.
+        for part in range(PARTS):
+            spec = Population(
+                tenant.id,
+                count // PARTS,
+                # Population starts row x at ``now - 1 h + x * spacing``.
+                first + part * (SPAN_MS // PARTS) + 3_600_000,
+                prefix=f"{PREFIX}{part}-",
+                with_subject=True,
+                start_spacing_ms=spacing,
+            )
+            populate_s += populate(url, spec)
         began = time.perf_counter()
         give_history(url, now)
         history_s = time.perf_counter() - began
@@ -236,7 +247,7 @@ def measure(backend: str, count: int) -> list[Case]:
     cases = []
     for big_path, small_path in zip(pages(count), pages(BASELINE_SESSIONS), strict=True):
         big, base = large["pages"][big_path], small["pages"][small_path]
-        shown = big_path.replace(session_id(PREFIX, count // 2), "{id}")
+        shown = big_path.replace(shown_id(count), "{id}")
         cases.append(
             Case(
                 name=f"dashboard {shown}, {count:,} vs {BASELINE_SESSIONS:,} sessions ({label})",
