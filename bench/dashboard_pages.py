@@ -164,7 +164,7 @@ def p95(values: list[float]) -> float:
 def time_pages(server: Server, key: str, paths: list[str]) -> dict[str, dict[str, Any]]:
     """Per path: the server times and client round trips of ``GETS`` sequential GETs."""
     timed: dict[str, dict[str, Any]] = {}
-    with httpx.Client(base_url=server.base_url, timeout=120) as client:
+    with httpx.Client(base_url=server.base_url, timeout=900) as client:
         log_in(client, key)
         for path in paths:
             server_s: list[float] = []
