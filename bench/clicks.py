@@ -148,7 +148,7 @@ def measure(backend: str, config: RunConfig) -> Case:
     accounted = 0 <= in_flight <= connections * len(click_runs)
 
     def median(mode: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[mode])
+        return float(statistics.median(r[key] for r in runs[mode]))
 
     real, bare = median("click", "rps"), median("bare", "rps")
     errors = sum(r["non_2xx"] + r["socket_errors"] for rs in runs.values() for r in rs)

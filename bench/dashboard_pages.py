@@ -222,7 +222,7 @@ def measure_size(backend: str, count: int) -> dict[str, Any]:
         engine = bare_engine(url)
         try:
             with engine.connect() as conn:
-                statuses = dict(
+                statuses: dict[Any, Any] = dict(
                     conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status)).all()
                 )
         finally:
