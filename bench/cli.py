@@ -14,6 +14,8 @@ import traceback
 from collections.abc import Callable
 
 from bench import (
+    clicks,
+    dashboard_pages,
     event_ingest,
     export,
     fleet,
@@ -45,6 +47,8 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     rooms_cleanup.NAME: rooms_cleanup.run,
     workers.NAME: workers.run,
     fleet.NAME: fleet.run,
+    clicks.NAME: clicks.run,
+    dashboard_pages.NAME: dashboard_pages.run,
 }
 
 

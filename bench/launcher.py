@@ -1,9 +1,16 @@
-"""The server as benchmarks run it: the real app plus one bench-only route.
+"""The server as benchmarks run it: the real app plus bench-only routes.
 
 ``POST /bench/bare`` parses the same body with the same pydantic model and the same route
 class as the heartbeat endpoint, behind the same middleware, and answers 204 without
-authentication or database: the ceiling that the heartbeat endpoint is measured against. It
-exists only in this process, never in the product.
+authentication or database: the ceiling that the heartbeat endpoint is measured against.
+``GET /bench/bare-click/{token}`` answers a link click's 302 (same target, same headers, same
+cookie) without looking the link up or starting a session: the ceiling of ``GET /t/{token}``.
+They exist only in this process, never in the product.
+
+Two switches, as settings of ``running_server`` (environment ``SESSIONKEEPER_BENCH_*``):
+``bench_server_timing`` adds a ``Server-Timing: app;dur=<ms>`` header, the time from the
+request's arrival to its response's start; ``bench_charts_ttl_s`` replaces the dashboard's
+30 s cache of the charts (0: every read computes them).
 
 Run as ``python -m bench.launcher --port N``; settings come from ``SESSIONKEEPER_*``.
 """
@@ -11,17 +18,55 @@ Run as ``python -m bench.launcher --port N``; settings come from ``SESSIONKEEPER
 from __future__ import annotations
 
 import argparse
+import os
+import time
+from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionkeeper.api import sessions as sessions_api
 from sessionkeeper.api.sessions import HeartbeatBody
 from sessionkeeper.assembly import create_app
 from sessionkeeper.config import Settings
+from sessionkeeper.dashboard import service as dashboard_service
+from sessionkeeper.links import click_routes, pages
 from sessionkeeper.services.runtime import Runtime
 
 BARE_PATH = "/bench/bare"
+BARE_CLICK_PATH = "/bench/bare-click"
+# What every bare click redirects to: the target of the links the clicks benchmark makes.
+BARE_CLICK_TARGET = "https://example.com/lesson"
+SERVER_TIMING_ENV = "SESSIONKEEPER_BENCH_SERVER_TIMING"
+CHARTS_TTL_ENV = "SESSIONKEEPER_BENCH_CHARTS_TTL_S"
+
+
+class ServerTiming:
+    """Adds ``Server-Timing: app;dur=<ms>``: from the request's arrival at the app to the start
+    of its response (a page is rendered by then; a stream has only begun)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - began) * 1000
+                headers = [
+                    *message.get("headers", []),
+                    (b"server-timing", f"app;dur={ms:.3f}".encode()),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed)
 
 
 def build_app(runtime: Runtime) -> FastAPI:
@@ -32,8 +77,28 @@ def build_app(runtime: Runtime) -> FastAPI:
     async def bare(body: HeartbeatBody | None = None) -> Response:
         return Response(status_code=204)
 
+    @router.get(BARE_CLICK_PATH + "/{token}", include_in_schema=False)
+    async def bare_click(token: str, request: Request) -> Response:
+        # The redirect answer of GET /t/{token}: same status, headers and cookie; no database.
+        response = RedirectResponse(BARE_CLICK_TARGET, status_code=302)
+        response.headers.update(pages.HEADERS)
+        response.set_cookie(
+            click_routes.COOKIE,
+            "tt_" + token,
+            max_age=click_routes.COOKIE_MAX_AGE_S,
+            path=request.url.path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
     app.include_router(router)
     return app
+
+
+def wrapped(app: FastAPI) -> Any:
+    return ServerTiming(app) if os.environ.get(SERVER_TIMING_ENV) else app
 
 
 def main() -> None:
@@ -41,12 +106,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     settings = Settings()
+    if CHARTS_TTL_ENV in os.environ:
+        dashboard_service.CHARTS_TTL_S = float(os.environ[CHARTS_TTL_ENV])
     runtime = Runtime.open(settings)
     try:
         # On SIGTERM uvicorn runs the lifespan shutdown (the writer drains and stops), then
         # re-raises the signal, so the process ends there.
         uvicorn.run(
-            build_app(runtime),
+            wrapped(build_app(runtime)),
             host="127.0.0.1",
             port=args.port,
             log_level=settings.log_level,
