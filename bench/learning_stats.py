@@ -63,6 +63,10 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
 
 
+def median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:,.1f}"
+
+
 def heavy_rows(tenant_id: int, now: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The heavy user's sessions (closed, over the last 60 days) and their outcomes."""
     sessions: list[dict[str, Any]] = []
@@ -228,7 +232,9 @@ def run(config: RunConfig) -> Outcome:
                     unit="s",
                     goal=f"ratio ≤ {GOAL_RATIO:g}",
                     met=measured / baseline <= GOAL_RATIO,
-                    note=f"{raw['month_sessions']} in the month",
+                    note=f"{raw['month_sessions']} in the month; medians "
+                    f"{median_ms(raw[key.replace('p95_s', 'seconds')])} vs "
+                    f"{median_ms(raw['bare_seconds'])} ms",
                     raw=raw,
                 )
             )
