@@ -142,9 +142,25 @@ async def test_week(month: Harness) -> None:
     assert current["sessions"] == 4  # C1-C4; C4 is active and has no duration yet
     assert current["total_duration_s"] == 3900.0  # 20 + 30 + 15 minutes
     assert current["average_duration_s"] == 1300.0
+    # Every end here was reported by the client: exact, the bounds close on the totals.
+    assert (current["estimated_s"], current["bounds_s"]) == (0.0, [3900.0, 3900.0])
     assert current["by_kind"] == [
-        {"kind": "call", "sessions": 2, "total_duration_s": 900.0, "average_duration_s": 900.0},
-        {"kind": "lesson", "sessions": 2, "total_duration_s": 3000.0, "average_duration_s": 1500.0},
+        {
+            "kind": "call",
+            "sessions": 2,
+            "total_duration_s": 900.0,
+            "average_duration_s": 900.0,
+            "estimated_s": 0.0,
+            "bounds_s": [900.0, 900.0],
+        },
+        {
+            "kind": "lesson",
+            "sessions": 2,
+            "total_duration_s": 3000.0,
+            "average_duration_s": 1500.0,
+            "estimated_s": 0.0,
+            "bounds_s": [3000.0, 3000.0],
+        },
     ]
     assert current["metrics"] == [
         {

@@ -31,6 +31,10 @@ def _build(cls: type[T], data: Json, convert: Mapping[str, Callable[[Any], Any]]
     return cls(**values)
 
 
+def _bounds(value: list[float]) -> tuple[float, float]:
+    return float(value[0]), float(value[1])
+
+
 def _list(of: Callable[[Json], T]) -> Callable[[list[Json]], list[T]]:
     return lambda items: [of(item) for item in items]
 
@@ -127,6 +131,13 @@ class KindStats:
     sessions: int
     total_duration_s: float
     average_duration_s: float | None
+    # The part of the total from estimated ends, and [low, high] where the true total lies.
+    estimated_s: float = 0.0
+    bounds_s: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def from_json(cls, data: Json) -> KindStats:
+        return _build(cls, data, {"bounds_s": _bounds})
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +176,8 @@ class PeriodTotals:
     metrics: list[MetricStats]
     counters: Mapping[str, int]
     tags: Mapping[str, list[TagCount]]
+    estimated_s: float = 0.0
+    bounds_s: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
     def from_json(cls, data: Json) -> PeriodTotals:
@@ -174,7 +187,8 @@ class PeriodTotals:
             {
                 "first_day": _day,
                 "last_day": _day,
-                "by_kind": _list(lambda k: KindStats(**k)),
+                "by_kind": _list(KindStats.from_json),
+                "bounds_s": _bounds,
                 "metrics": _list(MetricStats.from_json),
                 "tags": lambda t: {n: [TagCount(**c) for c in items] for n, items in t.items()},
             },

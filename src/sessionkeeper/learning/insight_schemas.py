@@ -11,12 +11,20 @@ from sessionkeeper.domain.times import from_ms
 from sessionkeeper.learning.insights import Recap, Stats
 from sessionkeeper.learning.stats_rules import Totals, Window
 
+ESTIMATED_S = "The part of total_duration_s from estimated ends (timeout, cleanup)"
+BOUNDS_S = (
+    "[low, high]: where the true total lies (the sums of the sessions' duration_bounds_s); "
+    "equal to total_duration_s when every end is exact"
+)
+
 
 class KindStatsOut(BaseModel):
     kind: str
     sessions: int
     total_duration_s: float
     average_duration_s: float | None
+    estimated_s: float = Field(description=ESTIMATED_S)
+    bounds_s: tuple[float, float] = Field(description=BOUNDS_S)
 
 
 class TrendPointOut(BaseModel):
@@ -41,6 +49,8 @@ class PeriodTotalsOut(BaseModel):
     last_day: date
     sessions: int
     total_duration_s: float
+    estimated_s: float = Field(description=ESTIMATED_S)
+    bounds_s: tuple[float, float] = Field(description=BOUNDS_S)
     average_duration_s: float | None
     by_kind: list[KindStatsOut]
     metrics: list[MetricStatsOut]
@@ -54,6 +64,8 @@ class PeriodTotalsOut(BaseModel):
             last_day=window.last,
             sessions=totals.sessions,
             total_duration_s=totals.total_duration_s,
+            estimated_s=totals.estimated_s,
+            bounds_s=totals.bounds_s,
             average_duration_s=totals.average_duration_s,
             by_kind=[KindStatsOut(**vars_of(k)) for k in totals.by_kind],
             metrics=[

@@ -67,6 +67,9 @@ def _facts(session: Session, outcome: Outcome | None) -> SessionFacts:
         kind=session.kind,
         started_at=session.started_at,
         duration_ms=session.duration_ms,
+        # The kernel's bounds of this session, as GET /v1/sessions/{id} gives them.
+        duration_bounds_ms=session.duration_bounds_ms,
+        estimated=session.estimated and session.ended_at is not None,
         metrics=outcome.metrics,
         counters=outcome.counters,
         tags=outcome.tags,
