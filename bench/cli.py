@@ -21,6 +21,7 @@ from bench import (
     fleet,
     heartbeat_batch,
     heartbeat_http,
+    learning_stats,
     memory,
     metrics_daily,
     presence,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     rooms_cleanup.NAME: rooms_cleanup.run,
     workers.NAME: workers.run,
     fleet.NAME: fleet.run,
+    learning_stats.NAME: learning_stats.run,
     clicks.NAME: clicks.run,
     dashboard_pages.NAME: dashboard_pages.run,
 }
