@@ -13,7 +13,7 @@ from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.quality.rules import GroupBy, Partial
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.session_filters import as_of
+from sessionkeeper.storage.session_filters import as_of, ended_between
 from sessionkeeper.storage.sessions import duration_bounds
 from sessionkeeper.storage.tables import sessions as t
 
@@ -50,12 +50,7 @@ def partials(
             sa.func.sum(sa.case((t.c.amended_count > 0, 1), else_=0)),
             sa.func.sum(sa.case((t.c.continues.is_not(None), 1), else_=0)),
         )
-        .where(
-            visible_to(t, principal),
-            ended_at.is_not(None),
-            ended_at >= window[0],
-            ended_at < window[1],
-        )
+        .where(visible_to(t, principal), ended_between(now, window[0], window[1]))
         .group_by(key, state["end_reason"])
     )
     return [

@@ -45,6 +45,25 @@ def subject_value(field: str) -> sa.ColumnElement[str]:
     return value
 
 
+def ended_between(now: int, after: int | None, before: int | None) -> sa.ColumnElement[bool]:
+    """Sessions whose end, as it stands at ``now``, lies in ``[after, before)`` (either open).
+
+    The same as comparing ``as_of(now)["ended_at"]``, spelled so the database can use its
+    indexes: a closed session by its stored end (the index on ``ended_at``), an overdue one
+    not yet swept by the estimate the sweep will give it (found through the sweep's index)."""
+
+    def within(ended: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        bounds: list[sa.ColumnElement[bool]] = [
+            ended >= after if after is not None else ended.is_not(None)
+        ]
+        if before is not None:
+            bounds.append(ended < before)
+        return sa.and_(*bounds)
+
+    estimate = timeout_values(now)["ended_at"]
+    return sa.or_(within(t.c.ended_at), sa.and_(overdue_at(now), within(estimate)))
+
+
 def status_at(status: Status, now: int) -> sa.ColumnElement[bool]:
     """Sessions whose status by the rules at ``now`` is ``status``: an overdue session not yet
     swept counts as timed out, not as active."""
@@ -79,10 +98,8 @@ def conditions(
     if where.started_before is not None:
         found.append(t.c.started_at < where.started_before)
     ended_at = as_of(now)["ended_at"]
-    if where.ended_after is not None:
-        found.append(ended_at >= where.ended_after)
-    if where.ended_before is not None:
-        found.append(ended_at < where.ended_before)
+    if where.ended_after is not None or where.ended_before is not None:
+        found.append(ended_between(now, where.ended_after, where.ended_before))
     if where.active_during is not None:
         start, end = where.active_during
         # Still going: it has been going until now.
