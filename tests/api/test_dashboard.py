@@ -7,7 +7,7 @@ import re
 import httpx
 
 from sessionkeeper.dashboard.rules import COOKIE, LOGIN_COOKIE
-from tests.support import Harness
+from tests.support import T0, Harness, iso
 
 HTML = "text/html"
 
@@ -344,3 +344,37 @@ async def test_the_quality_page_shows_the_report_of_the_api(api: Harness) -> Non
     assert "Losing their end most often" in html and "<strong>lesson</strong>" in html
     refused = await api.client.get("/admin/quality?days=0")
     assert refused.status_code == 422
+
+
+async def test_charts_count_what_the_stats_api_counts(api_any: Harness) -> None:
+    """The overview's charts read in one pass what the stats answer filter by filter: the
+    closed sessions per duration bucket, and the sessions going in each of the last hours."""
+    api = api_any
+    script = [("a", "game", 30), ("b", "game", 400), ("c", "voice", 2000), ("d", "voice", None)]
+    for sid, kind, _ in script:
+        await api.post("/v1/sessions", {"id": sid, "user_id": sid, "kind": kind})
+        api.advance(1800)
+    for n, (sid, _, seconds) in enumerate(script):
+        if seconds is not None:  # "d" never ends: it times out, and counts at its estimate
+            at = iso(T0 + n * 1_800_000 + seconds * 1000)
+            assert (await api.post(f"/v1/sessions/{sid}/end", {"at": at})).status_code == 200
+    api.advance(600)
+    await log_in(api)
+    charts = (await api.client.get("/admin/charts.json")).json()
+    buckets = [0, 60, 300, 900, 1800, 3600, 4 * 3600]
+    expected = []
+    for low, high in zip(buckets, [*buckets[1:], None], strict=True):
+        params = {"min_duration_s": low, "started_after": iso(api.clock.now_ms() - 30 * 86_400_000)}
+        at_least = (await api.get("/v1/sessions/stats", **params)).json()["total"]
+        more = 0
+        if high is not None:
+            params["min_duration_s"] = high
+            more = (await api.get("/v1/sessions/stats", **params)).json()["total"]
+        expected.append(at_least - more)
+    assert charts["duration_counts"] == expected and sum(expected) == 4
+    for index, hour in enumerate(charts["hours"]):
+        window = f"{iso(hour)}/{iso(hour + 3_600_000)}"
+        stats = (await api.get("/v1/sessions/stats", active_during=window, group_by="kind")).json()
+        going = {g["key"]: g["total"] for g in stats["groups"]}
+        drawn = {kind: series[index] for kind, series in charts["active_by_kind"].items()}
+        assert {k: v for k, v in drawn.items() if v} == {k: v for k, v in going.items() if v}

@@ -183,10 +183,18 @@ def bucket_labels(bounds: Sequence[int] = DURATION_BUCKETS_S) -> list[str]:
     return labels
 
 
-def histogram(at_least: Sequence[int]) -> list[int]:
-    """Counts per bucket from the counts of sessions lasting at least each lower bound:
-    ``at_least[0]`` is every closed session, then at least each of the bucket bounds."""
-    return [a - b for a, b in zip(at_least, [*at_least[1:], 0], strict=True)]
+def active_by_hour(
+    spans: Iterable[tuple[str, int, int]], hours: Sequence[int], hour_ms: int
+) -> dict[str, list[int]]:
+    """Per kind, how many sessions were going at some moment of each hour: a session
+    ``(kind, started_at, ended_at or now)`` is going in ``[h, h + hour_ms)`` when it started
+    before the hour's end and ended after its start — the listing's ``active_during``."""
+    counts: dict[str, list[int]] = {}
+    for kind, started, ended in spans:
+        for index, hour in enumerate(hours):
+            if started < hour + hour_ms and ended > hour:
+                counts.setdefault(kind, [0] * len(hours))[index] += 1
+    return counts
 
 
 def split_query(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from sessionkeeper.clock import monotonic_s
 from sessionkeeper.dashboard import rules
 from sessionkeeper.dashboard import store as dashboard_store
@@ -22,7 +24,6 @@ from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
-from sessionkeeper.domain.stats import GroupBy, Grouping
 from sessionkeeper.errors import NotFound
 from sessionkeeper.events.rules import EventFilter
 from sessionkeeper.events.service import EventService
@@ -162,28 +163,25 @@ class Dashboard:
             charts.sessions_per_day.append(started)
             charts.users_per_day.append(users)
             day += timedelta(days=1)
-        # The distribution of the last 30 days' closed sessions: how many lasted at least
-        # each bucket's lower bound, from the stats' own duration filter.
+        # The distribution of the last 30 days' closed sessions by duration, and the
+        # sessions going at some moment of each of the last 24 hours, per kind.
         now = self.rt.clock.now_ms()
-        since = now - CHART_DAYS * 24 * HOUR_MS
-        at_least = []
-        for low_s in (0, *rules.DURATION_BUCKETS_S):
-            where = SessionFilter(started_after=since, min_duration_ms=low_s * 1000)
-            stats = await self.services.reports.stats(principal, where, None)
-            at_least.append(stats.overall.total)
-        charts.duration_labels = rules.bucket_labels()
-        charts.duration_counts = rules.histogram(at_least)
-        # Sessions going at some moment of each of the last 24 hours, per kind.
         hour_now = now - now % HOUR_MS
-        by_kind = GroupBy(Grouping.KIND)
-        for n in range(23, -1, -1):
-            start = hour_now - n * HOUR_MS
-            where = SessionFilter(active_during=(start, start + HOUR_MS))
-            stats = await self.services.reports.stats(principal, where, by_kind)
-            charts.hours.append(start)
-            for group in stats.groups:
-                series = charts.active_by_kind.setdefault(group.key or "", [0] * 24)
-                series[23 - n] = group.counts.total
+        charts.hours = [hour_now - n * HOUR_MS for n in range(23, -1, -1)]
+        bounds_ms = [seconds * 1000 for seconds in rules.DURATION_BUCKETS_S]
+
+        def read(conn: Connection) -> tuple[list[int], list[tuple[str, int, int]]]:
+            buckets = dashboard_store.duration_buckets(
+                conn, principal, since=now - CHART_DAYS * 24 * HOUR_MS, now=now, bounds_ms=bounds_ms
+            )
+            return buckets, dashboard_store.spans_since(
+                conn, principal, since=charts.hours[0], now=now
+            )
+
+        buckets, spans = await self.rt.db.reader.run(read)
+        charts.duration_labels = rules.bucket_labels()
+        charts.duration_counts = buckets
+        charts.active_by_kind = rules.active_by_hour(spans, charts.hours, HOUR_MS)
         return charts
 
     # Sessions

@@ -1,7 +1,11 @@
-"""The dashboard's one query of its own: a room's invitations, newest first (the rooms
-feature answers for one invitation at a time)."""
+"""The dashboard's queries of its own: a room's invitations (the rooms feature answers for
+one invitation at a time), and the two charts no service answers in one read — closed
+sessions by duration bucket, and the sessions going in the last hours. Both read sessions
+as they stand at ``now`` (``session_filters.as_of``), as every listing and total does."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -10,6 +14,9 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.rooms.invite_store import Invite, to_invite
 from sessionkeeper.rooms.tables import room_invites
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.session_filters import as_of, ended_between
+from sessionkeeper.storage.sessions import ACTIVE
+from sessionkeeper.storage.tables import sessions as t
 
 
 def invites_of_room(
@@ -24,3 +31,41 @@ def invites_of_room(
         .limit(limit)
     )
     return [to_invite(row) for row in conn.execute(stmt).mappings()]
+
+
+def duration_buckets(
+    conn: Connection, principal: Principal, *, since: int, now: int, bounds_ms: Sequence[int]
+) -> list[int]:
+    """Sessions started since ``since`` and closed, counted per duration bucket: below each
+    bound in turn, then the rest (one pass, where per-bucket totals would read them all once
+    per bucket)."""
+    ended = as_of(now)["ended_at"]
+    duration = ended - t.c.started_at
+    bucket = sa.case(
+        *((duration < bound, index) for index, bound in enumerate(bounds_ms)),
+        else_=len(bounds_ms),
+    ).label("bucket")
+    stmt = (
+        sa.select(bucket, sa.func.count())
+        .where(visible_to(t, principal), t.c.started_at >= since, ended.is_not(None))
+        .group_by(bucket)
+    )
+    counts = [0] * (len(bounds_ms) + 1)
+    for index, n in conn.execute(stmt):
+        counts[int(index)] = int(n)
+    return counts
+
+
+def spans_since(
+    conn: Connection, principal: Principal, *, since: int, now: int
+) -> list[tuple[str, int, int]]:
+    """``(kind, started_at, end)`` of every session going at some moment after ``since``: open
+    ones (their end is ``now``) and those that ended since, found through the indexes of
+    active sessions and of ends rather than by every start before ``now``."""
+    ended = as_of(now)["ended_at"]
+    stmt = sa.select(t.c.kind, t.c.started_at, sa.func.coalesce(ended, now)).where(
+        visible_to(t, principal),
+        t.c.started_at < now,
+        sa.or_(t.c.status == ACTIVE, ended_between(now, since, None)),
+    )
+    return [(kind, int(started), int(end)) for kind, started, end in conn.execute(stmt)]
