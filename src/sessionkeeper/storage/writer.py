@@ -125,15 +125,15 @@ class Subscribers:
         self.in_transaction: list[InTransaction] = []
         self.after_commit: list[AfterCommit] = []
 
-    def within(self, tx: Transaction) -> None:
-        """Record the derived events, then let in-transaction subscribers write their rows;
-        a failure rolls the group back."""
-        if tx.events:
-            recorded = tuple(tx.events)
+    def within(self, tx: Transaction, since: int = 0) -> None:
+        """For the events recorded from ``since`` on: record the derived events, then let
+        in-transaction subscribers write their rows; a failure rolls the group back."""
+        fresh = tuple(tx.events[since:])
+        if fresh:
             for derive in self.derive:
-                tx.record(*derive(tx.conn, recorded))
+                tx.record(*derive(tx.conn, fresh))
             for subscriber in self.in_transaction:
-                subscriber(tx.conn, tx.events)
+                subscriber(tx.conn, tx.events[since:])
 
     def publish(self, events: Sequence[ChangeEvent]) -> None:
         """Hand committed events to every after-commit subscriber; one failing subscriber
@@ -300,8 +300,12 @@ class Writer:
                     if recovering:
                         assert self.recovery is not None
                         self.recovery(tx)
+                        # Features hear of the recovery before the ops run, so that an op
+                        # (a cleanup, a close) sees what the recovery moved.
+                        self.subscribers.within(tx)
+                    heard = len(tx.events)
                     results = run_ops(tx, ops)
-                    self.subscribers.within(tx)
+                    self.subscribers.within(tx, since=heard)
                 if recovering:
                     self._needs_recovery = False
                 if self._lost_since is not None:
