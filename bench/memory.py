@@ -18,16 +18,19 @@ import time
 import httpx
 
 from bench.config import RunConfig
-from bench.databases import database
+from bench.databases import database, postgres_available
 from bench.populate import count_sessions, prepare
 from bench.report import Case, Outcome
 from bench.server import Server, running_server
+from sessionkeeper.config import Settings
 from sessionkeeper.domain.principal import Scope
+from sessionkeeper.storage.engine import READER_CACHE_KIB, WRITER_CACHE_KIB
 
 NAME = "memory"
 SNAPSHOT = 10_000
 BATCH = 1000
 MIB = 1024 * 1024
+RETRIES = 20
 
 
 class Sampler:
@@ -54,6 +57,18 @@ class Sampler:
         self._thread.join()
 
 
+def patiently(client: httpx.Client, method: str, path: str, body: object) -> httpx.Response:
+    """The request, sent again after the ``Retry-After`` of a 503 as a client would: a busy
+    writer refuses rather than queueing without bound."""
+    for _ in range(RETRIES):
+        response = client.request(method, path, json=body)
+        if response.status_code != 503:
+            break
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+    response.raise_for_status()
+    return response
+
+
 def load_sessions(client: httpx.Client, total: int) -> list[str]:
     ids: list[str] = []
     for source in range(total // SNAPSHOT):
@@ -61,20 +76,18 @@ def load_sessions(client: httpx.Client, total: int) -> list[str]:
             {"user_id": f"user-{source}-{i}", "kind": "game", "label": "Minecraft"}
             for i in range(SNAPSHOT)
         ]
-        response = client.put(f"/v1/presence/src-{source}", json=entries)
-        response.raise_for_status()
+        response = patiently(client, "PUT", f"/v1/presence/src-{source}", entries)
         ids.extend(response.json()["started"])
     for i in range(0, len(ids), BATCH):
         beats = [{"session_id": sid} for sid in ids[i : i + BATCH]]
-        response = client.post("/v1/heartbeats", json={"heartbeats": beats})
-        response.raise_for_status()
+        patiently(client, "POST", "/v1/heartbeats", {"heartbeats": beats})
     client.get("/v1/health").raise_for_status()
     return ids
 
 
-def measure(total: int) -> dict[str, float | int | None]:
+def measure(total: int, backend: str) -> dict[str, float | int | None]:
     """Load ``total`` sessions through a fresh server; its RSS before, at the peak, after."""
-    with database("sqlite") as url:
+    with database(backend) as url:
         tenant = prepare(url, Scope.ADMIN)  # health needs the read scope
         with running_server(url) as server:
             headers = {"Authorization": f"Bearer {tenant.key}"}
@@ -103,14 +116,43 @@ def measure(total: int) -> dict[str, float | int | None]:
 
 def run(config: RunConfig) -> Outcome:
     sizes = (config.size(100_000, 20_000), config.size(1_000_000, 100_000))
-    outcome = Outcome(NAME, settings={"sessions": sizes, "snapshot": SNAPSHOT, "batch": BATCH})
-    found = {total: measure(total) for total in sizes}
+    outcome = Outcome(
+        NAME,
+        settings={
+            "sessions": sizes,
+            "snapshot": SNAPSHOT,
+            "batch": BATCH,
+            "sqlite_page_cache_bound_mib": sqlite_cache_bound_mib(),
+        },
+    )
+    for backend in config.backends:
+        if backend == "postgresql" and not postgres_available():
+            outcome.skipped.append("PostgreSQL not reachable")
+            continue
+        add_cases(outcome, sizes, {total: measure(total, backend) for total in sizes}, backend)
+    return outcome
+
+
+def sqlite_cache_bound_mib() -> float:
+    """The most the SQLite page caches of one server process may hold: the writer's and each
+    pooled reader's ``cache_size``. A bound, so not memory per session."""
+    readers = Settings().db_pool_size
+    return (WRITER_CACHE_KIB + readers * READER_CACHE_KIB) / 1024
+
+
+def add_cases(
+    outcome: Outcome,
+    sizes: tuple[int, int],
+    found: dict[int, dict[str, float | int | None]],
+    backend: str,
+) -> None:
+    label = "SQLite" if backend == "sqlite" else "PostgreSQL"
     for total, raw in found.items():
         idle, peak, holding = raw["idle_rss"], raw["peak_rss"], raw["rss_after_load"]
         assert isinstance(idle, int) and isinstance(peak, int) and isinstance(holding, int)
         outcome.cases.append(
             Case(
-                name=f"server peak RSS, {total:,} active sessions (SQLite)",
+                name=f"server peak RSS, {total:,} active sessions ({label})",
                 measured=peak / MIB,
                 baseline=idle / MIB,
                 unit="MiB",
@@ -124,7 +166,7 @@ def run(config: RunConfig) -> Outcome:
     assert isinstance(small, int) and isinstance(large, int)
     outcome.cases.append(
         Case(
-            name=f"server peak RSS, {sizes[1]:,} vs {sizes[0]:,} active sessions (SQLite)",
+            name=f"server peak RSS, {sizes[1]:,} vs {sizes[0]:,} active sessions ({label})",
             measured=large / MIB,
             baseline=small / MIB,
             unit="MiB",
@@ -132,4 +174,3 @@ def run(config: RunConfig) -> Outcome:
             met=None,
         )
     )
-    return outcome

@@ -97,6 +97,28 @@ async def test_an_event_is_a_heartbeat_of_an_active_session_only(api_any: Harnes
     assert (await api.get("/v1/sessions/live")).json()["status"] == "timed_out"
 
 
+async def test_events_of_many_sessions_at_one_time_beat_each_live_one(api_any: Harness) -> None:
+    """Events made without ``at`` share the time of the write: their beats are applied as one
+    statement, with the same rule as single beats (closed sessions stay closed)."""
+    api = api_any
+    await api.put("/v1/policies/web", {"heartbeat_interval_s": 10, "timeout_s": 60})
+    ids = [f"s{i}" for i in range(12)]
+    for sid in ids:
+        await api.post("/v1/sessions", {"id": sid, "user_id": "u1", "kind": "web"})
+    await api.post("/v1/sessions/s0/end", {})
+    api.advance(30)
+    events = [event(f"e-{sid}-{n}", session_id=sid) for sid in ids for n in range(2)]
+    r = await api.post("/v1/events", {"events": events})
+    assert {x["outcome"] for x in r.json()["results"]} == {"stored"}
+    now = api.clock.now_ms()
+    for sid in ids[1:]:
+        found = (await api.get(f"/v1/sessions/{sid}")).json()
+        assert found["status"] == "active" and ms(found["last_seen_at"]) == now
+        assert ms(found["expires_at"]) == now + 60_000
+    ended = (await api.get("/v1/sessions/s0")).json()
+    assert ended["status"] == "ended" and ms(ended["last_seen_at"]) < now
+
+
 async def test_listing_newest_first_with_filters_and_pages(api_any: Harness) -> None:
     api = api_any
     await api.post("/v1/sessions", {"id": "s1", "user_id": "u1", "kind": "web"})

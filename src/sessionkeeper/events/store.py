@@ -19,6 +19,7 @@ from sessionkeeper.events.rules import (
     ItemOutcome,
     NewEvent,
     Outcome,
+    beat_groups,
 )
 from sessionkeeper.events.tables import events as t
 from sessionkeeper.storage import heartbeats
@@ -115,11 +116,7 @@ def store_batch(
     for event_id, i in first_of.items():
         outcomes[i] = ItemOutcome(Outcome.STORED if event_id in stored else Outcome.DUPLICATE)
     kept = [row for row in rows if row["event_id"] in stored]
-    beats = sorted({(row["session_id"], row["at"]) for row in kept if row["session_id"]})
-    if beats:
-        # In time order per session, so that each beat may extend the session for the next.
-        params = [{"e_tenant": principal.tenant_id, "e_id": sid, "e_at": at} for sid, at in beats]
-        tx.conn.execute(_HEARTBEAT, params)
+    beat_sessions(tx.conn, principal, [(r["session_id"], r["at"]) for r in kept if r["session_id"]])
     if kept:
         times = [int(row["at"]) for row in kept]
         tx.record(
@@ -131,6 +128,16 @@ def store_batch(
             )
         )
     return [outcome or ItemOutcome(Outcome.INVALID) for outcome in outcomes]
+
+
+def beat_sessions(conn: Connection, principal: Principal, beats: list[tuple[str, int]]) -> None:
+    """Apply the stored events' beats to their sessions, each session's in time order."""
+    for at, group in beat_groups(beats):
+        if at is None:
+            params = [{"e_tenant": principal.tenant_id, "e_id": sid, "e_at": t} for sid, t in group]
+            conn.execute(_HEARTBEAT, params)
+        else:
+            heartbeats.refresh_many(conn, principal, [sid for sid, _ in group], at)
 
 
 def _row(tenant_id: int, event: NewEvent, kinds: dict[str, str], now: int) -> dict[str, Any]:
