@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -137,9 +138,10 @@ def test_split_query_drops_empty_filters_and_keeps_the_page_parameters() -> None
     assert page == {"order": "oldest", "cursor": "abc"}
 
 
-def test_users_per_day_sum_over_kinds() -> None:
-    rows = [("2026-11-01", 2, 1), ("2026-11-01", 3, 2), ("2026-11-02", 1, 1)]
-    assert rules.sum_by_day(rows) == {"2026-11-01": (5, 3), "2026-11-02": (1, 1)}
+def test_sessions_per_day_sum_over_kinds() -> None:
+    first, second = date(2026, 11, 1), date(2026, 11, 2)
+    rows = [(first, 2), (first, 3), (second, 1)]
+    assert rules.sum_by_day(rows) == {first: 5, second: 1}
 
 
 def test_vendored_files_are_the_ones_recorded() -> None:

@@ -13,10 +13,12 @@ import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.session import Session
+from sessionkeeper.rollups.ends_rules import DURATION_BUCKETS_S
 
 # The login cookie's name; ``__Host-`` would forbid plain HTTP on localhost, so a plain name.
 COOKIE = "sk_dashboard"
@@ -29,9 +31,6 @@ CSRF_HEADER = "X-CSRF-Token"
 PAGE_PARAMETERS = ("order", "cursor", "limit")
 ORDERS = ("newest", "oldest")
 DEFAULT_PAGE = 50
-
-# Upper bounds (seconds) of the duration histogram's buckets; the last one is open.
-DURATION_BUCKETS_S: tuple[int, ...] = (60, 300, 900, 1800, 3600, 4 * 3600)
 
 
 def _b64(raw: bytes) -> str:
@@ -212,11 +211,9 @@ def split_query(
     return filters, page
 
 
-def sum_by_day(rows: Iterable[tuple[str, int, int]]) -> dict[str, tuple[int, int]]:
-    """(day, sessions started, users) per kind summed to per day. Users are counted once
-    per kind, so a user active in two kinds counts twice: labelled so on the chart."""
-    days: dict[str, tuple[int, int]] = {}
-    for day, started, users in rows:
-        before = days.get(day, (0, 0))
-        days[day] = (before[0] + started, before[1] + users)
+def sum_by_day(rows: Iterable[tuple[date, int]]) -> dict[date, int]:
+    """(day, sessions started) per kind summed to per day."""
+    days: dict[date, int] = {}
+    for day, started in rows:
+        days[day] = days.get(day, 0) + started
     return days

@@ -1,11 +1,9 @@
 """The dashboard's queries of its own: a room's invitations (the rooms feature answers for
-one invitation at a time), and the two charts no service answers in one read — closed
-sessions by duration bucket, and the sessions going in the last hours. Both read sessions
-as they stand at ``now`` (``session_filters.as_of``), as every listing and total does."""
+one invitation at a time), and the chart no service answers in one read — the sessions
+going in the last hours, read as they stand at ``now`` (``session_filters.as_of``), as every
+listing and total does."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,29 +29,6 @@ def invites_of_room(
         .limit(limit)
     )
     return [to_invite(row) for row in conn.execute(stmt).mappings()]
-
-
-def duration_buckets(
-    conn: Connection, principal: Principal, *, since: int, now: int, bounds_ms: Sequence[int]
-) -> list[int]:
-    """Sessions started since ``since`` and closed, counted per duration bucket: below each
-    bound in turn, then the rest (one pass, where per-bucket totals would read them all once
-    per bucket)."""
-    ended = as_of(now)["ended_at"]
-    duration = ended - t.c.started_at
-    bucket = sa.case(
-        *((duration < bound, index) for index, bound in enumerate(bounds_ms)),
-        else_=len(bounds_ms),
-    ).label("bucket")
-    stmt = (
-        sa.select(bucket, sa.func.count())
-        .where(visible_to(t, principal), t.c.started_at >= since, ended.is_not(None))
-        .group_by(bucket)
-    )
-    counts = [0] * (len(bounds_ms) + 1)
-    for index, n in conn.execute(stmt):
-        counts[int(index)] = int(n)
-    return counts
 
 
 def spans_since(

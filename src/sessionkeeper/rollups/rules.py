@@ -175,6 +175,20 @@ def by_kind(span: Span) -> str:
     return span.kind
 
 
+def _active_during(span: Span, window: Window, ended: int) -> bool:
+    """Started during the window, or covered some of it (``ended``: its end as settled)."""
+    start, end = window
+    return start <= span.started_at < end or min(ended, end) > max(span.started_at, start)
+
+
+def day_users(spans: Iterable[Span], window: Window, now: int) -> int:
+    """Distinct users over all kinds of the sessions active during ``window``: a user of two
+    kinds is one user, where the rows per kind count them once each."""
+    return len(
+        {span.user_id for span in spans if _active_during(span, window, span.settled(now)[1])}
+    )
+
+
 def summarise_sessions(
     spans: Iterable[Span],
     window: Window,
@@ -188,7 +202,7 @@ def summarise_sessions(
         status, ended = span.settled(now)
         started_inside = start <= span.started_at < end
         covered = max(0, min(ended, end) - max(span.started_at, start))
-        if not started_inside and covered == 0:
+        if not _active_during(span, window, ended):
             continue
         tally = tallies[key(span)]
         tally.started += started_inside

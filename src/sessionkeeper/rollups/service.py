@@ -22,10 +22,12 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.clock import monotonic_s
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.events import store as event_store
-from sessionkeeper.rollups import store
+from sessionkeeper.rollups import ends_store, store
+from sessionkeeper.rollups.ends_rules import EndFact
 from sessionkeeper.rollups.rules import (
     DayRow,
     Part,
+    day_users,
     merge,
     summarise_events,
     summarise_sessions,
@@ -42,6 +44,15 @@ CHUNK = 32
 MARK_CHUNK = 1000
 Values = Mapping[str, Mapping[str, Any]] | None  # a part's values by kind; None: keep as is
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    """What a day's sessions part keeps beside its rows per kind: how the sessions closed
+    that day ended (``ends_rules``), and the day's distinct users over all kinds."""
+
+    ends: list[EndFact]
+    users: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +89,39 @@ def part_values(
 ) -> Values:
     """A part of a day computed from the raw tables; None for an events part whose raw
     events retention dropped (its aggregates are kept as they are)."""
-    window = day_window(day, zone(timezone))
+    return part_with_totals(
+        conn, tenant_id, day, part, timezone=timezone, longest=longest, state=state, now=now
+    )[0]
+
+
+def part_with_totals(
+    conn: Connection,
+    tenant_id: int,
+    day: date,
+    part: Part,
+    *,
+    timezone: str,
+    longest: int,
+    state: store.TenantState,
+    now: int,
+) -> tuple[Values, DayTotals | None]:
+    """``part_values``, and for the sessions part the day's totals kept beside its rows."""
+    tz = zone(timezone)
+    window = day_window(day, tz)
     if part is Part.SESSIONS:
         spans = store.session_spans(conn, tenant_id, window, longest)
-        return summarise_sessions(spans, window, now)
+        totals = DayTotals(
+            ends_store.closed_facts(conn, tenant_id, window, tz), day_users(spans, window, now)
+        )
+        return summarise_sessions(spans, window, now), totals
     dropped = state.events_dropped_before
     if dropped is not None and window[0] < dropped:
-        return None
-    return summarise_events(
+        return None, None
+    events = summarise_events(
         store.event_counts(conn, tenant_id, window),
         store.unattached_users(conn, tenant_id, window),
     )
+    return events, None
 
 
 def compute_day(
@@ -180,14 +213,14 @@ class RollupService:
         after: tuple[int, date, str] | None,
         limit: int,
         now: int,
-    ) -> tuple[list[store.Mark], list[Values]]:
+    ) -> tuple[list[store.Mark], list[tuple[Values, DayTotals | None]]]:
         marks = store.marks_after(conn, tenant_id, after, limit)
         tenants = sorted({m.tenant_id for m in marks})
         zones = settings_store.timezones_of(conn, tenants)
         longest = {t: longest_span(conn, t, now) for t in tenants}
         states = {t: store.state(conn, t) for t in tenants}
         values = [
-            part_values(
+            part_with_totals(
                 conn,
                 m.tenant_id,
                 m.day,
@@ -202,16 +235,22 @@ class RollupService:
         return marks, values
 
     def _write(
-        self, tx: Transaction, marks: Sequence[store.Mark], values: Sequence[Values], now: int
+        self,
+        tx: Transaction,
+        marks: Sequence[store.Mark],
+        values: Sequence[tuple[Values, DayTotals | None]],
+        now: int,
     ) -> None:
         computed = sorted(zip(marks, values, strict=True), key=lambda mv: mv[0].key)
         for (tenant_id, day), group in groupby(computed, key=lambda mv: mv[0].key[:2]):
-            fresh = [(m.part, v) for m, v in group if v is not None]
+            fresh = [(m.part, v, totals) for m, (v, totals) in group if v is not None]
             if not fresh:
                 continue
             rows = store.day_rows(tx.conn, tenant_id, day)
-            for part, part_values_ in fresh:
+            for part, part_values_, totals in fresh:
                 rows = merge(day, rows, part, part_values_, now)
+                if totals is not None:
+                    ends_store.replace_day(tx.conn, tenant_id, day, totals.ends, totals.users)
             store.replace_day(tx.conn, tenant_id, day, rows)
         store.clear(tx.conn, marks)
 
