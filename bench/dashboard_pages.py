@@ -125,14 +125,16 @@ def rebuild_rollups(url: str) -> float:
         }
     )
     began = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "sessionkeeper", "rollup", "--rebuild"],
         cwd=tempfile.gettempdir(),  # no stray .env file is read
         env=env,
-        check=True,
+        check=False,
         capture_output=True,
         timeout=1800,
     )
+    if done.returncode != 0:  # say why, not just that it failed
+        raise RuntimeError(f"rollup --rebuild failed: {done.stderr.decode()[-2000:]}")
     return time.perf_counter() - began
 
 

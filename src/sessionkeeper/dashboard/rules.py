@@ -187,12 +187,18 @@ def active_by_hour(
 ) -> dict[str, list[int]]:
     """Per kind, how many sessions were going at some moment of each hour: a session
     ``(kind, started_at, ended_at or now)`` is going in ``[h, h + hour_ms)`` when it started
-    before the hour's end and ended after its start — the listing's ``active_during``."""
+    before the hour's end and ended after its start — the listing's ``active_during``.
+    ``hours`` follow each other ``hour_ms`` apart, so a session's hours are found by
+    arithmetic: its cost is the hours it covers, not all of them."""
     counts: dict[str, list[int]] = {}
+    if not hours:
+        return counts
+    first = hours[0]
     for kind, started, ended in spans:
-        for index, hour in enumerate(hours):
-            if started < hour + hour_ms and ended > hour:
-                counts.setdefault(kind, [0] * len(hours))[index] += 1
+        low = max(0, (started - first) // hour_ms)
+        high = min(len(hours) - 1, -((first - ended) // hour_ms) - 1)  # ceil, less one
+        for index in range(low, high + 1):
+            counts.setdefault(kind, [0] * len(hours))[index] += 1
     return counts
 
 

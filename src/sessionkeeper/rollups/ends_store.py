@@ -17,7 +17,13 @@ from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.principal import Principal
-from sessionkeeper.rollups.ends_rules import BUCKETS, DURATION_BUCKETS_S, NO_SOURCE, EndFact
+from sessionkeeper.rollups.ends_rules import (
+    BUCKETS,
+    DURATION_BUCKETS_S,
+    NO_SOURCE,
+    EndFact,
+    combine,
+)
 from sessionkeeper.rollups.rules import Part, Window
 from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.rollups.tables import rollup_dirty, rollups_days, rollups_ends
@@ -65,7 +71,7 @@ def _facts(
         .where(where)
         .group_by(at, t.c.kind, source, reason)
     )
-    return [
+    found = [
         EndFact(
             day=day_of(int(row[0]), tz),
             kind=row[1],
@@ -81,6 +87,7 @@ def _facts(
         )
         for row in conn.execute(stmt)
     ]
+    return combine(found)  # the buckets of one day folded together
 
 
 def live_facts(
