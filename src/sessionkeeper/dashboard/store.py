@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.principal import Principal
+from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.rooms.invite_store import Invite, to_invite
 from sessionkeeper.rooms.tables import room_invites
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.session_filters import as_of, ended_between
+from sessionkeeper.storage.session_filters import as_of
 from sessionkeeper.storage.sessions import ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 
@@ -35,12 +36,19 @@ def spans_since(
     conn: Connection, principal: Principal, *, since: int, now: int
 ) -> list[tuple[str, int, int]]:
     """``(kind, started_at, end)`` of every session going at some moment after ``since``: open
-    ones (their end is ``now``) and those that ended since, found through the indexes of
-    active sessions and of ends rather than by every start before ``now``."""
+    ones (their end is ``now``; an overdue one ends as the sweep will close it), read through
+    the partial index of active sessions, and those closed since, through the index of ends
+    — two reads, as one read with an OR would walk every start before ``now``."""
     ended = as_of(now)["ended_at"]
-    stmt = sa.select(t.c.kind, t.c.started_at, sa.func.coalesce(ended, now)).where(
+    columns = (t.c.kind, t.c.started_at, sa.func.coalesce(ended, now))
+    opened = sa.select(*columns).where(visible_to(t, principal), IS_ACTIVE)
+    closed = sa.select(*columns).where(
         visible_to(t, principal),
+        t.c.ended_at >= since,
+        t.c.status != ACTIVE,
         t.c.started_at < now,
-        sa.or_(t.c.status == ACTIVE, ended_between(now, since, None)),
     )
-    return [(kind, int(started), int(end)) for kind, started, end in conn.execute(stmt)]
+    spans = [(kind, int(started), int(end)) for kind, started, end in conn.execute(opened)]
+    spans = [span for span in spans if span[1] < now and span[2] >= since]
+    spans += [(kind, int(started), int(end)) for kind, started, end in conn.execute(closed)]
+    return spans

@@ -8,8 +8,9 @@ live facts are the same sums by construction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -29,8 +30,8 @@ from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.rollups.tables import rollup_dirty, rollups_days, rollups_ends
 from sessionkeeper.settings.rules import day_of
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.session_filters import as_of, ended_between
-from sessionkeeper.storage.sessions import duration_bounds
+from sessionkeeper.storage.session_filters import as_of
+from sessionkeeper.storage.sessions import duration_bounds, overdue_at
 from sessionkeeper.storage.tables import sessions as t
 
 # Ends are grouped in buckets this long, then folded into local days: every time zone's
@@ -38,19 +39,27 @@ from sessionkeeper.storage.tables import sessions as t
 BUCKET_MS = 15 * 60 * 1000
 
 
+# The closing columns of a session closed in the table, as stored (no estimate to make).
+STORED = {"ended_at": t.c.ended_at, "end_reason": t.c.end_reason, "estimated": t.c.estimated}
+
+
 def _facts(
-    conn: Connection, where: sa.ColumnElement[bool], now: int, tz: ZoneInfo
+    conn: Connection,
+    where: sa.ColumnElement[bool],
+    state: Mapping[str, sa.ColumnElement[Any]],
+    tz: ZoneInfo,
 ) -> list[EndFact]:
-    """The facts of the sessions ``where`` selects, as they stand at ``now`` (an overdue
-    session as the sweep will close it), by the local day of their end."""
-    state = as_of(now)
+    """The facts of the sessions ``where`` selects, closed as ``state`` says (``STORED``, or
+    ``as_of(now)`` for an overdue session the sweep will close), by the local day of their
+    end. Grouped by 15-minute bucket and histogram bucket too, so that each row's work is
+    one pass of the expressions; the groups are folded here."""
     ended = state["ended_at"]
     duration = ended - t.c.started_at
     low, high = duration_bounds(state)
     bucket = sa.case(
         *((duration < bound * 1000, index) for index, bound in enumerate(DURATION_BUCKETS_S)),
         else_=len(DURATION_BUCKETS_S),
-    )
+    ).label("bucket")
     at = (ended - ended % BUCKET_MS).label("at")
     source = sa.func.coalesce(t.c.source, NO_SOURCE).label("source")
     reason = state["end_reason"].label("reason")
@@ -60,33 +69,36 @@ def _facts(
             t.c.kind,
             source,
             reason,
+            bucket,
             sa.func.count(),
             sa.func.sum(duration),
             sa.func.sum(sa.case((state["estimated"] == sa.true(), duration), else_=0)),
             sa.func.sum(high - low),
             sa.func.sum(sa.case((t.c.amended_count > 0, 1), else_=0)),
             sa.func.sum(sa.case((t.c.continues.is_not(None), 1), else_=0)),
-            *(sa.func.sum(sa.case((bucket == index, 1), else_=0)) for index in range(BUCKETS)),
         )
         .where(where)
-        .group_by(at, t.c.kind, source, reason)
+        .group_by(at, t.c.kind, source, reason, bucket)
     )
-    found = [
-        EndFact(
-            day=day_of(int(row[0]), tz),
-            kind=row[1],
-            source=row[2],
-            reason=EndReason(row[3]),
-            sessions=int(row[4]),
-            time_ms=int(row[5] or 0),
-            estimated_ms=int(row[6] or 0),
-            bound_width_ms=int(row[7] or 0),
-            amended=int(row[8] or 0),
-            continuations=int(row[9] or 0),
-            duration_buckets=tuple(int(n or 0) for n in row[10:]),
+    found = []
+    for row in conn.execute(stmt):
+        counts = [0] * BUCKETS
+        counts[int(row[4])] = int(row[5])
+        found.append(
+            EndFact(
+                day=day_of(int(row[0]), tz),
+                kind=row[1],
+                source=row[2],
+                reason=EndReason(row[3]),
+                sessions=int(row[5]),
+                time_ms=int(row[6] or 0),
+                estimated_ms=int(row[7] or 0),
+                bound_width_ms=int(row[8] or 0),
+                amended=int(row[9] or 0),
+                continuations=int(row[10] or 0),
+                duration_buckets=tuple(counts),
+            )
         )
-        for row in conn.execute(stmt)
-    ]
     return combine(found)  # the buckets of one day folded together
 
 
@@ -99,13 +111,29 @@ def live_facts(
     *,
     open_only: bool = False,
 ) -> list[EndFact]:
-    """Facts of the principal's sessions whose end as of ``now`` lies in ``window``, through
-    the indexes of ends and of the sweep (``open_only``: of the sessions still open in the
-    table, through the partial index of active sessions)."""
-    where = sa.and_(visible_to(t, principal), ended_between(now, window[0], window[1]))
-    if open_only:
-        where = sa.and_(where, IS_ACTIVE)
-    return _facts(conn, where, now, tz)
+    """Facts of the principal's sessions whose end as of ``now`` lies in ``window``
+    (``open_only``: of those still open in the table). Two reads, which together are
+    ``ended_between``: the sessions closed in the table by their stored end (the index of
+    ends), and the open ones that are overdue by the end the sweep will give them (the
+    sweep's partial index) — one read with an OR would walk the tenant's every end."""
+    estimate = as_of(now)["ended_at"]
+    overdue = sa.and_(
+        visible_to(t, principal),
+        IS_ACTIVE,
+        overdue_at(now),
+        estimate >= window[0],
+        estimate < window[1],
+    )
+    facts = _facts(conn, overdue, as_of(now), tz)
+    if not open_only:
+        closed = sa.and_(
+            visible_to(t, principal),
+            t.c.ended_at >= window[0],
+            t.c.ended_at < window[1],
+            t.c.status != Status.ACTIVE.value,
+        )
+        facts += _facts(conn, closed, STORED, tz)
+    return combine(facts)
 
 
 def closed_facts(conn: Connection, tenant_id: int, window: Window, tz: ZoneInfo) -> list[EndFact]:
@@ -117,8 +145,7 @@ def closed_facts(conn: Connection, tenant_id: int, window: Window, tz: ZoneInfo)
         t.c.ended_at < window[1],
         t.c.status != Status.ACTIVE.value,
     )
-    # Closed rows are their own state at any time: ``now`` plays no part.
-    return _facts(conn, where, window[1], tz)
+    return _facts(conn, where, STORED, tz)
 
 
 def replace_day(
