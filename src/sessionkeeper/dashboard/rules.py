@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.listing import SessionOrder, SortKey
 from sessionkeeper.domain.session import Session
 from sessionkeeper.rollups.ends_rules import DURATION_BUCKETS_S
 
@@ -29,7 +30,38 @@ CSRF_HEADER = "X-CSRF-Token"
 
 # Query parameters of the sessions page that are not session filters.
 PAGE_PARAMETERS = ("order", "cursor", "limit")
-ORDERS = ("newest", "oldest")
+# How each order is offered, and the order a click on its column's heading turns it into.
+ORDER_LABELS = {
+    SessionOrder.NEWEST: "newest first",
+    SessionOrder.OLDEST: "oldest first",
+    SessionOrder.ENDED_LATEST: "ended latest first (closed sessions)",
+    SessionOrder.ENDED_EARLIEST: "ended earliest first (closed sessions)",
+    SessionOrder.LONGEST: "longest first (closed sessions)",
+    SessionOrder.SHORTEST: "shortest first (closed sessions)",
+}
+REVERSED = {
+    SessionOrder.NEWEST: SessionOrder.OLDEST,
+    SessionOrder.OLDEST: SessionOrder.NEWEST,
+    SessionOrder.ENDED_LATEST: SessionOrder.ENDED_EARLIEST,
+    SessionOrder.ENDED_EARLIEST: SessionOrder.ENDED_LATEST,
+    SessionOrder.LONGEST: SessionOrder.SHORTEST,
+    SessionOrder.SHORTEST: SessionOrder.LONGEST,
+}
+
+
+def heading_order(current: SessionOrder, key: SortKey) -> SessionOrder:
+    """The order a click on the heading of ``key``'s column asks for: the reverse of the
+    current order when the table is ordered by that column, else its first order."""
+    if current.key is key:
+        return REVERSED[current]
+    first = {
+        SortKey.STARTED: SessionOrder.NEWEST,
+        SortKey.ENDED: SessionOrder.ENDED_LATEST,
+        SortKey.DURATION: SessionOrder.LONGEST,
+    }
+    return first[key]
+
+
 DEFAULT_PAGE = 50
 
 

@@ -21,7 +21,7 @@ from sessionkeeper.dashboard import rules
 from sessionkeeper.dashboard import store as dashboard_store
 from sessionkeeper.dashboard.access import Access
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import NotFound
@@ -190,12 +190,12 @@ class Dashboard:
         principal: Principal,
         where: SessionFilter,
         *,
-        order: str,
+        order: SessionOrder,
         limit: int,
         after: Cursor | None,
     ) -> tuple[list[Session], Cursor | None]:
         return await self.services.sessions.list(
-            principal, where, limit=limit, after=after, oldest_first=order == "oldest"
+            principal, where, limit=limit, after=after, order=order
         )
 
     async def find(self, principal: Principal, session_id: str) -> Session | None:

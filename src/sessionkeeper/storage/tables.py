@@ -137,6 +137,12 @@ sessions = sa.Table(
     ),
 )
 
+# A closed session's duration, spelled once: the index below and the listing ordered by it
+# must write the same expression for the database to match them.
+DURATION = sessions.c.ended_at - sessions.c.started_at
+# Closed sessions by duration, for a listing ordered by it (an open session's is NULL).
+sa.Index("ix_sessions_tenant_duration", sessions.c.tenant_id, DURATION)
+
 # The time of the newest snapshot or change set applied per source: an older one arriving
 # late (a retry, a reordered request) must not rewrite what a newer one established.
 presence_sources = sa.Table(
