@@ -68,6 +68,8 @@ def pages(count: int) -> list[str]:
         "/admin",
         "/admin/sessions",
         "/admin/sessions?kind=game&status=ended",
+        "/admin/sessions?order=ended_latest",
+        "/admin/sessions?order=longest",
         f"/admin/sessions/{shown_id(count)}",
         "/admin/rooms",
         "/admin/audit",

@@ -27,10 +27,9 @@ from sessionkeeper.rollups.ends_rules import EndFact
 from sessionkeeper.rollups.rules import (
     DayRow,
     Part,
-    day_users,
     merge,
+    summarise_day,
     summarise_events,
-    summarise_sessions,
 )
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.settings import store as settings_store
@@ -110,10 +109,8 @@ def part_with_totals(
     window = day_window(day, tz)
     if part is Part.SESSIONS:
         spans = store.session_spans(conn, tenant_id, window, longest)
-        totals = DayTotals(
-            ends_store.closed_facts(conn, tenant_id, window, tz), day_users(spans, window, now)
-        )
-        return summarise_sessions(spans, window, now), totals
+        values, users = summarise_day(spans, window, now)
+        return values, DayTotals(ends_store.closed_facts(conn, tenant_id, window, tz), users)
     dropped = state.events_dropped_before
     if dropped is not None and window[0] < dropped:
         return None, None
@@ -166,11 +163,17 @@ class RollupService:
             after: tuple[int, date, str] | None = None
             while True:
                 now = self.rt.clock.now_ms()
-                marks, values = await self.rt.db.reader.run(
-                    partial(self._compute, tenant_id=tenant_id, after=after, limit=chunk, now=now)
+                marks = await self.rt.db.reader.run(
+                    partial(store.marks_after, tenant_id=tenant_id, after=after, limit=chunk)
                 )
                 if not marks:
                     break
+                # One read per day-part: a read holds its connection for one day's sessions,
+                # never for a whole chunk of days.
+                values = [
+                    await self.rt.db.reader.run(partial(self._compute, mark=mark, now=now))
+                    for mark in marks
+                ]
                 await self.rt.db.writer.run(
                     partial(self._write, marks=marks, values=values, now=now)
                 )
@@ -207,32 +210,19 @@ class RollupService:
         store.mark(conn, marks)
 
     def _compute(
-        self,
-        conn: Connection,
-        tenant_id: int | None,
-        after: tuple[int, date, str] | None,
-        limit: int,
-        now: int,
-    ) -> tuple[list[store.Mark], list[tuple[Values, DayTotals | None]]]:
-        marks = store.marks_after(conn, tenant_id, after, limit)
-        tenants = sorted({m.tenant_id for m in marks})
-        zones = settings_store.timezones_of(conn, tenants)
-        longest = {t: longest_span(conn, t, now) for t in tenants}
-        states = {t: store.state(conn, t) for t in tenants}
-        values = [
-            part_with_totals(
-                conn,
-                m.tenant_id,
-                m.day,
-                m.part,
-                timezone=zones[m.tenant_id],
-                longest=longest[m.tenant_id],
-                state=states[m.tenant_id],
-                now=now,
-            )
-            for m in marks
-        ]
-        return marks, values
+        self, conn: Connection, mark: store.Mark, now: int
+    ) -> tuple[Values, DayTotals | None]:
+        tenant_id = mark.tenant_id
+        return part_with_totals(
+            conn,
+            tenant_id,
+            mark.day,
+            mark.part,
+            timezone=settings_store.timezone_of(conn, tenant_id),
+            longest=longest_span(conn, tenant_id, now),
+            state=store.state(conn, tenant_id),
+            now=now,
+        )
 
     def _write(
         self,
