@@ -115,16 +115,14 @@ def test_the_end_says_why_it_is_where_it_is(
 
 
 def test_sessions_going_in_each_hour_per_kind() -> None:
-    hours, hour = [0, 100, 200], 100
     spans = [
-        ("game", 0, 50),  # inside the first hour
-        ("game", 50, 150),  # across the first two
-        ("game", 100, 100),  # no time at all: going in no hour
-        ("voice", 199, 400),  # the last moment of the second hour, and on
-        ("voice", 300, 400),  # after the last hour
-        ("voice", -50, 0),  # ended as the first hour began
+        ("game", 0, 0, 2),  # two inside the first hour
+        ("game", 0, 1, 1),  # across the first two
+        ("game", 1, 0, 4),  # no time at all (a start and end on a boundary): no hour
+        ("voice", 1, 5, 1),  # from the second hour on, past the last one drawn
+        ("voice", 3, 4, 7),  # after the last hour
     ]
-    assert rules.active_by_hour(spans, hours, hour) == {"game": [2, 1, 0], "voice": [0, 1, 1]}
+    assert rules.active_by_hour(spans, 3) == {"game": [3, 1, 0], "voice": [0, 1, 1]}
     labels = rules.bucket_labels()
     assert len(labels) == len(rules.DURATION_BUCKETS_S) + 1
     assert labels[0] == "< 1 min" and labels[-1] == "≥ 4 h"

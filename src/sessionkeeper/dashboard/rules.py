@@ -214,23 +214,15 @@ def bucket_labels(bounds: Sequence[int] = DURATION_BUCKETS_S) -> list[str]:
     return labels
 
 
-def active_by_hour(
-    spans: Iterable[tuple[str, int, int]], hours: Sequence[int], hour_ms: int
-) -> dict[str, list[int]]:
-    """Per kind, how many sessions were going at some moment of each hour: a session
-    ``(kind, started_at, ended_at or now)`` is going in ``[h, h + hour_ms)`` when it started
-    before the hour's end and ended after its start — the listing's ``active_during``.
-    ``hours`` follow each other ``hour_ms`` apart, so a session's hours are found by
-    arithmetic: its cost is the hours it covers, not all of them."""
+def active_by_hour(spans: Iterable[tuple[str, int, int, int]], hours: int) -> dict[str, list[int]]:
+    """Per kind, how many sessions were going at some moment of each of ``hours`` hours:
+    ``(kind, first hour, last hour, sessions)`` counts ``sessions`` in every hour from the
+    first to the last (the listing's ``active_during`` of each hour, see
+    ``store.hour_spans``); hours outside ``0 … hours - 1`` are not drawn."""
     counts: dict[str, list[int]] = {}
-    if not hours:
-        return counts
-    first = hours[0]
-    for kind, started, ended in spans:
-        low = max(0, (started - first) // hour_ms)
-        high = min(len(hours) - 1, -((first - ended) // hour_ms) - 1)  # ceil, less one
-        for index in range(low, high + 1):
-            counts.setdefault(kind, [0] * len(hours))[index] += 1
+    for kind, first, last, sessions in spans:
+        for index in range(max(0, first), min(hours - 1, last) + 1):
+            counts.setdefault(kind, [0] * hours)[index] += sessions
     return counts
 
 

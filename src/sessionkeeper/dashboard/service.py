@@ -31,7 +31,7 @@ from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import QualityReport, QualityService
 from sessionkeeper.rollups import ends_store
 from sessionkeeper.rollups.bundle import Rollups
-from sessionkeeper.rollups.ends import end_facts
+from sessionkeeper.rollups.ends import stored_end_facts
 from sessionkeeper.rollups.ends_rules import histogram
 from sessionkeeper.rooms.cleanup import CleanupStatus
 from sessionkeeper.rooms.invite_store import Invite
@@ -128,15 +128,16 @@ class Dashboard:
         if health.status is HealthStatus.DOWN:  # say so, rather than fail the page
             return Counters(health, 0, 0, 0, None)
         start = await self._today_start(principal)
-        reports = self.services.reports
-        started = await reports.stats(principal, SessionFilter(started_after=start), None)
-        ended = await reports.stats(principal, SessionFilter(ended_after=start), None)
+        now = self.rt.clock.now_ms()
+        counts = await self.rt.db.reader.run(
+            lambda conn: dashboard_store.today(conn, principal, start=start, now=now)
+        )
         cleanup = await self.services.of(Rooms).cleaner.status(principal)
         return Counters(
             health=health,
-            started_today=started.overall.total,
-            ended_today=ended.overall.ended,
-            timed_out_today=ended.overall.timed_out,
+            started_today=counts.started,
+            ended_today=counts.ended,
+            timed_out_today=counts.timed_out,
             cleanup=cleanup,
         )
 
@@ -164,13 +165,15 @@ class Dashboard:
 
         def read(
             conn: Connection,
-        ) -> tuple[dict[date, int], list[int], list[tuple[str, int, int]]]:
+        ) -> tuple[dict[date, int], list[int], list[tuple[str, int, int, int]]]:
             # Distinct users per day over all kinds, and the duration distribution of the
             # sessions that ended on the chart's days, both kept with the daily rollups.
             users = ends_store.day_users(conn, principal, daily.first, daily.last)
             tz = zone(settings_store.timezone_of(conn, principal.tenant_id))
-            facts = end_facts(conn, principal, daily.first, now, tz)
-            spans = dashboard_store.spans_since(conn, principal, since=charts.hours[0], now=now)
+            facts = stored_end_facts(conn, principal, daily.first, now, tz)
+            spans = dashboard_store.hour_spans(
+                conn, principal, first=charts.hours[0], hour_ms=HOUR_MS, now=now
+            )
             return users, histogram(facts), spans
 
         users_per_day, buckets, spans = await self.rt.db.reader.run(read)
@@ -180,7 +183,7 @@ class Dashboard:
             charts.users_per_day.append(users_per_day.get(day, 0))
         charts.duration_labels = rules.bucket_labels()
         charts.duration_counts = buckets
-        charts.active_by_kind = rules.active_by_hour(spans, charts.hours, HOUR_MS)
+        charts.active_by_kind = rules.active_by_hour(spans, len(charts.hours))
         return charts
 
     # Sessions

@@ -28,6 +28,18 @@ from sessionkeeper.rollups.ends_rules import EndFact, combine, live_days
 from sessionkeeper.settings.rules import day_of, day_start, days
 
 
+def stored_end_facts(
+    conn: Connection, principal: Principal, first: date, now: int, tz: ZoneInfo
+) -> list[EndFact]:
+    """The facts of the days ``first`` to today as the last refresh of each day stored them
+    (today's up to ``SESSIONKEEPER_ROLLUP_INTERVAL_S`` behind, as the rows per kind): for a
+    chart, which need not wait on live reads. Read live for a principal that sees one user's
+    sessions."""
+    if principal.user_id is not None or principal.server_wide:
+        return end_facts(conn, principal, first, now, tz, from_rollups=False)
+    return ends_store.stored_facts(conn, principal.tenant_id, first, day_of(now, tz))
+
+
 def end_facts(
     conn: Connection,
     principal: Principal,
@@ -55,7 +67,8 @@ def end_facts(
             day_start(run_first, tz),
             now + 1 if run_last == today else day_start(run_last + timedelta(days=1), tz),
         )
-        facts += ends_store.live_facts(conn, principal, window, now, tz)
+        one_day = run_first if run_first == run_last else None
+        facts += ends_store.live_facts(conn, principal, window, now, tz, day=one_day)
     today_start = day_start(today, tz)
     if start < today_start:
         opened = ends_store.live_facts(

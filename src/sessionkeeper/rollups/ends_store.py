@@ -28,7 +28,7 @@ from sessionkeeper.rollups.ends_rules import (
 from sessionkeeper.rollups.rules import Part, Window
 from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.rollups.tables import rollup_dirty, rollups_days, rollups_ends
-from sessionkeeper.settings.rules import day_of
+from sessionkeeper.settings.rules import day_of, day_window
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.session_filters import as_of
 from sessionkeeper.storage.sessions import duration_bounds, overdue_at
@@ -48,11 +48,13 @@ def _facts(
     where: sa.ColumnElement[bool],
     state: Mapping[str, sa.ColumnElement[Any]],
     tz: ZoneInfo,
+    day: date | None = None,
 ) -> list[EndFact]:
     """The facts of the sessions ``where`` selects, closed as ``state`` says (``STORED``, or
     ``as_of(now)`` for an overdue session the sweep will close), by the local day of their
-    end. Grouped by 15-minute bucket and histogram bucket too, so that each row's work is
-    one pass of the expressions; the groups are folded here."""
+    end (``day``: all of them end on that day). Grouped by histogram bucket too, so that each
+    row's work is one pass of the expressions, and, over several days, by 15-minute bucket
+    of the end; the groups are folded here."""
     ended = state["ended_at"]
     duration = ended - t.c.started_at
     low, high = duration_bounds(state)
@@ -60,7 +62,7 @@ def _facts(
         *((duration < bound * 1000, index) for index, bound in enumerate(DURATION_BUCKETS_S)),
         else_=len(DURATION_BUCKETS_S),
     ).label("bucket")
-    at = (ended - ended % BUCKET_MS).label("at")
+    at = (ended - ended % BUCKET_MS if day is None else sa.literal(0, sa.BigInteger)).label("at")
     source = sa.func.coalesce(t.c.source, NO_SOURCE).label("source")
     reason = state["end_reason"].label("reason")
     stmt = (
@@ -78,7 +80,7 @@ def _facts(
             sa.func.sum(sa.case((t.c.continues.is_not(None), 1), else_=0)),
         )
         .where(where)
-        .group_by(at, t.c.kind, source, reason, bucket)
+        .group_by(*([at] if day is None else []), t.c.kind, source, reason, bucket)
     )
     found = []
     for row in conn.execute(stmt):
@@ -86,7 +88,7 @@ def _facts(
         counts[int(row[4])] = int(row[5])
         found.append(
             EndFact(
-                day=day_of(int(row[0]), tz),
+                day=day_of(int(row[0]), tz) if day is None else day,
                 kind=row[1],
                 source=row[2],
                 reason=EndReason(row[3]),
@@ -110,12 +112,14 @@ def live_facts(
     tz: ZoneInfo,
     *,
     open_only: bool = False,
+    day: date | None = None,
 ) -> list[EndFact]:
     """Facts of the principal's sessions whose end as of ``now`` lies in ``window``
     (``open_only``: of those still open in the table). Two reads, which together are
     ``ended_between``: the sessions closed in the table by their stored end (the index of
     ends), and the open ones that are overdue by the end the sweep will give them (the
-    sweep's partial index) — one read with an OR would walk the tenant's every end."""
+    sweep's partial index) — one read with an OR would walk the tenant's every end.
+    ``day``: the window is that local day."""
     estimate = as_of(now)["ended_at"]
     overdue = sa.and_(
         visible_to(t, principal),
@@ -124,7 +128,7 @@ def live_facts(
         estimate >= window[0],
         estimate < window[1],
     )
-    facts = _facts(conn, overdue, as_of(now), tz)
+    facts = _facts(conn, overdue, as_of(now), tz, day)
     if not open_only:
         closed = sa.and_(
             visible_to(t, principal),
@@ -132,20 +136,21 @@ def live_facts(
             t.c.ended_at < window[1],
             t.c.status != Status.ACTIVE.value,
         )
-        facts += _facts(conn, closed, STORED, tz)
+        facts += _facts(conn, closed, STORED, tz, day)
     return combine(facts)
 
 
-def closed_facts(conn: Connection, tenant_id: int, window: Window, tz: ZoneInfo) -> list[EndFact]:
-    """Facts of the tenant's sessions closed in the table whose end lies in ``window``: what a
-    rollup day keeps (an open session changes with time; it is read live)."""
+def closed_facts(conn: Connection, tenant_id: int, day: date, tz: ZoneInfo) -> list[EndFact]:
+    """Facts of the tenant's sessions closed in the table that ended on the local ``day``:
+    what a rollup day keeps (an open session changes with time; it is read live)."""
+    window = day_window(day, tz)
     where = sa.and_(
         t.c.tenant_id == tenant_id,
         t.c.ended_at >= window[0],
         t.c.ended_at < window[1],
         t.c.status != Status.ACTIVE.value,
     )
-    return _facts(conn, where, STORED, tz)
+    return _facts(conn, where, STORED, tz, day)
 
 
 def replace_day(

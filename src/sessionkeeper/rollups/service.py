@@ -110,7 +110,7 @@ def part_with_totals(
     if part is Part.SESSIONS:
         spans = store.session_spans(conn, tenant_id, window, longest)
         values, users = summarise_day(spans, window, now)
-        return values, DayTotals(ends_store.closed_facts(conn, tenant_id, window, tz), users)
+        return values, DayTotals(ends_store.closed_facts(conn, tenant_id, day, tz), users)
     dropped = state.events_dropped_before
     if dropped is not None and window[0] < dropped:
         return None, None

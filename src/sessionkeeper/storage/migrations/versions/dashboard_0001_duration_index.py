@@ -1,4 +1,5 @@
-"""closed sessions by duration, for the dashboard's listing ordered by it
+"""closed sessions by duration, for the dashboard's listing ordered by it; the index of ends
+holds the start and the kind, for the dashboard's hours chart
 
 Revision ID: dashboard_0001
 Revises: rollups_0002
@@ -22,7 +23,13 @@ def upgrade() -> None:
         "sessions",
         ["tenant_id", sa.text("(ended_at - started_at)")],
     )
+    op.drop_index("ix_sessions_tenant_ended", table_name="sessions")
+    op.create_index(
+        "ix_sessions_tenant_ended", "sessions", ["tenant_id", "ended_at", "started_at", "kind"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sessions_tenant_ended", table_name="sessions")
+    op.create_index("ix_sessions_tenant_ended", "sessions", ["tenant_id", "ended_at"])
     op.drop_index("ix_sessions_tenant_duration", table_name="sessions")
