@@ -34,10 +34,10 @@ PAGE_PARAMETERS = ("order", "cursor", "limit")
 ORDER_LABELS = {
     SessionOrder.NEWEST: "newest first",
     SessionOrder.OLDEST: "oldest first",
-    SessionOrder.ENDED_LATEST: "ended latest first (closed sessions)",
-    SessionOrder.ENDED_EARLIEST: "ended earliest first (closed sessions)",
-    SessionOrder.LONGEST: "longest first (closed sessions)",
-    SessionOrder.SHORTEST: "shortest first (closed sessions)",
+    SessionOrder.ENDED_LATEST: "ended latest first",
+    SessionOrder.ENDED_EARLIEST: "ended earliest first",
+    SessionOrder.LONGEST: "longest first",
+    SessionOrder.SHORTEST: "shortest first",
 }
 REVERSED = {
     SessionOrder.NEWEST: SessionOrder.OLDEST,
