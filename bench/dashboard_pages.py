@@ -68,6 +68,8 @@ def pages(count: int) -> list[str]:
         "/admin",
         "/admin/sessions",
         "/admin/sessions?kind=game&status=ended",
+        "/admin/sessions?order=ended_latest",
+        "/admin/sessions?order=longest",
         f"/admin/sessions/{shown_id(count)}",
         "/admin/rooms",
         "/admin/audit",
@@ -125,14 +127,16 @@ def rebuild_rollups(url: str) -> float:
         }
     )
     began = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "sessionkeeper", "rollup", "--rebuild"],
         cwd=tempfile.gettempdir(),  # no stray .env file is read
         env=env,
-        check=True,
+        check=False,
         capture_output=True,
         timeout=1800,
     )
+    if done.returncode != 0:  # say why, not just that it failed
+        raise RuntimeError(f"rollup --rebuild failed: {done.stderr.decode()[-2000:]}")
     return time.perf_counter() - began
 
 

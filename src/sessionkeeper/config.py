@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     dashboard_secret: SecretStr | None = None
     # How long a dashboard login lasts.
     dashboard_login_ttl_s: float = Field(default=12 * 3600, gt=0, le=30 * 24 * 3600)
+    # Login attempts one client address may make a minute (and at once), so that keys
+    # cannot be guessed by trying: 429 beyond it.
+    dashboard_login_attempts_per_min: float = Field(default=10, gt=0, le=10_000)
 
     # Slow or idle clients: the time to send a request's headers, then its body; the idle
     # time between two requests on one connection; and how many connections may be open.

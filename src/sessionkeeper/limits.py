@@ -136,6 +136,12 @@ def limits(settings: Settings | None = None) -> list[Limit]:
             "429, Retry-After",
         ),
         Limit(
+            "dashboard login attempts a minute per client address",
+            f"{s.dashboard_login_attempts_per_min:g}",
+            "SESSIONKEEPER_DASHBOARD_LOGIN_ATTEMPTS_PER_MIN",
+            "429, Retry-After",
+        ),
+        Limit(
             "distinct kinds labelled in /metrics",
             f"{s.metrics_max_kinds}",
             "SESSIONKEEPER_METRICS_MAX_KINDS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -114,16 +115,14 @@ def test_the_end_says_why_it_is_where_it_is(
 
 
 def test_sessions_going_in_each_hour_per_kind() -> None:
-    hours, hour = [0, 100, 200], 100
     spans = [
-        ("game", 0, 50),  # inside the first hour
-        ("game", 50, 150),  # across the first two
-        ("game", 100, 100),  # no time at all: going in no hour
-        ("voice", 199, 400),  # the last moment of the second hour, and on
-        ("voice", 300, 400),  # after the last hour
-        ("voice", -50, 0),  # ended as the first hour began
+        ("game", 0, 0, 2),  # two inside the first hour
+        ("game", 0, 1, 1),  # across the first two
+        ("game", 1, 0, 4),  # no time at all (a start and end on a boundary): no hour
+        ("voice", 1, 5, 1),  # from the second hour on, past the last one drawn
+        ("voice", 3, 4, 7),  # after the last hour
     ]
-    assert rules.active_by_hour(spans, hours, hour) == {"game": [2, 1, 0], "voice": [0, 1, 1]}
+    assert rules.active_by_hour(spans, 3) == {"game": [3, 1, 0], "voice": [0, 1, 1]}
     labels = rules.bucket_labels()
     assert len(labels) == len(rules.DURATION_BUCKETS_S) + 1
     assert labels[0] == "< 1 min" and labels[-1] == "≥ 4 h"
@@ -137,9 +136,10 @@ def test_split_query_drops_empty_filters_and_keeps_the_page_parameters() -> None
     assert page == {"order": "oldest", "cursor": "abc"}
 
 
-def test_users_per_day_sum_over_kinds() -> None:
-    rows = [("2026-11-01", 2, 1), ("2026-11-01", 3, 2), ("2026-11-02", 1, 1)]
-    assert rules.sum_by_day(rows) == {"2026-11-01": (5, 3), "2026-11-02": (1, 1)}
+def test_sessions_per_day_sum_over_kinds() -> None:
+    first, second = date(2026, 11, 1), date(2026, 11, 2)
+    rows = [(first, 2), (first, 3), (second, 1)]
+    assert rules.sum_by_day(rows) == {first: 5, second: 1}
 
 
 def test_vendored_files_are_the_ones_recorded() -> None:

@@ -27,6 +27,9 @@ from sessionkeeper.errors import SessionkeeperError
 from sessionkeeper.events.rules import EventType, NewEvent
 from sessionkeeper.events.service import EventService
 from sessionkeeper.events.tables import events as events_table
+from sessionkeeper.quality.rules import GroupBy
+from sessionkeeper.quality.service import QualityService
+from sessionkeeper.rollups import ends_store
 from sessionkeeper.rollups import store as rollup_store
 from sessionkeeper.rollups.bundle import Rollups
 from sessionkeeper.rollups.rules import DayRow
@@ -119,11 +122,27 @@ def test_incremental_rollups_equal_a_recomputation(
     assert stored(services, principal) == expected, history
 
 
-def stored(services: Services, principal: Principal) -> dict[tuple[date, str], tuple[Any, ...]]:
-    rows = services.runtime.db.reader.run_sync(
-        lambda conn: rollup_store.rows_between(conn, principal, date(2000, 1, 1), date(2100, 1, 1))
-    )
-    return {(r.day, r.kind): comparable(r) for r in rows}
+def stored(services: Services, principal: Principal) -> dict[tuple[Any, ...], Any]:
+    first, last = date(2000, 1, 1), date(2100, 1, 1)
+
+    def read(conn: Any) -> dict[tuple[Any, ...], Any]:
+        rows = rollup_store.rows_between(conn, principal, first, last)
+        found: dict[tuple[Any, ...], Any] = {(r.day, r.kind): comparable(r) for r in rows}
+        for f in ends_store.stored_facts(conn, principal.tenant_id, first, last):
+            found["ends", f.day, f.kind, f.source, f.reason.value] = (
+                f.sessions,
+                f.time_ms,
+                f.estimated_ms,
+                f.bound_width_ms,
+                f.amended,
+                f.continuations,
+                f.duration_buckets,
+            )
+        for day, users in ends_store.day_users(conn, principal, first, last).items():
+            found["users", day] = users
+        return found
+
+    return services.runtime.db.reader.run_sync(read)
 
 
 async def play(
@@ -154,6 +173,8 @@ async def play(
                         user_id=f"u{user}",
                         kind=f"k{n % 3}",
                         started_at=now - back * MIN,
+                        source="link" if n % 2 else None,
+                        continues="s0" if n == 4 else None,
                     )
                     await services.sessions.start(principal, request)
                 case ("beat", n, back):
@@ -172,6 +193,7 @@ async def play(
                     await events.ingest(principal, [event])
                 case ("advance", minutes):
                     clock.advance(minutes * 60)
+                    await assert_quality_from_rollups_is_raw(services, principal)
                 case ("sweep",):
                     await services.sweeper.run()
                 case ("refresh",):
@@ -181,6 +203,7 @@ async def play(
                     assert stored(services, principal) == recompute(
                         services, principal, current_zone, clock.now_ms()
                     )
+                    await assert_quality_from_rollups_is_raw(services, principal)
                 case ("delete", n):
                     await rt.db.writer.run(
                         lambda tx, n=n, now=now: delete(tx, principal, f"s{n}", now)
@@ -194,8 +217,24 @@ async def play(
         if moved_to is not None and i == len(history) // 2:
             await services.of(SettingsService).put(principal, timezone=moved_to)
             current_zone = moved_to
+    await assert_quality_from_rollups_is_raw(services, principal)
     await services.sweeper.run()
     await rollups.refresh(principal.tenant_id, chunk=3)
+    await assert_quality_from_rollups_is_raw(services, principal)
+
+
+async def assert_quality_from_rollups_is_raw(services: Services, principal: Principal) -> None:
+    """``GET /v1/metrics/quality`` answers from the rollups exactly what one pass over the
+    sessions gives, whatever the rollups still wait for (dirty days, open and overdue
+    sessions, today)."""
+    quality = services.of(QualityService)
+    for group_by in GroupBy:
+        for days_back in (1, 3, 30):
+            found = await quality.report(principal, days_back=days_back, group_by=group_by)
+            raw = await quality.report(
+                principal, days_back=days_back, group_by=group_by, from_rollups=False
+            )
+            assert found == raw, (group_by, days_back)
 
 
 def _session(tx: Transaction, principal: Principal, sid: str) -> Any:
@@ -276,9 +315,13 @@ def nearest_rank(values: list[int], p: int) -> int | None:
     return ordered[math.ceil(p / 100 * len(ordered)) - 1]
 
 
+# The duration histogram's upper bounds, in seconds; the last bucket is open.
+BUCKET_BOUNDS_S = (60, 300, 900, 1800, 3600, 4 * 3600)
+
+
 def recompute(
     services: Services, principal: Principal, zone_name: str, now: int
-) -> dict[tuple[date, str], tuple[Any, ...]]:
+) -> dict[tuple[Any, ...], Any]:
     tz = ZoneInfo(zone_name)
     with services.runtime.db.read_engine.connect() as conn:
         sessions = conn.execute(
@@ -323,7 +366,36 @@ def recompute(
         settled.append(
             (s, state.status.value, max(end, s.started_at), earliest, latest, state.estimated)
         )
-    expected = {}
+    expected: dict[tuple[Any, ...], Any] = {}
+    # How the sessions closed in the table ended, by the local day of the end.
+    ends: dict[tuple[Any, ...], list[Any]] = {}
+    for s in sessions:
+        if s.status == Status.ACTIVE.value:
+            continue
+        duration = s.ended_at - s.started_at
+        closed = Lifecycle(
+            status=Status(s.status),
+            started_at=s.started_at,
+            last_seen_at=s.last_seen_at,
+            expires_at=s.expires_at,
+            timeout_ms=s.timeout_ms,
+            grace_ms=s.grace_ms,
+            ended_at=s.ended_at,
+            end_reason=EndReason(s.end_reason),
+            estimated=bool(s.estimated),
+        )
+        low, high = lifecycle.duration_bounds(closed, s.heartbeat_interval_ms) or (0, 0)
+        key = ("ends", local(s.ended_at), s.kind, s.source or "api", s.end_reason)
+        sums = ends.setdefault(key, [0, 0, 0, 0, 0, 0, [0] * (len(BUCKET_BOUNDS_S) + 1)])
+        sums[0] += 1
+        sums[1] += duration
+        sums[2] += duration if s.estimated else 0
+        sums[3] += high - low
+        sums[4] += s.amended_count > 0
+        sums[5] += s.continues is not None
+        below = [duration < bound * 1000 for bound in BUCKET_BOUNDS_S]
+        sums[6][below.index(True) if any(below) else len(BUCKET_BOUNDS_S)] += 1
+    expected.update({key: (*sums[:6], tuple(sums[6])) for key, sums in ends.items()})
     day = local(min(instants))
     while day <= local(now):
         lo, hi = start_of(day), start_of(day + timedelta(days=1))
@@ -348,6 +420,9 @@ def recompute(
                 k["bounds"][0] += covered if estimated else 0
                 k["bounds"][1] += max(0, min(earliest, hi) - max(s.started_at, lo))
                 k["bounds"][2] += max(0, min(latest, hi) - max(s.started_at, lo))
+        users_of_day = {u for k in by_kind.values() for u in k["users"]}
+        if users_of_day:
+            expected["users", day] = len(users_of_day)
         day_events = [e for e in events if lo <= e.at < hi]
         kinds = set(by_kind) | {e.kind for e in day_events}
         for kind in kinds:

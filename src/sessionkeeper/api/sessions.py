@@ -211,7 +211,7 @@ async def get_session(
 def encode_cursor(cursor: Cursor | None) -> str | None:
     if cursor is None:
         return None
-    raw = json.dumps([cursor.started_at, cursor.id], separators=(",", ":")).encode()
+    raw = json.dumps([cursor.value, cursor.id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -229,7 +229,7 @@ def decode_cursor(value: str | None) -> Cursor | None:
             raise ValueError("cursor id malformed")
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidInput("cursor is not one this server issued", field="cursor") from exc
-    return Cursor(started_at=started_at, id=session_id)
+    return Cursor(value=started_at, id=session_id)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from sessionkeeper.domain.principal import (
     Scope,
     server_operator,
 )
+from sessionkeeper.domain.rate_limit import Limit
 from sessionkeeper.domain.secrets import digest
 from sessionkeeper.errors import Forbidden, Unauthorized
 from sessionkeeper.services.container import Services
@@ -41,6 +42,14 @@ class Access:
         self._operator_digest = (
             None if operator_key is None else digest(operator_key.get_secret_value())
         )
+
+    async def login_wait(self, address: str) -> float:
+        """Take one login attempt of the client ``address``: 0 when it may try, else the
+        seconds until it may (``SESSIONKEEPER_DASHBOARD_LOGIN_ATTEMPTS_PER_MIN`` a minute,
+        as many at once), from the same buckets as the API keys' rate limits."""
+        per_min = self.rt.settings.dashboard_login_attempts_per_min
+        limit = Limit(rate=per_min / 60, burst=max(1.0, per_min))
+        return await self.services.rate_limits.take(f"login/{address}", limit)
 
     @property
     def ttl_ms(self) -> int:

@@ -9,6 +9,7 @@ never repeats it.
 
 from __future__ import annotations
 
+import math
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -73,7 +74,16 @@ async def log_in(request: Request) -> Response:
     target = safe_next(request, values.get("next"))
     expected = request.cookies.get(LOGIN_COOKIE)
     error = None
-    if not expected or values.get(CSRF_FIELD) != expected:
+    retry_after: int | None = None
+    # Every attempt counts, before the key is looked at: guessing costs time.
+    wait = await access.login_wait(request.client.host if request.client else "unknown")
+    if wait > 0:
+        retry_after = math.ceil(wait)
+        error = (
+            f"Too many login attempts from your address. Wait {retry_after} s before trying again."
+        )
+        status = 429
+    elif not expected or values.get(CSRF_FIELD) != expected:
         error = "The login form expired: please try again."
         status = 403
     else:
@@ -97,6 +107,8 @@ async def log_in(request: Request) -> Response:
             samesite="strict",
             secure=_https(request),
         )
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
         return response
     response = secured(RedirectResponse(target, status_code=303))
     _set_login(request, response, access.cookie(login))

@@ -29,7 +29,7 @@ from sessionkeeper.dashboard.web import (
     secured,
 )
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.listing import SessionFilter
+from sessionkeeper.domain.listing import SessionFilter, SessionOrder, SortKey
 from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import MAX_DAYS
@@ -45,6 +45,8 @@ STATIC_FILES = {
     "dashboard.css": "text/css",
 }
 MAX_PAGE = 500
+# "Ended at any time": the filter of closed sessions.
+CLOSED_SINCE = "1970-01-01T00:00:00Z"
 
 NOTICES = {
     "ended": "The session was ended (end reason admin). The audit log records it.",
@@ -130,9 +132,7 @@ async def sessions(
     try:
         pairs, own = _filters(request)
         where = SessionFilter.parse(pairs, assume_utc=True)
-        order = own.get("order") or "newest"
-        if order not in rules.ORDERS:
-            raise InvalidInput("order must be newest or oldest", field="order")
+        order = _order(own.get("order"))
         limit = _limit(own.get("limit"))
         after = decode_cursor(own.get("cursor"))
     except InvalidInput as exc:
@@ -154,8 +154,7 @@ async def sessions(
         visitor.principal, where, order=order, limit=limit, after=after
     )
     state = _form_state(request, pairs, own)
-    next_query = urlencode([*pairs, ("order", order), ("limit", str(limit))])
-    other = "oldest" if order == "newest" else "newest"
+    next_query = urlencode([*pairs, ("order", order.value), ("limit", str(limit))])
     state.update(
         rows=rows,
         next_url=(
@@ -164,10 +163,34 @@ async def sessions(
             else f"{base(request)}/sessions?{next_query}&cursor={encode_cursor(next_cursor)}"
         ),
         first_url=f"{base(request)}/sessions?{next_query}" if own.get("cursor") else None,
-        export_url=f"{base(request)}/sessions/export.csv?{urlencode(pairs)}",
-        resort_url=f"{base(request)}/sessions?{urlencode([*pairs, ('order', other)])}",
+        export_url=f"{base(request)}/sessions/export.csv?{urlencode(_view_filters(pairs, order))}",
+        sorted_by=(order.key.value, "ascending" if order.ascending else "descending"),
+        # The headings that sort: each link keeps the filters and asks for its order.
+        sort_urls={
+            key.value: f"{base(request)}/sessions?"
+            + urlencode([*pairs, ("order", rules.heading_order(order, key).value)])
+            for key in SortKey
+        },
     )
     return page("sessions.html", request, visitor, error=None, **state)
+
+
+def _view_filters(pairs: list[tuple[str, str]], order: SessionOrder) -> list[tuple[str, str]]:
+    """The filters of the view as shown: ordered by end or duration, it lists closed
+    sessions only, which the export then asks for too."""
+    if order.key is SortKey.STARTED or any(name == "ended_after" for name, _ in pairs):
+        return pairs
+    return [*pairs, ("ended_after", CLOSED_SINCE)]
+
+
+def _order(raw: str | None) -> SessionOrder:
+    if not raw:
+        return SessionOrder.NEWEST
+    try:
+        return SessionOrder(raw)
+    except ValueError:
+        names = ", ".join(order.value for order in SessionOrder)
+        raise InvalidInput(f"order must be one of {names}", field="order") from None
 
 
 def _limit(raw: str | None) -> int:
@@ -186,14 +209,17 @@ def _form_state(
     return {
         "f": values,
         "subjects": subjects,
-        "order": own.get("order") or "newest",
+        "order": own.get("order") or SessionOrder.NEWEST.value,
+        # The column the table is ordered by, and which way (the heading's aria-sort).
+        "sorted_by": ("started", "descending"),
+        "orders": rules.ORDER_LABELS,
         "limit": own.get("limit") or str(rules.DEFAULT_PAGE),
         "statuses": ["active", "ended", "timed_out", "expired"],
         "rows": [],
         "next_url": None,
         "first_url": None,
         "export_url": f"{base(request)}/sessions/export.csv",
-        "resort_url": f"{base(request)}/sessions",
+        "sort_urls": {key.value: f"{base(request)}/sessions" for key in SortKey},
     }
 
 

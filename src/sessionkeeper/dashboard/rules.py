@@ -13,10 +13,13 @@ import itertools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.listing import SessionOrder, SortKey
 from sessionkeeper.domain.session import Session
+from sessionkeeper.rollups.ends_rules import DURATION_BUCKETS_S
 
 # The login cookie's name; ``__Host-`` would forbid plain HTTP on localhost, so a plain name.
 COOKIE = "sk_dashboard"
@@ -27,11 +30,39 @@ CSRF_HEADER = "X-CSRF-Token"
 
 # Query parameters of the sessions page that are not session filters.
 PAGE_PARAMETERS = ("order", "cursor", "limit")
-ORDERS = ("newest", "oldest")
-DEFAULT_PAGE = 50
+# How each order is offered, and the order a click on its column's heading turns it into.
+ORDER_LABELS = {
+    SessionOrder.NEWEST: "newest first",
+    SessionOrder.OLDEST: "oldest first",
+    SessionOrder.ENDED_LATEST: "ended latest first",
+    SessionOrder.ENDED_EARLIEST: "ended earliest first",
+    SessionOrder.LONGEST: "longest first",
+    SessionOrder.SHORTEST: "shortest first",
+}
+REVERSED = {
+    SessionOrder.NEWEST: SessionOrder.OLDEST,
+    SessionOrder.OLDEST: SessionOrder.NEWEST,
+    SessionOrder.ENDED_LATEST: SessionOrder.ENDED_EARLIEST,
+    SessionOrder.ENDED_EARLIEST: SessionOrder.ENDED_LATEST,
+    SessionOrder.LONGEST: SessionOrder.SHORTEST,
+    SessionOrder.SHORTEST: SessionOrder.LONGEST,
+}
 
-# Upper bounds (seconds) of the duration histogram's buckets; the last one is open.
-DURATION_BUCKETS_S: tuple[int, ...] = (60, 300, 900, 1800, 3600, 4 * 3600)
+
+def heading_order(current: SessionOrder, key: SortKey) -> SessionOrder:
+    """The order a click on the heading of ``key``'s column asks for: the reverse of the
+    current order when the table is ordered by that column, else its first order."""
+    if current.key is key:
+        return REVERSED[current]
+    first = {
+        SortKey.STARTED: SessionOrder.NEWEST,
+        SortKey.ENDED: SessionOrder.ENDED_LATEST,
+        SortKey.DURATION: SessionOrder.LONGEST,
+    }
+    return first[key]
+
+
+DEFAULT_PAGE = 50
 
 
 def _b64(raw: bytes) -> str:
@@ -183,17 +214,15 @@ def bucket_labels(bounds: Sequence[int] = DURATION_BUCKETS_S) -> list[str]:
     return labels
 
 
-def active_by_hour(
-    spans: Iterable[tuple[str, int, int]], hours: Sequence[int], hour_ms: int
-) -> dict[str, list[int]]:
-    """Per kind, how many sessions were going at some moment of each hour: a session
-    ``(kind, started_at, ended_at or now)`` is going in ``[h, h + hour_ms)`` when it started
-    before the hour's end and ended after its start — the listing's ``active_during``."""
+def active_by_hour(spans: Iterable[tuple[str, int, int, int]], hours: int) -> dict[str, list[int]]:
+    """Per kind, how many sessions were going at some moment of each of ``hours`` hours:
+    ``(kind, first hour, last hour, sessions)`` counts ``sessions`` in every hour from the
+    first to the last (the listing's ``active_during`` of each hour, see
+    ``store.hour_spans``); hours outside ``0 … hours - 1`` are not drawn."""
     counts: dict[str, list[int]] = {}
-    for kind, started, ended in spans:
-        for index, hour in enumerate(hours):
-            if started < hour + hour_ms and ended > hour:
-                counts.setdefault(kind, [0] * len(hours))[index] += 1
+    for kind, first, last, sessions in spans:
+        for index in range(max(0, first), min(hours - 1, last) + 1):
+            counts.setdefault(kind, [0] * hours)[index] += sessions
     return counts
 
 
@@ -212,11 +241,9 @@ def split_query(
     return filters, page
 
 
-def sum_by_day(rows: Iterable[tuple[str, int, int]]) -> dict[str, tuple[int, int]]:
-    """(day, sessions started, users) per kind summed to per day. Users are counted once
-    per kind, so a user active in two kinds counts twice: labelled so on the chart."""
-    days: dict[str, tuple[int, int]] = {}
-    for day, started, users in rows:
-        before = days.get(day, (0, 0))
-        days[day] = (before[0] + started, before[1] + users)
+def sum_by_day(rows: Iterable[tuple[date, int]]) -> dict[date, int]:
+    """(day, sessions started) per kind summed to per day."""
+    days: dict[date, int] = {}
+    for day, started in rows:
+        days[day] = days.get(day, 0) + started
     return days

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -21,7 +21,7 @@ from sessionkeeper.dashboard import rules
 from sessionkeeper.dashboard import store as dashboard_store
 from sessionkeeper.dashboard.access import Access
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import NotFound
@@ -29,7 +29,10 @@ from sessionkeeper.events.rules import EventFilter
 from sessionkeeper.events.service import EventService
 from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import QualityReport, QualityService
+from sessionkeeper.rollups import ends_store
 from sessionkeeper.rollups.bundle import Rollups
+from sessionkeeper.rollups.ends import stored_end_facts
+from sessionkeeper.rollups.ends_rules import histogram
 from sessionkeeper.rooms.cleanup import CleanupStatus
 from sessionkeeper.rooms.invite_store import Invite
 from sessionkeeper.rooms.service import Rooms, RoomView
@@ -37,7 +40,7 @@ from sessionkeeper.rooms.store import RoomFilter
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.health import Health, HealthStatus
 from sessionkeeper.settings import store as settings_store
-from sessionkeeper.settings.rules import day_of, day_start, zone
+from sessionkeeper.settings.rules import day_of, day_start, days, zone
 from sessionkeeper.storage.audit import AuditEntry
 
 HOUR_MS = 3_600_000
@@ -125,15 +128,16 @@ class Dashboard:
         if health.status is HealthStatus.DOWN:  # say so, rather than fail the page
             return Counters(health, 0, 0, 0, None)
         start = await self._today_start(principal)
-        reports = self.services.reports
-        started = await reports.stats(principal, SessionFilter(started_after=start), None)
-        ended = await reports.stats(principal, SessionFilter(ended_after=start), None)
+        now = self.rt.clock.now_ms()
+        counts = await self.rt.db.reader.run(
+            lambda conn: dashboard_store.today(conn, principal, start=start, now=now)
+        )
         cleanup = await self.services.of(Rooms).cleaner.status(principal)
         return Counters(
             health=health,
-            started_today=started.overall.total,
-            ended_today=ended.overall.ended,
-            timed_out_today=ended.overall.timed_out,
+            started_today=counts.started,
+            ended_today=counts.ended,
+            timed_out_today=counts.timed_out,
             cleanup=cleanup,
         )
 
@@ -153,35 +157,33 @@ class Dashboard:
     async def _read_charts(self, principal: Principal) -> Charts:
         charts = Charts()
         daily = await self.services.of(Rollups).history.daily(principal, days_back=CHART_DAYS)
-        per_day = rules.sum_by_day(
-            (row.day.isoformat(), row.sessions_started, row.users) for row in daily.rows
-        )
-        day = daily.first
-        while day <= daily.last:
-            started, users = per_day.get(day.isoformat(), (0, 0))
-            charts.days.append(day.isoformat())
-            charts.sessions_per_day.append(started)
-            charts.users_per_day.append(users)
-            day += timedelta(days=1)
-        # The distribution of the last 30 days' closed sessions by duration, and the
-        # sessions going at some moment of each of the last 24 hours, per kind.
+        started_per_day = rules.sum_by_day((row.day, row.sessions_started) for row in daily.rows)
         now = self.rt.clock.now_ms()
+        # The sessions going at some moment of each of the last 24 hours, per kind.
         hour_now = now - now % HOUR_MS
         charts.hours = [hour_now - n * HOUR_MS for n in range(23, -1, -1)]
-        bounds_ms = [seconds * 1000 for seconds in rules.DURATION_BUCKETS_S]
 
-        def read(conn: Connection) -> tuple[list[int], list[tuple[str, int, int]]]:
-            buckets = dashboard_store.duration_buckets(
-                conn, principal, since=now - CHART_DAYS * 24 * HOUR_MS, now=now, bounds_ms=bounds_ms
+        def read(
+            conn: Connection,
+        ) -> tuple[dict[date, int], list[int], list[tuple[str, int, int, int]]]:
+            # Distinct users per day over all kinds, and the duration distribution of the
+            # sessions that ended on the chart's days, both kept with the daily rollups.
+            users = ends_store.day_users(conn, principal, daily.first, daily.last)
+            tz = zone(settings_store.timezone_of(conn, principal.tenant_id))
+            facts = stored_end_facts(conn, principal, daily.first, now, tz)
+            spans = dashboard_store.hour_spans(
+                conn, principal, first=charts.hours[0], hour_ms=HOUR_MS, now=now
             )
-            return buckets, dashboard_store.spans_since(
-                conn, principal, since=charts.hours[0], now=now
-            )
+            return users, histogram(facts), spans
 
-        buckets, spans = await self.rt.db.reader.run(read)
+        users_per_day, buckets, spans = await self.rt.db.reader.run(read)
+        for day in days(daily.first, daily.last):
+            charts.days.append(day.isoformat())
+            charts.sessions_per_day.append(started_per_day.get(day, 0))
+            charts.users_per_day.append(users_per_day.get(day, 0))
         charts.duration_labels = rules.bucket_labels()
         charts.duration_counts = buckets
-        charts.active_by_kind = rules.active_by_hour(spans, charts.hours, HOUR_MS)
+        charts.active_by_kind = rules.active_by_hour(spans, len(charts.hours))
         return charts
 
     # Sessions
@@ -191,12 +193,12 @@ class Dashboard:
         principal: Principal,
         where: SessionFilter,
         *,
-        order: str,
+        order: SessionOrder,
         limit: int,
         after: Cursor | None,
     ) -> tuple[list[Session], Cursor | None]:
         return await self.services.sessions.list(
-            principal, where, limit=limit, after=after, oldest_first=order == "oldest"
+            principal, where, limit=limit, after=after, order=order
         )
 
     async def find(self, principal: Principal, session_id: str) -> Session | None:

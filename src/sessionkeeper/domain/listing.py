@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sessionkeeper.domain.ids import KIND_PATTERN, SESSION_ID_PATTERN, is_valid_session_id
@@ -93,10 +94,50 @@ class SessionFilter:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Position after the last row of a page: newest first, ties broken by id."""
+    """Position after the last row of a page: the value the page is ordered by (the start,
+    unless ordered otherwise), ties broken by id."""
 
-    started_at: int
+    value: int
     id: str
+
+
+class SortKey(StrEnum):
+    STARTED = "started"
+    ENDED = "ended"  # closed sessions only: an open session has no end yet
+    DURATION = "duration"  # closed sessions only: an open session's duration grows
+
+
+class SessionOrder(StrEnum):
+    """The orders of a listing of sessions. Each one reads an index in order, so a page
+    costs its rows whatever the number of sessions: the start by ``(tenant_id,
+    started_at)``, the end by ``(tenant_id, ended_at)`` and the duration by ``(tenant_id,
+    ended_at - started_at)``. The last heartbeat has no index: heartbeats would rewrite it."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    ENDED_LATEST = "ended_latest"
+    ENDED_EARLIEST = "ended_earliest"
+    LONGEST = "longest"
+    SHORTEST = "shortest"
+
+    @property
+    def key(self) -> SortKey:
+        if self in (SessionOrder.ENDED_LATEST, SessionOrder.ENDED_EARLIEST):
+            return SortKey.ENDED
+        if self in (SessionOrder.LONGEST, SessionOrder.SHORTEST):
+            return SortKey.DURATION
+        return SortKey.STARTED
+
+    @property
+    def ascending(self) -> bool:
+        return self in (SessionOrder.OLDEST, SessionOrder.ENDED_EARLIEST, SessionOrder.SHORTEST)
+
+    def value_of(self, started_at: int, ended_at: int | None) -> int:
+        """The value a row is ordered by (a cursor's), for a row this order lists."""
+        if self.key is SortKey.STARTED:
+            return started_at
+        assert ended_at is not None  # the other orders list closed sessions only
+        return ended_at if self.key is SortKey.ENDED else ended_at - started_at
 
 
 # Parsing, one function per shape of value. Each takes (name, raw, assume_utc).

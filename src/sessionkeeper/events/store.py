@@ -180,8 +180,8 @@ def list_events(
     if after is not None:
         conditions.append(
             sa.or_(
-                t.c.at < after.started_at,
-                sa.and_(t.c.at == after.started_at, t.c.event_id < after.id),
+                t.c.at < after.value,
+                sa.and_(t.c.at == after.value, t.c.event_id < after.id),
             )
         )
     stmt = (

@@ -1,19 +1,20 @@
 """The data-quality report: how sessions ended, and how much of their time is inferred.
 
-Its input is partial sums, one per (group key, end reason) — the shape SQL produces cheaply —
-and every figure is a sum or a ratio of sums, so partial sums of any grouping (15-minute
-buckets folded into local days included) add up to the same answer as one pass over the
-sessions. A session *loses its end* when nobody reported it: it was closed by timeout or by
+Its input is partial sums, one per (group key, end reason), made of the end facts the rollups
+keep per day, kind, source and end reason (``rollups/ends_rules.py``); every figure is a sum
+or a ratio of sums, so stored days and live reads add up to the same answer as one pass over
+the sessions. A session *loses its end* when nobody reported it: it was closed by timeout or by
 cleanup, so its end is an estimate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sessionkeeper.domain.lifecycle import EndReason
+from sessionkeeper.rollups.ends_rules import EndFact
 
 # Ends that are estimates: nobody said when the session stopped.
 LOST_ENDS = frozenset({EndReason.TIMEOUT, EndReason.CLEANUP})
@@ -88,13 +89,36 @@ class GroupReport:
         totals.time_ms += part.time_ms
 
 
-def report(partials: Iterable[Partial], key_of: Callable[[str], str] = str) -> list[GroupReport]:
-    """The groups, by key; ``key_of`` maps a partial's key to its group's (a bucket to its
-    local day)."""
+def _key(fact: EndFact, group_by: GroupBy) -> str:
+    if group_by is GroupBy.KIND:
+        return fact.kind
+    if group_by is GroupBy.SOURCE:
+        return fact.source
+    return fact.day.isoformat()
+
+
+def partials(facts: Iterable[EndFact], group_by: GroupBy) -> list[Partial]:
+    """The end facts as partial sums of their group (kind, source or day)."""
+    return [
+        Partial(
+            key=_key(fact, group_by),
+            reason=fact.reason,
+            sessions=fact.sessions,
+            time_ms=fact.time_ms,
+            estimated_ms=fact.estimated_ms,
+            bound_width_ms=fact.bound_width_ms,
+            amended=fact.amended,
+            continuations=fact.continuations,
+        )
+        for fact in facts
+    ]
+
+
+def report(partials: Iterable[Partial]) -> list[GroupReport]:
+    """The groups, by key."""
     groups: dict[str, GroupReport] = {}
     for part in partials:
-        key = key_of(part.key)
-        groups.setdefault(key, GroupReport(key)).add(part)
+        groups.setdefault(part.key, GroupReport(part.key)).add(part)
     return [groups[key] for key in sorted(groups)]
 
 

@@ -175,6 +175,12 @@ def by_kind(span: Span) -> str:
     return span.kind
 
 
+def _active_during(span: Span, window: Window, ended: int) -> bool:
+    """Started during the window, or covered some of it (``ended``: its end as settled)."""
+    start, end = window
+    return start <= span.started_at < end or min(ended, end) > max(span.started_at, start)
+
+
 def summarise_sessions(
     spans: Iterable[Span],
     window: Window,
@@ -182,13 +188,29 @@ def summarise_sessions(
     key: Callable[[Span], str] = by_kind,
 ) -> dict[str, dict[str, Any]]:
     """The sessions part of every group (by ``key``: the kind) over ``window``."""
+    return {group: tally.values() for group, tally in _tallies(spans, window, now, key).items()}
+
+
+def summarise_day(
+    spans: Iterable[Span], window: Window, now: int
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The sessions part of every kind over ``window``, and the distinct users over all
+    kinds: a user of two kinds is one user, where the rows per kind count them once each."""
+    tallies = _tallies(spans, window, now, by_kind)
+    users = set().union(*(tally.users for tally in tallies.values()))
+    return {kind: tally.values() for kind, tally in tallies.items()}, len(users)
+
+
+def _tallies(
+    spans: Iterable[Span], window: Window, now: int, key: Callable[[Span], str]
+) -> dict[str, _Tally]:
     start, end = window
     tallies: dict[str, _Tally] = defaultdict(_Tally)
     for span in spans:
         status, ended = span.settled(now)
         started_inside = start <= span.started_at < end
         covered = max(0, min(ended, end) - max(span.started_at, start))
-        if not started_inside and covered == 0:
+        if not _active_during(span, window, ended):
             continue
         tally = tallies[key(span)]
         tally.started += started_inside
@@ -201,7 +223,7 @@ def summarise_sessions(
         tally.estimated += covered if estimated else 0
         tally.users.add(span.user_id)
         tally.statuses[status.value] += 1
-    return {group: tally.values() for group, tally in tallies.items()}
+    return tallies
 
 
 def top_names(counts: Iterable[tuple[str, str, int]], limit: int = TOP_NAMES) -> list[TopName]:

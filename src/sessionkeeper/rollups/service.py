@@ -22,13 +22,14 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.clock import monotonic_s
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.events import store as event_store
-from sessionkeeper.rollups import store
+from sessionkeeper.rollups import ends_store, store
+from sessionkeeper.rollups.ends_rules import EndFact
 from sessionkeeper.rollups.rules import (
     DayRow,
     Part,
     merge,
+    summarise_day,
     summarise_events,
-    summarise_sessions,
 )
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.settings import store as settings_store
@@ -42,6 +43,15 @@ CHUNK = 32
 MARK_CHUNK = 1000
 Values = Mapping[str, Mapping[str, Any]] | None  # a part's values by kind; None: keep as is
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    """What a day's sessions part keeps beside its rows per kind: how the sessions closed
+    that day ended (``ends_rules``), and the day's distinct users over all kinds."""
+
+    ends: list[EndFact]
+    users: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +88,37 @@ def part_values(
 ) -> Values:
     """A part of a day computed from the raw tables; None for an events part whose raw
     events retention dropped (its aggregates are kept as they are)."""
-    window = day_window(day, zone(timezone))
+    return part_with_totals(
+        conn, tenant_id, day, part, timezone=timezone, longest=longest, state=state, now=now
+    )[0]
+
+
+def part_with_totals(
+    conn: Connection,
+    tenant_id: int,
+    day: date,
+    part: Part,
+    *,
+    timezone: str,
+    longest: int,
+    state: store.TenantState,
+    now: int,
+) -> tuple[Values, DayTotals | None]:
+    """``part_values``, and for the sessions part the day's totals kept beside its rows."""
+    tz = zone(timezone)
+    window = day_window(day, tz)
     if part is Part.SESSIONS:
         spans = store.session_spans(conn, tenant_id, window, longest)
-        return summarise_sessions(spans, window, now)
+        values, users = summarise_day(spans, window, now)
+        return values, DayTotals(ends_store.closed_facts(conn, tenant_id, day, tz), users)
     dropped = state.events_dropped_before
     if dropped is not None and window[0] < dropped:
-        return None
-    return summarise_events(
+        return None, None
+    events = summarise_events(
         store.event_counts(conn, tenant_id, window),
         store.unattached_users(conn, tenant_id, window),
     )
+    return events, None
 
 
 def compute_day(
@@ -133,11 +163,17 @@ class RollupService:
             after: tuple[int, date, str] | None = None
             while True:
                 now = self.rt.clock.now_ms()
-                marks, values = await self.rt.db.reader.run(
-                    partial(self._compute, tenant_id=tenant_id, after=after, limit=chunk, now=now)
+                marks = await self.rt.db.reader.run(
+                    partial(store.marks_after, tenant_id=tenant_id, after=after, limit=chunk)
                 )
                 if not marks:
                     break
+                # One read per day-part: a read holds its connection for one day's sessions,
+                # never for a whole chunk of days.
+                values = [
+                    await self.rt.db.reader.run(partial(self._compute, mark=mark, now=now))
+                    for mark in marks
+                ]
                 await self.rt.db.writer.run(
                     partial(self._write, marks=marks, values=values, now=now)
                 )
@@ -174,44 +210,37 @@ class RollupService:
         store.mark(conn, marks)
 
     def _compute(
-        self,
-        conn: Connection,
-        tenant_id: int | None,
-        after: tuple[int, date, str] | None,
-        limit: int,
-        now: int,
-    ) -> tuple[list[store.Mark], list[Values]]:
-        marks = store.marks_after(conn, tenant_id, after, limit)
-        tenants = sorted({m.tenant_id for m in marks})
-        zones = settings_store.timezones_of(conn, tenants)
-        longest = {t: longest_span(conn, t, now) for t in tenants}
-        states = {t: store.state(conn, t) for t in tenants}
-        values = [
-            part_values(
-                conn,
-                m.tenant_id,
-                m.day,
-                m.part,
-                timezone=zones[m.tenant_id],
-                longest=longest[m.tenant_id],
-                state=states[m.tenant_id],
-                now=now,
-            )
-            for m in marks
-        ]
-        return marks, values
+        self, conn: Connection, mark: store.Mark, now: int
+    ) -> tuple[Values, DayTotals | None]:
+        tenant_id = mark.tenant_id
+        return part_with_totals(
+            conn,
+            tenant_id,
+            mark.day,
+            mark.part,
+            timezone=settings_store.timezone_of(conn, tenant_id),
+            longest=longest_span(conn, tenant_id, now),
+            state=store.state(conn, tenant_id),
+            now=now,
+        )
 
     def _write(
-        self, tx: Transaction, marks: Sequence[store.Mark], values: Sequence[Values], now: int
+        self,
+        tx: Transaction,
+        marks: Sequence[store.Mark],
+        values: Sequence[tuple[Values, DayTotals | None]],
+        now: int,
     ) -> None:
         computed = sorted(zip(marks, values, strict=True), key=lambda mv: mv[0].key)
         for (tenant_id, day), group in groupby(computed, key=lambda mv: mv[0].key[:2]):
-            fresh = [(m.part, v) for m, v in group if v is not None]
+            fresh = [(m.part, v, totals) for m, (v, totals) in group if v is not None]
             if not fresh:
                 continue
             rows = store.day_rows(tx.conn, tenant_id, day)
-            for part, part_values_ in fresh:
+            for part, part_values_, totals in fresh:
                 rows = merge(day, rows, part, part_values_, now)
+                if totals is not None:
+                    ends_store.replace_day(tx.conn, tenant_id, day, totals.ends, totals.users)
             store.replace_day(tx.conn, tenant_id, day, rows)
         store.clear(tx.conn, marks)
 

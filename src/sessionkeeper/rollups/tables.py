@@ -32,6 +32,39 @@ rollups_daily = sa.Table(
     sa.Column("computed_at", sa.BigInteger, nullable=False),
 )
 
+# How the sessions that ended on a day ended, per kind, source and end reason: the sums of the
+# data-quality report (``quality``) and the counts of the duration histogram. Recomputed with
+# the sessions part of the day (same marks), from the sessions closed in the table only; the
+# open ones, and an overdue one read as the sweep will close it, are read live.
+rollups_ends = sa.Table(
+    "rollups_ends",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),
+    # "api" for the sessions started with no source.
+    sa.Column("source", sa.String(128), primary_key=True),
+    sa.Column("end_reason", sa.String(16), primary_key=True),
+    sa.Column("sessions", sa.Integer, nullable=False),
+    sa.Column("time_ms", sa.BigInteger, nullable=False),
+    sa.Column("estimated_ms", sa.BigInteger, nullable=False),
+    sa.Column("bound_width_ms", sa.BigInteger, nullable=False),
+    sa.Column("amended", sa.Integer, nullable=False),
+    sa.Column("continuations", sa.Integer, nullable=False),
+    # Sessions per duration bucket (``ends_rules.DURATION_BUCKETS_S``), the last one open.
+    sa.Column("duration_buckets", sa.JSON, nullable=False),
+)
+
+# Per tenant and day, what the rows per kind cannot add up to: the distinct users over all
+# kinds (a user active in two kinds is one user of the day).
+rollups_days = sa.Table(
+    "rollups_days",
+    metadata,
+    sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("users", sa.Integer, nullable=False),
+)
+
 # What changed and must be recomputed. A new change to a marked day bumps ``version``, so a
 # recomputation that read the day before that change leaves the mark in place.
 rollup_dirty = sa.Table(

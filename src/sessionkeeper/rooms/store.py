@@ -173,8 +173,8 @@ def list_rooms(
     if after is not None:
         stmt = stmt.where(
             sa.or_(
-                t.c.started_at < after.started_at,
-                sa.and_(t.c.started_at == after.started_at, t.c.id < after.id),
+                t.c.started_at < after.value,
+                sa.and_(t.c.started_at == after.value, t.c.id < after.id),
             )
         )
     stmt = stmt.order_by(t.c.started_at.desc(), t.c.id.desc()).limit(limit)

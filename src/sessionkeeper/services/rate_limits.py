@@ -27,6 +27,8 @@ REDIS_TIMEOUT_S = 0.25
 REDIS_RETRY_AFTER_S = 5.0
 # A bucket holds this many seconds' worth of requests unless the burst is set.
 DEFAULT_BURST_S = 10
+# Buckets kept in the process before the full ones are dropped.
+MAX_LOCAL_BUCKETS = 10_000
 
 # The rule of domain/rate_limit.take, atomically on one hash {tokens, at}. KEYS[1] the
 # bucket; ARGV now_ms, rate, burst, refill_ms. Returns {allowed (1/0), wait in µs}.
@@ -61,12 +63,13 @@ class RateLimits:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.limit = limit_of(runtime.settings)
-        self._buckets: dict[str, Bucket] = {}
+        # name: the bucket and the limit it fills under (to know when it is full again).
+        self._buckets: dict[str, tuple[Bucket, Limit]] = {}
         settings = runtime.settings
         self._prefix = f"{settings.redis_prefix}rate:"
         self._redis = (
             None
-            if settings.redis_url is None or self.limit is None
+            if settings.redis_url is None
             else redis.Redis.from_url(
                 settings.redis_url,
                 socket_timeout=REDIS_TIMEOUT_S,
@@ -81,12 +84,7 @@ class RateLimits:
         if self.limit is None:
             return
         # The tenant too: an end user's id is only unique within its tenant.
-        name = f"{principal.tenant_id}/{principal.actor}"
-        wait = await self._shared_take(name, self.limit)
-        if wait is None:
-            self._buckets[name], wait = take(
-                self._buckets.get(name), self.rt.clock.now_ms(), self.limit
-            )
+        wait = await self.take(f"{principal.tenant_id}/{principal.actor}", self.limit)
         if wait > 0:
             self.rt.metrics.rate_limited.inc()
             raise TooManyRequests(
@@ -95,6 +93,32 @@ class RateLimits:
                 retry_after_s=wait,
                 code="rate_limited",
             )
+
+    async def take(self, name: str, limit: Limit) -> float:
+        """Take a token from the bucket ``name`` (shared in Redis when there is one): 0 when
+        the request may go on, else the seconds until a token is back. Names of other
+        buckets than keys' carry a prefix of their own (``login/…``)."""
+        wait = await self._shared_take(name, limit)
+        if wait is not None:
+            return wait
+        now = self.rt.clock.now_ms()
+        if len(self._buckets) >= MAX_LOCAL_BUCKETS:
+            self._forget_full(now)
+        held = self._buckets.get(name)
+        bucket, wait = take(None if held is None else held[0], now, limit)
+        self._buckets[name] = (bucket, limit)
+        return wait
+
+    def _forget_full(self, now: int) -> None:
+        """Drop the buckets that have filled up again: a new one is the same. Bounds the
+        buckets a stream of new names (client addresses) leaves in the process."""
+        full = [
+            name
+            for name, (bucket, limit) in self._buckets.items()
+            if now - bucket.at_ms >= limit.refill_ms
+        ]
+        for name in full:
+            del self._buckets[name]
 
     async def _shared_take(self, name: str, limit: Limit) -> float | None:
         """The wait from the bucket in Redis; None when there is no Redis to ask now."""

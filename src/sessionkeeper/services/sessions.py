@@ -10,7 +10,7 @@ from typing import Any
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.ids import RESERVED_SESSION_IDS, is_valid_session_id, time_ordered_id
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder
 from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session, start_digest
@@ -231,10 +231,10 @@ class SessionService:
         *,
         limit: int,
         after: Cursor | None,
-        oldest_first: bool = False,
+        order: SessionOrder = SessionOrder.NEWEST,
     ) -> tuple[list[Session], Cursor | None]:
-        """A page of sessions, newest first (or oldest first), and the cursor of the next page
-        (None at the end)."""
+        """A page of sessions in ``order``, and the cursor of the next page (None at the
+        end)."""
         now = self.rt.clock.now_ms()
         rows = await self.rt.db.reader.run(
             lambda conn: queries.list_sessions(
@@ -244,12 +244,15 @@ class SessionService:
                 limit=limit + 1,
                 after=after,
                 now=now,
-                oldest_first=oldest_first,
+                order=order,
             )
         )
         page = rows[:limit]
-        more = len(rows) > limit
-        return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None)
+        if len(rows) <= limit or not page:
+            return page, None
+        last = page[-1]
+        # The stored end: an overdue session shown with its estimate is listed only by start.
+        return page, Cursor(order.value_of(last.started_at, last.ended_at), last.id)
 
 
 def _check_continued(previous: Session | None, new: NewSession) -> None:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
-from sessionkeeper.domain.listing import Cursor, SessionFilter
+from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder, SortKey
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.session_filters import conditions as filter_conditions
 from sessionkeeper.storage.session_filters import status_at
 from sessionkeeper.storage.sessions import ACTIVE, SESSION_COLUMNS, overdue_at, row_to_session
+from sessionkeeper.storage.tables import DURATION
 from sessionkeeper.storage.tables import sessions as t
 
 # Health looks back this far for sessions that timed out ("timed out in the last hour").
@@ -28,6 +30,14 @@ def timed_out_since(since: int) -> sa.ColumnElement[bool]:
     return sa.and_(t.c.end_reason == EndReason.TIMEOUT.value, t.c.ended_at >= since)
 
 
+def _sort_column(key: SortKey) -> sa.ColumnElement[int]:
+    if key is SortKey.ENDED:
+        return t.c.ended_at
+    if key is SortKey.DURATION:
+        return DURATION  # as the index spells it, so that the database reads that index
+    return t.c.started_at
+
+
 def list_sessions(
     conn: Connection,
     principal: Principal,
@@ -36,29 +46,38 @@ def list_sessions(
     limit: int,
     after: Cursor | None,
     now: int,
-    oldest_first: bool = False,
+    order: SessionOrder = SessionOrder.NEWEST,
 ) -> list[Session]:
-    """A page of sessions matching ``where`` as it stands at ``now``, newest first (or oldest
-    first); ``after`` is the cursor of the page before, in the same order."""
-    conditions = filter_conditions(principal, where, now)
-    if after is not None:
-        later = sa.and_(t.c.started_at == after.started_at, t.c.id > after.id)
-        earlier = sa.and_(t.c.started_at == after.started_at, t.c.id < after.id)
-        conditions.append(
-            sa.or_(t.c.started_at > after.started_at, later)
-            if oldest_first
-            else sa.or_(t.c.started_at < after.started_at, earlier)
-        )
-    order = (
-        (t.c.started_at.asc(), t.c.id.asc())
-        if oldest_first
-        else (
-            t.c.started_at.desc(),
-            t.c.id.desc(),
-        )
-    )
-    stmt = sa.select(*SESSION_COLUMNS).where(*conditions).order_by(*order).limit(limit)
+    """A page of sessions matching ``where`` as it stands at ``now``, in ``order``; ``after``
+    is the cursor of the page before, in the same order. Ordered by end or duration, only
+    the sessions closed in the table are listed (an overdue one joins them when swept)."""
+    stmt = list_statement(principal, where, limit=limit, after=after, now=now, order=order)
     return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
+
+
+def list_statement(
+    principal: Principal,
+    where: SessionFilter,
+    *,
+    limit: int,
+    after: Cursor | None,
+    now: int,
+    order: SessionOrder,
+) -> sa.Select[Any]:
+    """The SELECT of one page of :func:`list_sessions`."""
+    conditions = filter_conditions(principal, where, now)
+    column = _sort_column(order.key)
+    if order.key is not SortKey.STARTED:
+        conditions.append(t.c.ended_at.is_not(None))
+    if after is not None:
+        if order.ascending:
+            tie = sa.and_(column == after.value, t.c.id > after.id)
+            conditions.append(sa.or_(column > after.value, tie))
+        else:
+            tie = sa.and_(column == after.value, t.c.id < after.id)
+            conditions.append(sa.or_(column < after.value, tie))
+    ordering = (column.asc(), t.c.id.asc()) if order.ascending else (column.desc(), t.c.id.desc())
+    return sa.select(*SESSION_COLUMNS).where(*conditions).order_by(*ordering).limit(limit)
 
 
 @dataclass(slots=True)
