@@ -82,6 +82,7 @@ def insert_history(url: str, spread: Spread) -> float:
                 "started_at": started,
                 "last_seen_at": started + duration,
                 "expires_at": started + duration + 300_000,
+                "sweep_at": started + duration + 300_000,
                 "ended_at": started + duration,
                 "timeout_ms": sa.literal(300_000),
                 "grace_ms": sa.literal(30_000),

@@ -96,6 +96,7 @@ def heavy_rows(tenant_id: int, now: int) -> tuple[list[dict[str, Any]], list[dic
                 "started_at": started,
                 "last_seen_at": last_seen,
                 "expires_at": last_seen + 300_000,
+                "sweep_at": last_seen + 300_000,
                 "ended_at": ended,
                 "timeout_ms": 300_000,
                 "grace_ms": 30_000,

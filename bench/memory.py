@@ -70,6 +70,9 @@ def patiently(client: httpx.Client, method: str, path: str, body: object) -> htt
 
 
 def load_sessions(client: httpx.Client, total: int) -> list[str]:
+    # Loading a million sessions takes minutes: a long timeout keeps every one of them active
+    # until the end, so the heartbeats below are the common kind that only moves a deadline.
+    patiently(client, "PUT", "/v1/policies/game", {"timeout_s": 86_400.0})
     ids: list[str] = []
     for source in range(total // SNAPSHOT):
         entries = [
