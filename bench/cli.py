@@ -27,6 +27,7 @@ from bench import (
     presence,
     rollup_catchup,
     rooms_cleanup,
+    steady,
     sweep,
     workers,
 )
@@ -38,6 +39,7 @@ from bench.report import Outcome, machine_info, markdown_table, write_json
 BENCHMARKS: dict[str, Callable[[RunConfig], Outcome]] = {
     heartbeat_http.NAME: heartbeat_http.run,
     heartbeat_batch.NAME: heartbeat_batch.run,
+    steady.NAME: steady.run,
     sweep.NAME: sweep.run,
     memory.NAME: memory.run,
     presence.NAME: presence.run,

@@ -101,6 +101,12 @@ def wrapped(app: FastAPI) -> Any:
     return ServerTiming(app) if os.environ.get(SERVER_TIMING_ENV) else app
 
 
+def granian_app() -> Any:
+    """The same app for granian (``granian --factory bench.launcher:granian_app``), which the
+    heartbeat benchmark runs beside uvicorn; its lifespan starts and stops the writer."""
+    return wrapped(build_app(Runtime.open(Settings())))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)

@@ -78,6 +78,17 @@ def _wait_ready(server: Server) -> None:
     raise RuntimeError(f"server did not answer within {START_TIMEOUT_S:.0f} s")
 
 
+def _command(server: str, port: int) -> list[str]:
+    if server == "granian":
+        return [
+            *(sys.executable, "-m", "granian", "--interface", "asgi", "--factory"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+            *("--loop", "uvloop", "--no-ws", "--log-level", "warning"),
+            "bench.launcher:granian_app",
+        ]
+    return [sys.executable, "-m", "bench.launcher", "--port", str(port)]
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -90,8 +101,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, **settings: str) -> Iterator[Server]:
-    """``bench.launcher`` on a free port of 127.0.0.1 against ``database_url``."""
+def running_server(
+    database_url: str, *, server: str = "uvicorn", **settings: str
+) -> Iterator[Server]:
+    """``bench.launcher`` on a free port of 127.0.0.1 against ``database_url``: under uvicorn
+    (as ``sessionkeeper serve`` runs it), or under granian (one worker, uvloop) to compare."""
     env = dict(os.environ)
     env.update(
         {
@@ -107,7 +121,7 @@ def running_server(database_url: str, **settings: str) -> Iterator[Server]:
     try:
         with os.fdopen(fd, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "bench.launcher", "--port", str(port)],
+                _command(server, port),
                 cwd=tempfile.gettempdir(),  # no stray .env file is read
                 env=env,
                 stdout=log,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.storage import tenants as tenant_store
 from tests.support import Harness
 
 
@@ -70,6 +73,28 @@ async def test_revoked_key_stops_working(api: Harness) -> None:
     assert (await api.client.get("/v1/sessions", headers=headers)).status_code == 401
     with pytest.raises(NotFound):
         api.services.tenants.revoke_key(key_id)
+
+
+async def test_requests_arriving_together_read_their_key_once(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key not in the cache (a new one, or its lookup expired) is read once for all the
+    requests in flight with it, not once by each of them."""
+    secret = api.new_key("default", "read")
+    reads: list[str] = []
+    find_key = tenant_store.find_key
+
+    def counted(conn, key_digest):  # type: ignore[no-untyped-def]
+        reads.append(key_digest)
+        return find_key(conn, key_digest)
+
+    monkeypatch.setattr(tenant_store, "find_key", counted)
+    headers = {"Authorization": f"Bearer {secret}"}
+    answers = await asyncio.gather(
+        *(api.client.get("/v1/sessions", headers=headers) for _ in range(20))
+    )
+    assert [a.status_code for a in answers] == [200] * 20
+    assert len(reads) == 1
 
 
 def test_keys_are_stored_hashed(api: Harness) -> None:

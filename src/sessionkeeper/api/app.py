@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from sessionkeeper import __version__
 from sessionkeeper.api import (
@@ -31,7 +31,7 @@ from sessionkeeper.api import (
     sessions,
 )
 from sessionkeeper.api.listeners import MetricsListener
-from sessionkeeper.api.middleware import RequestTiming
+from sessionkeeper.api.middleware import GzipResponses, RequestTiming
 from sessionkeeper.api.openapi import operation_id
 from sessionkeeper.api.request_body import RequestBody
 from sessionkeeper.api.request_context import RequestContext
@@ -59,6 +59,12 @@ Authenticate with `Authorization: Bearer <api key>`. Every error body is
 # cost more time than the bytes it saves.
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 6
+TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 # Presence bodies carry up to 10,000 entries: they get the larger cap.
 PRESENCE_PREFIX = "/v1/presence/"
 
@@ -97,6 +103,11 @@ def build_app(
         docs_url=None,  # served from the package's own assets by api/docs.py
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # FastAPI's own OpenTelemetry hooks ask the global providers on every request
+        # whether anything is configured (an environment lookup each time): a tenth of a
+        # heartbeat's time on the event loop. The service reports through its Prometheus
+        # metrics and logs instead.
+        telemetry=TELEMETRY_OFF,
     )
     app.state.services = services
     errors.install(app)
@@ -112,7 +123,7 @@ def build_app(
         limit=settings.max_body_bytes,
         larger={PRESENCE_PREFIX: settings.max_snapshot_bytes},
     )
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
+    app.add_middleware(GzipResponses, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(RequestTiming, histogram=runtime.metrics.http_duration)
     if settings.metrics_listen:
         app.add_middleware(MetricsListener, port=listen_address(settings.metrics_listen)[1])

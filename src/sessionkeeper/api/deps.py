@@ -33,10 +33,14 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-async def get_services(request: Request) -> Services:
-    # async: a plain function would be sent to the thread pool on every request.
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    # async: a plain function would be sent to the thread pool on every request.
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -45,7 +49,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 async def authenticate(request: Request, *, server_wide: bool = False) -> Principal:
     """The caller, acting on the tenant its key belongs to or, for an operator key, the one
     it names in the tenant header. ``server_wide``: the operator key may also name none."""
-    services: Services = request.app.state.services
+    services = services_of(request)
     found = await services.auth.api_key(bearer_token(request))
     # Before anything else is done for the request: a key over its limit costs no more.
     await services.rate_limits.check(found)

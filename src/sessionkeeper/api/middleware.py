@@ -1,8 +1,9 @@
-"""Pure ASGI middleware: request timing for metrics."""
+"""Pure ASGI middleware: request timing for metrics, gzip for the clients that accept it."""
 
 from __future__ import annotations
 
 from prometheus_client import Histogram
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionkeeper.clock import monotonic_s
@@ -36,3 +37,24 @@ class RequestTiming:
             self.histogram.labels(scope["method"], template, str(status)).observe(
                 monotonic_s() - began
             )
+
+
+class GzipResponses(GZipMiddleware):
+    """Starlette's gzip, passed by entirely when the client does not accept gzip.
+
+    Starlette wraps every response in a responder even then (to read its content type); for
+    API clients, which mostly send no ``Accept-Encoding: gzip``, that is pure cost on every
+    request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _accepts_gzip(scope):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding" and b"gzip" in value.lower():
+            return True
+    return False

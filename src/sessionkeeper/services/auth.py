@@ -11,6 +11,7 @@ server; on the endpoints that work on one tenant's data it names that tenant in 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from sessionkeeper.clock import monotonic_s
@@ -34,6 +35,8 @@ class Authenticator:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+        self._generation = 0  # moved by forget(): lookups begun before it are not cached
         configured = runtime.settings.operator_key
         self._operator_digest = (
             None if configured is None else digest(configured.get_secret_value())
@@ -53,16 +56,32 @@ class Authenticator:
         if cached is not None and cached[0] > monotonic_s():
             principal = cached[1]
         else:
-            key = await self.rt.db.reader.run(lambda conn: store.find_key(conn, key_digest))
-            principal = None if key is None or key.revoked_at is not None else _principal(key)
-            if len(self._cache) > MAX_CACHED_KEYS:
-                self._cache.clear()
-            self._cache[key_digest] = (
-                monotonic_s() + self.rt.settings.key_cache_ttl_s,
-                principal,
-            )
+            principal = await self._look_up(key_digest)
         if principal is None:
             raise Unauthorized("unknown or revoked API key")
+        return principal
+
+    async def _look_up(self, key_digest: str) -> Principal | None:
+        """Read the key once for all the requests that need it now: when its cached lookup
+        expires under load, every request in flight with that key would otherwise read it
+        at the same moment."""
+        pending = self._pending.get(key_digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read(key_digest))
+            self._pending[key_digest] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key_digest, None))
+        # Shielded: a request that goes away does not cancel the others' lookup.
+        return await asyncio.shield(pending)
+
+    async def _read(self, key_digest: str) -> Principal | None:
+        generation = self._generation
+        key = await self.rt.db.reader.run(lambda conn: store.find_key(conn, key_digest))
+        principal = None if key is None or key.revoked_at is not None else _principal(key)
+        if generation != self._generation:
+            return principal  # read before a revocation here: not to be cached past it
+        if len(self._cache) > MAX_CACHED_KEYS:
+            self._cache.clear()
+        self._cache[key_digest] = (monotonic_s() + self.rt.settings.key_cache_ttl_s, principal)
         return principal
 
     async def acting_on(self, principal: Principal, tenant_name: str | None) -> Principal:
@@ -90,6 +109,8 @@ class Authenticator:
     def forget(self) -> None:
         """Drop every cached lookup (a key was revoked through this process)."""
         self._cache.clear()
+        self._pending.clear()
+        self._generation += 1
 
 
 def _principal(key: store.ApiKey) -> Principal:

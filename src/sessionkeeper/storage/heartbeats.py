@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain import attributes as attribute_rules
@@ -38,7 +39,7 @@ from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
 HeartbeatOutcome = Literal["ok", "closed", "not_found"]
-Moment = int | sa.BindParameter[int]
+Moment = int | sa.ColumnElement[int]
 
 
 def heartbeat_condition(at: Moment) -> sa.ColumnElement[bool]:
@@ -163,34 +164,87 @@ class HeartbeatOp:
         return _apply_many(tx, ops)
 
 
+_BEATS = (
+    sa.func.unnest(
+        sa.bindparam("b_tenants", type_=postgresql.ARRAY(sa.BigInteger)),
+        sa.bindparam("b_ids", type_=postgresql.ARRAY(sa.Text)),
+        sa.bindparam("b_ats", type_=postgresql.ARRAY(sa.BigInteger)),
+    )
+    .table_valued(
+        sa.column("b_tenant", sa.BigInteger),
+        sa.column("b_id", sa.Text),
+        sa.column("b_at", sa.BigInteger),
+    )
+    .render_derived("beats", with_types=False)
+)
+# PostgreSQL: the same conditional UPDATE for a whole group in one statement over arrays of
+# beats, answering with the rows it moved. One statement and one round trip instead of one
+# execution per beat plus a read back; the text never changes, so it stays prepared.
+_HEARTBEAT_ARRAYS = (
+    t.update()
+    .where(
+        t.c.tenant_id == _BEATS.c.b_tenant,
+        t.c.id == _BEATS.c.b_id,
+        heartbeat_condition(_BEATS.c.b_at),
+    )
+    .values(**heartbeat_values(_BEATS.c.b_at))
+    .returning(*SESSION_COLUMNS)
+)
+
+
+def _sorted_beats(ops: Sequence[HeartbeatOp]) -> list[HeartbeatOp]:
+    # Sorted: processes writing the same rows in one order cannot deadlock each other, and a
+    # session's beats go in time order.
+    return sorted(ops, key=lambda op: (op.principal.tenant_id, op.session_id, op.at))
+
+
+def _update_all(tx: Transaction, ops: Sequence[HeartbeatOp]) -> dict[tuple[int, str], Session]:
+    """Run the conditional UPDATE for every beat; the rows it moved, when the database says
+    (PostgreSQL, each session once in the group), else nothing and the caller reads them."""
+    beats = _sorted_beats(ops)
+    distinct = len({(op.principal.tenant_id, op.session_id) for op in beats}) == len(beats)
+    if tx.conn.dialect.name == "postgresql" and distinct:
+        params = {
+            "b_tenants": [op.principal.tenant_id for op in beats],
+            "b_ids": [op.session_id for op in beats],
+            "b_ats": [op.at for op in beats],
+        }
+        moved = tx.conn.execute(_HEARTBEAT_ARRAYS, params).mappings()
+        return {(r["tenant_id"], r["id"]): row_to_session(r) for r in moved}
+    tx.conn.execute(
+        _HEARTBEAT_MANY,
+        [
+            {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
+            for op in beats
+        ],
+    )
+    return {}
+
+
 def _apply_many(
     tx: Transaction, ops: Sequence[HeartbeatOp]
 ) -> list[tuple[HeartbeatOutcome, Session | None]]:
     """Beats of principals that see their whole tenant: the conditional UPDATE for all of them
-    in one executemany, in time order per session (so each beat extends the chain the one
-    before established, as ``lifecycle.heartbeats`` does), one read per tenant, and the rules
-    for what that could not settle (closed sessions, late evidence, real gaps)."""
-    tx.conn.execute(
-        _HEARTBEAT_MANY,
-        # Sorted: processes writing the same rows in one order cannot deadlock each other,
-        # and a session's beats go in time order.
-        sorted(
-            (
-                {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
-                for op in ops
-            ),
-            key=lambda p: (p["h_tenant"], p["h_id"], p["h_at"]),
-        ),
-    )
+    at once, in time order per session (so each beat extends the chain the one before
+    established, as ``lifecycle.heartbeats`` does), a read per tenant of the rows it did not
+    return, and the rules for what that could not settle (closed sessions, late evidence,
+    real gaps)."""
+    moved = _update_all(tx, ops)
     results: list[tuple[HeartbeatOutcome, Session | None]] = [("not_found", None)] * len(ops)
     by_tenant: dict[int, list[int]] = {}
     for index, op in enumerate(ops):
         by_tenant.setdefault(op.principal.tenant_id, []).append(index)
     for tenant_id, indexes in by_tenant.items():
         principal = ops[indexes[0]].principal
-        ids = list({ops[i].session_id for i in indexes})
-        query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(ids))
-        rows = {r["id"]: row_to_session(r) for r in tx.conn.execute(query).mappings()}
+        rows = {
+            ops[i].session_id: moved[(tenant_id, ops[i].session_id)]
+            for i in indexes
+            if (tenant_id, ops[i].session_id) in moved
+        }
+        unread = list({ops[i].session_id for i in indexes} - rows.keys())
+        if unread:
+            query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(unread))
+            rows.update((r["id"], row_to_session(r)) for r in tx.conn.execute(query).mappings())
         unsettled = []
         for i in indexes:
             session = rows.get(ops[i].session_id)

@@ -45,6 +45,7 @@ because the database could not be reached, runs the ``recovery`` hook before its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import random
@@ -89,7 +90,10 @@ class Combinable(Protocol):
 
 
 def _combine_key(op: Op) -> str | None:
-    return op.combine_key if isinstance(op, Combinable) else None
+    # Not isinstance(op, Combinable): a runtime protocol check costs more than the lookup,
+    # and it runs for every op of every group.
+    key = getattr(op, "combine_key", None)
+    return key if isinstance(key, str) else None
 
 
 def run_ops(tx: Transaction, ops: list[Op]) -> list[Any]:
@@ -103,12 +107,62 @@ def run_ops(tx: Transaction, ops: list[Op]) -> list[Any]:
             end += 1
         if end - start > 1:
             first = ops[start]
-            assert isinstance(first, Combinable)
-            results.extend(type(first).run_combined(tx, ops[start:end]))
+            results.extend(type(first).run_combined(tx, ops[start:end]))  # type: ignore[attr-defined]
         else:
             results.append(ops[start](tx))
         start = end
     return results
+
+
+class _LoopReply:
+    """The answer to an op submitted from the event loop: an asyncio future, settled on its
+    loop. Cheaper than a ``concurrent.futures.Future`` wrapped for asyncio (no lock, no
+    condition, no second future), and the writer hands a group's answers to the loop in one
+    call instead of one wake-up each."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        # Read from the writer thread: a request that gave up (its wait timed out) cancelled
+        # the future, so its op need not run. One cancelled just after this check is run and
+        # its answer dropped, as a concurrent future that is already running would be.
+        return not self.future.cancelled()
+
+
+Reply = Future[Any] | _LoopReply
+
+
+def _deliver(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """On the loop: settle the futures that are still waiting."""
+    for future, result, error in answers:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+
+def _settle_all(
+    replies: Sequence[Reply], results: Sequence[Any] | None, error: BaseException | None = None
+) -> None:
+    """Answer each reply with its result (or all with ``error``); loop replies in one call
+    per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+    for index, reply in enumerate(replies):
+        result = None if results is None else results[index]
+        if isinstance(reply, _LoopReply):
+            by_loop.setdefault(reply.loop, []).append((reply.future, result, error))
+        else:
+            _settle(reply, result=result, error=error)
+    for loop, answers in by_loop.items():
+        # A closed loop raises RuntimeError: nobody waits for these answers any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_deliver, answers)
 
 
 @dataclass(slots=True)
@@ -185,24 +239,30 @@ class Writer:
             self._queue.put(_STOP)
             thread.join()
 
-    def submit(self, op: Callable[[Transaction], T]) -> Future[T]:
+    def _enqueue(self, op: Op, reply: Reply) -> None:
         if self._thread is None:
             self.start()
         if self._queue.qsize() >= self.max_queue:
             raise StorageUnavailable(
                 f"the database is not keeping up: {self.max_queue} writes are waiting"
             )
+        self._queue.put((op, reply))
+
+    def submit(self, op: Callable[[Transaction], T]) -> Future[T]:
         future: Future[T] = Future()
-        self._queue.put((op, future))
+        self._enqueue(op, future)
         return future
 
     async def run(self, op: Callable[[Transaction], T]) -> T:
         """Run ``op`` in the next group commit; returns once it is committed."""
-        future = self.submit(op)
+        reply = _LoopReply(asyncio.get_running_loop())
+        self._enqueue(op, reply)
         try:
-            # On timeout wait_for cancels the wrapper, which cancels ``future`` if its op has
-            # not started: the writer then skips it.
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.write_timeout_s)
+            # On timeout the wait is cancelled, and with it the reply's future: an op that
+            # has not started by then is skipped by the writer.
+            async with asyncio.timeout(self.write_timeout_s):
+                result: T = await reply.future
+                return result
         except TimeoutError:
             raise self._timed_out() from None
 
@@ -237,17 +297,16 @@ class Writer:
                 group.append(nxt)
             # A request cancelled before its op ran gets no answer, so its op need not run;
             # the others are marked running and can no longer be cancelled under us.
-            group = [(op, future) for op, future in group if future.set_running_or_notify_cancel()]
+            group = [(op, reply) for op, reply in group if reply.set_running_or_notify_cancel()]
             try:
                 self._commit(group)
             except BaseException as exc:  # the one writer thread must never die
                 log.exception("writer failed on a group")
-                for _, future in group:
-                    _settle(future, error=exc)
+                _settle_all([reply for _, reply in group], None, exc)
             if stop_after:
                 return
 
-    def _commit(self, group: list[tuple[Op, Future[Any]]]) -> None:
+    def _commit(self, group: list[tuple[Op, Reply]]) -> None:
         if not group:
             return
         try:
@@ -264,12 +323,11 @@ class Writer:
             if self._lost_since is None:
                 self._lost_since = monotonic_s()
                 log.warning("database lost: %s", exc.detail)
-            for _, future in group:
-                _settle(future, error=exc)
+            _settle_all([reply for _, reply in group], None, exc)
             return
         except Exception as exc:
             if len(group) == 1:
-                _settle(group[0][1], error=exc)
+                _settle_all([group[0][1]], None, exc)
             else:
                 for item in group:
                     self._commit([item])
@@ -278,8 +336,7 @@ class Writer:
         self.stats.ops += len(group)
         # Before the answers: a client that saw its 2xx also sees the metrics move.
         self.subscribers.publish(events)
-        for (_, future), result in zip(group, results, strict=True):
-            _settle(future, result=result)
+        _settle_all([reply for _, reply in group], results)
 
     def _transaction(self, ops: list[Op]) -> tuple[list[Any], list[ChangeEvent]]:
         """Run ``ops`` in one transaction. A single op is run again when PostgreSQL picked it
