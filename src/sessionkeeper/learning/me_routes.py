@@ -40,13 +40,15 @@ from sessionkeeper.learning.schemas import (
     SessionWithOutcomeOut,
     UserSessionPage,
 )
-from sessionkeeper.learning.service import Learning, check_metrics, for_user
+from sessionkeeper.learning.service import Learning, for_user
+from sessionkeeper.learning.session_fields import OUTCOME_FIELD
 from sessionkeeper.services.sessions import StartRequest
 
 router = APIRouter(
     prefix="/v1", tags=["end users"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
 )
 MAX_HISTORY = 100
+OUTCOME = OUTCOME_FIELD.name
 
 
 async def end_user(request: Request) -> Principal:
@@ -147,7 +149,7 @@ async def start_my_session(body: MeStart, principal: EndUser, learning: Learning
             subject=body.subject,
         ),
     )
-    out = SessionWithOutcomeOut.with_outcome(result.session, None)
+    out = SessionWithOutcomeOut.of(result.session, outcome=result.fields.get(OUTCOME))
     return json_response(out, 201 if result.created else 200)
 
 
@@ -197,18 +199,16 @@ async def my_heartbeat(
 async def end_my_session(
     session_id: str, principal: EndUser, learning: LearningDep, body: MeEnd | None = None
 ) -> Response:
-    """End the session; ``outcome``, when given, is set as by PUT …/outcome."""
+    """End the session; ``outcome``, when given, is set as by PUT …/outcome, in the end's
+    transaction (the path of ``POST /v1/sessions/{id}/end``): a refused one refuses the end."""
     body = body or MeEnd()
-    outcome = None if body.outcome is None else body.outcome.outcome()
-    if outcome is not None:
-        # Checked first, so that a refused outcome leaves the session as it was.
-        check_metrics(outcome.metrics, await learning.definitions(principal))
-    session = await learning.services.sessions.end(principal, session_id, at=ms_or_none(body.at))
-    if outcome is not None:
-        session, stored = await learning.put_outcome(principal, session_id, outcome)
-        return json_response(SessionWithOutcomeOut.with_outcome(session, stored))
-    found = await learning.outcomes(principal, [session])
-    return json_response(SessionWithOutcomeOut.with_outcome(session, found.get(session.id)))
+    session, fields = await learning.services.sessions.end_with_fields(
+        principal,
+        session_id,
+        at=ms_or_none(body.at),
+        given={} if body.outcome is None else {OUTCOME: body.outcome},
+    )
+    return json_response(SessionWithOutcomeOut.of(session, outcome=fields.get(OUTCOME)))
 
 
 @router.put(
@@ -252,9 +252,16 @@ async def erase_me(principal: EndUser, learning: LearningDep) -> EraseOut:
 
 
 # /v1/users/{user_id}
+#
+# User ids are free text, "/" included. Routing happens on the decoded path, where a "%2F"
+# the client sent is a "/" already, so the id is matched as a path: everything between
+# "/v1/users/" and the route's last part ("/sessions", "/stats", …; for DELETE, everything
+# after "/v1/users/"). That is unambiguous because every route of a method ends in a
+# different fixed part, and it works whether the client encodes the "/" (as it should, and
+# as the Python client does) or a proxy decoded it on the way.
 
 
-@router.get("/users/{user_id}/sessions", response_model=UserSessionPage)
+@router.get("/users/{user_id:path}/sessions", response_model=UserSessionPage)
 async def user_sessions(
     user_id: UserId,
     principal: ReadScope,
@@ -266,7 +273,7 @@ async def user_sessions(
     return await _history(for_user(principal, user_id), learning, kind, limit, cursor)
 
 
-@router.get("/users/{user_id}/stats", response_model=UserStatsOut)
+@router.get("/users/{user_id:path}/stats", response_model=UserStatsOut)
 async def user_stats(
     user_id: UserId,
     principal: ReadScope,
@@ -277,21 +284,23 @@ async def user_stats(
     return await _stats(for_user(principal, user_id), learning, period, tz)
 
 
-@router.get("/users/{user_id}/recap", response_model=RecapOut)
+@router.get("/users/{user_id:path}/recap", response_model=RecapOut)
 async def user_recap(
     user_id: UserId, principal: ReadScope, learning: LearningDep, tz: Tz = None
 ) -> RecapOut:
     return await _recap(for_user(principal, user_id), learning, tz)
 
 
-@router.get("/users/{user_id}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
+@router.get(
+    "/users/{user_id:path}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES
+)
 async def export_user(
     user_id: UserId, principal: ReadScope, learning: LearningDep
 ) -> StreamingResponse:
     return await _export(for_user(principal, user_id), learning)
 
 
-@router.delete("/users/{user_id}", response_model=EraseOut)
+@router.delete("/users/{user_id:path}", response_model=EraseOut)
 async def erase_user(user_id: UserId, principal: AdminScope, learning: LearningDep) -> EraseOut:
     """Erase every session, attendance, event and outcome of the user (logged)."""
     return EraseOut(user_id=user_id, erased=await Privacy(learning).erase(principal, user_id))

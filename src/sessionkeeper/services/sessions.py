@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sessionkeeper.domain import lifecycle
@@ -16,6 +16,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_fields import SessionFields
 from sessionkeeper.storage import audit as audit_store
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
@@ -42,6 +43,9 @@ class StartRequest:
 class StartResult:
     session: Session
     created: bool
+    # The features' session fields (``feature.SessionField``): null on a new session, read
+    # on a retried start.
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 # Why a heartbeat older than the session's last one changes nothing, attributes included.
@@ -60,8 +64,9 @@ class HeartbeatResult:
 
 
 class SessionService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, fields: SessionFields | None = None) -> None:
         self.rt = runtime
+        self.fields = fields or SessionFields()
 
     def client_time(self, at: int | None, field: str) -> int:
         """The server clock when ``at`` is None, else ``at`` if within the accepted window."""
@@ -120,7 +125,7 @@ class SessionService:
             source=request.source,
         )
 
-        def start(tx: Transaction) -> tuple[bool, Session | None]:
+        def start(tx: Transaction) -> tuple[bool, Session | None, dict[str, Any]]:
             if new.continues is not None:
                 _check_continued(store.get(tx.conn, principal, new.continues), new)
             # The policy is read in the same transaction as the insert, so a policy another
@@ -132,15 +137,20 @@ class SessionService:
                 grace_ms=policy.grace_ms,
                 interval_ms=policy.interval_ms,
             )
-            return store.start(tx, principal, with_policy, now)
+            created, session = store.start(tx, principal, with_policy, now)
+            # A new session has no feature values yet; a retried one may have.
+            if session is None or created or session.start_digest != digest:
+                return created, session, self.fields.none()
+            # A new session has no feature values yet; a retried one may have.
+            return created, session, self.fields.read(tx.conn, principal, [session])[session.id]
 
-        created, session = await self.rt.db.writer.run(start)
+        created, session, fields = await self.rt.db.writer.run(start)
         if session is None or (not created and session.start_digest != digest):
             raise Conflict(
                 f"session '{new.id}' exists with a different start; use a new id",
                 session=session,
             )
-        return StartResult(session=session, created=created)
+        return StartResult(session=session, created=created, fields=fields)
 
     async def heartbeat(
         self,
@@ -199,23 +209,55 @@ class SessionService:
         at: int | None = None,
         reason: EndReason = EndReason.CLIENT,
     ) -> Session:
+        session, _ = await self.end_with_fields(principal, session_id, at=at, reason=reason)
+        return session
+
+    async def end_with_fields(
+        self,
+        principal: Principal,
+        session_id: str,
+        *,
+        at: int | None = None,
+        reason: EndReason = EndReason.CLIENT,
+        given: Mapping[str, Any] | None = None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """End the session and store the feature fields ``given`` with it (validated values,
+        by field name) in the same transaction; a field refused there refuses the end. Also on
+        a session closed already: ends are repeatable, and so is what comes with them.
+
+        Returns the session and every feature field's value after the end."""
         _known_shape(session_id)
         end_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
+        given = given or {}
 
-        def end(tx: Transaction) -> tuple[bool, Session | None]:
-            ended = store.end(tx, principal, session_id, at=end_at, reason=reason, now=now)
-            if reason is EndReason.ADMIN and ended[1] is not None:  # ended by hand: logged
-                details = {"at": end_at, "changed": ended[0]}
+        def end(tx: Transaction) -> tuple[Session | None, dict[str, Any]]:
+            changed, session = store.end(
+                tx, principal, session_id, at=end_at, reason=reason, now=now
+            )
+            if session is None:
+                return None, {}
+            if reason is EndReason.ADMIN:  # ended by hand: logged
+                details = {"at": end_at, "changed": changed}
                 audit_store.record(
                     tx.conn, principal, "session.end", at=now, target=session_id, details=details
                 )
-            return ended
+            if not self.fields:
+                return session, {}
+            return session, self.fields.end(tx, principal, session, given, now)
 
-        _, session = await self.rt.db.writer.run(end)
+        session, fields = await self.rt.db.writer.run(end)
         if session is None:
             raise NotFound(f"no session '{session_id}'")
-        return session
+        return session, fields
+
+    async def fields_of(
+        self, principal: Principal, sessions: Sequence[Session]
+    ) -> dict[str, dict[str, Any]]:
+        """The features' session fields of ``sessions``, by session id: one read."""
+        if not self.fields or not sessions:
+            return {session.id: self.fields.none() for session in sessions}
+        return await self.rt.db.reader.run(lambda conn: self.fields.read(conn, principal, sessions))
 
     async def get(self, principal: Principal, session_id: str) -> Session:
         _known_shape(session_id)
