@@ -1,6 +1,7 @@
 """Any user id can be named in ``/v1/users/{user_id}/…``: sent as one percent-encoded path
 segment (``team/alice`` as ``team%2Falice``), also with ``%``, unicode, or a ``/`` followed by
-a route's own name. Each path reaches exactly that user's data."""
+a route's own name. Each path reaches exactly that user's data, and an id is always exactly
+one segment of the path as sent."""
 
 from __future__ import annotations
 
@@ -55,17 +56,30 @@ async def test_each_user_is_reached_by_its_encoded_id(
         assert [s["id"] for s in document["sessions"]] == [session_id]
 
 
-async def test_an_unencoded_slash_names_the_same_user(
+async def test_a_user_id_is_exactly_one_segment(
     api: Harness, sessions_of_each_user: dict[str, str]
 ) -> None:
-    """A proxy may decode %2F on the way: the id is what lies between /v1/users/ and the
-    route's last part, so the decoded path reaches the same user."""
+    """An unencoded "/" separates segments: no path names two users, and every method a path
+    offers belongs to that path's one meaning (what the Allow header of a 405 says)."""
     r = await api.get("/v1/users/team/alice/sessions", scope="read")
-    assert [s["user_id"] for s in r.json()["items"]] == ["team/alice"]
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
     r = await api.get("/v1/users/x/sessions/sessions", scope="read")
-    assert [s["user_id"] for s in r.json()["items"]] == ["x/sessions"]
-    r = await api.get("/v1/users/team/stats", scope="read")
-    assert r.json()["user_id"] == "team"
+    assert r.status_code == 404
+    r = await api.get("/v1/users/team/stats", scope="read")  # the user "team", no other
+    assert r.json()["user_id"] == "team" and r.json()["current"]["sessions"] == 1
+    # A DELETE of a user's sessions path is no erasure of a user named "…/sessions".
+    r = await api.client.delete("/v1/users/team/sessions", headers=api.auth())
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    r = await api.client.delete("/v1/users/team%2Fsessions/sessions", headers=api.auth())
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+    for user in ("team", "team/sessions"):
+        assert len((await api.get(_path(user, "sessions"), scope="read")).json()["items"]) == (
+            1 if user == "team" else 0
+        )
+    # Lower-case escapes are the same bytes.
+    r = await api.get("/v1/users/team%2falice/sessions", scope="read")
+    assert [s["user_id"] for s in r.json()["items"]] == ["team/alice"]
 
 
 async def test_erasing_a_user_with_a_slash_erases_that_user_only(
@@ -83,7 +97,7 @@ async def test_erasing_a_user_with_a_slash_erases_that_user_only(
     assert r.status_code == 403
 
 
-async def test_an_empty_user_id_is_refused(api: Harness) -> None:
+async def test_an_empty_user_id_names_no_path(api: Harness) -> None:
     r = await api.get("/v1/users//sessions", scope="read")
-    assert r.status_code == 422 and r.json()["field"] == "user_id"
+    assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")

@@ -17,6 +17,7 @@ from sessionkeeper.api.deps import AUTHENTICATES, TENANT_HEADER, AdminScope, Rea
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import UserId, ms_or_none
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.path_segments import SegmentRoute
 from sessionkeeper.api.sessions import (
     MAX_CURSOR_CHARS,
     HeartbeatBody,
@@ -24,7 +25,6 @@ from sessionkeeper.api.sessions import (
     decode_cursor,
     encode_cursor,
 )
-from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import KIND_PATTERN
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.learning.insight_schemas import RecapOut, UserStatsOut
@@ -45,7 +45,7 @@ from sessionkeeper.learning.session_fields import OUTCOME_FIELD
 from sessionkeeper.services.sessions import StartRequest
 
 router = APIRouter(
-    prefix="/v1", tags=["end users"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
+    prefix="/v1", tags=["end users"], responses=PROBLEM_RESPONSES, route_class=SegmentRoute
 )
 MAX_HISTORY = 100
 OUTCOME = OUTCOME_FIELD.name
@@ -253,15 +253,11 @@ async def erase_me(principal: EndUser, learning: LearningDep) -> EraseOut:
 
 # /v1/users/{user_id}
 #
-# User ids are free text, "/" included. Routing happens on the decoded path, where a "%2F"
-# the client sent is a "/" already, so the id is matched as a path: everything between
-# "/v1/users/" and the route's last part ("/sessions", "/stats", …; for DELETE, everything
-# after "/v1/users/"). That is unambiguous because every route of a method ends in a
-# different fixed part, and it works whether the client encodes the "/" (as it should, and
-# as the Python client does) or a proxy decoded it on the way.
+# User ids are free text, "/" included: the router's SegmentRoute matches the path as the
+# client sent it, so "team%2Falice" is one segment and the user "team/alice".
 
 
-@router.get("/users/{user_id:path}/sessions", response_model=UserSessionPage)
+@router.get("/users/{user_id}/sessions", response_model=UserSessionPage)
 async def user_sessions(
     user_id: UserId,
     principal: ReadScope,
@@ -273,7 +269,7 @@ async def user_sessions(
     return await _history(for_user(principal, user_id), learning, kind, limit, cursor)
 
 
-@router.get("/users/{user_id:path}/stats", response_model=UserStatsOut)
+@router.get("/users/{user_id}/stats", response_model=UserStatsOut)
 async def user_stats(
     user_id: UserId,
     principal: ReadScope,
@@ -284,23 +280,21 @@ async def user_stats(
     return await _stats(for_user(principal, user_id), learning, period, tz)
 
 
-@router.get("/users/{user_id:path}/recap", response_model=RecapOut)
+@router.get("/users/{user_id}/recap", response_model=RecapOut)
 async def user_recap(
     user_id: UserId, principal: ReadScope, learning: LearningDep, tz: Tz = None
 ) -> RecapOut:
     return await _recap(for_user(principal, user_id), learning, tz)
 
 
-@router.get(
-    "/users/{user_id:path}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES
-)
+@router.get("/users/{user_id}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
 async def export_user(
     user_id: UserId, principal: ReadScope, learning: LearningDep
 ) -> StreamingResponse:
     return await _export(for_user(principal, user_id), learning)
 
 
-@router.delete("/users/{user_id:path}", response_model=EraseOut)
+@router.delete("/users/{user_id}", response_model=EraseOut)
 async def erase_user(user_id: UserId, principal: AdminScope, learning: LearningDep) -> EraseOut:
     """Erase every session, attendance, event and outcome of the user (logged)."""
     return EraseOut(user_id=user_id, erased=await Privacy(learning).erase(principal, user_id))

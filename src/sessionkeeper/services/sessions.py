@@ -209,7 +209,7 @@ class SessionService:
         at: int | None = None,
         reason: EndReason = EndReason.CLIENT,
     ) -> Session:
-        session, _ = await self.end_with_fields(principal, session_id, at=at, reason=reason)
+        session, _ = await self._end(principal, session_id, at, reason, given=None)
         return session
 
     async def end_with_fields(
@@ -226,10 +226,21 @@ class SessionService:
         a session closed already: ends are repeatable, and so is what comes with them.
 
         Returns the session and every feature field's value after the end."""
+        return await self._end(principal, session_id, at, reason, given=given or {})
+
+    async def _end(
+        self,
+        principal: Principal,
+        session_id: str,
+        at: int | None,
+        reason: EndReason,
+        *,
+        given: Mapping[str, Any] | None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """``given`` None: the caller wants no feature fields, so none are read."""
         _known_shape(session_id)
         end_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
-        given = given or {}
 
         def end(tx: Transaction) -> tuple[Session | None, dict[str, Any]]:
             changed, session = store.end(
@@ -242,7 +253,7 @@ class SessionService:
                 audit_store.record(
                     tx.conn, principal, "session.end", at=now, target=session_id, details=details
                 )
-            if not self.fields:
+            if given is None or not self.fields:
                 return session, {}
             return session, self.fields.end(tx, principal, session, given, now)
 
