@@ -224,9 +224,8 @@ async def end_session(
 async def get_session(
     session_id: str, principal: IngestOrReadScope, services: ServicesDep
 ) -> Response:
-    session = await services.sessions.get(principal, session_id)
-    fields = await services.sessions.fields_of(principal, [session])
-    return session_response(session, fields=fields[session.id])
+    session, fields = await services.sessions.get_with_fields(principal, session_id)
+    return session_response(session, fields=fields)
 
 
 def encode_cursor(cursor: Cursor | None) -> str | None:
@@ -266,9 +265,8 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> Response:
-    page, after = await services.sessions.list(
+    page, after, fields = await services.sessions.list_with_fields(
         principal, where, limit=limit, after=decode_cursor(cursor)
     )
-    fields = await services.sessions.fields_of(principal, page)
     items = [SessionOut.of(s, **fields[s.id]) for s in page]
     return json_response(SessionPage(items=items, next_cursor=encode_cursor(after)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.ids import RESERVED_SESSION_IDS, is_valid_session_id, time_ordered_id
@@ -23,6 +23,13 @@ from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage.transaction import Transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+# A page of sessions (named here because the service's own ``list`` method shadows the type).
+Sessions = list[Session]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,20 +269,31 @@ class SessionService:
             raise NotFound(f"no session '{session_id}'")
         return session, fields
 
-    async def fields_of(
-        self, principal: Principal, sessions: Sequence[Session]
-    ) -> dict[str, dict[str, Any]]:
-        """The features' session fields of ``sessions``, by session id: one read."""
-        if not self.fields or not sessions:
-            return {session.id: self.fields.none() for session in sessions}
-        return await self.rt.db.reader.run(lambda conn: self.fields.read(conn, principal, sessions))
-
     async def get(self, principal: Principal, session_id: str) -> Session:
+        session, _ = await self._get(principal, session_id, with_fields=False)
+        return session
+
+    async def get_with_fields(
+        self, principal: Principal, session_id: str
+    ) -> tuple[Session, dict[str, Any]]:
+        """The session and the features' fields of it, read together."""
+        return await self._get(principal, session_id, with_fields=True)
+
+    async def _get(
+        self, principal: Principal, session_id: str, *, with_fields: bool
+    ) -> tuple[Session, dict[str, Any]]:
         _known_shape(session_id)
-        session = await self.rt.db.reader.run(lambda conn: store.get(conn, principal, session_id))
+
+        def read(conn: Connection) -> tuple[Session | None, dict[str, Any]]:
+            session = store.get(conn, principal, session_id)
+            if session is None or not with_fields:
+                return session, {}
+            return session, self.fields.read(conn, principal, [session])[session.id]
+
+        session, fields = await self.rt.db.reader.run(read)
         if session is None:
             raise NotFound(f"no session '{session_id}'")
-        return session.as_of(self.rt.clock.now_ms())
+        return session.as_of(self.rt.clock.now_ms()), fields
 
     async def list(
         self,
@@ -288,9 +306,34 @@ class SessionService:
     ) -> tuple[list[Session], Cursor | None]:
         """A page of sessions, newest first (or oldest first), and the cursor of the next page
         (None at the end)."""
+        page, cursor, _ = await self._list(
+            principal, where, limit, after, oldest_first=oldest_first, with_fields=False
+        )
+        return page, cursor
+
+    async def list_with_fields(
+        self, principal: Principal, where: SessionFilter, *, limit: int, after: Cursor | None
+    ) -> tuple[Sessions, Cursor | None, dict[str, dict[str, Any]]]:
+        """A page as ``list`` gives it, and the features' fields of its sessions by session
+        id: read in the same read, one query per field for the whole page."""
+        return await self._list(
+            principal, where, limit, after, oldest_first=False, with_fields=True
+        )
+
+    async def _list(
+        self,
+        principal: Principal,
+        where: SessionFilter,
+        limit: int,
+        after: Cursor | None,
+        *,
+        oldest_first: bool,
+        with_fields: bool,
+    ) -> tuple[Sessions, Cursor | None, dict[str, dict[str, Any]]]:
         now = self.rt.clock.now_ms()
-        rows = await self.rt.db.reader.run(
-            lambda conn: queries.list_sessions(
+
+        def read(conn: Connection) -> tuple[Sessions, bool, dict[str, dict[str, Any]]]:
+            rows = queries.list_sessions(
                 conn,
                 principal,
                 where,
@@ -299,10 +342,12 @@ class SessionService:
                 now=now,
                 oldest_first=oldest_first,
             )
-        )
-        page = rows[:limit]
-        more = len(rows) > limit
-        return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None)
+            page = rows[:limit]
+            fields = self.fields.read(conn, principal, page) if with_fields else {}
+            return page, len(rows) > limit, fields
+
+        page, more, fields = await self.rt.db.reader.run(read)
+        return page, (Cursor(page[-1].started_at, page[-1].id) if more and page else None), fields
 
 
 def _check_continued(previous: Session | None, new: NewSession) -> None:
