@@ -148,7 +148,6 @@ class SessionService:
             # A new session has no feature values yet; a retried one may have.
             if session is None or created or session.start_digest != digest:
                 return created, session, self.fields.none()
-            # A new session has no feature values yet; a retried one may have.
             return created, session, self.fields.read(tx.conn, principal, [session])[session.id]
 
         created, session, fields = await self.rt.db.writer.run(start)
