@@ -9,16 +9,21 @@ therefore a new package plus one line in the assembly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     import typer
     from fastapi import APIRouter
+    from pydantic import BaseModel
+    from sqlalchemy.engine import Connection
 
+    from sessionkeeper.domain.principal import Principal
+    from sessionkeeper.domain.session import Session
     from sessionkeeper.jobs.job import Job
     from sessionkeeper.services.container import Services
+    from sessionkeeper.storage.transaction import Transaction
     from sessionkeeper.storage.writer import AfterCommit, Derive, InTransaction
 
 S = TypeVar("S")
@@ -33,6 +38,33 @@ class Subscriptions:
     # Run first, inside the transaction: further events the feature reads into the recorded
     # ones (what a session the sweep closed means to it), recorded in the same transaction.
     derive: Sequence[Derive] = ()
+
+
+@dataclass(frozen=True)
+class SessionField:
+    """A field a feature adds to the kernel's answers about sessions, under ``name``.
+
+    The kernel sends it on ``GET /v1/sessions/{id}``, in ``GET /v1/sessions`` items, on the
+    end and on a retried start (``null`` when the session has none; a session just started has
+    none yet), and as a last CSV column of ``/v1/sessions/export.csv`` (compact JSON). The OpenAPI
+    document describes it with ``answer_model``. Heartbeat answers leave it out: reading it
+    there would cost the hottest path a query.
+
+    With ``end_model``, the end call's body accepts the field too: its value is validated with
+    that model (a 422 names the field inside it) and handed to ``on_end`` in the end's own
+    transaction, so the end and the value commit together, or, when ``on_end`` raises, neither.
+    """
+
+    name: str
+    description: str
+    answer_model: type[BaseModel]
+    # The values (JSON-ready) of a batch of one tenant's sessions, by session id; a session
+    # without a value is left out. One query per call, whatever the size of the batch.
+    read: Callable[[Connection, Principal, Sequence[str]], Mapping[str, Any]]
+    end_model: type[BaseModel] | None = None
+    # Stores the validated value for the ended (or already closed) session; returns the value
+    # to answer, JSON-ready. ``int`` is the server time in epoch milliseconds.
+    on_end: Callable[[Transaction, Principal, Session, Any, int], Any] | None = None
 
 
 def _no_jobs(_service: Any) -> Sequence[Job]:
@@ -53,3 +85,5 @@ class Feature(Generic[S]):
     subscriptions: Callable[[S], Subscriptions] = field(default=_no_subscriptions)
     # Command groups added to the ``sessionkeeper`` CLI, as (name, typer app).
     commands: Sequence[tuple[str, typer.Typer]] = ()
+    # Fields added to the kernel's session answers (and end body), see ``SessionField``.
+    session_fields: Sequence[SessionField] = ()

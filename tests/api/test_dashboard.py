@@ -173,6 +173,8 @@ async def test_export_is_the_api_export_of_the_same_filters(api_any: Harness) ->
             "/v1/sessions",
             {"id": f"s{n}", "user_id": "u", "kind": "game", "subject": {"teacher_id": f"t{n % 2}"}},
         )
+    outcome = {"metrics": {"score": 7}, "tags": {"topics": ["chess"]}}
+    assert (await api.put("/v1/sessions/s1/outcome", outcome)).status_code == 200
     await log_in(api)
     ours = await api.client.get(
         "/admin/sessions/export.csv", params={"subject": "teacher_id=t1", "kind": "game"}
@@ -182,6 +184,9 @@ async def test_export_is_the_api_export_of_the_same_filters(api_any: Harness) ->
     )
     assert ours.status_code == 200 and ours.headers["content-type"].startswith("text/csv")
     assert ours.text == theirs.text and ours.text.count("\n") == 3
+    # The outcome column is the API's too: last, the session's outcome as compact JSON.
+    assert ours.text.splitlines()[0].endswith(",attributes,outcome")
+    assert '"{""metrics"":{""score"":7.0}' in ours.text.splitlines()[1]
 
 
 async def test_session_page_shows_the_timeline_and_the_estimated_end(api: Harness) -> None:

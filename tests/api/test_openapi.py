@@ -99,6 +99,31 @@ async def test_problem_declares_errors_and_the_request_id(document: dict[str, An
     assert {"errors", "field", "code", "request_id"} <= set(problem)
 
 
+async def test_session_answers_and_the_end_body_describe_the_outcome(
+    document: dict[str, Any],
+) -> None:
+    schemas = document["components"]["schemas"]
+    nullable_outcome = [{"$ref": "#/components/schemas/OutcomeOut"}, {"type": "null"}]
+    for name in ("SessionOut", "HeartbeatOut"):
+        outcome = schemas[name]["properties"]["outcome"]
+        assert outcome["anyOf"] == nullable_outcome and "outcome" not in schemas[name]["required"]
+    assert "heartbeat" in schemas["HeartbeatOut"]["properties"]["outcome"]["description"]
+    assert set(schemas["OutcomeOut"]["properties"]) == {
+        "metrics",
+        "counters",
+        "tags",
+        "metadata",
+        "updated_at",
+    }
+    end = schemas["SessionEnd"]
+    assert end["properties"]["outcome"]["anyOf"][0] == {"$ref": "#/components/schemas/OutcomeBody"}
+    assert end["additionalProperties"] is False
+    assert set(schemas["OutcomeBody"]["properties"]) == {"metrics", "counters", "tags", "metadata"}
+    # The listing's items are sessions, so they carry it too.
+    page = schemas["SessionPage"]["properties"]["items"]["items"]
+    assert page == {"$ref": "#/components/schemas/SessionOut"}
+
+
 async def test_metrics_are_documented_as_text(document: dict[str, Any]) -> None:
     content = operations(document)["getMetrics"]["responses"]["200"]["content"]
     assert list(content) == ["text/plain"]

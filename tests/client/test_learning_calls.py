@@ -61,3 +61,28 @@ async def test_an_end_user_through_the_client(api: Harness) -> None:
     async with _client(api, hs_token(api, "alice", secret="x" * 40)) as forged:
         with pytest.raises(Unauthorized):
             await forged.send(calls.me_sessions())
+
+
+async def test_the_client_ends_with_an_outcome_and_reads_it_on_sessions(api: Harness) -> None:
+    await api.put("/v1/metric-definitions/score", {"min": 0, "max": 100})
+    async with _client(api, api.keys["admin"]) as admin:
+        started = await admin.start("team/alice", "lesson")
+        assert started.outcome is None
+        api.advance(60)
+        with pytest.raises(InvalidInput) as refused:
+            await admin.end(started.id, outcome={"metrics": {"score": 101}})
+        assert refused.value.field == "metrics.score"
+        assert (await admin.get(started.id)).is_active  # the refused outcome refused the end
+        outcome = {"metrics": {"score": 90}, "tags": {"t": ["a"]}}
+        ended = await admin.end(started.id, outcome=outcome)
+        assert not ended.is_active and ended.duration_s == 60.0
+        assert ended.outcome is not None and ended.outcome.metrics == {"score": 90.0}
+        assert ended.outcome.tags == {"t": ["a"]} and ended.outcome.updated_at is not None
+        again = await admin.get(started.id)
+        assert again.outcome == ended.outcome
+        listed = await admin.list()
+        assert [s.outcome for s in listed.items] == [ended.outcome]
+        # A user id with a "/" is sent as one path segment.
+        theirs = await admin.send(calls.user_sessions("team/alice"))
+        assert [s.id for s in theirs.items] == [started.id]
+        assert (await admin.send(calls.user_stats("team/alice"))).user_id == "team/alice"

@@ -165,7 +165,7 @@ CLIENT_MODEL_OF: dict[str, type[Any]] = {
     "CleanupOut": room_models.CleanupResult,
     "CleanupRun": room_models.CleanupRun,
     "CleanupStatusOut": room_models.CleanupStatus,
-    "OutcomeOut": learning_models.Outcome,
+    "OutcomeOut": models.Outcome,
     "SessionWithOutcomeOut": learning_models.SessionWithOutcome,
     "UserSessionPage": learning_models.UserSessionPage,
     "MetricDefinitionOut": learning_models.MetricDefinition,

@@ -71,7 +71,8 @@ def test_export_to_a_file_and_as_rows(client: Client, tmp_path: Path) -> None:
 
     buffer = io.BytesIO()
     client.export_csv(buffer, subject_fields=["teacher_id"])
-    assert buffer.getvalue().decode().splitlines()[0].endswith("subject.teacher_id,attributes")
+    header = buffer.getvalue().decode().splitlines()[0]
+    assert header.endswith("subject.teacher_id,attributes,outcome")
 
     streamed = list(client.iter_export())
     assert [r["id"] for r in streamed] == ["lesson-0", "lesson-1", "lesson-2"]

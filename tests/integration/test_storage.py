@@ -328,16 +328,6 @@ def test_most_heartbeats_leave_the_sweep_index_alone(database: Database) -> None
     database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("hot")]))
     with database.write_engine.begin() as conn:
         conn.execute(sa.text("UPDATE sessions SET heartbeat_interval_ms = 12000"))
-    # That set-up UPDATE left a dead version of every row on its page; a vacuum (as autovacuum
-    # would) gives the pages their free space back, as in a table that has been running a while.
-    plain = sa.create_engine(
-        pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with plain.connect() as conn:
-            conn.execute(sa.text("VACUUM sessions"))
-    finally:
-        plain.dispose()
     moves, sweep_at = 0, _sweep_columns(database, "hot")[0]
     for n in range(1, 41):
         at = T0 + 12_000 * n

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from sessionkeeper.api import (
     openapi,
     policies,
     presence,
+    session_fields,
     session_reports,
     sessions,
 )
@@ -35,6 +37,7 @@ from sessionkeeper.api.middleware import GzipResponses, RequestTiming
 from sessionkeeper.api.openapi import operation_id
 from sessionkeeper.api.request_body import RequestBody
 from sessionkeeper.api.request_context import RequestContext
+from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.config import listen_address
 from sessionkeeper.feature import Feature
 from sessionkeeper.jobs.registry import periodic_jobs
@@ -128,7 +131,16 @@ def build_app(
     if settings.metrics_listen:
         app.add_middleware(MetricsListener, port=listen_address(settings.metrics_listen)[1])
     app.add_middleware(RequestContext, access_log=settings.access_log)
-    openapi.complete(app)
+    openapi.complete(
+        app,
+        partial(
+            session_fields.describe,
+            fields=services.sessions.fields,
+            answers=[SessionOut.__name__],
+            heartbeat=sessions.HeartbeatOut.__name__,
+            end_body=sessions.SessionEnd.__name__,
+        ),
+    )
     return app
 
 

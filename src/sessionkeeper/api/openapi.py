@@ -16,6 +16,7 @@ names in camelCase (``start_session`` → ``startSession``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -110,9 +111,9 @@ def _drop_default_validation_errors(schema: dict[str, Any]) -> None:
         components.pop(name, None)
 
 
-def complete(app: FastAPI) -> None:
-    """Complete the document: the Problem schema the error responses refer to, and the
-    bearer key every /v1 operation needs."""
+def complete(app: FastAPI, *extend: Callable[[dict[str, Any]], None]) -> None:
+    """Complete the document: the Problem schema the error responses refer to, the bearer
+    key every /v1 operation needs, and whatever each of ``extend`` adds."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -131,6 +132,8 @@ def complete(app: FastAPI) -> None:
                         # An operation that declares its own (the browser tracker's, whose
                         # credential is in the body) keeps it.
                         operation.setdefault("security", [{"bearer": []}])
+            for add in extend:
+                add(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

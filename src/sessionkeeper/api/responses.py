@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.session import Session
@@ -13,6 +13,10 @@ from sessionkeeper.domain.times import from_ms
 
 
 class SessionOut(BaseModel):
+    # Features add fields of their own (``feature.SessionField``, e.g. ``outcome``), given to
+    # ``of`` by name; ``api/session_fields.py`` describes them in the OpenAPI document.
+    model_config = ConfigDict(extra="allow")
+
     id: str
     user_id: str
     kind: str
@@ -48,7 +52,7 @@ class SessionOut(BaseModel):
 
     @classmethod
     def of(cls, session: Session, **extra: Any) -> Self:
-        """The session as sent; ``extra`` fills the fields a subclass adds.
+        """The session as sent; ``extra`` fills the fields a subclass or a feature adds.
 
         Built without validation: every value comes from a stored session, already of its
         field's type, and validating them again is a noticeable share of a heartbeat."""

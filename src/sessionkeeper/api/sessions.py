@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sessionkeeper.api.deps import (
     IngestOrReadScope,
@@ -31,6 +32,7 @@ from sessionkeeper.api.fields import (
 from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
+from sessionkeeper.api.session_fields import end_values
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import is_stored_session_id
 from sessionkeeper.domain.lifecycle import EndReason, Status
@@ -47,13 +49,19 @@ MAX_CURSOR_CHARS = 1024
 MAX_MS = 2**53  # beyond any date the API can express, well inside BIGINT
 
 
-def session_response(session: Session, status_code: int = 200) -> Response:
-    """The session as JSON, serialised once.
+def session_response(
+    session: Session, status_code: int = 200, fields: Mapping[str, Any] | None = None
+) -> Response:
+    """The session (with the features' ``fields``) as JSON, serialised once.
 
     Returning a model would make FastAPI validate it again against ``response_model``; on
     the heartbeat path that second pass is a noticeable share of the request.
     """
-    body = SessionOut.of(session).model_dump_json().encode()
+    return json_response(SessionOut.of(session, **(fields or {})), status_code)
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    body = model.model_dump_json().encode()
     return Response(body, status_code=status_code, media_type="application/json")
 
 
@@ -87,6 +95,10 @@ class HeartbeatBatch(WriteBody):
 
 
 class SessionEnd(WriteBody):
+    # Features' fields (an ``outcome``…) are checked by ``api/session_fields.end_values``;
+    # any other unknown field is refused there.
+    model_config = ConfigDict(extra="allow")
+
     at: ClientTime | None = None
     reason: Literal["client", "admin", "cleanup"] = "client"
 
@@ -151,7 +163,7 @@ async def start_session(
             subject=body.subject,
         ),
     )
-    return session_response(result.session, 201 if result.created else 200)
+    return session_response(result.session, 201 if result.created else 200, result.fields)
 
 
 @router.post(
@@ -201,19 +213,27 @@ async def end_session(
     services: ServicesDep,
     body: SessionEnd | None = None,
 ) -> Response:
-    """End the session. Ending again returns the same result."""
+    """End the session. Ending again returns the same result. Fields that features add to
+    sessions (an ``outcome``) may come with the end: they are stored in the same transaction,
+    also on a session closed already, and one that is refused (422) refuses the end."""
     body = body or SessionEnd()
-    session = await services.sessions.end(
-        principal, session_id, at=ms_or_none(body.at), reason=EndReason(body.reason)
+    given = end_values(body.model_extra, services.sessions.fields)
+    session, fields = await services.sessions.end_with_fields(
+        principal,
+        session_id,
+        at=ms_or_none(body.at),
+        reason=EndReason(body.reason),
+        given=given,
     )
-    return session_response(session)
+    return session_response(session, fields=fields)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut, responses=problems(404))
 async def get_session(
     session_id: str, principal: IngestOrReadScope, services: ServicesDep
-) -> SessionOut:
-    return SessionOut.of(await services.sessions.get(principal, session_id))
+) -> Response:
+    session, fields = await services.sessions.get_with_fields(principal, session_id)
+    return session_response(session, fields=fields)
 
 
 def encode_cursor(cursor: Cursor | None) -> str | None:
@@ -252,8 +272,9 @@ async def list_sessions(
     where: Annotated[SessionFilter, Depends(session_filter("limit", "cursor"))],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
-) -> SessionPage:
-    page, after = await services.sessions.list(
+) -> Response:
+    page, after, fields = await services.sessions.list_with_fields(
         principal, where, limit=limit, after=decode_cursor(cursor)
     )
-    return SessionPage(items=[SessionOut.of(s) for s in page], next_cursor=encode_cursor(after))
+    items = [SessionOut.of(s, **fields[s.id]) for s in page]
+    return json_response(SessionPage(items=items, next_cursor=encode_cursor(after)))

@@ -171,10 +171,34 @@ def heartbeat_batch(items: Iterable[str | tuple[str, datetime | None]]) -> Call[
     return Call("POST", "/v1/heartbeats", BatchResult.from_json, json={"heartbeats": beats})
 
 
-def end(session_id: str, *, at: datetime | None = None, reason: EndBy = "client") -> Call[Session]:
+def outcome_body(
+    metrics: Mapping[str, float] | None = None,
+    counters: Mapping[str, int] | None = None,
+    tags: Mapping[str, list[str]] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "metrics": dict(metrics or {}),
+        "counters": dict(counters or {}),
+        "tags": {name: list(items) for name, items in (tags or {}).items()},
+        "metadata": dict(metadata or {}),
+    }
+
+
+def end(
+    session_id: str,
+    *,
+    at: datetime | None = None,
+    reason: EndBy = "client",
+    outcome: Mapping[str, Any] | None = None,
+) -> Call[Session]:
+    """``outcome`` (``metrics``, ``counters``, ``tags``, ``metadata``) is stored with the end,
+    in the same transaction: refused (422), it refuses the end."""
     body: dict[str, Any] = {"reason": reason}
     if at is not None:
         body["at"] = iso(at)
+    if outcome is not None:
+        body["outcome"] = outcome_body(**outcome)
     return Call(
         "POST", f"/v1/sessions/{path_segment(session_id)}/end", Session.from_json, json=body
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sessionkeeper.client.calls import Call, path_segment
+from sessionkeeper.client.calls import Call, outcome_body, path_segment
 from sessionkeeper.client.learning_models import (
     Erased,
     MetricDefinition,
@@ -29,20 +29,6 @@ from sessionkeeper.client.learning_models import (
 )
 from sessionkeeper.client.models import HeartbeatResult
 from sessionkeeper.client.protocol import new_session_id
-
-
-def outcome_body(
-    metrics: Mapping[str, float] | None = None,
-    counters: Mapping[str, int] | None = None,
-    tags: Mapping[str, list[str]] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "metrics": dict(metrics or {}),
-        "counters": dict(counters or {}),
-        "tags": {name: list(items) for name, items in (tags or {}).items()},
-        "metadata": dict(metadata or {}),
-    }
 
 
 def put_outcome(session_id: str, **outcome: Any) -> Call[SessionWithOutcome]:

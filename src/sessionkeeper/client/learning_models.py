@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
 from sessionkeeper.client.models import Json, Session, parse_time
+from sessionkeeper.client.models import Outcome as Outcome  # where it was defined before
 
 T = TypeVar("T")
 
@@ -40,28 +41,14 @@ def _list(of: Callable[[Json], T]) -> Callable[[list[Json]], list[T]]:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    metrics: Mapping[str, float]
-    counters: Mapping[str, int]
-    tags: Mapping[str, list[str]]
-    metadata: Mapping[str, Any]
-    updated_at: datetime | None
-
-    @classmethod
-    def from_json(cls, data: Json) -> Outcome:
-        return _build(cls, data, {"updated_at": _time})
-
-
-@dataclass(frozen=True, slots=True)
 class SessionWithOutcome(Session):
-    outcome: Outcome | None = None
+    """A session with its outcome, as ``/v1/me`` and ``/v1/users/{user_id}`` answer it (every
+    session now carries ``outcome``: this is a ``Session`` under its older name)."""
 
     @classmethod
     def from_json(cls, data: Json) -> SessionWithOutcome:
         base = Session.from_json(data)
-        found = data.get("outcome")
-        values = {f.name: getattr(base, f.name) for f in dataclasses.fields(Session)}
-        return cls(**values, outcome=None if found is None else Outcome.from_json(found))
+        return cls(**{f.name: getattr(base, f.name) for f in dataclasses.fields(Session)})
 
 
 @dataclass(frozen=True, slots=True)

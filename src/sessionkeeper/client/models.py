@@ -48,6 +48,27 @@ def _bounds_or_none(value: list[float] | None) -> tuple[float, float] | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a session achieved: scores, counts and tags, and free metadata."""
+
+    metrics: Mapping[str, float]
+    counters: Mapping[str, int]
+    tags: Mapping[str, list[str]]
+    metadata: Mapping[str, Any]
+    updated_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Outcome:
+        return cls(
+            metrics=dict(data.get("metrics") or {}),
+            counters=dict(data.get("counters") or {}),
+            tags={name: list(items) for name, items in (data.get("tags") or {}).items()},
+            metadata=dict(data.get("metadata") or {}),
+            updated_at=_time_or_none(data.get("updated_at")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     id: str
     user_id: str
@@ -75,6 +96,9 @@ class Session:
     amended_at: datetime | None = None
     # Filterable ids the session is about (``{"teacher_id": "t1"}``); empty when none.
     subject: Mapping[str, str] = field(default_factory=dict)
+    # What it achieved, once an outcome is set (None before, and in heartbeat answers, which
+    # do not carry it).
+    outcome: Outcome | None = None
 
     @property
     def is_active(self) -> bool:
@@ -103,6 +127,7 @@ class Session:
             amended_count=int(data.get("amended_count") or 0),
             amended_at=_time_or_none(data.get("amended_at")),
             subject=dict(data.get("subject") or {}),
+            outcome=None if data.get("outcome") is None else Outcome.from_json(data["outcome"]),
         )
 
 

@@ -186,10 +186,17 @@ class Client(Analytics):
     heartbeat_many = heartbeat_batch
 
     def end(
-        self, session_id: str, *, at: datetime | None = None, reason: EndBy = "client"
+        self,
+        session_id: str,
+        *,
+        at: datetime | None = None,
+        reason: EndBy = "client",
+        outcome: Mapping[str, Any] | None = None,
     ) -> Session:
-        """End the session; ending a closed session returns it unchanged."""
-        return self.send(calls.end(session_id, at=at, reason=reason))
+        """End the session; ending a closed session returns it unchanged. ``outcome``
+        (``metrics``, ``counters``, ``tags``, ``metadata``) is stored with the end, also on a
+        closed session; a refused one (:class:`InvalidInput`) refuses the end."""
+        return self.send(calls.end(session_id, at=at, reason=reason, outcome=outcome))
 
     def get(self, session_id: str) -> Session:
         return self.send(calls.get(session_id))

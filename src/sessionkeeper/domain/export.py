@@ -5,8 +5,10 @@ overdue session not yet swept is ``timed_out`` at its estimated end). Times are 
 with milliseconds and a ``Z``; empty cells are absent values.
 
 Columns: :data:`COLUMNS` in order, then one ``subject.<field>`` column per subject field
-(sorted by name), then ``attributes`` as compact JSON. New per-session fields get their column
-here and nowhere else.
+(sorted by name), then ``attributes`` as compact JSON, then one column per field a feature
+adds to sessions (``feature.SessionField``, e.g. ``outcome``): its value as the API sends it,
+in compact JSON, empty when the session has none. New per-session fields of the kernel get
+their column here and nowhere else.
 
 Text a client sent (ids, labels, subject values, attributes) that begins with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return is written with a leading ``'``, so a spreadsheet
@@ -19,8 +21,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sessionkeeper.domain.session import Session
 from sessionkeeper.domain.subject import SUBJECT_PREFIX, is_subject_field
@@ -88,11 +91,17 @@ def _attributes(session: Session) -> str:
     return text(_compact_json(session.attributes)) if session.attributes else ""
 
 
+def _json_cell(value: Any) -> str:
+    return "" if value is None else text(_compact_json(value))
+
+
 class CsvExport:
     """Turns pages of sessions into CSV text: the header first, then one line per session."""
 
-    def __init__(self, subject_fields: Sequence[str]) -> None:
+    def __init__(self, subject_fields: Sequence[str], added_fields: Sequence[str] = ()) -> None:
         self.subject_fields = tuple(subject_fields)
+        # Fields features add to sessions: the last columns, so no other column moves.
+        self.added_fields = tuple(added_fields)
         self._buffer = io.StringIO()
         # RFC 4180: CRLF line ends, fields with commas, quotes or line breaks quoted.
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
@@ -100,16 +109,23 @@ class CsvExport:
     def header(self) -> str:
         names = [column.header for column in COLUMNS]
         names += [SUBJECT_PREFIX + name for name in self.subject_fields]
-        self._writer.writerow([*names, "attributes"])
+        self._writer.writerow([*names, "attributes", *self.added_fields])
         return self._take()
 
-    def rows(self, sessions: Iterable[Session]) -> str:
+    def rows(
+        self,
+        sessions: Iterable[Session],
+        added: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> str:
+        """``added``: the values of the added fields, by session id (absent: none)."""
         for session in sessions:
             subject = session.subject
+            values = (added or {}).get(session.id, {})
             self._writer.writerow(
                 [column.value(session) for column in COLUMNS]
                 + [text(subject.get(name)) for name in self.subject_fields]
                 + [_attributes(session)]
+                + [_json_cell(values.get(name)) for name in self.added_fields]
             )
         return self._take()
 

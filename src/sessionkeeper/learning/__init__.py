@@ -9,6 +9,7 @@ from sessionkeeper.jobs.job import Job
 from sessionkeeper.learning.me_routes import router as me_router
 from sessionkeeper.learning.routes import router
 from sessionkeeper.learning.service import Learning
+from sessionkeeper.learning.session_fields import OUTCOME_FIELD
 
 # Keys rotate: a JWKS given by URL is fetched again this often.
 JWKS_REFRESH_S = 3600.0
@@ -19,5 +20,9 @@ def _jobs(learning: Learning) -> list[Job]:
 
 
 FEATURE: Feature[Learning] = Feature(
-    name="learning", build=Learning, routers=[router, me_router], jobs=_jobs
+    name="learning",
+    build=Learning,
+    routers=[router, me_router],
+    jobs=_jobs,
+    session_fields=[OUTCOME_FIELD],
 )

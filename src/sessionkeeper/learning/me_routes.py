@@ -17,6 +17,7 @@ from sessionkeeper.api.deps import AUTHENTICATES, TENANT_HEADER, AdminScope, Rea
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import UserId, ms_or_none
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.path_segments import SegmentRoute
 from sessionkeeper.api.sessions import (
     MAX_CURSOR_CHARS,
     HeartbeatBody,
@@ -24,7 +25,6 @@ from sessionkeeper.api.sessions import (
     decode_cursor,
     encode_cursor,
 )
-from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import KIND_PATTERN
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.learning.insight_schemas import RecapOut, UserStatsOut
@@ -40,13 +40,15 @@ from sessionkeeper.learning.schemas import (
     SessionWithOutcomeOut,
     UserSessionPage,
 )
-from sessionkeeper.learning.service import Learning, check_metrics, for_user
+from sessionkeeper.learning.service import Learning, for_user
+from sessionkeeper.learning.session_fields import OUTCOME_FIELD
 from sessionkeeper.services.sessions import StartRequest
 
 router = APIRouter(
-    prefix="/v1", tags=["end users"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
+    prefix="/v1", tags=["end users"], responses=PROBLEM_RESPONSES, route_class=SegmentRoute
 )
 MAX_HISTORY = 100
+OUTCOME = OUTCOME_FIELD.name
 
 
 async def end_user(request: Request) -> Principal:
@@ -147,7 +149,7 @@ async def start_my_session(body: MeStart, principal: EndUser, learning: Learning
             subject=body.subject,
         ),
     )
-    out = SessionWithOutcomeOut.with_outcome(result.session, None)
+    out = SessionWithOutcomeOut.of(result.session, outcome=result.fields.get(OUTCOME))
     return json_response(out, 201 if result.created else 200)
 
 
@@ -197,18 +199,16 @@ async def my_heartbeat(
 async def end_my_session(
     session_id: str, principal: EndUser, learning: LearningDep, body: MeEnd | None = None
 ) -> Response:
-    """End the session; ``outcome``, when given, is set as by PUT …/outcome."""
+    """End the session; ``outcome``, when given, is set as by PUT …/outcome, in the end's
+    transaction (the path of ``POST /v1/sessions/{id}/end``): a refused one refuses the end."""
     body = body or MeEnd()
-    outcome = None if body.outcome is None else body.outcome.outcome()
-    if outcome is not None:
-        # Checked first, so that a refused outcome leaves the session as it was.
-        check_metrics(outcome.metrics, await learning.definitions(principal))
-    session = await learning.services.sessions.end(principal, session_id, at=ms_or_none(body.at))
-    if outcome is not None:
-        session, stored = await learning.put_outcome(principal, session_id, outcome)
-        return json_response(SessionWithOutcomeOut.with_outcome(session, stored))
-    found = await learning.outcomes(principal, [session])
-    return json_response(SessionWithOutcomeOut.with_outcome(session, found.get(session.id)))
+    session, fields = await learning.services.sessions.end_with_fields(
+        principal,
+        session_id,
+        at=ms_or_none(body.at),
+        given={} if body.outcome is None else {OUTCOME: body.outcome},
+    )
+    return json_response(SessionWithOutcomeOut.of(session, outcome=fields.get(OUTCOME)))
 
 
 @router.put(
@@ -252,6 +252,9 @@ async def erase_me(principal: EndUser, learning: LearningDep) -> EraseOut:
 
 
 # /v1/users/{user_id}
+#
+# User ids are free text, "/" included: the router's SegmentRoute matches the path as the
+# client sent it, so "team%2Falice" is one segment and the user "team/alice".
 
 
 @router.get("/users/{user_id}/sessions", response_model=UserSessionPage)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.principal import Credential, Principal, Scope
 from sessionkeeper.domain.session import Session
@@ -69,17 +71,13 @@ class Learning:
         """Set (replace) the outcome of a session, active or closed."""
         if principal.credential is not Credential.END_USER_TOKEN:
             principal.require(Scope.INGEST)
-        found = await self.rt.db.reader.run(
-            lambda conn: store.definitions(conn, principal.tenant_id)
-        )
-        check_metrics(outcome.metrics, found)
         now = self.rt.clock.now_ms()
 
         def put(tx: Transaction) -> tuple[Session, Outcome] | None:
             session = session_store.get(tx.conn, principal, session_id)
             if session is None:
                 return None
-            return session, store.put_outcome(tx.conn, principal.tenant_id, session, outcome, now)
+            return session, write_outcome(tx.conn, principal, session, outcome, now)
 
         result = await self.rt.db.writer.run(put)
         if result is None:
@@ -234,6 +232,15 @@ class Learning:
 
 def _refresh(tenant_id: int, auth: dict[str, Any], now: int, tx: Transaction) -> None:
     store.refresh_auth(tx.conn, tenant_id, auth, now)
+
+
+def write_outcome(
+    conn: Connection, principal: Principal, session: Session, outcome: Outcome, now: int
+) -> Outcome:
+    """Set (replace) a session's outcome once its metrics pass the tenant's definitions, read
+    in the same transaction: the one path of PUT …/outcome and of an end with an outcome."""
+    check_metrics(outcome.metrics, store.definitions(conn, principal.tenant_id))
+    return store.put_outcome(conn, principal.tenant_id, session, outcome, now)
 
 
 def check_metrics(metrics: Mapping[str, float], found: Mapping[str, MetricDefinition]) -> None:

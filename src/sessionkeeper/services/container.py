@@ -14,6 +14,7 @@ from sessionkeeper.services.policies import PolicyService
 from sessionkeeper.services.presence import PresenceService
 from sessionkeeper.services.rate_limits import RateLimits
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_fields import SessionFields
 from sessionkeeper.services.session_reports import SessionReports
 from sessionkeeper.services.sessions import SessionService
 from sessionkeeper.services.subscribers import subscribers
@@ -46,7 +47,8 @@ class Services:
     @classmethod
     def build(cls, runtime: Runtime, features: Sequence[Feature[Any]] = ()) -> Services:
         auth = Authenticator(runtime)
-        sessions = SessionService(runtime)
+        fields = SessionFields([f for feature in features for f in feature.session_fields])
+        sessions = SessionService(runtime, fields)
         sweeper = Sweeper(runtime)
         services = cls(
             runtime=runtime,
@@ -58,7 +60,7 @@ class Services:
             health=HealthService(runtime, sweeper),
             presence=PresenceService(runtime, sessions),
             liveness=Liveness(runtime),
-            reports=SessionReports(runtime),
+            reports=SessionReports(runtime, fields),
             audit=AuditLog(runtime),
             rate_limits=RateLimits(runtime),
             features=tuple(features),

@@ -13,6 +13,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.stats import MAX_GROUPS, Counts, Group, GroupBy, SessionStats
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_fields import SessionFields
 from sessionkeeper.storage import session_reports as store
 
 # Sessions per page of the export: one read each, small enough to keep memory flat.
@@ -20,8 +21,10 @@ EXPORT_PAGE = 2000
 
 
 class SessionReports:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, fields: SessionFields | None = None) -> None:
         self.rt = runtime
+        # The features' session fields: the export's last columns, read page by page.
+        self.fields = fields or SessionFields()
 
     async def stats(
         self, principal: Principal, where: SessionFilter, group_by: GroupBy | None
@@ -71,7 +74,7 @@ class SessionReports:
                     "choose the columns with subject_fields=a,b,…",
                     field="subject_fields",
                 )
-        return self._pages(principal, where, now, CsvExport(subject_fields))
+        return self._pages(principal, where, now, CsvExport(subject_fields, self.fields.names))
 
     async def _pages(
         self, principal: Principal, where: SessionFilter, now: int, export: CsvExport
@@ -82,7 +85,13 @@ class SessionReports:
             # Read and format in the worker thread: the event loop only passes text on.
             text, count, after = await self.rt.db.reader.run(
                 partial(
-                    _csv_page, principal=principal, where=where, now=now, after=after, export=export
+                    _csv_page,
+                    principal=principal,
+                    where=where,
+                    now=now,
+                    after=after,
+                    export=export,
+                    fields=self.fields,
                 )
             )
             if count:
@@ -99,8 +108,10 @@ def _csv_page(
     now: int,
     after: tuple[int, str] | None,
     export: CsvExport,
+    fields: SessionFields,
 ) -> tuple[str, int, tuple[int, str] | None]:
     """One page of the export as CSV text, its number of rows, and the key to read after."""
     page = store.export_page(conn, principal, where, now, after=after, limit=EXPORT_PAGE)
     last = (page[-1].started_at, page[-1].id) if page else None
-    return export.rows(page), len(page), last
+    values = fields.read(conn, principal, page) if fields else {}
+    return export.rows(page, values), len(page), last

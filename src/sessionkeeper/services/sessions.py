@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from sessionkeeper.domain import lifecycle
 from sessionkeeper.domain.ids import RESERVED_SESSION_IDS, is_valid_session_id, time_ordered_id
@@ -16,12 +16,20 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session, start_digest
 from sessionkeeper.errors import Conflict, InvalidInput, NotFound
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_fields import SessionFields
 from sessionkeeper.storage import audit as audit_store
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import session_queries as queries
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage.transaction import Transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+# A page of sessions (named here because the service's own ``list`` method shadows the type).
+Sessions = list[Session]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,9 @@ class StartRequest:
 class StartResult:
     session: Session
     created: bool
+    # The features' session fields (``feature.SessionField``): null on a new session, read
+    # on a retried start.
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 # Why a heartbeat older than the session's last one changes nothing, attributes included.
@@ -60,8 +71,9 @@ class HeartbeatResult:
 
 
 class SessionService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, fields: SessionFields | None = None) -> None:
         self.rt = runtime
+        self.fields = fields or SessionFields()
 
     def client_time(self, at: int | None, field: str) -> int:
         """The server clock when ``at`` is None, else ``at`` if within the accepted window."""
@@ -120,7 +132,7 @@ class SessionService:
             source=request.source,
         )
 
-        def start(tx: Transaction) -> tuple[bool, Session | None]:
+        def start(tx: Transaction) -> tuple[bool, Session | None, dict[str, Any]]:
             if new.continues is not None:
                 _check_continued(store.get(tx.conn, principal, new.continues), new)
             # The policy is read in the same transaction as the insert, so a policy another
@@ -132,15 +144,19 @@ class SessionService:
                 grace_ms=policy.grace_ms,
                 interval_ms=policy.interval_ms,
             )
-            return store.start(tx, principal, with_policy, now)
+            created, session = store.start(tx, principal, with_policy, now)
+            # A new session has no feature values yet; a retried one may have.
+            if session is None or created or session.start_digest != digest:
+                return created, session, self.fields.none()
+            return created, session, self.fields.read(tx.conn, principal, [session])[session.id]
 
-        created, session = await self.rt.db.writer.run(start)
+        created, session, fields = await self.rt.db.writer.run(start)
         if session is None or (not created and session.start_digest != digest):
             raise Conflict(
                 f"session '{new.id}' exists with a different start; use a new id",
                 session=session,
             )
-        return StartResult(session=session, created=created)
+        return StartResult(session=session, created=created, fields=fields)
 
     async def heartbeat(
         self,
@@ -199,30 +215,84 @@ class SessionService:
         at: int | None = None,
         reason: EndReason = EndReason.CLIENT,
     ) -> Session:
+        session, _ = await self._end(principal, session_id, at, reason, given=None)
+        return session
+
+    async def end_with_fields(
+        self,
+        principal: Principal,
+        session_id: str,
+        *,
+        at: int | None = None,
+        reason: EndReason = EndReason.CLIENT,
+        given: Mapping[str, Any] | None = None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """End the session and store the feature fields ``given`` with it (validated values,
+        by field name) in the same transaction; a field refused there refuses the end. Also on
+        a session closed already: ends are repeatable, and so is what comes with them.
+
+        Returns the session and every feature field's value after the end."""
+        return await self._end(principal, session_id, at, reason, given=given or {})
+
+    async def _end(
+        self,
+        principal: Principal,
+        session_id: str,
+        at: int | None,
+        reason: EndReason,
+        *,
+        given: Mapping[str, Any] | None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """``given`` None: the caller wants no feature fields, so none are read."""
         _known_shape(session_id)
         end_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
 
-        def end(tx: Transaction) -> tuple[bool, Session | None]:
-            ended = store.end(tx, principal, session_id, at=end_at, reason=reason, now=now)
-            if reason is EndReason.ADMIN and ended[1] is not None:  # ended by hand: logged
-                details = {"at": end_at, "changed": ended[0]}
+        def end(tx: Transaction) -> tuple[Session | None, dict[str, Any]]:
+            changed, session = store.end(
+                tx, principal, session_id, at=end_at, reason=reason, now=now
+            )
+            if session is None:
+                return None, {}
+            if reason is EndReason.ADMIN:  # ended by hand: logged
+                details = {"at": end_at, "changed": changed}
                 audit_store.record(
                     tx.conn, principal, "session.end", at=now, target=session_id, details=details
                 )
-            return ended
+            if given is None or not self.fields:
+                return session, {}
+            return session, self.fields.end(tx, principal, session, given, now)
 
-        _, session = await self.rt.db.writer.run(end)
+        session, fields = await self.rt.db.writer.run(end)
         if session is None:
             raise NotFound(f"no session '{session_id}'")
-        return session
+        return session, fields
 
     async def get(self, principal: Principal, session_id: str) -> Session:
+        session, _ = await self._get(principal, session_id, with_fields=False)
+        return session
+
+    async def get_with_fields(
+        self, principal: Principal, session_id: str
+    ) -> tuple[Session, dict[str, Any]]:
+        """The session and the features' fields of it, read together."""
+        return await self._get(principal, session_id, with_fields=True)
+
+    async def _get(
+        self, principal: Principal, session_id: str, *, with_fields: bool
+    ) -> tuple[Session, dict[str, Any]]:
         _known_shape(session_id)
-        session = await self.rt.db.reader.run(lambda conn: store.get(conn, principal, session_id))
+
+        def read(conn: Connection) -> tuple[Session | None, dict[str, Any]]:
+            session = store.get(conn, principal, session_id)
+            if session is None or not with_fields:
+                return session, {}
+            return session, self.fields.read(conn, principal, [session])[session.id]
+
+        session, fields = await self.rt.db.reader.run(read)
         if session is None:
             raise NotFound(f"no session '{session_id}'")
-        return session.as_of(self.rt.clock.now_ms())
+        return session.as_of(self.rt.clock.now_ms()), fields
 
     async def list(
         self,
@@ -235,9 +305,38 @@ class SessionService:
     ) -> tuple[list[Session], Cursor | None]:
         """A page of sessions in ``order``, and the cursor of the next page (None at the
         end)."""
+        page, cursor, _ = await self._list(
+            principal, where, limit, after, order=order, with_fields=False
+        )
+        return page, cursor
+
+    async def list_with_fields(
+        self,
+        principal: Principal,
+        where: SessionFilter,
+        *,
+        limit: int,
+        after: Cursor | None,
+        order: SessionOrder = SessionOrder.NEWEST,
+    ) -> tuple[Sessions, Cursor | None, dict[str, dict[str, Any]]]:
+        """A page as ``list`` gives it, and the features' fields of its sessions by session
+        id: read in the same read, one query per field for the whole page."""
+        return await self._list(principal, where, limit, after, order=order, with_fields=True)
+
+    async def _list(
+        self,
+        principal: Principal,
+        where: SessionFilter,
+        limit: int,
+        after: Cursor | None,
+        *,
+        order: SessionOrder,
+        with_fields: bool,
+    ) -> tuple[Sessions, Cursor | None, dict[str, dict[str, Any]]]:
         now = self.rt.clock.now_ms()
-        rows = await self.rt.db.reader.run(
-            lambda conn: queries.list_sessions(
+
+        def read(conn: Connection) -> tuple[Sessions, bool, dict[str, dict[str, Any]]]:
+            rows = queries.list_sessions(
                 conn,
                 principal,
                 where,
@@ -246,13 +345,16 @@ class SessionService:
                 now=now,
                 order=order,
             )
-        )
-        page = rows[:limit]
-        if len(rows) <= limit or not page:
-            return page, None
+            page = rows[:limit]
+            fields = self.fields.read(conn, principal, page) if with_fields else {}
+            return page, len(rows) > limit, fields
+
+        page, more, fields = await self.rt.db.reader.run(read)
+        if not more or not page:
+            return page, None, fields
         last = page[-1]
         # The stored end: an overdue session shown with its estimate is listed only by start.
-        return page, Cursor(order.value_of(last.started_at, last.ended_at), last.id)
+        return page, Cursor(order.value_of(last.started_at, last.ended_at), last.id), fields
 
 
 def _check_continued(previous: Session | None, new: NewSession) -> None:
