@@ -60,7 +60,7 @@ def insert_history(url: str, spread: Spread) -> float:
     try:
         with engine.begin() as conn:
             rows = series(conn, spread.first, spread.first + spread.sessions - 1)
-            x = rows.c.x
+            x = sa.cast(rows.c.x, sa.BigInteger)  # x * 7919 passes int4 at a million
             big = sa.BigInteger()
             started = sa.literal(spread.start, big) + (x - spread.first) * sa.literal(
                 spread.step_ms, big
@@ -93,7 +93,7 @@ def insert_history(url: str, spread: Spread) -> float:
             per = spread.events_per_session
             first_event = spread.first * per
             ev = series(conn, first_event, first_event + spread.sessions * per - 1)
-            y = ev.c.x
+            y = sa.cast(ev.c.x, sa.BigInteger)
             owner = y / per if conn.dialect.name == "sqlite" else sa.func.div(y, per)
             owner_started = sa.literal(spread.start, big) + (owner - spread.first) * sa.literal(
                 spread.step_ms, big

@@ -210,7 +210,9 @@ async def play(
                     )
                 case ("amend", n, minutes):
                     await rt.db.writer.run(
-                        lambda tx, n=n, m=minutes: amend(tx, principal, f"s{n}", m)
+                        lambda tx, n=n, m=minutes: amend(
+                            tx, principal, f"s{n}", m, now=rt.clock.now_ms()
+                        )
                     )
         except SessionkeeperError:
             pass  # a conflict or an unknown id: the history goes on
@@ -264,12 +266,13 @@ def delete(tx: Transaction, principal: Principal, sid: str, now: int) -> None:
     )
 
 
-def amend(tx: Transaction, principal: Principal, sid: str, minutes: int) -> None:
-    """What late evidence does to a closed session: its end moves."""
+def amend(tx: Transaction, principal: Principal, sid: str, minutes: int, *, now: int) -> None:
+    """What late evidence does to a closed session: its end moves, never past ``now`` (the
+    rules cap every estimate at the time of the write)."""
     row = _session(tx, principal, sid)
     if row is None or row.ended_at is None:
         return
-    ended = max(row.started_at, row.ended_at + minutes * MIN)
+    ended = min(now, max(row.started_at, row.ended_at + minutes * MIN))
     s = sessions_table.c
     tx.conn.execute(
         sessions_table.update()

@@ -149,7 +149,7 @@ async def start_my_session(body: MeStart, principal: EndUser, learning: Learning
             subject=body.subject,
         ),
     )
-    out = SessionWithOutcomeOut.of(result.session, outcome=result.fields.get(OUTCOME))
+    out = SessionWithOutcomeOut.with_answered(result.session, result.fields.get(OUTCOME))
     return json_response(out, 201 if result.created else 200)
 
 
@@ -208,7 +208,7 @@ async def end_my_session(
         at=ms_or_none(body.at),
         given={} if body.outcome is None else {OUTCOME: body.outcome},
     )
-    return json_response(SessionWithOutcomeOut.of(session, outcome=fields.get(OUTCOME)))
+    return json_response(SessionWithOutcomeOut.with_answered(session, fields.get(OUTCOME)))
 
 
 @router.put(

@@ -85,6 +85,15 @@ class SessionWithOutcomeOut(SessionOut):
     def with_outcome(cls, session: Session, outcome: Outcome | None) -> SessionWithOutcomeOut:
         return cls.of(session, outcome=None if outcome is None else OutcomeOut.of(outcome))
 
+    @classmethod
+    def with_answered(
+        cls, session: Session, answered: dict[str, Any] | None
+    ) -> SessionWithOutcomeOut:
+        """With the outcome as the session field gave it (its JSON form): made a model again,
+        since ``of`` builds without validation."""
+        outcome = None if answered is None else OutcomeOut.model_validate(answered)
+        return cls.of(session, outcome=outcome)
+
 
 class UserSessionPage(BaseModel):
     items: list[SessionWithOutcomeOut]

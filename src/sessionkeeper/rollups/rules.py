@@ -16,6 +16,7 @@ Percentiles are nearest-rank: the smallest value that at least p% of the values 
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -148,7 +149,8 @@ def percentile(ordered: list[int], p: int) -> int | None:
 @dataclass(slots=True)
 class _Tally:
     started: int = 0
-    durations: list[int] = field(default_factory=list)
+    # 8 bytes a session (a list would hold an int object each): the percentiles need them all.
+    durations: array[int] = field(default_factory=lambda: array("q"))
     estimated: int = 0
     low: int = 0
     high: int = 0

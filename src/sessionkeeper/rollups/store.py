@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,6 +22,8 @@ from sessionkeeper.storage.tables import sessions
 
 # Spelled as a literal, not a bound parameter, so that SQLite sees that a query is limited to
 # the active rows and may read the partial index of them.
+# Sessions a day's summary reads per fetch: its memory follows this, not the day's sessions.
+SPAN_PAGE = 5000
 IS_ACTIVE = sessions.c.status == sa.literal_column(f"'{Status.ACTIVE.value}'")
 
 
@@ -200,9 +202,13 @@ def earliest_active(
 
 def session_spans(
     conn: Connection, tenant_id: int, window: Window, longest_ms: int, kind: str | None = None
-) -> list[Span]:
+) -> Iterator[Span]:
     """Every session that may have been active during ``window``: started before its end and
-    at most ``longest_ms`` before its start, and not closed before it began."""
+    at most ``longest_ms`` before its start, and not closed before it began.
+
+    Streamed in pages of ``SPAN_PAGE`` rows (a server-side cursor on PostgreSQL), so a day of
+    a million sessions is summarised without holding a million rows; iterate it once, inside
+    the read that gave ``conn``."""
     s = sessions.c
     start, end = window
     stmt = sa.select(
@@ -226,7 +232,7 @@ def session_spans(
     )
     if kind is not None:
         stmt = stmt.where(s.kind == kind)
-    return [
+    return (
         Span(
             kind=row.kind,
             user_id=row.user_id,
@@ -241,8 +247,8 @@ def session_spans(
             estimated=bool(row.estimated),
             interval_ms=row.heartbeat_interval_ms,
         )
-        for row in conn.execute(stmt)
-    ]
+        for row in conn.execute(stmt.execution_options(yield_per=SPAN_PAGE))
+    )
 
 
 def event_counts(
