@@ -389,3 +389,31 @@ async def test_charts_count_what_the_stats_api_counts(api_any: Harness) -> None:
         going = {g["key"]: g["total"] for g in stats["groups"]}
         drawn = {kind: series[index] for kind, series in charts["active_by_kind"].items()}
         assert {k: v for k, v in drawn.items() if v} == {k: v for k, v in going.items() if v}
+
+
+async def test_withdraw_a_link_by_hand(api: Harness) -> None:
+    body = {"target_url": "https://zoom.us/j/1", "kind": "lesson", "mode": "redirect"}
+    link = (await api.post("/v1/links", body, scope="ingest")).json()
+    await log_in(api)
+    listed = await api.client.get("/admin/links")
+    assert listed.status_code == 200 and link["id"] in listed.text and "Withdraw…" in listed.text
+    path = f"/admin/links/{link['id']}/withdraw"
+    confirm = await api.client.get(path)
+    assert "Withdraw the link" in confirm.text
+    assert (await api.client.post(path, data={})).status_code == 403  # no CSRF token
+    assert (await api.get(f"/v1/links/{link['id']}")).json()["deleted_at"] is None
+    done = await api.client.post(path, data={"csrf": csrf_of(confirm.text)})
+    assert done.headers["location"] == "/admin/links?notice=withdrawn"
+    assert (await api.get(f"/v1/links/{link['id']}")).json()["deleted_at"] is not None
+    token = link["url"].rsplit("/", 1)[1]
+    assert (await api.client.get(f"/t/{token}")).status_code == 410
+    after = await api.client.get("/admin/links?notice=withdrawn")
+    assert "was withdrawn" in after.text and "Withdraw…" not in after.text
+    entry = (await api.get("/v1/audit")).json()["items"][0]
+    assert (entry["action"], entry["target"]) == ("link.withdraw", link["id"])
+    # An unknown link, or one of another tenant, is not found.
+    assert (await api.client.get("/admin/links/nosuchlink/withdraw")).status_code == 200
+    missing = await api.client.post(
+        "/admin/links/nosuchlink/withdraw", data={"csrf": csrf_of(confirm.text)}
+    )
+    assert missing.status_code == 404

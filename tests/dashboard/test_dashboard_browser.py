@@ -226,6 +226,16 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
         assert joined.status_code == 201, joined.text
         invite = await api.post("/v1/rooms/room-1/invites", json={"max_uses": 5})
         assert invite.status_code == 201, invite.text
+        link = await api.post(
+            "/v1/links",
+            json={
+                "target_url": "https://zoom.us/j/123456789",
+                "kind": "lesson",
+                "mode": "companion",
+                "user_id": "s9",
+            },
+        )
+        assert link.status_code == 201, link.text
     desktop = await dashboard.new_page()
     await dashboard.log_in(desktop)
     await expect(desktop.locator("#count-active")).to_have_text("6")
@@ -250,6 +260,10 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
     await expect(desktop.locator("#participants-title")).to_be_visible()
     await expect(desktop.locator("#invites-table")).to_contain_text(invite.json()["id"])
     await dashboard.shot(desktop, "room")
+    await desktop.goto(f"{dashboard.url}/admin/links")
+    await expect(desktop.locator("text=" + link.json()["id"])).to_be_visible()
+    assert await desktop.evaluate(LOW_CONTRAST_JS) == []
+    await dashboard.shot(desktop, "links")
     await desktop.goto(f"{dashboard.url}/admin/quality")
     await expect(desktop.locator("#quality-table")).to_contain_text("game")
     assert await desktop.evaluate(LOW_CONTRAST_JS) == []
@@ -261,6 +275,7 @@ async def test_a_phone_width_layout_and_every_page(dashboard: Dashboard) -> None
         ("/admin/sessions", "phone-sessions"),
         ("/admin/sessions/phone-1", "phone-session"),
         ("/admin/quality", "phone-quality"),
+        ("/admin/links", "phone-links"),
     ):
         await phone.goto(f"{dashboard.url}{path}")
         await expect(phone.locator("h1")).to_be_visible()

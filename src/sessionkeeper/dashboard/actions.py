@@ -259,3 +259,30 @@ async def revoke_invite(request: Request, invite_id: str, room: str = "") -> Res
     await get_dashboard(request).revoke_invite(visitor.principal, invite_id, room)
     back = f"{base(request)}/sessions/{quote(room, safe='')}" if room else base(request)
     return secured(RedirectResponse(f"{back}?notice=revoked", status_code=303))
+
+
+@router.get("/links/{link_id}/withdraw")
+async def confirm_withdraw(request: Request, link_id: str) -> Response:
+    visitor = await current(request)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    return page(
+        "confirm.html",
+        request,
+        visitor,
+        title=f"Withdraw link {link_id}",
+        explain="Its url will answer 410 from now on; the sessions it started stay as they are.",
+        action=f"{base(request)}/links/{quote(link_id, safe='')}/withdraw",
+        button="Withdraw the link",
+        back=f"{base(request)}/links",
+    )
+
+
+@router.post("/links/{link_id}/withdraw")
+async def withdraw_link(request: Request, link_id: str) -> Response:
+    visitor = await current(request)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    await checked_form(request, visitor)
+    await get_dashboard(request).withdraw_link(visitor.principal, link_id)
+    return secured(RedirectResponse(f"{base(request)}/links?notice=withdrawn", status_code=303))

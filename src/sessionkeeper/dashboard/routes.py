@@ -54,6 +54,8 @@ NOTICES = {
     "cleaned": "The cleanup ran. The audit log records it.",
     "tenant": "Switched tenant.",
     "revoked": "The invitation was revoked. The audit log records it.",
+    "withdrawn": "The link was withdrawn: its url answers 410 from now on. The audit log "
+    "records it.",
 }
 
 
@@ -279,6 +281,29 @@ async def rooms(request: Request, cursor: str | None = None) -> Response:
         else f"{base(request)}/rooms?cursor={encode_cursor(next_cursor)}"
     )
     return page("rooms.html", request, visitor, rooms=found, next_url=next_url)
+
+
+@router.get("/links")
+async def links(request: Request, cursor: str | None = None, notice: str | None = None) -> Response:
+    visitor = await current(request)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    found, next_cursor = await get_dashboard(request).links(
+        visitor.principal, limit=rules.DEFAULT_PAGE, after=decode_cursor(cursor)
+    )
+    next_url = (
+        None
+        if next_cursor is None
+        else f"{base(request)}/links?cursor={encode_cursor(next_cursor)}"
+    )
+    return page(
+        "links.html",
+        request,
+        visitor,
+        links=found,
+        next_url=next_url,
+        notice=NOTICES.get(notice or ""),
+    )
 
 
 @router.get("/quality")

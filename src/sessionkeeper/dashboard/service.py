@@ -27,6 +27,8 @@ from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import NotFound
 from sessionkeeper.events.rules import EventFilter
 from sessionkeeper.events.service import EventService
+from sessionkeeper.links.container import LinkServices
+from sessionkeeper.links.store import Link
 from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import QualityReport, QualityService
 from sessionkeeper.rollups import ends_store
@@ -238,6 +240,23 @@ class Dashboard:
             principal, RoomFilter(), limit=limit, after=after
         )
 
+    async def links(
+        self, principal: Principal, *, limit: int, after: Cursor | None
+    ) -> tuple[list[Link], Cursor | None]:
+        """A page of the tenant's links, newest first, withdrawn ones included."""
+        found = await self.services.of(LinkServices).links.list(
+            principal,
+            kind=None,
+            user_id=None,
+            subject={},
+            include_deleted=True,
+            before=None if after is None else (after.value, after.id),
+            limit=limit + 1,
+        )
+        page = found[:limit]
+        more = len(found) > limit and page
+        return page, (Cursor(page[-1].created_at, page[-1].id) if more else None)
+
     async def audit(
         self, principal: Principal, *, limit: int, before: int | None
     ) -> tuple[list[AuditEntry], int | None]:
@@ -269,6 +288,10 @@ class Dashboard:
         await self.services.audit.record(
             principal, "invite.revoke", target=invite_id, details={"room_id": room_id}
         )
+
+    async def withdraw_link(self, principal: Principal, link_id: str) -> None:
+        await self.services.of(LinkServices).links.delete(principal, link_id)
+        await self.services.audit.record(principal, "link.withdraw", target=link_id)
 
     async def cleanup(self, principal: Principal) -> int:
         result = await self.services.of(Rooms).cleaner.run()
