@@ -488,7 +488,9 @@ def test_changes_reach_every_day_they_touch(services: Services) -> None:
         await services.sessions.end(principal, "long")
         await _refresh(services, principal)
         # Late evidence moves the end back over a midnight.
-        await services.runtime.db.writer.run(lambda tx: amend(tx, principal, "long", -30 * 60))
+        await services.runtime.db.writer.run(
+            lambda tx: amend(tx, principal, "long", -30 * 60, now=clock.now_ms())
+        )
         await _refresh(services, principal)
         now = clock.now_ms()
         batch = [
