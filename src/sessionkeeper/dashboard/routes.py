@@ -29,7 +29,7 @@ from sessionkeeper.dashboard.web import (
     secured,
 )
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.listing import SessionFilter, SessionOrder, SortKey
+from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder, SortKey
 from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import MAX_DAYS
@@ -267,6 +267,11 @@ async def session(request: Request, session_id: str, notice: str | None = None) 
     )
 
 
+def next_page_url(request: Request, path: str, cursor: Cursor | None) -> str | None:
+    """The url of a listing's next page (None on the last), its cursor in the query."""
+    return None if cursor is None else f"{base(request)}{path}?cursor={encode_cursor(cursor)}"
+
+
 @router.get("/rooms")
 async def rooms(request: Request, cursor: str | None = None) -> Response:
     visitor = await current(request)
@@ -275,11 +280,7 @@ async def rooms(request: Request, cursor: str | None = None) -> Response:
     found, next_cursor = await get_dashboard(request).rooms(
         visitor.principal, limit=rules.DEFAULT_PAGE, after=decode_cursor(cursor)
     )
-    next_url = (
-        None
-        if next_cursor is None
-        else f"{base(request)}/rooms?cursor={encode_cursor(next_cursor)}"
-    )
+    next_url = next_page_url(request, "/rooms", next_cursor)
     return page("rooms.html", request, visitor, rooms=found, next_url=next_url)
 
 
@@ -291,11 +292,7 @@ async def links(request: Request, cursor: str | None = None, notice: str | None 
     found, next_cursor = await get_dashboard(request).links(
         visitor.principal, limit=rules.DEFAULT_PAGE, after=decode_cursor(cursor)
     )
-    next_url = (
-        None
-        if next_cursor is None
-        else f"{base(request)}/links?cursor={encode_cursor(next_cursor)}"
-    )
+    next_url = next_page_url(request, "/links", next_cursor)
     return page(
         "links.html",
         request,
