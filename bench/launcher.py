@@ -70,7 +70,7 @@ class ServerTiming:
 
 
 def build_app(runtime: Runtime) -> FastAPI:
-    app = create_app(runtime)
+    app = create_app(runtime, serving=True)
     router = APIRouter(route_class=sessions_api.router.route_class)
 
     @router.post(BARE_PATH, status_code=204, include_in_schema=False)

@@ -44,8 +44,12 @@ FEATURES: list[Feature[Any]] = [
 ]
 
 
-def create_app(runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True) -> FastAPI:
-    return build_app(runtime, FEATURES, run_jobs=run_jobs, migrate=migrate)
+def create_app(
+    runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True, serving: bool = False
+) -> FastAPI:
+    """The product's app. ``serving``: this process exists to serve it (``sessionkeeper
+    serve``), so start-up may tune the process itself (see ``api/heap.py``)."""
+    return build_app(runtime, FEATURES, run_jobs=run_jobs, migrate=migrate, serving=serving)
 
 
 def app_from_settings() -> FastAPI:
@@ -53,7 +57,7 @@ def app_from_settings() -> FastAPI:
     environment; the parent process has applied the migrations already."""
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
-    return create_app(Runtime.open(settings), migrate=False)
+    return create_app(Runtime.open(settings), migrate=False, serving=True)
 
 
 def build_services(runtime: Runtime) -> Services:

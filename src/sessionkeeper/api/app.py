@@ -24,6 +24,7 @@ from sessionkeeper.api import (
     docs,
     errors,
     health,
+    heap,
     maintenance,
     openapi,
     policies,
@@ -78,6 +79,7 @@ def build_app(
     *,
     run_jobs: bool = True,
     migrate: bool = True,
+    serving: bool = False,
 ) -> FastAPI:
     services = Services.build(runtime, features)
     settings = runtime.settings
@@ -91,6 +93,8 @@ def build_app(
             periodic_jobs(services) if run_jobs else [], JobLocks(runtime.db.read_engine)
         )
         runner.start()
+        if serving:
+            heap.freeze_startup_heap()
         try:
             yield
         finally:

@@ -108,7 +108,7 @@ def serve(
         )
         sockets = [listener.sock for listener in listeners]
         if workers == 1:
-            app = create_app(runtime, migrate=False)
+            app = create_app(runtime, migrate=False, serving=True)
             config = uvicorn.Config(app, http=protocol_for(settings), **options)
             uvicorn.Server(config).run(sockets=sockets)
             return
