@@ -218,3 +218,19 @@ async def test_tenants_see_only_their_own_metrics(api: Harness) -> None:
     assert sum(summary["current"]["events_by_type"].values()) == 0
     run = (await api.client.post("/v1/maintenance/rollup", headers=other)).json()
     assert run["refreshed"] == 0
+
+
+async def test_daily_percentiles_are_nearest_rank_over_many_sessions(api_any: Harness) -> None:
+    """Twenty sessions of 1 to 20 minutes on one day: the 95th percentile is the 19th value
+    (rank ceil(0.95 * 20)), where an off-by-one or interpolation would give 18, 19.05 or 20."""
+    api = api_any
+    await api.put("/v1/policies/*", {"heartbeat_interval_s": 60, "timeout_s": 7200})
+    api.clock.set(T0 - 3 * H)
+    for n in range(1, 21):
+        await api.post("/v1/sessions", {"id": f"s{n}", "user_id": f"u{n % 7}", "kind": "web"})
+    for n in range(1, 21):
+        api.advance(60)
+        assert (await api.post(f"/v1/sessions/s{n}/end", {})).status_code == 200
+    await api.post("/v1/maintenance/rollup")
+    (row,) = (await api.get("/v1/metrics/daily", days=1)).json()["rows"]
+    assert sessions_of(row) == (20, 20, 7, 210 * 60.0, 600.0, 1140.0, {"ended": 20})

@@ -8,7 +8,7 @@ from typing import Any
 
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.errors import InvalidInput
-from sessionkeeper.rollups import store
+from sessionkeeper.rollups import sessions_store, store
 from sessionkeeper.rollups.cache import LiveCache
 from sessionkeeper.rollups.rules import (
     DayRange,
@@ -17,7 +17,6 @@ from sessionkeeper.rollups.rules import (
     TopName,
     merge_events,
     periods,
-    summarise_sessions,
 )
 from sessionkeeper.rollups.service import compute_day, longest_span
 from sessionkeeper.services.runtime import Runtime
@@ -29,7 +28,6 @@ DEFAULT_DAYS = 30
 # zone other than the tenant's (each day read from the sessions and events themselves).
 MAX_DAYS = 1000
 MAX_COMPUTED_DAYS = 92
-ALL = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +143,10 @@ class HistoryService:
             sessions: dict[str, Any] = {}
             if principal.user_id is None:
                 longest = longest_span(conn, principal.tenant_id, now)
-                spans = store.session_spans(conn, principal.tenant_id, window, longest, kind)
-                sessions = summarise_sessions(spans, window, now, key=lambda _: ALL).get(ALL, {})
+                parts, _ = sessions_store.summarise(
+                    conn, principal.tenant_id, window, longest, now, kind=kind, by_kind=False
+                )
+                sessions = parts.get(sessions_store.ALL, {})
             by_type, top = merge_events(store.rows_between(conn, principal, *span, kind))
             return PeriodTotals(span[0], span[1], sessions, by_type, top)
 

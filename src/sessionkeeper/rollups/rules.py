@@ -1,4 +1,5 @@
-"""What a rollup counts, as pure functions: the specification the tests check storage against.
+"""What a rollup counts: the definitions, and the pure functions of its events part and of
+merging and comparing rows.
 
 A rollup row holds one local day (of the tenant's time zone) and one kind. It has two parts,
 recomputed independently:
@@ -8,24 +9,25 @@ recomputed independently:
   split); a session still active counts its time so far, and one that is overdue counts as
   the sweep will close it (``lifecycle.sweep``), so a rollup never contradicts the lifecycle
   rules. A session is *active during the day* when it started that day or covered some of it.
+  The database computes this part (``rollups/sessions_store.py``); the rollup tests hold it
+  to a recomputation written independently.
 - the *events* part, from the events made that day, counted under their session's kind
   (events sent without a session under ``NO_KIND``, whose ``users`` are those events' users).
 
-Percentiles are nearest-rank: the smallest value that at least p% of the values do not exceed.
+Percentiles are nearest-rank (``domain.stats``): the smallest value that at least p% of the
+values do not exceed.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
+from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.events.rules import NO_KIND, EventType
 
 TOP_NAMES = 10
@@ -37,58 +39,6 @@ Window = tuple[int, int]  # [start, end) in epoch milliseconds
 class Part(StrEnum):
     SESSIONS = "sessions"
     EVENTS = "events"
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A session as a rollup reads it."""
-
-    kind: str
-    user_id: str
-    status: Status
-    started_at: int
-    ended_at: int | None
-    last_seen_at: int
-    expires_at: int
-    timeout_ms: int
-    grace_ms: int
-    end_reason: EndReason | None = None
-    estimated: bool = False
-    interval_ms: int = 0
-
-    def state(self, now: int) -> Lifecycle:
-        """As of ``now``: an overdue session where the sweep will close it."""
-        return lifecycle.sweep(
-            Lifecycle(
-                status=self.status,
-                started_at=self.started_at,
-                last_seen_at=self.last_seen_at,
-                expires_at=self.expires_at,
-                timeout_ms=self.timeout_ms,
-                grace_ms=self.grace_ms,
-                ended_at=self.ended_at,
-                end_reason=self.end_reason,
-                estimated=self.estimated,
-            ),
-            now,
-        )
-
-    def settled(self, now: int) -> tuple[Status, int]:
-        """Its status and end as of ``now``: an open session ends now (its time so far), an
-        overdue one where the sweep will close it."""
-        state = self.state(now)
-        end = now if state.ended_at is None else state.ended_at
-        return state.status, max(end, self.started_at)
-
-    def ends(self, now: int) -> tuple[int, int, bool]:
-        """(earliest, latest, estimated): where its end lies as of ``now``
-        (``lifecycle.duration_bounds``; an open session's time so far is known exactly)."""
-        state = self.state(now)
-        bounds = lifecycle.duration_bounds(state, self.interval_ms)
-        if bounds is None:
-            end = max(now, self.started_at)
-            return end, end, False
-        return self.started_at + bounds[0], self.started_at + bounds[1], state.estimated
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,94 +88,19 @@ class DayRow:
         return not (self.sessions_active or self.events_total or self.users)
 
 
-def percentile(ordered: list[int], p: int) -> int | None:
-    """Nearest-rank percentile of values sorted ascending (None for none)."""
-    if not ordered:
-        return None
-    rank = -(-p * len(ordered) // 100)  # ceil(p * n / 100), in integers
-    return ordered[max(rank, 1) - 1]
-
-
-@dataclass(slots=True)
-class _Tally:
-    started: int = 0
-    # 8 bytes a session (a list would hold an int object each): the percentiles need them all.
-    durations: array[int] = field(default_factory=lambda: array("q"))
-    estimated: int = 0
-    low: int = 0
-    high: int = 0
-    users: set[str] = field(default_factory=set)
-    statuses: Counter[str] = field(default_factory=Counter)
-
-    def values(self) -> dict[str, Any]:
-        ordered = sorted(self.durations)
-        return {
-            "sessions_started": self.started,
-            "sessions_active": len(ordered),
-            "users": len(self.users),
-            "duration_total_ms": sum(ordered),
-            "duration_estimated_ms": self.estimated,
-            "duration_low_ms": self.low,
-            "duration_high_ms": self.high,
-            "duration_p50_ms": percentile(ordered, 50),
-            "duration_p95_ms": percentile(ordered, 95),
-            "by_status": {**_zeros(STATUSES), **self.statuses},
-        }
-
-
-def by_kind(span: Span) -> str:
-    return span.kind
-
-
-def _active_during(span: Span, window: Window, ended: int) -> bool:
-    """Started during the window, or covered some of it (``ended``: its end as settled)."""
-    start, end = window
-    return start <= span.started_at < end or min(ended, end) > max(span.started_at, start)
-
-
-def summarise_sessions(
-    spans: Iterable[Span],
-    window: Window,
-    now: int,
-    key: Callable[[Span], str] = by_kind,
-) -> dict[str, dict[str, Any]]:
-    """The sessions part of every group (by ``key``: the kind) over ``window``."""
-    return {group: tally.values() for group, tally in _tallies(spans, window, now, key).items()}
-
-
-def summarise_day(
-    spans: Iterable[Span], window: Window, now: int
-) -> tuple[dict[str, dict[str, Any]], int]:
-    """The sessions part of every kind over ``window``, and the distinct users over all
-    kinds: a user of two kinds is one user, where the rows per kind count them once each."""
-    tallies = _tallies(spans, window, now, by_kind)
-    users = set().union(*(tally.users for tally in tallies.values()))
-    return {kind: tally.values() for kind, tally in tallies.items()}, len(users)
-
-
-def _tallies(
-    spans: Iterable[Span], window: Window, now: int, key: Callable[[Span], str]
-) -> dict[str, _Tally]:
-    start, end = window
-    tallies: dict[str, _Tally] = defaultdict(_Tally)
-    for span in spans:
-        status, ended = span.settled(now)
-        started_inside = start <= span.started_at < end
-        covered = max(0, min(ended, end) - max(span.started_at, start))
-        if not _active_during(span, window, ended):
-            continue
-        tally = tallies[key(span)]
-        tally.started += started_inside
-        tally.durations.append(covered)
-        earliest, latest, estimated = span.ends(now)
-        # Its share of the day's bounds: the day's part of [start, earliest end] and of
-        # [start, latest end].
-        tally.low += max(0, min(earliest, end) - max(span.started_at, start))
-        tally.high += max(0, min(latest, end) - max(span.started_at, start))
-        tally.estimated += covered if estimated else 0
-        tally.users.add(span.user_id)
-        tally.statuses[status.value] += 1
-    return tallies
+# The fields of a row that its sessions part sets (``rollups/sessions_store.py``).
+SESSION_FIELDS = (
+    "sessions_started",
+    "sessions_active",
+    "users",
+    "duration_total_ms",
+    "duration_estimated_ms",
+    "duration_low_ms",
+    "duration_high_ms",
+    "duration_p50_ms",
+    "duration_p95_ms",
+    "by_status",
+)
 
 
 def top_names(counts: Iterable[tuple[str, str, int]], limit: int = TOP_NAMES) -> list[TopName]:
@@ -258,7 +133,7 @@ def summarise_events(
 
 def _part_fields(part: Part, kind: str) -> tuple[str, ...]:
     if part is Part.SESSIONS:
-        return tuple(_Tally().values())
+        return SESSION_FIELDS
     # ``users`` of the row of events without a session are those events' users.
     return (
         ("events_by_type", "top_names", "users")

@@ -22,13 +22,12 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.clock import monotonic_s
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.events import store as event_store
-from sessionkeeper.rollups import ends_store, store
+from sessionkeeper.rollups import ends_store, sessions_store, store
 from sessionkeeper.rollups.ends_rules import EndFact
 from sessionkeeper.rollups.rules import (
     DayRow,
     Part,
     merge,
-    summarise_day,
     summarise_events,
 )
 from sessionkeeper.services.runtime import Runtime
@@ -108,8 +107,7 @@ def part_with_totals(
     tz = zone(timezone)
     window = day_window(day, tz)
     if part is Part.SESSIONS:
-        spans = store.session_spans(conn, tenant_id, window, longest)
-        values, users = summarise_day(spans, window, now)
+        values, users = sessions_store.summarise(conn, tenant_id, window, longest, now)
         return values, DayTotals(ends_store.closed_facts(conn, tenant_id, day, tz), users)
     dropped = state.events_dropped_before
     if dropped is not None and window[0] < dropped:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -10,11 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.events.rules import NO_KIND
 from sessionkeeper.events.tables import events
-from sessionkeeper.rollups.rules import DayRow, Part, Span, TopName, Window
+from sessionkeeper.rollups.rules import DayRow, Part, TopName, Window
 from sessionkeeper.rollups.tables import rollup_dirty, rollup_tenants, rollups_daily
 from sessionkeeper.storage.dialect import dialect_insert
 from sessionkeeper.storage.scope import visible_to
@@ -22,8 +22,6 @@ from sessionkeeper.storage.tables import sessions
 
 # Spelled as a literal, not a bound parameter, so that SQLite sees that a query is limited to
 # the active rows and may read the partial index of them.
-# Sessions a day's summary reads per fetch: its memory follows this, not the day's sessions.
-SPAN_PAGE = 5000
 IS_ACTIVE = sessions.c.status == sa.literal_column(f"'{Status.ACTIVE.value}'")
 
 
@@ -198,57 +196,6 @@ def earliest_active(
     if tenant_id is not None:
         stmt = stmt.where(s.tenant_id == tenant_id)
     return {t: started for t, started in conn.execute(stmt.group_by(s.tenant_id))}
-
-
-def session_spans(
-    conn: Connection, tenant_id: int, window: Window, longest_ms: int, kind: str | None = None
-) -> Iterator[Span]:
-    """Every session that may have been active during ``window``: started before its end and
-    at most ``longest_ms`` before its start, and not closed before it began.
-
-    Streamed in pages of ``SPAN_PAGE`` rows (a server-side cursor on PostgreSQL), so a day of
-    a million sessions is summarised without holding a million rows; iterate it once, inside
-    the read that gave ``conn``."""
-    s = sessions.c
-    start, end = window
-    stmt = sa.select(
-        s.kind,
-        s.user_id,
-        s.status,
-        s.started_at,
-        s.ended_at,
-        s.last_seen_at,
-        s.expires_at,
-        s.timeout_ms,
-        s.grace_ms,
-        s.end_reason,
-        s.estimated,
-        s.heartbeat_interval_ms,
-    ).where(
-        s.tenant_id == tenant_id,
-        s.started_at < end,
-        s.started_at >= start - longest_ms,
-        sa.or_(s.ended_at.is_(None), s.ended_at >= start),
-    )
-    if kind is not None:
-        stmt = stmt.where(s.kind == kind)
-    return (
-        Span(
-            kind=row.kind,
-            user_id=row.user_id,
-            status=Status(row.status),
-            started_at=row.started_at,
-            ended_at=row.ended_at,
-            last_seen_at=row.last_seen_at,
-            expires_at=row.expires_at,
-            timeout_ms=row.timeout_ms,
-            grace_ms=row.grace_ms,
-            end_reason=None if row.end_reason is None else EndReason(row.end_reason),
-            estimated=bool(row.estimated),
-            interval_ms=row.heartbeat_interval_ms,
-        )
-        for row in conn.execute(stmt.execution_options(yield_per=SPAN_PAGE))
-    )
 
 
 def event_counts(

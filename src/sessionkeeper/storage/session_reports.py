@@ -44,7 +44,7 @@ def _group_expression(group_by: GroupBy | None) -> sa.ColumnElement[Any]:
     return subject_value(group_by.subject_field)
 
 
-def _rank(percent: int, n: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+def nearest_rank(percent: int, n: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
     """``nearest_rank_index`` in SQL: ``(p * n + 99) / 100`` in integers on both databases."""
     return (sa.literal(percent, sa.BigInteger) * n + 99) // 100
 
@@ -98,7 +98,9 @@ def stats(
     columns += [sa.func.sum(ranked.c[name]) for name in ("estimated", "low", "high")]
     columns += [
         sa.func.max(
-            sa.case((sa.and_(closed, ranked.c.rn == _rank(p, ranked.c.n)), ranked.c.duration))
+            sa.case(
+                (sa.and_(closed, ranked.c.rn == nearest_rank(p, ranked.c.n)), ranked.c.duration)
+            )
         )
         for p in PERCENTILES
     ]
