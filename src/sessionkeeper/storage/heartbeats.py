@@ -26,6 +26,7 @@ from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput
+from sessionkeeper.storage.dialect import among
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
     ACTIVE,
@@ -243,7 +244,8 @@ def _apply_many(
         }
         unread = list({ops[i].session_id for i in indexes} - rows.keys())
         if unread:
-            query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), t.c.id.in_(unread))
+            ids = among(tx.conn, t.c.id, unread)
+            query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), ids)
             rows.update((r["id"], row_to_session(r)) for r in tx.conn.execute(query).mappings())
         unsettled = []
         for i in indexes:
@@ -332,7 +334,7 @@ def refresh_many(
         return 0
     stmt = (
         t.update()
-        .where(visible_to(t, principal), t.c.id.in_(session_ids), heartbeat_condition(at))
+        .where(visible_to(t, principal), among(conn, t.c.id, session_ids), heartbeat_condition(at))
         .values(**heartbeat_values(at))
     )
     return conn.execute(stmt).rowcount

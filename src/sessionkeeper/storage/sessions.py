@@ -23,7 +23,7 @@ from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
 from sessionkeeper.domain.policy import TIMEOUT_HEARTBEATS
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
-from sessionkeeper.storage.dialect import insert_ignoring_conflicts
+from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
@@ -272,7 +272,7 @@ def close_overdue(
         return 0
     stmt = (
         t.update()
-        .where(visible_to(t, principal), t.c.id.in_(ids), overdue_at(now))
+        .where(visible_to(t, principal), among(tx.conn, t.c.id, ids), overdue_at(now))
         .values(**timeout_values(now))
     )
     return len(_close(tx, stmt))
@@ -328,7 +328,7 @@ def end_many(
         return 0
     stmt = (
         t.update()
-        .where(visible_to(t, principal), t.c.id.in_(session_ids), t.c.status == ACTIVE)
+        .where(visible_to(t, principal), among(tx.conn, t.c.id, session_ids), t.c.status == ACTIVE)
         .values(**exact_end_values(at, reason))
     )
     return len(_close(tx, stmt))
@@ -339,7 +339,7 @@ def lock(conn: Connection, principal: Principal, session_ids: Iterable[str]) -> 
     locking the same rows cannot deadlock); SQLite's writer holds the whole database anyway."""
     stmt = (
         sa.select(*SESSION_COLUMNS)
-        .where(visible_to(t, principal), t.c.id.in_(sorted(set(session_ids))))
+        .where(visible_to(t, principal), among(conn, t.c.id, sorted(set(session_ids))))
         .order_by(t.c.id)
         .with_for_update()
     )
