@@ -31,7 +31,7 @@ from sessionkeeper.storage.engine import create_engine
 NAME = "batch"
 BATCH = 1000
 CONCURRENCY = 4
-GOAL_RATIO = 0.5
+GOAL_RATIO = 0.7
 GOAL_SQLITE_RATE = 100_000
 PREFIX = "bb-"
 Beats = list[tuple[str, int]]

@@ -198,7 +198,7 @@ class SessionService:
 
     async def heartbeat_batch(
         self, principal: Principal, beats: Sequence[tuple[str, int | None]]
-    ) -> list[tuple[heartbeats.HeartbeatOutcome, Session | None]]:
+    ) -> list[tuple[heartbeats.HeartbeatOutcome, heartbeats.BeatState | None]]:
         resolved = [
             (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
         ]

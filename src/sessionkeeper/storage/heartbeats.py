@@ -10,14 +10,14 @@ rules (``lifecycle.heartbeats``) decide; ``sessions.save`` writes what they deci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from sessionkeeper.domain import attributes as attribute_rules
 from sessionkeeper.domain import lifecycle
@@ -128,6 +128,43 @@ def heartbeat(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class BeatState:
+    """What the answer to a batch of beats needs of a session: less to read than a session."""
+
+    id: str
+    status: Status
+    last_seen_at: int
+    expires_at: int
+
+    @classmethod
+    def of_row(cls, row: RowMapping) -> BeatState:
+        return cls(row["id"], Status(row["status"]), row["last_seen_at"], row["expires_at"])
+
+    @classmethod
+    def of_session(cls, session: Session) -> BeatState:
+        return cls(session.id, session.status, session.last_seen_at, session.expires_at)
+
+
+Read = TypeVar("Read", Session, BeatState)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading(Generic[Read]):
+    """How beats applied together read their sessions back: whole, or their state only."""
+
+    columns: tuple[sa.ColumnElement[Any], ...]
+    of_row: Callable[[RowMapping], Read]
+    of_session: Callable[[Session], Read]
+
+
+_WHOLE: _Reading[Session] = _Reading(tuple(SESSION_COLUMNS), row_to_session, lambda s: s)
+_STATE: _Reading[BeatState] = _Reading(
+    (t.c.tenant_id, t.c.id, t.c.status, t.c.last_seen_at, t.c.expires_at),
+    BeatState.of_row,
+    BeatState.of_session,
+)
+
 _HEARTBEAT_MANY = (
     t.update()
     .where(
@@ -162,7 +199,7 @@ class HeartbeatOp:
     ) -> list[tuple[HeartbeatOutcome, Session | None]]:
         """One executemany for all, one read per tenant, and the rules for the few beats the
         fast path could not settle; the same outcomes as one by one."""
-        return _apply_many(tx, ops)
+        return _apply_many(tx, ops, _WHOLE)
 
 
 _BEATS = (
@@ -189,7 +226,6 @@ _HEARTBEAT_ARRAYS = (
         heartbeat_condition(_BEATS.c.b_at),
     )
     .values(**heartbeat_values(_BEATS.c.b_at))
-    .returning(*SESSION_COLUMNS)
 )
 
 
@@ -199,7 +235,9 @@ def _sorted_beats(ops: Sequence[HeartbeatOp]) -> list[HeartbeatOp]:
     return sorted(ops, key=lambda op: (op.principal.tenant_id, op.session_id, op.at))
 
 
-def _update_all(tx: Transaction, ops: Sequence[HeartbeatOp]) -> dict[tuple[int, str], Session]:
+def _update_all(
+    tx: Transaction, ops: Sequence[HeartbeatOp], reading: _Reading[Read]
+) -> dict[tuple[int, str], Read]:
     """Run the conditional UPDATE for every beat; the rows it moved, when the database says
     (PostgreSQL, each session once in the group), else nothing and the caller reads them."""
     beats = _sorted_beats(ops)
@@ -210,8 +248,9 @@ def _update_all(tx: Transaction, ops: Sequence[HeartbeatOp]) -> dict[tuple[int, 
             "b_ids": [op.session_id for op in beats],
             "b_ats": [op.at for op in beats],
         }
-        moved = tx.conn.execute(_HEARTBEAT_ARRAYS, params).mappings()
-        return {(r["tenant_id"], r["id"]): row_to_session(r) for r in moved}
+        stmt = _HEARTBEAT_ARRAYS.returning(*reading.columns)
+        moved = tx.conn.execute(stmt, params).mappings()
+        return {(r["tenant_id"], r["id"]): reading.of_row(r) for r in moved}
     tx.conn.execute(
         _HEARTBEAT_MANY,
         [
@@ -223,15 +262,15 @@ def _update_all(tx: Transaction, ops: Sequence[HeartbeatOp]) -> dict[tuple[int, 
 
 
 def _apply_many(
-    tx: Transaction, ops: Sequence[HeartbeatOp]
-) -> list[tuple[HeartbeatOutcome, Session | None]]:
+    tx: Transaction, ops: Sequence[HeartbeatOp], reading: _Reading[Read]
+) -> list[tuple[HeartbeatOutcome, Read | None]]:
     """Beats of principals that see their whole tenant: the conditional UPDATE for all of them
     at once, in time order per session (so each beat extends the chain the one before
     established, as ``lifecycle.heartbeats`` does), a read per tenant of the rows it did not
     return, and the rules for what that could not settle (closed sessions, late evidence,
     real gaps)."""
-    moved = _update_all(tx, ops)
-    results: list[tuple[HeartbeatOutcome, Session | None]] = [("not_found", None)] * len(ops)
+    moved = _update_all(tx, ops, reading)
+    results: list[tuple[HeartbeatOutcome, Read | None]] = [("not_found", None)] * len(ops)
     by_tenant: dict[int, list[int]] = {}
     for index, op in enumerate(ops):
         by_tenant.setdefault(op.principal.tenant_id, []).append(index)
@@ -245,8 +284,8 @@ def _apply_many(
         unread = list({ops[i].session_id for i in indexes} - rows.keys())
         if unread:
             ids = among(tx.conn, t.c.id, unread)
-            query = sa.select(*SESSION_COLUMNS).where(visible_to(t, principal), ids)
-            rows.update((r["id"], row_to_session(r)) for r in tx.conn.execute(query).mappings())
+            query = sa.select(*reading.columns).where(visible_to(t, principal), ids)
+            rows.update((r["id"], reading.of_row(r)) for r in tx.conn.execute(query).mappings())
         unsettled = []
         for i in indexes:
             session = rows.get(ops[i].session_id)
@@ -256,10 +295,13 @@ def _apply_many(
                 unsettled.append(i)
         if unsettled:
             beats = [(ops[i].session_id, ops[i].at, ops[i].now) for i in unsettled]
-            after: dict[str, Session | None] = {}
-            for i, result in zip(unsettled, _by_rules(tx, principal, beats), strict=True):
-                results[i] = result
-                after[ops[i].session_id] = result[1]
+            after: dict[str, Read | None] = {}
+            for i, (outcome, ruled_session) in zip(
+                unsettled, _by_rules(tx, principal, beats), strict=True
+            ):
+                read = None if ruled_session is None else reading.of_session(ruled_session)
+                results[i] = (outcome, read)
+                after[ops[i].session_id] = read
             # A beat the fast path settled answers with its session as the rules left it.
             ruled = set(unsettled)
             for i in indexes:
@@ -270,7 +312,7 @@ def _apply_many(
     return results
 
 
-def _kept_open(session: Session | None, at: int, now: int) -> bool:
+def _kept_open(session: Session | BeatState | None, at: int, now: int) -> bool:
     """The fast path's answer holds: the session is active, past ``at`` and open at ``now``."""
     return (
         session is not None
@@ -304,16 +346,18 @@ def heartbeat_op(
 
 def heartbeat_batch(
     tx: Transaction, principal: Principal, beats: Sequence[tuple[str, int]], now: int
-) -> list[tuple[HeartbeatOutcome, Session | None]]:
+) -> list[tuple[HeartbeatOutcome, BeatState | None]]:
     """Apply many heartbeats at once: each session's beats in time order, each extending the
-    chain the one before established; one outcome (and the session after) per beat, in order."""
+    chain the one before established; one outcome (and the session's state after) per beat,
+    in order. Only the state is read back: the answer says no more of a session."""
     if not beats:
         return []
     if principal.user_id is None:
-        return _apply_many(tx, [HeartbeatOp(principal, sid, at=at, now=now) for sid, at in beats])
+        ops = [HeartbeatOp(principal, sid, at=at, now=now) for sid, at in beats]
+        return _apply_many(tx, ops, _STATE)
     results = _by_rules(tx, principal, [(sid, at, now) for sid, at in beats])
     tx.record(_applied(principal.tenant_id, (outcome for outcome, _ in results)))
-    return results
+    return [(outcome, None if s is None else BeatState.of_session(s)) for outcome, s in results]
 
 
 def refresh_source(conn: Connection, principal: Principal, source: str, at: int) -> int:
