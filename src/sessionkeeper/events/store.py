@@ -26,6 +26,7 @@ from sessionkeeper.events.rules import (
 from sessionkeeper.events.tables import events as t
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
+from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.tables import sessions, tenants
 from sessionkeeper.storage.transaction import Transaction
@@ -54,9 +55,9 @@ _HEARTBEAT = (
     .where(
         sessions.c.tenant_id == sa.bindparam("e_tenant"),
         sessions.c.id == sa.bindparam("e_id"),
-        heartbeats.heartbeat_condition(_AT),
+        heartbeat_condition(_AT),
     )
-    .values(**heartbeats.heartbeat_values(_AT))
+    .values(**heartbeat_values(_AT))
 )
 
 # PostgreSQL: a batch's insert as one statement over its rows sent as one JSON text, which

@@ -24,7 +24,7 @@ from sessionkeeper.rooms.store import (
 from sessionkeeper.rooms.tables import room_cleanup_counts as counts
 from sessionkeeper.rooms.tables import room_invite_uses, room_invites
 from sessionkeeper.rooms.tables import rooms as r
-from sessionkeeper.storage.heartbeats import heartbeat_condition, heartbeat_values
+from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import ACTIVE, close_overdue, close_rows, timeout_values
 from sessionkeeper.storage.tables import sessions as t

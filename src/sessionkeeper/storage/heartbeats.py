@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, RowMapping
 
 from sessionkeeper.domain import attributes as attribute_rules
@@ -26,10 +25,11 @@ from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput
+from sessionkeeper.storage import beat_sets
 from sessionkeeper.storage.dialect import among
+from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
-    ACTIVE,
     SESSION_COLUMNS,
     lock,
     row_to_session,
@@ -40,29 +40,6 @@ from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
 HeartbeatOutcome = Literal["ok", "closed", "not_found"]
-Moment = int | sa.ColumnElement[int]
-
-
-def heartbeat_condition(at: Moment) -> sa.ColumnElement[bool]:
-    """Active, ``at`` later than the last beat, and the session still alive at ``at``."""
-    return sa.and_(t.c.status == ACTIVE, t.c.last_seen_at < at, t.c.expires_at >= at)
-
-
-def heartbeat_values(at: Moment) -> dict[str, Any]:
-    """``last_seen_at`` moves to ``at``; the deadline to a timeout after it, never back before
-    the one held after an outage (``lifecycle._extend``).
-
-    ``sweep_at`` (in the sweep's and the live counts' indexes) moves only when it would fall
-    due within two intervals — about once a timeout for a client that beats on schedule — or
-    to keep it no later than the deadline (a shortened timeout). Every other beat changes no
-    indexed column."""
-    timely = at + t.c.timeout_ms
-    held = sa.func.coalesce(t.c.held_until, 0)
-    deadline = sa.case((held > timely, held), else_=timely)
-    # Two intervals: a beat that comes a little late still finds sweep_at ahead.
-    due_soon = t.c.sweep_at < at + 2 * t.c.heartbeat_interval_ms
-    sweep_at = sa.case((sa.or_(due_soon, t.c.sweep_at > deadline), deadline), else_=t.c.sweep_at)
-    return {"last_seen_at": at, "expires_at": deadline, "sweep_at": sweep_at}
 
 
 def _applied(tenant_id: int, outcomes: Iterable[HeartbeatOutcome]) -> HeartbeatsApplied:
@@ -180,7 +157,7 @@ _HEARTBEAT_MANY = (
 class HeartbeatOp:
     """A single heartbeat as a writer op; neighbouring ones are applied together.
 
-    Only for principals that see their whole tenant: the combined ``executemany`` binds the
+    Only for principals that see their whole tenant: the combined statement binds the
     tenant alone (see :func:`heartbeat_op`).
     """
 
@@ -197,36 +174,9 @@ class HeartbeatOp:
     def run_combined(
         cls, tx: Transaction, ops: list[HeartbeatOp]
     ) -> list[tuple[HeartbeatOutcome, Session | None]]:
-        """One executemany for all, one read per tenant, and the rules for the few beats the
-        fast path could not settle; the same outcomes as one by one."""
+        """One UPDATE for all (``beat_sets``), a read of what it did not return, and the rules
+        for the few beats that could not settle; the same outcomes as one by one."""
         return _apply_many(tx, ops, _WHOLE)
-
-
-_BEATS = (
-    sa.func.unnest(
-        sa.bindparam("b_tenants", type_=postgresql.ARRAY(sa.BigInteger)),
-        sa.bindparam("b_ids", type_=postgresql.ARRAY(sa.Text)),
-        sa.bindparam("b_ats", type_=postgresql.ARRAY(sa.BigInteger)),
-    )
-    .table_valued(
-        sa.column("b_tenant", sa.BigInteger),
-        sa.column("b_id", sa.Text),
-        sa.column("b_at", sa.BigInteger),
-    )
-    .render_derived("beats", with_types=False)
-)
-# PostgreSQL: the same conditional UPDATE for a whole group in one statement over arrays of
-# beats, answering with the rows it moved. One statement and one round trip instead of one
-# execution per beat plus a read back; the text never changes, so it stays prepared.
-_HEARTBEAT_ARRAYS = (
-    t.update()
-    .where(
-        t.c.tenant_id == _BEATS.c.b_tenant,
-        t.c.id == _BEATS.c.b_id,
-        heartbeat_condition(_BEATS.c.b_at),
-    )
-    .values(**heartbeat_values(_BEATS.c.b_at))
-)
 
 
 def _sorted_beats(ops: Sequence[HeartbeatOp]) -> list[HeartbeatOp]:
@@ -238,18 +188,13 @@ def _sorted_beats(ops: Sequence[HeartbeatOp]) -> list[HeartbeatOp]:
 def _update_all(
     tx: Transaction, ops: Sequence[HeartbeatOp], reading: _Reading[Read]
 ) -> dict[tuple[int, str], Read]:
-    """Run the conditional UPDATE for every beat; the rows it moved, when the database says
-    (PostgreSQL, each session once in the group), else nothing and the caller reads them."""
+    """Run the conditional UPDATE for every beat; the rows it moved when the group names each
+    session once (one statement, ``beat_sets``), else nothing and the caller reads them."""
     beats = _sorted_beats(ops)
     distinct = len({(op.principal.tenant_id, op.session_id) for op in beats}) == len(beats)
-    if tx.conn.dialect.name == "postgresql" and distinct:
-        params = {
-            "b_tenants": [op.principal.tenant_id for op in beats],
-            "b_ids": [op.session_id for op in beats],
-            "b_ats": [op.at for op in beats],
-        }
-        stmt = _HEARTBEAT_ARRAYS.returning(*reading.columns)
-        moved = tx.conn.execute(stmt, params).mappings()
+    if distinct:
+        triples = [(op.principal.tenant_id, op.session_id, op.at) for op in beats]
+        moved = beat_sets.update(tx.conn, triples, reading.columns).mappings()
         return {(r["tenant_id"], r["id"]): reading.of_row(r) for r in moved}
     tx.conn.execute(
         _HEARTBEAT_MANY,
