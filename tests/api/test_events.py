@@ -164,3 +164,28 @@ async def test_tenants_never_see_each_others_events(api: Harness) -> None:
     assert (await api.client.get("/v1/sessions/s1/events", headers=other)).status_code == 404
     ours = (await api.get("/v1/events")).json()["items"]
     assert [e["event_id"] for e in ours] == ["mine"]
+
+
+async def test_text_and_properties_come_back_exactly_as_sent(api_any: Harness) -> None:
+    """Non-ASCII text, characters outside the basic plane, escapes and nested properties
+    survive the batch insert (on PostgreSQL the rows travel as one JSON text) unchanged."""
+    api = api_any
+    await api.post("/v1/sessions", {"id": "s1", "user_id": "žluťoučký kůň 🐎", "kind": "web"})
+    properties = {
+        "quote": 'say "hi"\\n',
+        "emoji": "🎉 party",
+        "nested": {"list": [1, 2.5, None, True, "ß"], "empty": {}},
+        "tab": "a\tb",
+    }
+    sent = [
+        event("u1", session_id="s1", user_id="žluťoučký kůň 🐎", name="/stránka/🐎"),
+        event("u2", user_id="日本語", name="/a?b=1&c=\"d\"", properties=properties),
+        event("u3", user_id="plain", properties=None),
+    ]
+    assert (await api.post("/v1/events", {"events": sent})).json()["stored"] == 3
+    stored = {e["event_id"]: e for e in (await api.get("/v1/events")).json()["items"]}
+    for item in sent:
+        got = stored[str(item["event_id"])]
+        assert (got["user_id"], got["name"]) == (item["user_id"], item["name"])
+        assert got["properties"] == item.get("properties")
+    assert stored["u1"]["session_id"] == "s1"
