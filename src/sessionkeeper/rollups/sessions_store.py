@@ -50,7 +50,7 @@ def _spans(
     opened = _later(t.c.started_at, sa.literal(start, sa.BigInteger))
 
     def share(until: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """The part of ``[start, until)`` inside the window (0 when none)."""
+        """How much of the session's time from its start to ``until`` lies in the window."""
         return _later(_earlier(until, sa.literal(end, sa.BigInteger)) - opened, sa.literal(0))
 
     started_inside = sa.and_(t.c.started_at >= start, t.c.started_at < end)
