@@ -45,6 +45,14 @@ class ConnectionLimits:
         takes no longer to come than a connection takes to open."""
         return self.statement_timeout_s + max(1.0, self.connect_timeout_s)
 
+    @property
+    def ping_deadline_s(self) -> float:
+        """Past this, a pooled connection's ping has gone unanswered: ``SELECT 1`` takes no
+        longer than a connection takes to open. A connection that sent something while the
+        network dropped it can stay dead after the network is back; found only at the
+        answer deadline, each such pooled connection held its checkout for half a minute."""
+        return max(1.0, self.connect_timeout_s)
+
     @classmethod
     def of(cls, settings: Settings) -> ConnectionLimits:
         return cls(
@@ -137,7 +145,8 @@ def create_engine(
         pool_timeout=limits.pool_timeout_s,
         connect_args=limits.postgresql_connect_args(),
     )
-    _ping_on_checkout(engine, watchdog or Watchdog(limits.answer_deadline_s))
+    watchdog = watchdog or Watchdog(limits.answer_deadline_s)
+    _ping_on_checkout(engine, watchdog, limits.ping_deadline_s)
     return engine
 
 
@@ -150,10 +159,10 @@ PING_AFTER_IDLE_S = 1.0
 _IDLE_SINCE = "sessionkeeper.idle_since"
 
 
-def _ping_on_checkout(engine: Engine, watchdog: Watchdog) -> None:
+def _ping_on_checkout(engine: Engine, watchdog: Watchdog, deadline_s: float) -> None:
     """Check a pooled connection before it is handed out, as ``pool_pre_ping`` would, but
-    under the watchdog: a ping to a peer that stopped answering must not hang the checkout.
-    Only connections idle for ``PING_AFTER_IDLE_S`` or more are pinged."""
+    under the watchdog with a short deadline: a ping to a peer that stopped answering must not
+    hang the checkout. Only connections idle for ``PING_AFTER_IDLE_S`` or more are pinged."""
 
     @event.listens_for(engine, "checkin")
     def idle(_dbapi_connection: Any, record: Any) -> None:
@@ -166,7 +175,7 @@ def _ping_on_checkout(engine: Engine, watchdog: Watchdog) -> None:
         if since is not None and monotonic_s() - since < PING_AFTER_IDLE_S:
             return
         try:
-            with watchdog.guard_socket(socket_of(dbapi_connection)):
+            with watchdog.guard_socket(socket_of(dbapi_connection), deadline_s):
                 cursor = dbapi_connection.cursor()
                 try:
                     cursor.execute("SELECT 1")

@@ -30,7 +30,8 @@ CHECK_EVERY_S = 0.25
 class Watchdog:
     def __init__(self, deadline_s: float) -> None:
         self.deadline_s = deadline_s
-        self._guards: dict[object, tuple[float, int]] = {}
+        # token: (when it is due, the socket, the deadline it was given)
+        self._guards: dict[object, tuple[float, int, float]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -39,14 +40,16 @@ class Watchdog:
         return self.guard_socket(socket_of(conn.connection.dbapi_connection))
 
     @contextlib.contextmanager
-    def guard_socket(self, fd: int | None) -> Iterator[None]:
-        """Watch the socket ``fd`` (from :func:`socket_of`) until the block ends."""
+    def guard_socket(self, fd: int | None, deadline_s: float | None = None) -> Iterator[None]:
+        """Watch the socket ``fd`` (from :func:`socket_of`) until the block ends, cutting it
+        after ``deadline_s`` (the watchdog's own deadline unless given)."""
         if fd is None:
             yield
             return
         token = object()
+        deadline = self.deadline_s if deadline_s is None else deadline_s
         with self._lock:
-            self._guards[token] = (monotonic_s() + self.deadline_s, fd)
+            self._guards[token] = (monotonic_s() + deadline, fd, deadline)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sk-watchdog", daemon=True)
                 self._thread.start()
@@ -61,13 +64,15 @@ class Watchdog:
             time.sleep(CHECK_EVERY_S)
             now = monotonic_s()
             with self._lock:
-                overdue = [(token, fd) for token, (due, fd) in self._guards.items() if now > due]
-                for token, _ in overdue:
+                overdue = [
+                    (token, fd, deadline)
+                    for token, (due, fd, deadline) in self._guards.items()
+                    if now > due
+                ]
+                for token, _, _ in overdue:
                     self._guards.pop(token, None)
-            for _, fd in overdue:
-                log.warning(
-                    "database connection gave no answer within %.0f s: cut", self.deadline_s
-                )
+            for _, fd, deadline in overdue:
+                log.warning("database connection gave no answer within %.0f s: cut", deadline)
                 _shut_down(fd)
 
 
