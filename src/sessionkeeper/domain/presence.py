@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -45,12 +46,20 @@ class PresenceDiff:
         return not (self.to_start or self.to_refresh or self.to_end)
 
 
+# An entry's key from its first three fields, without a Python call per entry: snapshots
+# carry thousands of entries.
+_KEY_OF = itemgetter(0, 1, 2)
+
+
+def _by_key(entries: Iterable[PresenceEntry]) -> dict[PresenceKey, PresenceEntry]:
+    """One entry per key; a later entry of the same key wins (it is the newer state)."""
+    entries = list(entries)
+    return dict(zip(map(_KEY_OF, entries), entries, strict=True))
+
+
 def dedupe(entries: Iterable[PresenceEntry]) -> list[PresenceEntry]:
     """One entry per key; a later entry of the same key wins (it is the newer state)."""
-    by_key: dict[PresenceKey, PresenceEntry] = {}
-    for entry in entries:
-        by_key[entry.key] = entry
-    return list(by_key.values())
+    return list(_by_key(entries).values())
 
 
 def _split_duplicates(
@@ -61,7 +70,11 @@ def _split_duplicates(
     Duplicates can only arise when two servers start the same presence at once; closing the
     younger keeps the time counted once.
     """
-    kept: dict[PresenceKey, ActivePresence] = {}
+    active = list(active)
+    kept = {item.key: item for item in active}
+    if len(kept) == len(active):  # the usual case: no duplicates
+        return kept, []
+    kept = {}
     extra: list[ActivePresence] = []
     for item in active:  # one pass: no sort of thousands of sessions for a rare case
         other = kept.get(item.key)
@@ -79,7 +92,7 @@ def diff_snapshot(
     entries: Iterable[PresenceEntry], active: Iterable[ActivePresence]
 ) -> PresenceDiff:
     """What applying a full snapshot changes: missing sessions end, new entries start."""
-    wanted = {entry.key: entry for entry in dedupe(entries)}
+    wanted = _by_key(entries)
     kept, extra = _split_duplicates(active)
     to_start = [entry for key, entry in wanted.items() if key not in kept]
     to_refresh = [item for key, item in kept.items() if key in wanted]

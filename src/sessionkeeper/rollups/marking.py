@@ -39,10 +39,17 @@ class ChangeMarker:
     def __call__(self, conn: Connection, events: Sequence[ChangeEvent]) -> None:
         now = self.clock.now_ms()
         touched: dict[int, list[Touched]] = defaultdict(list)
+        longest: dict[int, int] = {}
         for event in events:
             spans = self._touched(conn, event, now)
             if spans:
                 touched[event.tenant_id].extend(spans)
+            duration = _closed_duration(event)
+            if duration is not None and duration > longest.get(event.tenant_id, -1):
+                longest[event.tenant_id] = duration
+        # One write per tenant, not per session: a snapshot can end hundreds at once.
+        for tenant_id, duration in longest.items():
+            store.raise_longest(conn, tenant_id, duration)
         if not touched:
             return
         zones = settings_store.timezones_of(conn, sorted(touched))
@@ -63,12 +70,10 @@ class ChangeMarker:
                 # A start reported late may already have covered earlier days up to now.
                 return [(event.started_at, now, sessions)]
             case SessionEnded():
-                store.raise_longest(conn, event.tenant_id, event.ended_at - event.started_at)
                 return [(event.started_at, event.ended_at, sessions)]
             case SessionAmended():
                 if event.ended_at is None:  # reopened: open sessions are counted to now
                     return [(event.started_at, max(now, event.previous_ended_at), sessions)]
-                store.raise_longest(conn, event.tenant_id, event.ended_at - event.started_at)
                 return [(event.started_at, max(event.ended_at, event.previous_ended_at), sessions)]
             case SessionDeleted():
                 ended = event.at if event.ended_at is None else event.ended_at
@@ -93,3 +98,11 @@ class ChangeMarker:
                     return []
                 return [(min(firsts) - ZONES_APART_MS, now + ZONES_APART_MS, p) for p in Part]
         return []
+
+
+def _closed_duration(event: ChangeEvent) -> int | None:
+    """The duration a close or an amendment gave a session (the longest one is kept)."""
+    match event:
+        case SessionEnded() | SessionAmended() if event.ended_at is not None:
+            return event.ended_at - event.started_at
+    return None

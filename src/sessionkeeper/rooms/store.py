@@ -37,6 +37,7 @@ from sessionkeeper.storage.sessions import (
     exact_end_values,
     row_to_session,
 )
+from sessionkeeper.storage.source_beats import LAST_SEEN_AT
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -250,9 +251,7 @@ def join(
 def last_activity(conn: Connection, principal: Principal, room: Room) -> int:
     """``rules.last_activity`` of the room, its attendances read by one aggregate."""
     attended = conn.execute(
-        sa.select(sa.func.max(t.c.last_seen_at)).where(
-            visible_to(t, principal), t.c.room_id == room.id
-        )
+        sa.select(sa.func.max(LAST_SEEN_AT)).where(visible_to(t, principal), t.c.room_id == room.id)
     ).scalar()
     return rules.last_activity(room.last_activity_at, [] if attended is None else [attended])
 

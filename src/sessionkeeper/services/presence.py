@@ -109,7 +109,7 @@ class PresenceService:
         """Apply ``make_diff`` to the source's live sessions in one transaction.
 
         ``refreshes_all`` says the diff refreshes every session it does not end; that is then
-        done by one UPDATE over the source instead of one with thousands of ids.
+        one heartbeat of the source, written on its row, instead of a write to each session.
         """
         when = self.sessions.client_time(at, "at")
         if dry_run:
@@ -144,7 +144,7 @@ class PresenceService:
                 reason=EndReason.PRESENCE_LOST,
             )
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
-                heartbeats.refresh_source(tx.conn, principal, source, when)
+                store.beat(tx.conn, principal, source, when)
             else:
                 heartbeats.refresh_many(
                     tx.conn, principal, [item.session_id for item in diff.to_refresh], when

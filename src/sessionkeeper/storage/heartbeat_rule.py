@@ -8,14 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from sessionkeeper.storage.sessions import ACTIVE
+from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT, Moment, deadline_after
 from sessionkeeper.storage.tables import sessions as t
-
-Moment = int | sa.ColumnElement[int]
 
 
 def heartbeat_condition(at: Moment) -> sa.ColumnElement[bool]:
-    """Active, ``at`` later than the last beat, and the session still alive at ``at``."""
-    return sa.and_(t.c.status == ACTIVE, t.c.last_seen_at < at, t.c.expires_at >= at)
+    """Active, ``at`` later than the last beat, and the session still alive at ``at``
+    (its source's beat included: ``storage/source_beats.py``)."""
+    return sa.and_(t.c.status == ACTIVE, at > LAST_SEEN_AT, at <= EXPIRES_AT)
 
 
 def heartbeat_values(at: Moment) -> dict[str, Any]:
@@ -26,9 +26,7 @@ def heartbeat_values(at: Moment) -> dict[str, Any]:
     due within two intervals — about once a timeout for a client that beats on schedule — or
     to keep it no later than the deadline (a shortened timeout). Every other beat changes no
     indexed column."""
-    timely = at + t.c.timeout_ms
-    held = sa.func.coalesce(t.c.held_until, 0)
-    deadline = sa.case((held > timely, held), else_=timely)
+    deadline = deadline_after(at)
     # Two intervals: a beat that comes a little late still finds sweep_at ahead.
     due_soon = t.c.sweep_at < at + 2 * t.c.heartbeat_interval_ms
     sweep_at = sa.case((sa.or_(due_soon, t.c.sweep_at > deadline), deadline), else_=t.c.sweep_at)

@@ -31,11 +31,13 @@ from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
     SESSION_COLUMNS,
+    STORED_COLUMNS,
     lock,
     row_to_session,
     save,
     session_key,
 )
+from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -92,7 +94,7 @@ def heartbeat(
             t.update()
             .where(session_key(principal, session_id), heartbeat_condition(at))
             .values(**heartbeat_values(at))
-            .returning(*SESSION_COLUMNS)
+            .returning(*STORED_COLUMNS)
         )
         .mappings()
         .first()
@@ -128,16 +130,29 @@ Read = TypeVar("Read", Session, BeatState)
 
 @dataclass(frozen=True, slots=True)
 class _Reading(Generic[Read]):
-    """How beats applied together read their sessions back: whole, or their state only."""
+    """How beats applied together read their sessions back: whole, or their state only.
 
-    columns: tuple[sa.ColumnElement[Any], ...]
+    ``returned`` come back from the rows an UPDATE moved (which hold their last beat
+    themselves); ``selected`` are read from rows it did not move, a source's beat included."""
+
+    returned: tuple[sa.ColumnElement[Any], ...]
+    selected: tuple[sa.ColumnElement[Any], ...]
     of_row: Callable[[RowMapping], Read]
     of_session: Callable[[Session], Read]
 
 
-_WHOLE: _Reading[Session] = _Reading(tuple(SESSION_COLUMNS), row_to_session, lambda s: s)
+_WHOLE: _Reading[Session] = _Reading(
+    tuple(STORED_COLUMNS), tuple(SESSION_COLUMNS), row_to_session, lambda s: s
+)
 _STATE: _Reading[BeatState] = _Reading(
     (t.c.tenant_id, t.c.id, t.c.status, t.c.last_seen_at, t.c.expires_at),
+    (
+        t.c.tenant_id,
+        t.c.id,
+        t.c.status,
+        LAST_SEEN_AT.label("last_seen_at"),
+        EXPIRES_AT.label("expires_at"),
+    ),
     BeatState.of_row,
     BeatState.of_session,
 )
@@ -194,7 +209,7 @@ def _update_all(
     distinct = len({(op.principal.tenant_id, op.session_id) for op in beats}) == len(beats)
     if distinct:
         triples = [(op.principal.tenant_id, op.session_id, op.at) for op in beats]
-        moved = beat_sets.update(tx.conn, triples, reading.columns).mappings()
+        moved = beat_sets.update(tx.conn, triples, reading.returned).mappings()
         return {(r["tenant_id"], r["id"]): reading.of_row(r) for r in moved}
     tx.conn.execute(
         _HEARTBEAT_MANY,
@@ -229,7 +244,7 @@ def _apply_many(
         unread = list({ops[i].session_id for i in indexes} - rows.keys())
         if unread:
             ids = among(tx.conn, t.c.id, unread)
-            query = sa.select(*reading.columns).where(visible_to(t, principal), ids)
+            query = sa.select(*reading.selected).where(visible_to(t, principal), ids)
             rows.update((r["id"], reading.of_row(r)) for r in tx.conn.execute(query).mappings())
         unsettled = []
         for i in indexes:
@@ -303,16 +318,6 @@ def heartbeat_batch(
     results = _by_rules(tx, principal, [(sid, at, now) for sid, at in beats])
     tx.record(_applied(principal.tenant_id, (outcome for outcome, _ in results)))
     return [(outcome, None if s is None else BeatState.of_session(s)) for outcome, s in results]
-
-
-def refresh_source(conn: Connection, principal: Principal, source: str, at: int) -> int:
-    """Heartbeat every open session of a source at ``at``: one statement, no id list."""
-    stmt = (
-        t.update()
-        .where(visible_to(t, principal), t.c.source == source, heartbeat_condition(at))
-        .values(**heartbeat_values(at))
-    )
-    return conn.execute(stmt).rowcount
 
 
 def refresh_many(

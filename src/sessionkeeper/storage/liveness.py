@@ -25,6 +25,7 @@ from sessionkeeper.domain.events import ServiceResumed
 from sessionkeeper.domain.principal import SERVER_WIDE
 from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.sessions import ACTIVE
+from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT
 from sessionkeeper.storage.tables import server_liveness as liveness
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
@@ -62,10 +63,15 @@ def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
             .where(
                 t.c.status == ACTIVE,
                 t.c.sweep_at < heard_again_by,  # the index: sweep_at <= expires_at
-                t.c.expires_at >= last,
-                t.c.expires_at < heard_again_by,
+                last <= EXPIRES_AT,
+                heard_again_by > EXPIRES_AT,
             )
-            .values(expires_at=heard_again_by, held_until=heard_again_by, sweep_at=heard_again_by)
+            .values(
+                last_seen_at=LAST_SEEN_AT,  # a source's beat, written into the row
+                expires_at=heard_again_by,
+                held_until=heard_again_by,
+                sweep_at=heard_again_by,
+            )
         ).rowcount
     if last is not None and gap > threshold_ms:
         tx.record(ServiceResumed(tenant_id=SERVER_WIDE, unavailable_since=last, at=now))

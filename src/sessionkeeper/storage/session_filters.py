@@ -17,6 +17,7 @@ from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import ACTIVE, SESSION_COLUMNS, overdue_at, timeout_values
+from sessionkeeper.storage.source_beats import read_column
 from sessionkeeper.storage.tables import sessions as t
 
 
@@ -25,7 +26,7 @@ def as_of(now: int) -> dict[str, sa.ColumnElement[Any]]:
     for an overdue session, the stored ones otherwise."""
     overdue = overdue_at(now)
     return {
-        name: sa.case((overdue, value), else_=t.c[name])
+        name: sa.case((overdue, value), else_=read_column(name))
         for name, value in timeout_values(now).items()
     }
 

@@ -17,6 +17,7 @@ from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.session_filters import conditions as filter_conditions
 from sessionkeeper.storage.session_filters import status_at
 from sessionkeeper.storage.sessions import ACTIVE, SESSION_COLUMNS, overdue_at, row_to_session
+from sessionkeeper.storage.source_beats import EXPIRES_AT
 from sessionkeeper.storage.tables import DURATION
 from sessionkeeper.storage.tables import sessions as t
 
@@ -100,7 +101,7 @@ class SessionCounts:
 def session_counts(conn: Connection, principal: Principal, now: int) -> SessionCounts:
     """Per-kind active, overdue and recently timed-out counts, for one tenant."""
     counts = SessionCounts()
-    alive = t.c.expires_at >= now
+    alive = now <= EXPIRES_AT
     rows = conn.execute(
         sa.select(
             t.c.kind,
@@ -134,7 +135,7 @@ def overdue_sessions(conn: Connection, principal: Principal, now: int, limit: in
     stmt = (
         sa.select(*SESSION_COLUMNS)
         .where(visible_to(t, principal), overdue_at(now))
-        .order_by(t.c.expires_at)
+        .order_by(EXPIRES_AT)
         .limit(limit)
     )
     return [row_to_session(row).as_of(now) for row in conn.execute(stmt).mappings()]
@@ -145,7 +146,7 @@ def overdue_ids(conn: Connection, principal: Principal, now: int, limit: int) ->
     stmt = (
         sa.select(t.c.id)
         .where(visible_to(t, principal), overdue_at(now))
-        .order_by(t.c.expires_at)
+        .order_by(EXPIRES_AT)
         .limit(limit)
     )
     return list(conn.execute(stmt).scalars())

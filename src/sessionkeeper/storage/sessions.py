@@ -25,6 +25,12 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
 from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.source_beats import (
+    EXPIRES_AT,
+    LAST_SEEN_AT,
+    read_column,
+    written_through,
+)
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -60,7 +66,13 @@ def row_to_session(row: RowMapping) -> Session:
     )
 
 
-SESSION_COLUMNS = [c for c in t.c if c.name != "seq"]
+# The columns as stored: what a statement returns of rows it has just written (RETURNING reads
+# no other table on SQLite).
+STORED_COLUMNS = [c for c in t.c if c.name != "seq"]
+# The columns as the rules read them, a source's beat included: what every read selects.
+SESSION_COLUMNS = [
+    c if read_column(c.name) is c else read_column(c.name).label(c.name) for c in STORED_COLUMNS
+]
 # What a SessionEnded event needs of a closed row.
 _ENDED_COLUMNS = (
     t.c.tenant_id,
@@ -98,14 +110,14 @@ def overdue_at(now: int) -> sa.ColumnElement[bool]:
 
     ``sweep_at <= expires_at`` always holds, so the first condition (the indexed one) finds
     every overdue row; the exact deadline then decides."""
-    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at < now)
+    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, now > EXPIRES_AT)
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
     """``min(last_seen_at + grace, expires_at, now)``, as ``lifecycle.estimated_end``."""
     estimate = sa.case(
-        (t.c.last_seen_at + t.c.grace_ms < t.c.expires_at, t.c.last_seen_at + t.c.grace_ms),
-        else_=t.c.expires_at,
+        (LAST_SEEN_AT + t.c.grace_ms < EXPIRES_AT, LAST_SEEN_AT + t.c.grace_ms),
+        else_=EXPIRES_AT,
     )
     return sa.case((estimate < now, estimate), else_=sa.literal(now, sa.BigInteger))
 
@@ -113,6 +125,7 @@ def timeout_end(now: int) -> sa.ColumnElement[Any]:
 def timeout_values(now: int) -> dict[str, Any]:
     """A close by timeout at the estimated end (``lifecycle.sweep``)."""
     return {
+        **written_through(),
         "status": Status.TIMED_OUT.value,
         "end_reason": EndReason.TIMEOUT.value,
         "estimated": True,
@@ -127,14 +140,14 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
     holds the closing columns as read (``ended_at``, ``end_reason``, ``estimated``), so an
     overdue session read as it will be closed is bounded the same way."""
     ended, reason, estimated = state["ended_at"], state["end_reason"], state["estimated"]
-    seen = t.c.last_seen_at - t.c.started_at
+    seen = LAST_SEEN_AT - t.c.started_at
     exact = ended - t.c.started_at
     due = sa.case(
         (
-            t.c.last_seen_at + t.c.heartbeat_interval_ms < t.c.expires_at,
-            t.c.last_seen_at + t.c.heartbeat_interval_ms,
+            LAST_SEEN_AT + t.c.heartbeat_interval_ms < EXPIRES_AT,
+            LAST_SEEN_AT + t.c.heartbeat_interval_ms,
         ),
-        else_=t.c.expires_at,
+        else_=EXPIRES_AT,
     )
     lost = reason == EndReason.PRESENCE_LOST.value
     estimated_true = estimated == sa.true()
@@ -144,7 +157,7 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
         (lost, exact),
         (
             estimated_true,
-            sa.case((due > t.c.last_seen_at, due), else_=t.c.last_seen_at) - t.c.started_at,
+            sa.case((due > LAST_SEEN_AT, due), else_=LAST_SEEN_AT) - t.c.started_at,
         ),
         else_=exact,
     )
@@ -153,16 +166,17 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
 
 def alive_at(at: int) -> sa.ColumnElement[bool]:
     """Active and not yet expired at ``at``: an end made then is exact."""
-    return sa.and_(t.c.status == ACTIVE, t.c.expires_at >= at)
+    return sa.and_(t.c.status == ACTIVE, at <= EXPIRES_AT)
 
 
 def exact_end_values(at: int, reason: EndReason) -> dict[str, Any]:
     """An exact end at ``max(at, last_seen_at)`` (``lifecycle.end``)."""
     return {
+        **written_through(),
         "status": lifecycle.STATUS_FOR_REASON[reason].value,
         "end_reason": reason.value,
         "estimated": False,
-        "ended_at": sa.case((t.c.last_seen_at > at, t.c.last_seen_at), else_=sa.literal(at)),
+        "ended_at": sa.case((at < LAST_SEEN_AT, LAST_SEEN_AT), else_=sa.literal(at)),
     }
 
 
@@ -459,6 +473,12 @@ def apply_policy(
     stmt = (
         t.update()
         .where(*conditions)
-        .values(timeout_ms=timeout_ms, grace_ms=grace_ms, heartbeat_interval_ms=interval_ms)
+        .values(
+            # The source's beat so far counts with the timeout it was made under.
+            **written_through(),
+            timeout_ms=timeout_ms,
+            grace_ms=grace_ms,
+            heartbeat_interval_ms=interval_ms,
+        )
     )
     return conn.execute(stmt).rowcount

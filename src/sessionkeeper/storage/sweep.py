@@ -5,6 +5,9 @@
 the index finds every overdue row; the exact deadline decides which of them are overdue. The
 few rows it shows that a late beat kept open get ``sweep_at`` moved to their deadline, so the
 sweeps after pass them by: the sweep's cost follows the overdue sessions, not all of them.
+The deadline is read through a presence source's beat (``storage/source_beats.py``), so the
+sessions a source keeps listing come up here about once a timeout and are passed on, and a
+silent source's sessions close through its last beat.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sessionkeeper.storage.sessions import ACTIVE, close_rows, overdue_at, timeout_values
+from sessionkeeper.storage.source_beats import EXPIRES_AT
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -22,7 +26,7 @@ SWEEP_CHUNK = 5000
 def sweep_due(now: int) -> sa.ColumnElement[bool]:
     """Rows the sweep must look at by ``sweep_at`` that are not overdue: a heartbeat moved
     their deadline without moving ``sweep_at`` (``storage/heartbeats.py``)."""
-    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, t.c.expires_at >= now)
+    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, now <= EXPIRES_AT)
 
 
 def _first_by_sweep_at(condition: sa.ColumnElement[bool], limit: int) -> sa.Update:
@@ -50,6 +54,6 @@ def sweep_chunk(tx: Transaction, now: int, limit: int = SWEEP_CHUNK) -> list[tup
     sweeps pass them by until then."""
     closing = _first_by_sweep_at(overdue_at(now), limit).values(**timeout_values(now))
     closed = [(event.tenant_id, event.session_id) for event in close_rows(tx, closing)]
-    later = _first_by_sweep_at(sweep_due(now), limit).values(sweep_at=t.c.expires_at)
+    later = _first_by_sweep_at(sweep_due(now), limit).values(sweep_at=EXPIRES_AT)
     tx.conn.execute(later)
     return closed

@@ -153,6 +153,9 @@ presence_sources = sa.Table(
     sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
     sa.Column("source", sa.String(128), primary_key=True),
     sa.Column("last_applied_at", sa.BigInteger, nullable=False),
+    # The newest snapshot (or keepalive) applied: one heartbeat of every session the source
+    # holds open, kept here instead of on each session (``storage/source_beats.py``).
+    sa.Column("beat_at", sa.BigInteger, nullable=True),
 )
 
 # When a server process last proved it could write: every process moves it forward every few

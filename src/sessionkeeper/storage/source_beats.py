@@ -1,0 +1,80 @@
+"""A presence snapshot is one heartbeat of its source, not one of each session it holds.
+
+Applying a snapshot used to rewrite every session the source still held open (thousands of
+rows for a snapshot that changed a few). Now the snapshot's time is written once, on the source
+row (``presence_sources.beat_at``), and a session's liveness is read through it:
+:data:`LAST_SEEN_AT` and :data:`EXPIRES_AT` are the session's columns with the source's beat
+applied, by the heartbeat rule, when it is newer than the session's own last beat.
+
+Why that is exact: a snapshot closes every session of its source that was overdue at its
+time before it matches, and ends every session it no longer lists. So each session still
+open under the source at its beat was alive then and listed, which is what a heartbeat at
+that moment requires. A session started later has its own beat after the source's.
+
+Every rule and every read uses these two expressions instead of the stored columns. Every
+statement that changes what the rule depends on (a close, an outage hold, a new policy) also
+writes them into the row (:func:`written_through`), so a closed session's columns are final.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from sessionkeeper.domain.lifecycle import Status
+from sessionkeeper.storage.tables import presence_sources as p
+from sessionkeeper.storage.tables import sessions as t
+
+Moment = int | sa.ColumnElement[int]
+
+
+def deadline_after(at: Moment | sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """A timeout after a beat at ``at``, never back before a deadline held after an outage
+    (``lifecycle._extend``)."""
+    timely = at + t.c.timeout_ms
+    held = sa.func.coalesce(t.c.held_until, 0)
+    return sa.case((held > timely, held), else_=timely)
+
+
+# The source's newest beat, NULL without one (no source, no snapshot yet).
+SOURCE_BEAT: sa.ColumnElement[int] = (
+    sa.select(p.c.beat_at)
+    .where(p.c.tenant_id == t.c.tenant_id, p.c.source == t.c.source)
+    .scalar_subquery()
+)
+
+
+def through_beat(beat: sa.ColumnElement[Any] | int) -> tuple[Any, Any]:
+    """``(last_seen_at, expires_at)`` of a session with ``beat``, its source's newest beat,
+    applied. A CASE evaluates in order: sessions without a source (most) never look at it."""
+
+    def read(beaten: Any, own: sa.ColumnElement[Any]) -> Any:
+        return sa.case(
+            (t.c.source.is_(None), own),
+            (t.c.status != Status.ACTIVE.value, own),
+            (t.c.last_seen_at < beat, beaten),
+            else_=own,
+        )
+
+    return read(beat, t.c.last_seen_at), read(deadline_after(beat), t.c.expires_at)
+
+
+LAST_SEEN_AT, EXPIRES_AT = through_beat(SOURCE_BEAT)
+
+# The stored columns read through the source, by name.
+READ_THROUGH: dict[str, sa.ColumnElement[int]] = {
+    "last_seen_at": LAST_SEEN_AT,
+    "expires_at": EXPIRES_AT,
+}
+
+
+def read_column(name: str) -> sa.ColumnElement[Any]:
+    """The session column ``name`` as the rules read it."""
+    return READ_THROUGH.get(name, t.c[name])
+
+
+def written_through() -> dict[str, Any]:
+    """Values that write the source's beat into the row: for every statement that closes a
+    session or changes its timeout or held deadline, after which the row must stand alone."""
+    return dict(READ_THROUGH)
