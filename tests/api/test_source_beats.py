@@ -124,3 +124,22 @@ async def test_own_heartbeats_and_the_sources_beats_extend_one_another(
     api.advance(2)
     assert (await api.post("/v1/maintenance/sweep")).json()["closed"] == 1
     assert ms((await _by_user(api))["a"]["ended_at"]) == later + 5_000
+
+
+async def test_a_new_timeout_counts_from_the_sources_next_beat(api_any: Harness) -> None:
+    api = api_any
+    long = {"heartbeat_interval_s": 10, "timeout_s": 120, "grace_s": 5}
+    assert (await api.put("/v1/policies/game", long)).status_code == 200
+    await _snapshot(api, BOTH[:1])
+    api.advance(5)
+    assert (await api.put("/v1/policies/game", GAME)).status_code == 200  # 30 s from now on
+    api.advance(5)
+    beat = await _snapshot(api, BOTH[:1])
+    api.advance(30)
+    listed = (await api.get("/v1/sessions", source="bot", status="active")).json()["items"]
+    assert len(listed) == 1  # a timeout after the beat: still alive at its very deadline
+    api.advance(1)
+    assert (await api.get("/v1/sessions", source="bot", status="active")).json()["items"] == []
+    assert (await api.post("/v1/maintenance/sweep")).json()["closed"] == 1
+    game = (await _by_user(api))["a"]
+    assert game["status"] == "timed_out" and ms(game["ended_at"]) == beat + 5_000

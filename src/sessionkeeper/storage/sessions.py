@@ -463,7 +463,8 @@ def apply_policy(
 ) -> int:
     """Give active sessions of these kinds (None: all but ``exclude_kinds``) a new policy.
 
-    ``expires_at`` is left alone: the new timeout applies from the next heartbeat on.
+    ``expires_at`` is left alone: the new timeout applies from the next heartbeat on (a
+    presence source's beat so far is written into the row first, under the old timeout).
     """
     conditions = [visible_to(t, principal), t.c.status == ACTIVE]
     if kinds is not None:
@@ -476,6 +477,9 @@ def apply_policy(
         .values(
             # The source's beat so far counts with the timeout it was made under.
             **written_through(),
+            # A shorter timeout can bring the deadline of a source's next beat before
+            # sweep_at, and such a beat does not move it: the next sweep looks again.
+            sweep_at=LAST_SEEN_AT,
             timeout_ms=timeout_ms,
             grace_ms=grace_ms,
             heartbeat_interval_ms=interval_ms,
