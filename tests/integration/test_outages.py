@@ -168,3 +168,59 @@ def test_a_30_s_database_outage_costs_sdk_clients_nothing(pg_url: str) -> None:
         assert session.duration_s is not None and session.duration_s > 40
     assert metrics.sessions_timed_out.collect()[0].samples == []
     assert lost(ledger, as_stored(stored.values())) == []
+
+
+def test_connections_that_pinged_into_a_black_hole_recover_at_the_ping_deadline(
+    pg_url: str,
+) -> None:
+    """Every pooled connection checked out during a black hole sends its ping into it; that
+    ping is never answered, even after the network is back. The pool must give such a
+    connection up at the ping deadline (a connect's, 1 s here), not at the answer deadline of
+    a statement (9 s here): otherwise each one holds a request that long after the outage."""
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    from sessionkeeper.storage.engine import ConnectionLimits, create_engine
+
+    limits = ConnectionLimits(connect_timeout_s=1.0, statement_timeout_s=8.0, pool_timeout_s=20)
+    assert limits.answer_deadline_s == 9.0 and limits.ping_deadline_s == 1.0
+    pool = 3
+    with proxied_postgres(pg_url) as (proxy, url):
+        engine = create_engine(url, role="reader", pool_size=pool, limits=limits)
+        try:
+            opened = [engine.connect() for _ in range(pool)]  # the pool holds three
+            for conn in opened:
+                conn.execute(sa.text("SELECT 1"))
+                conn.close()
+            time.sleep(1.2)  # idle long enough that each checkout pings first
+
+            proxy.set("blackhole")
+            finished: list[float] = []
+
+            def checkout() -> None:
+                try:
+                    with engine.connect() as conn:
+                        conn.execute(sa.text("SELECT 1"))
+                except sa.exc.DBAPIError:
+                    pass  # the outage may fail it; what matters is how long it is held
+                finished.append(time.monotonic())
+
+            threads = [threading.Thread(target=checkout) for _ in range(pool)]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.5)  # every ping is in the black hole now
+            proxy.set("pass")
+            back = time.monotonic()
+            for thread in threads:
+                thread.join(30)
+            with engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+            answered = time.monotonic()
+        finally:
+            engine.dispose()
+    assert len(finished) == pool
+    # Within a few ping deadlines of the network's return, never the 9 s answer deadline.
+    assert max(finished) - back < 4.0, [round(f - back, 1) for f in finished]
+    assert answered - back < 6.0
