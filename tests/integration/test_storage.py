@@ -427,3 +427,17 @@ def test_heartbeats_on_postgresql_are_hot_updates(pg_url: str) -> None:
             break
         time.sleep(0.1)
     assert updated >= 400 and hot >= updated // 2, (updated, hot)
+
+
+def test_postgresql_connections_bound_statements_and_never_compile_them(pg_url: str) -> None:
+    """A statement gives up at its timeout, and none is JIT-compiled: LLVM took minutes over
+    the nested rule expressions of a large read and ignored every cancel meanwhile."""
+    from sessionkeeper.storage.engine import ConnectionLimits, create_engine
+
+    engine = create_engine(pg_url, role="reader", limits=ConnectionLimits(statement_timeout_s=7))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW jit")).scalar() == "off"
+            assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "7s"
+    finally:
+        engine.dispose()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.rollups.rules import STATUSES, Window
+from sessionkeeper.storage.dialect import greatest, least
 from sessionkeeper.storage.session_filters import as_of
 from sessionkeeper.storage.session_reports import nearest_rank
 from sessionkeeper.storage.sessions import duration_bounds
@@ -29,29 +30,21 @@ from sessionkeeper.storage.tables import sessions as t
 ALL = ""
 
 
-def _later(a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    return sa.case((a > b, a), else_=b)
-
-
-def _earlier(a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    return sa.case((a < b, a), else_=b)
-
-
 def _spans(
     tenant_id: int, window: Window, longest_ms: int, now: int, kind: str | None, by_kind: bool
 ) -> sa.Subquery:
     """One row per session active during ``window``, with its share of the window."""
     start, end = window
     state = as_of(now)
-    ended = _later(sa.func.coalesce(state["ended_at"], now), t.c.started_at)
+    ended = greatest(sa.func.coalesce(state["ended_at"], now), t.c.started_at)
     low, high = duration_bounds(state)  # NULL while open: its end is then known exactly
     earliest = sa.case((low.is_(None), ended), else_=t.c.started_at + low)
     latest = sa.case((high.is_(None), ended), else_=t.c.started_at + high)
-    opened = _later(t.c.started_at, sa.literal(start, sa.BigInteger))
+    opened = greatest(t.c.started_at, sa.literal(start, sa.BigInteger))
 
     def share(until: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """How much of the session's time from its start to ``until`` lies in the window."""
-        return _later(_earlier(until, sa.literal(end, sa.BigInteger)) - opened, sa.literal(0))
+        return greatest(least(until, sa.literal(end, sa.BigInteger)) - opened, sa.literal(0))
 
     started_inside = sa.and_(t.c.started_at >= start, t.c.started_at < end)
     covered = share(ended)
@@ -61,7 +54,7 @@ def _spans(
         t.c.started_at >= start - longest_ms,
         sa.or_(t.c.ended_at.is_(None), t.c.ended_at >= start),
         # Active during the window: started in it, or covered some of it.
-        sa.or_(started_inside, _earlier(ended, sa.literal(end, sa.BigInteger)) > opened),
+        sa.or_(started_inside, least(ended, sa.literal(end, sa.BigInteger)) > opened),
     ]
     if kind is not None:
         conditions.append(t.c.kind == kind)

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 
 
 def dialect_insert(conn: Connection, table: sa.Table) -> Any:
@@ -51,3 +52,29 @@ def among(conn: Connection, column: sa.ColumnElement[Any], values: Any) -> Any:
         array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type))
         return column == sa.any_(array)
     return column.in_(values)
+
+
+class greatest(sa.sql.functions.GenericFunction[int]):
+    """The largest of its (non-NULL) arguments: ``GREATEST`` on PostgreSQL, the scalar ``max``
+    on SQLite. Each argument is written once, where a CASE would write the winner twice: rules
+    nest these, and the copies multiplied through every level of a statement."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+class least(sa.sql.functions.GenericFunction[int]):
+    """The smallest of its (non-NULL) arguments: ``LEAST``, or the scalar ``min`` on SQLite."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
+    return f"min({compiler.process(element.clauses, **kw)})"

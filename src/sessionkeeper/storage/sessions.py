@@ -23,7 +23,7 @@ from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
 from sessionkeeper.domain.policy import TIMEOUT_HEARTBEATS
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
-from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
+from sessionkeeper.storage.dialect import among, greatest, insert_ignoring_conflicts, least
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.source_beats import (
     EXPIRES_AT,
@@ -115,11 +115,7 @@ def overdue_at(now: int) -> sa.ColumnElement[bool]:
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
     """``min(last_seen_at + grace, expires_at, now)``, as ``lifecycle.estimated_end``."""
-    estimate = sa.case(
-        (LAST_SEEN_AT + t.c.grace_ms < EXPIRES_AT, LAST_SEEN_AT + t.c.grace_ms),
-        else_=EXPIRES_AT,
-    )
-    return sa.case((estimate < now, estimate), else_=sa.literal(now, sa.BigInteger))
+    return least(LAST_SEEN_AT + t.c.grace_ms, EXPIRES_AT, sa.literal(now, sa.BigInteger))
 
 
 def timeout_values(now: int) -> dict[str, Any]:
@@ -142,13 +138,7 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
     ended, reason, estimated = state["ended_at"], state["end_reason"], state["estimated"]
     seen = LAST_SEEN_AT - t.c.started_at
     exact = ended - t.c.started_at
-    due = sa.case(
-        (
-            LAST_SEEN_AT + t.c.heartbeat_interval_ms < EXPIRES_AT,
-            LAST_SEEN_AT + t.c.heartbeat_interval_ms,
-        ),
-        else_=EXPIRES_AT,
-    )
+    due = least(LAST_SEEN_AT + t.c.heartbeat_interval_ms, EXPIRES_AT)
     lost = reason == EndReason.PRESENCE_LOST.value
     estimated_true = estimated == sa.true()
     low = sa.case((ended.is_(None), None), (sa.or_(lost, estimated_true), seen), else_=exact)
@@ -157,7 +147,7 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
         (lost, exact),
         (
             estimated_true,
-            sa.case((due > LAST_SEEN_AT, due), else_=LAST_SEEN_AT) - t.c.started_at,
+            greatest(due, LAST_SEEN_AT) - t.c.started_at,
         ),
         else_=exact,
     )
@@ -176,7 +166,7 @@ def exact_end_values(at: int, reason: EndReason) -> dict[str, Any]:
         "status": lifecycle.STATUS_FOR_REASON[reason].value,
         "end_reason": reason.value,
         "estimated": False,
-        "ended_at": sa.case((at < LAST_SEEN_AT, LAST_SEEN_AT), else_=sa.literal(at)),
+        "ended_at": greatest(LAST_SEEN_AT, sa.literal(at, sa.BigInteger)),
     }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sessionkeeper.domain.lifecycle import Status
+from sessionkeeper.storage.dialect import greatest
 from sessionkeeper.storage.tables import presence_sources as p
 from sessionkeeper.storage.tables import sessions as t
 
@@ -32,9 +33,7 @@ Moment = int | sa.ColumnElement[int]
 def deadline_after(at: Moment | sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     """A timeout after a beat at ``at``, never back before a deadline held after an outage
     (``lifecycle._extend``)."""
-    timely = at + t.c.timeout_ms
-    held = sa.func.coalesce(t.c.held_until, 0)
-    return sa.case((held > timely, held), else_=timely)
+    return greatest(sa.func.coalesce(t.c.held_until, 0), at + t.c.timeout_ms)
 
 
 # The source's newest beat, NULL without one (no source, no snapshot yet).
@@ -45,19 +44,27 @@ SOURCE_BEAT: sa.ColumnElement[int] = (
 )
 
 
-def through_beat(beat: sa.ColumnElement[Any] | int) -> tuple[Any, Any]:
+def through_beat(beat: sa.ColumnElement[Any]) -> tuple[Any, Any]:
     """``(last_seen_at, expires_at)`` of a session with ``beat``, its source's newest beat,
-    applied. A CASE evaluates in order: sessions without a source (most) never look at it."""
+    applied by the heartbeat rule. A CASE evaluates in order: a session without a source (most)
+    or a closed one never looks at the beat. Each is written with ``beat`` as few times as it
+    can be, for the rules nest them several levels deep in one statement."""
 
-    def read(beaten: Any, own: sa.ColumnElement[Any]) -> Any:
+    def through(stored: sa.ColumnElement[Any], *cases: Any, otherwise: Any) -> Any:
         return sa.case(
-            (t.c.source.is_(None), own),
-            (t.c.status != Status.ACTIVE.value, own),
-            (t.c.last_seen_at < beat, beaten),
-            else_=own,
+            (t.c.source.is_(None), stored),
+            (t.c.status != Status.ACTIVE.value, stored),
+            *cases,
+            else_=otherwise,
         )
 
-    return read(beat, t.c.last_seen_at), read(deadline_after(beat), t.c.expires_at)
+    last_seen = through(
+        t.c.last_seen_at, otherwise=greatest(t.c.last_seen_at, sa.func.coalesce(beat, 0))
+    )
+    expires = through(
+        t.c.expires_at, (beat > t.c.last_seen_at, deadline_after(beat)), otherwise=t.c.expires_at
+    )
+    return last_seen, expires
 
 
 LAST_SEEN_AT, EXPIRES_AT = through_beat(SOURCE_BEAT)
