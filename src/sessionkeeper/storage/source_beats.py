@@ -18,6 +18,7 @@ writes them into the row (:func:`written_through`), so a closed session's column
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,38 +37,38 @@ def deadline_after(at: Moment | sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
     return greatest(sa.func.coalesce(t.c.held_until, 0), at + t.c.timeout_ms)
 
 
-# The source's newest beat, NULL without one (no source, no snapshot yet).
-SOURCE_BEAT: sa.ColumnElement[int] = (
-    sa.select(p.c.beat_at)
-    .where(p.c.tenant_id == t.c.tenant_id, p.c.source == t.c.source)
-    .scalar_subquery()
-)
-
-
-def through_beat(beat: sa.ColumnElement[Any]) -> tuple[Any, Any]:
+def through_beat(
+    beat: sa.ColumnElement[Any], within: Callable[[Any], Any] = lambda value: value
+) -> tuple[Any, Any]:
     """``(last_seen_at, expires_at)`` of a session with ``beat``, its source's newest beat,
-    applied by the heartbeat rule. A CASE evaluates in order: a session without a source (most)
-    or a closed one never looks at the beat. Each is written with ``beat`` as few times as it
-    can be, for the rules nest them several levels deep in one statement."""
+    applied by the heartbeat rule; ``within`` wraps each use of the beat (in a lookup of the
+    source's row, below). A CASE evaluates in order: a session without a source (most) or a
+    closed one never looks at the beat. Each looks at it once: the rules nest these several
+    levels deep in one statement, and every copy is one more lookup per row."""
 
-    def through(stored: sa.ColumnElement[Any], *cases: Any, otherwise: Any) -> Any:
+    def through(stored: sa.ColumnElement[Any], applied: Any) -> Any:
         return sa.case(
             (t.c.source.is_(None), stored),
             (t.c.status != Status.ACTIVE.value, stored),
-            *cases,
-            else_=otherwise,
+            # NULL without a beat, or (the deadline) when the session's own beat is newer.
+            else_=sa.func.coalesce(within(applied), stored),
         )
 
-    last_seen = through(
-        t.c.last_seen_at, otherwise=greatest(t.c.last_seen_at, sa.func.coalesce(beat, 0))
-    )
-    expires = through(
-        t.c.expires_at, (beat > t.c.last_seen_at, deadline_after(beat)), otherwise=t.c.expires_at
-    )
+    last_seen = through(t.c.last_seen_at, greatest(t.c.last_seen_at, beat))
+    expires = through(t.c.expires_at, sa.case((beat > t.c.last_seen_at, deadline_after(beat))))
     return last_seen, expires
 
 
-LAST_SEEN_AT, EXPIRES_AT = through_beat(SOURCE_BEAT)
+def _looked_up(value: Any) -> Any:
+    """``value`` (written with the source's ``beat_at``) from the session's source row."""
+    return (
+        sa.select(value)
+        .where(p.c.tenant_id == t.c.tenant_id, p.c.source == t.c.source)
+        .scalar_subquery()
+    )
+
+
+LAST_SEEN_AT, EXPIRES_AT = through_beat(p.c.beat_at, _looked_up)
 
 # The stored columns read through the source, by name.
 READ_THROUGH: dict[str, sa.ColumnElement[int]] = {
