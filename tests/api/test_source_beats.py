@@ -143,3 +143,39 @@ async def test_a_new_timeout_counts_from_the_sources_next_beat(api_any: Harness)
     assert (await api.post("/v1/maintenance/sweep")).json()["closed"] == 1
     game = (await _by_user(api))["a"]
     assert game["status"] == "timed_out" and ms(game["ended_at"]) == beat + 5_000
+
+
+async def test_a_downgrade_writes_the_sources_beat_into_its_sessions(api_any: Harness) -> None:
+    """Going back to the schema before source beats loses no beat: the newest one is written
+    into each session it covered."""
+    from alembic import command
+
+    from sessionkeeper.storage.migrate import alembic_config
+
+    api = api_any
+    await _policies(api)
+    await _snapshot(api, BOTH)
+    api.advance(20)
+    beat = await _snapshot(api, BOTH)
+    expected = {
+        u: (ms(s["last_seen_at"]), ms(s["expires_at"])) for u, s in (await _by_user(api)).items()
+    }
+    assert {seen for seen, _ in expected.values()} == {beat}
+    engine = api.runtime.db.write_engine
+
+    def downgrade() -> None:
+        config = alembic_config(engine)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "dashboard_0001")
+
+    await api.runtime.db.writer.run(lambda tx: None)  # the writer is idle
+    downgrade()
+
+    def stored(conn: sa.Connection) -> dict[str, tuple[int, int]]:
+        rows = conn.execute(
+            sa.text("SELECT user_id, last_seen_at, expires_at FROM sessions WHERE source = 'bot'")
+        )
+        return {user: (seen, expires) for user, seen, expires in rows}
+
+    assert await api.runtime.db.reader.run(stored) == expected
