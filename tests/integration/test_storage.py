@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sessionkeeper.domain import lifecycle as lc
 from sessionkeeper.domain.lifecycle import EndReason, Status
@@ -25,17 +24,10 @@ from sessionkeeper.storage.database import Database
 from sessionkeeper.storage.tables import metadata
 from sessionkeeper.storage.tables import sessions as sessions_table
 from sessionkeeper.storage.transaction import Transaction
+from tests.integration.lifecycle_script import apply, scripts
 from tests.support import T0, settings_for
 
 TIMEOUT, GRACE = 60_000, 10_000
-
-
-@pytest.fixture
-def database(db_url: str):
-    db = Database(settings_for(db_url))
-    db.migrate()
-    yield db
-    db.close()
 
 
 def tenant(db: Database, name: str = "t") -> Principal:
@@ -70,20 +62,10 @@ def test_migrate_twice_is_harmless(database: Database) -> None:
     assert database.is_migrated()
 
 
-ops = st.lists(
-    st.tuples(
-        st.sampled_from(["beat", "batch", "end", "sweep", "wait"]),
-        st.integers(min_value=-30_000, max_value=90_000),
-        st.lists(st.integers(min_value=-70_000, max_value=70_000), min_size=1, max_size=4),
-    ),
-    max_size=12,
-)
-
-
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(script=ops)
+@given(script=scripts())
 def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script) -> None:
     """Random scripts of beats, batches of late beats, ends, sweeps and waits: SQL and the
     domain end in the same state, amendments by late evidence included."""
@@ -93,47 +75,8 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
     database.writer.run_sync(lambda c: store.start(c, tid, new_session(sid), T0))
     model = lc.start(T0, timeout_ms=TIMEOUT, grace_ms=GRACE)
     now = T0
-    for op, delta, offsets in script:
-        if op == "wait":
-            now += abs(delta)
-            continue
-        if op == "batch":  # beats buffered by a client, delivered together, any order
-            ats = [max(T0, now + offset) for offset in offsets]
-            now = max(now, *ats)
-            model = lc.heartbeats(model, ats, now)[0]
-            database.writer.run_sync(
-                partial(
-                    heartbeats.heartbeat_batch,
-                    principal=tid,
-                    beats=[(sid, a) for a in ats],
-                    now=now,
-                )
-            )
-            continue
-        at = max(T0, now + delta) if op != "sweep" else now
-        now = max(now, at)
-        if op == "beat":
-            model = lc.heartbeat(model, at, now)
-            database.writer.run_sync(
-                partial(heartbeats.heartbeat, principal=tid, session_id=sid, at=at, now=now)
-            )
-        elif op == "end":
-            model = lc.end(model, at, now)
-            database.writer.run_sync(
-                partial(
-                    store.end,
-                    principal=tid,
-                    session_id=sid,
-                    at=at,
-                    reason=EndReason.CLIENT,
-                    now=now,
-                )
-            )
-        else:
-            model = lc.sweep(model, now)
-            database.writer.run_sync(
-                partial(store.close_overdue, principal=tid, session_ids=[sid], now=now)
-            )
+    for step in script:
+        model, now = apply(database, tid, sid, model, now, step)
     stored = database.reader.run_sync(lambda c: store.get(c, tid, sid))
     assert stored is not None
     assert stored.lifecycle == model, script
