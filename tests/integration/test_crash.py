@@ -11,6 +11,7 @@ expired while it was down at ``last_seen_at + grace``, never at the restart time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -157,6 +158,10 @@ class Stream:
         assert self.ledger.in_flight > 0, "no request was in flight at the kill"
         server.kill()
         killed_at = now_ms()
+        # The workers go on until one of them finds the server gone (a request in flight can
+        # still have had its answer before the kill landed): the stream stops there.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), timeout=10)
         self.stop.set()
         await asyncio.gather(*tasks)
         return killed_at
