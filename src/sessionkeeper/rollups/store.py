@@ -18,7 +18,7 @@ from sessionkeeper.rollups.rules import DayRow, Part, TopName, Window
 from sessionkeeper.rollups.tables import rollup_dirty, rollup_tenants, rollups_daily
 from sessionkeeper.storage.dialect import dialect_insert
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.source_beats import EXPIRES_AT
+from sessionkeeper.storage.sessions import overdue_at as overdue_rule
 from sessionkeeper.storage.tables import sessions
 
 # Spelled as a literal, not a bound parameter, so that SQLite sees that a query is limited to
@@ -193,7 +193,8 @@ def earliest_active(
     s = sessions.c
     stmt = sa.select(s.tenant_id, sa.func.min(s.started_at)).where(IS_ACTIVE)
     if overdue_at is not None:
-        stmt = stmt.where(s.sweep_at < overdue_at, overdue_at > EXPIRES_AT)
+        # The sweep's rule (the partial index on active rows still serves IS_ACTIVE).
+        stmt = stmt.where(overdue_rule(overdue_at))
     if tenant_id is not None:
         stmt = stmt.where(s.tenant_id == tenant_id)
     return {t: started for t, started in conn.execute(stmt.group_by(s.tenant_id))}
