@@ -21,6 +21,7 @@ from bench.config import RunConfig
 from bench.databases import bare_engine, database, postgres_available, settings_for
 from bench.populate import now_ms, prepare
 from bench.report import Case, Outcome
+from sessionkeeper.api.heap import freeze_startup_heap
 from sessionkeeper.assembly import build_services
 from sessionkeeper.clock import ManualClock
 from sessionkeeper.domain.presence import PresenceEntry
@@ -105,6 +106,9 @@ def measure(backend: str, rounds: int) -> dict[str, Any]:
         runtime = Runtime.open(settings_for(url), clock=clock)
         try:
             services = build_services(runtime)
+            # As a serving process does once started (``api/heap.py``): full collections then
+            # walk only what was allocated since, not every module and compiled statement.
+            freeze_startup_heap()
             reconcile, select, counts = asyncio.run(
                 _rounds(services, clock, tenant.id, url, snapshots(rounds + 1))
             )

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sessionkeeper.domain.presence import (
     ActivePresence,
     PresenceEntry,
@@ -9,7 +12,7 @@ from sessionkeeper.domain.presence import (
 
 
 def active(sid: str, user: str, kind: str, label: str | None, started: int = 0) -> ActivePresence:
-    return ActivePresence(session_id=sid, key=(user, kind, label), started_at=started)
+    return ActivePresence(sid, user, kind, label, started)
 
 
 def test_snapshot_starts_refreshes_and_ends() -> None:
@@ -27,7 +30,7 @@ def test_switching_game_is_one_end_and_one_start() -> None:
     )
     assert [e.label for e in diff.to_start] == ["Quake"]
     assert [a.session_id for a in diff.to_end] == ["s1"]
-    assert diff.to_refresh == []
+    assert list(diff.to_refresh) == []
 
 
 def test_missing_label_matches_only_missing_label() -> None:
@@ -77,3 +80,60 @@ def test_a_key_that_joins_and_leaves_in_one_change_set_leaves() -> None:
         [active("s1", "u1", "voice", "General")],
     )
     assert diff.to_start == [] and [a.session_id for a in diff.to_end] == ["s1"]
+
+
+def test_keepalive_refreshes_every_session_it_does_not_end() -> None:
+    current = [
+        active("s1", "u1", "voice", "General"),
+        active("s2", "u2", "voice", "General"),
+        active("s3", "u3", "voice", "General"),
+    ]
+    diff = diff_changes([], [("u2", "voice", "General")], current, keepalive=True)
+    assert [a.session_id for a in diff.to_refresh] == ["s1", "s3"]
+    assert [a.session_id for a in diff.to_end] == ["s2"]
+
+
+def test_refreshed_sessions_read_as_presences_by_index_slice_and_iteration() -> None:
+    rows = [("s1", "u1", "game", "Doom", 5, 99), ("s2", "u2", "game", None, 7, 99)]
+    diff = diff_snapshot([PresenceEntry("u1", "game", "Doom"), PresenceEntry("u2", "game")], rows)
+    assert len(diff.to_refresh) == 2
+    assert diff.to_refresh[1] == ActivePresence("s2", "u2", "game", None, 7)
+    assert diff.to_refresh[1].key == ("u2", "game", None)
+    assert list(diff.to_refresh[:1]) == [ActivePresence("s1", "u1", "game", "Doom", 5)]
+    assert [a.session_id for a in diff.to_refresh] == ["s1", "s2"]
+
+
+_KEYS = st.tuples(
+    st.sampled_from(["u1", "u2", "u3"]),
+    st.sampled_from(["game", "voice"]),
+    st.sampled_from(["Doom", "", None]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    wanted=st.lists(_KEYS, max_size=8),
+    current=st.lists(st.tuples(_KEYS, st.integers(0, 3)), max_size=8),
+)
+def test_a_snapshot_diff_equals_the_rule_written_plainly(
+    wanted: list[tuple[str, str, str | None]],
+    current: list[tuple[tuple[str, str, str | None], int]],
+) -> None:
+    """The fast diff against the rule spelled out: the oldest session of a key (by start, then
+    id) is kept and every other ends; a kept session whose key is listed is refreshed, one
+    not listed ends; a listed key with no kept session starts, with its last entry."""
+    sessions = [active(f"s{i}", *key, started) for i, (key, started) in enumerate(current)]
+    entries = [PresenceEntry(*key, attributes={"n": i}) for i, key in enumerate(wanted)]
+    diff = diff_snapshot(entries, sessions)
+
+    oldest: dict[tuple[str, str, str | None], ActivePresence] = {}
+    for item in sorted(sessions, key=lambda a: (a.started_at, a.session_id)):
+        oldest.setdefault(item.key, item)
+    last_entry = {entry.key: entry for entry in entries}
+    assert {a.session_id for a in diff.to_refresh} == {
+        a.session_id for key, a in oldest.items() if key in last_entry
+    }
+    assert sorted(a.session_id for a in diff.to_end) == sorted(
+        a.session_id for a in sessions if oldest[a.key] is not a or a.key not in last_entry
+    )
+    assert diff.to_start == [e for key, e in last_entry.items() if key not in oldest]

@@ -7,11 +7,11 @@ label.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 PresenceKey = tuple[str, str, str | None]
 
@@ -30,15 +30,68 @@ class PresenceEntry(NamedTuple):
 
 
 class ActivePresence(NamedTuple):
+    """An open session of the source, in the layout of the row storage reads it as."""
+
     session_id: str
-    key: PresenceKey
+    user_id: str
+    kind: str
+    label: str | None
     started_at: int
+
+    @property
+    def key(self) -> PresenceKey:
+        return (self.user_id, self.kind, self.label)
+
+
+# A source's open session as storage reads it: ``(session_id, user_id, kind, label,
+# started_at, ...)``, fields past the fifth ignored. A snapshot compares thousands of them and
+# changes a few, so the rules take the rows as they come and turn into an ActivePresence only
+# the few they return (or those a caller reads, see :class:`Presences`).
+ActiveRow = Sequence[Any]
+
+_ROW_KEY = itemgetter(1, 2, 3)
+# Of duplicate sessions the oldest is kept: ordered by start, then id.
+_ROW_AGE = itemgetter(4, 0)
+
+
+def _presence(row: ActiveRow) -> ActivePresence:
+    return ActivePresence(row[0], row[1], row[2], row[3], row[4])
+
+
+class Presences(Sequence[ActivePresence]):
+    """Rows read as :class:`ActivePresence` on access. A snapshot refreshes thousands of
+    sessions and most callers only count them."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: Sequence[ActiveRow]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> ActivePresence: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ActivePresence]: ...
+
+    def __getitem__(self, index: int | slice) -> ActivePresence | Sequence[ActivePresence]:
+        if isinstance(index, slice):
+            return Presences(self._rows[index])
+        return _presence(self._rows[index])
+
+    def __iter__(self) -> Iterator[ActivePresence]:
+        return map(_presence, self._rows)
+
+    def __repr__(self) -> str:
+        return f"Presences({list(self)!r})"
 
 
 @dataclass(frozen=True, slots=True)
 class PresenceDiff:
     to_start: list[PresenceEntry]
-    to_refresh: list[ActivePresence]
+    to_refresh: Sequence[ActivePresence]
     to_end: list[ActivePresence]
 
     @property
@@ -63,62 +116,69 @@ def dedupe(entries: Iterable[PresenceEntry]) -> list[PresenceEntry]:
 
 
 def _split_duplicates(
-    active: Iterable[ActivePresence],
-) -> tuple[dict[PresenceKey, ActivePresence], list[ActivePresence]]:
+    active: Sequence[ActiveRow],
+) -> tuple[dict[PresenceKey, ActiveRow], list[ActiveRow]]:
     """Keep the oldest active session per key; any other is a duplicate to close.
 
     Duplicates can only arise when two servers start the same presence at once; closing the
     younger keeps the time counted once.
     """
-    active = list(active)
-    kept = {item.key: item for item in active}
+    kept: dict[PresenceKey, ActiveRow] = dict(zip(map(_ROW_KEY, active), active, strict=True))
     if len(kept) == len(active):  # the usual case: no duplicates
         return kept, []
     kept = {}
-    extra: list[ActivePresence] = []
-    for item in active:  # one pass: no sort of thousands of sessions for a rare case
-        other = kept.get(item.key)
+    extra: list[ActiveRow] = []
+    for row in active:  # one pass: no sort of thousands of sessions for a rare case
+        key = _ROW_KEY(row)
+        other = kept.get(key)
         if other is None:
-            kept[item.key] = item
-        elif (item.started_at, item.session_id) < (other.started_at, other.session_id):
-            kept[item.key] = item
+            kept[key] = row
+        elif _ROW_AGE(row) < _ROW_AGE(other):
+            kept[key] = row
             extra.append(other)
         else:
-            extra.append(item)
+            extra.append(row)
     return kept, extra
 
 
-def diff_snapshot(
-    entries: Iterable[PresenceEntry], active: Iterable[ActivePresence]
-) -> PresenceDiff:
+def diff_snapshot(entries: Iterable[PresenceEntry], active: Sequence[ActiveRow]) -> PresenceDiff:
     """What applying a full snapshot changes: missing sessions end, new entries start."""
     wanted = _by_key(entries)
     kept, extra = _split_duplicates(active)
     to_start = [entry for key, entry in wanted.items() if key not in kept]
-    to_refresh = [item for key, item in kept.items() if key in wanted]
-    to_end = [item for key, item in kept.items() if key not in wanted] + extra
-    return PresenceDiff(to_start=to_start, to_refresh=to_refresh, to_end=to_end)
+    to_refresh = [row for key, row in kept.items() if key in wanted]
+    to_end = [row for key, row in kept.items() if key not in wanted] + extra
+    return PresenceDiff(to_start, Presences(to_refresh), list(map(_presence, to_end)))
 
 
 def diff_changes(
     joins: Iterable[PresenceEntry],
     leaves: Iterable[PresenceKey],
-    active: Iterable[ActivePresence],
+    active: Sequence[ActiveRow],
+    *,
+    keepalive: bool = False,
 ) -> PresenceDiff:
-    """What incremental joins and leaves change; a key both joining and leaving leaves."""
+    """What incremental joins and leaves change; a key both joining and leaving leaves.
+
+    With ``keepalive`` the change set also says every other session of the source is still
+    there: each one it does not end is refreshed.
+    """
     kept, extra = _split_duplicates(active)
     leaving = set(leaves)
     to_start: list[PresenceEntry] = []
-    to_refresh: list[ActivePresence] = []
+    joined: list[ActiveRow] = []
     for entry in dedupe(joins):
         if entry.key in leaving:
             continue
         if entry.key in kept:
-            to_refresh.append(kept[entry.key])
+            joined.append(kept[entry.key])
         else:
             to_start.append(entry)
     to_end = [kept[key] for key in leaving if key in kept] + extra
-    return PresenceDiff(to_start=to_start, to_refresh=to_refresh, to_end=to_end)
+    if keepalive:
+        ending = {row[0] for row in to_end}
+        joined = [row for row in active if row[0] not in ending]
+    return PresenceDiff(to_start, Presences(joined), list(map(_presence, to_end)))
 
 
-DiffFunction = Callable[[list[ActivePresence]], PresenceDiff]
+DiffFunction = Callable[[Sequence[ActiveRow]], PresenceDiff]

@@ -76,19 +76,10 @@ class PresenceService:
         keepalive: bool = False,
         dry_run: bool = False,
     ) -> PresenceOutcome:
-        def diff(active: list[rules.ActivePresence]) -> PresenceDiff:
-            changed = rules.diff_changes(joins, leaves, active)
-            if not keepalive:
-                return changed
-            # keepalive: every session of the source still open is refreshed too.
-            ending = {item.session_id for item in changed.to_end}
-            refresh = [item for item in active if item.session_id not in ending]
-            return PresenceDiff(changed.to_start, refresh, changed.to_end)
-
         return await self._reconcile(
             principal,
             source,
-            diff,
+            lambda active: rules.diff_changes(joins, leaves, active, keepalive=keepalive),
             kinds={e.kind for e in joins},
             at=at,
             dry_run=dry_run,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import itemgetter
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.lifecycle import Status
-from sessionkeeper.domain.presence import ActivePresence
+from sessionkeeper.domain.presence import ActiveRow
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.dialect import dialect_insert
 from sessionkeeper.storage.scope import visible_to
@@ -14,30 +17,32 @@ from sessionkeeper.storage.source_beats import through_beat
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
+# The source's beat as one value, not a lookup per row: all the rows share it.
+_EXPIRES_AT = through_beat(sa.bindparam("beat", type_=sa.BigInteger))[1]
+_EXPIRES_OF = itemgetter(5)
+
 
 def open_for_source(
     conn: Connection, principal: Principal, source: str, at: int
-) -> tuple[list[ActivePresence], list[str]]:
-    """The source's open sessions, split into those alive at ``at`` and the ids of those
-    overdue by then; one read through the partial index on active source rows."""
+) -> tuple[Sequence[ActiveRow], list[str]]:
+    """The source's open sessions, split into those alive at ``at`` (rows as the presence
+    rules take them) and the ids of those overdue by then; one read through the partial index
+    on active source rows."""
     beat = conn.execute(
         sa.select(presence_sources.c.beat_at).where(
             visible_to(presence_sources, principal), presence_sources.c.source == source
         )
     ).scalar()
-    # The source's beat as a value, not a lookup per row: all the rows share it.
-    _, expires_at = through_beat(sa.literal(beat, sa.BigInteger))
-    stmt = sa.select(t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at, expires_at).where(
+    stmt = sa.select(t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at, _EXPIRES_AT).where(
         visible_to(t, principal), t.c.source == source, t.c.status == Status.ACTIVE.value
     )
-    alive: list[ActivePresence] = []
-    overdue: list[str] = []
-    for sid, user, kind, label, started, expires in conn.execute(stmt).all():
-        if expires < at:
-            overdue.append(sid)
-        else:
-            alive.append(ActivePresence(sid, (user, kind, label), started))
-    return alive, overdue
+    rows = conn.execute(stmt, {"beat": beat}).all()
+    # The usual case, nothing overdue, is one pass in C over the deadlines: a source holds
+    # thousands of sessions.
+    if not rows or min(map(_EXPIRES_OF, rows)) >= at:
+        return rows, []
+    alive = [row for row in rows if row[5] >= at]
+    return alive, [row[0] for row in rows if row[5] < at]
 
 
 def claim_time(conn: Connection, principal: Principal, source: str, at: int) -> bool:
