@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sessionkeeper.api.sessions import BatchResult
 from tests.support import Harness, iso, ms
 
 
@@ -125,6 +126,9 @@ async def test_batch_heartbeats_report_each_outcome(api: Harness) -> None:
     body = response.json()
     assert [r["outcome"] for r in body["results"]] == ["ok", "closed", "not_found"]
     assert (body["ok"], body["closed"], body["not_found"]) == (1, 1, 1)
+    # The answer is encoded by hand: it must still be exactly what the OpenAPI document says.
+    assert BatchResult.model_validate(body).model_dump(mode="json") == body
+    assert [r["status"] for r in body["results"]] == ["active", "ended", None]
     stored = (await api.get("/v1/sessions/b1")).json()
     assert ms(stored["last_seen_at"]) == api.clock.now_ms()
 

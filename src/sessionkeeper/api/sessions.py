@@ -189,20 +189,25 @@ async def heartbeat_session(
 @router.post("/heartbeats", response_model=BatchResult)
 async def heartbeat_batch(
     body: HeartbeatBatch, principal: IngestScope, services: ServicesDep
-) -> BatchResult:
+) -> Response:
     """Up to 1,000 heartbeats in one transaction, with an outcome for each."""
     beats = [(item.session_id, ms_or_none(item.at)) for item in body.heartbeats]
     applied = await services.sessions.heartbeat_batch(principal, beats)
     outcomes = [outcome for outcome, _ in applied]
-    final = {s.id: s.status for _, s in applied if s is not None}
-    return BatchResult(
-        results=[
-            BatchOutcome(session_id=sid, outcome=outcome, status=final.get(sid))
+    final = {s.id: s.status.value for _, s in applied if s is not None}
+    # The answer in BatchResult's shape, encoded once: built as models and validated again
+    # by FastAPI, its 1,000 items cost more of the event loop than the beats' writes.
+    answer = {
+        "results": [
+            {"session_id": sid, "outcome": outcome, "status": final.get(sid)}
             for (sid, _), outcome in zip(beats, outcomes, strict=True)
         ],
-        ok=outcomes.count("ok"),
-        closed=outcomes.count("closed"),
-        not_found=outcomes.count("not_found"),
+        "ok": outcomes.count("ok"),
+        "closed": outcomes.count("closed"),
+        "not_found": outcomes.count("not_found"),
+    }
+    return Response(
+        json.dumps(answer, separators=(",", ":")).encode(), media_type="application/json"
     )
 
 
