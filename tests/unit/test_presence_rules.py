@@ -30,7 +30,7 @@ def test_switching_game_is_one_end_and_one_start() -> None:
     )
     assert [e.label for e in diff.to_start] == ["Quake"]
     assert [a.session_id for a in diff.to_end] == ["s1"]
-    assert list(diff.to_refresh) == []
+    assert diff.to_refresh == []
 
 
 def test_missing_label_matches_only_missing_label() -> None:
@@ -99,7 +99,8 @@ def test_refreshed_sessions_read_as_presences_by_index_slice_and_iteration() -> 
     assert len(diff.to_refresh) == 2
     assert diff.to_refresh[1] == ActivePresence("s2", "u2", "game", None, 7)
     assert diff.to_refresh[1].key == ("u2", "game", None)
-    assert list(diff.to_refresh[:1]) == [ActivePresence("s1", "u1", "game", "Doom", 5)]
+    assert diff.to_refresh[:1] == [ActivePresence("s1", "u1", "game", "Doom", 5)]
+    assert diff.to_refresh != [ActivePresence("s1", "u1", "game", "Doom", 5)]
     assert [a.session_id for a in diff.to_refresh] == ["s1", "s2"]
 
 

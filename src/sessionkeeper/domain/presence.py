@@ -84,6 +84,14 @@ class Presences(Sequence[ActivePresence]):
     def __iter__(self) -> Iterator[ActivePresence]:
         return map(_presence, self._rows)
 
+    def __eq__(self, other: object) -> bool:
+        # Equal to a list or tuple of the same sessions, as the list it stands for would be.
+        if isinstance(other, Presences | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, so no hash either
+
     def __repr__(self) -> str:
         return f"Presences({list(self)!r})"
 

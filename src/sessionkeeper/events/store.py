@@ -26,7 +26,7 @@ from sessionkeeper.events.rules import (
 from sessionkeeper.events.tables import events as t
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
-from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
+from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.tables import sessions, tenants
 from sessionkeeper.storage.transaction import Transaction
@@ -50,14 +50,11 @@ _AT = sa.bindparam("e_at", type_=sa.BigInteger)
 # wants no session back: it neither reads the sessions again nor closes those the beats came
 # too late for (the sweep does, as it would have anyway). Only sessions the batch's principal
 # may see are beaten: their ids come from ``session_kinds``.
-_HEARTBEAT = (
-    sessions.update()
-    .where(
-        sessions.c.tenant_id == sa.bindparam("e_tenant"),
-        sessions.c.id == sa.bindparam("e_id"),
-        heartbeat_condition(_AT),
-    )
-    .values(**heartbeat_values(_AT))
+_HEARTBEAT = Beats.of(
+    sa.and_(
+        sessions.c.tenant_id == sa.bindparam("e_tenant"), sessions.c.id == sa.bindparam("e_id")
+    ),
+    _AT,
 )
 
 # PostgreSQL: a batch's insert as one statement over its rows sent as one JSON text, which
@@ -183,7 +180,7 @@ def beat_sessions(conn: Connection, principal: Principal, beats: list[tuple[str,
     for at, group in beat_groups(beats):
         if at is None:
             params = [{"e_tenant": principal.tenant_id, "e_id": sid, "e_at": t} for sid, t in group]
-            conn.execute(_HEARTBEAT, params)
+            _HEARTBEAT.count(conn, params)
         else:
             heartbeats.refresh_many(conn, principal, [sid for sid, _ in group], at)
 

@@ -24,7 +24,7 @@ from sessionkeeper.rooms.store import (
 from sessionkeeper.rooms.tables import room_cleanup_counts as counts
 from sessionkeeper.rooms.tables import room_invite_uses, room_invites
 from sessionkeeper.rooms.tables import rooms as r
-from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
+from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import ACTIVE, close_overdue, close_rows, timeout_values
 from sessionkeeper.storage.tables import sessions as t
@@ -152,11 +152,8 @@ def _close_by_cleanup(
     at = sa.bindparam("b_at", type_=sa.BigInteger)
     # The room's session is brought up to its latest activity, as a heartbeat would, so that
     # the kernel's estimated end counts from there.
-    tx.conn.execute(
-        t.update()
-        .where(visible_to(t, principal), t.c.id == sa.bindparam("b_id"), heartbeat_condition(at))
-        .values(**heartbeat_values(at)),
-        [{"b_id": rid, "b_at": last} for rid, last in activity.items()],
+    Beats.of(sa.and_(visible_to(t, principal), t.c.id == sa.bindparam("b_id")), at).count(
+        tx.conn, [{"b_id": rid, "b_at": last} for rid, last in activity.items()]
     )
     ended = close_rows(
         tx,

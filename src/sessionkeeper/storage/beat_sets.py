@@ -18,9 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection, Row
 
-from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
+from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.tables import sessions as t
 
 Beat = tuple[int, str, int]  # (tenant id, session id, at)
@@ -49,24 +49,18 @@ _JSON = sa.select(
 ).subquery("beats")
 
 
-def _update(beats: Any) -> sa.Update:
-    return (
-        t.update()
-        .where(
-            t.c.tenant_id == beats.c.b_tenant,
-            t.c.id == beats.c.b_id,
-            heartbeat_condition(beats.c.b_at),
-        )
-        .values(**heartbeat_values(beats.c.b_at))
+def _beats(beats: Any) -> Beats:
+    return Beats.of(
+        sa.and_(t.c.tenant_id == beats.c.b_tenant, t.c.id == beats.c.b_id), beats.c.b_at
     )
 
 
-_UPDATES = {"postgresql": _update(_ARRAYS), "sqlite": _update(_JSON)}
+_BEATS = {"postgresql": _beats(_ARRAYS), "sqlite": _beats(_JSON)}
 
 
 def update(
     conn: Connection, beats: Sequence[Beat], columns: Sequence[sa.ColumnElement[Any]]
-) -> CursorResult[Any]:
+) -> Sequence[Row[Any]]:
     """Apply ``beats`` (each session once) by the heartbeat rule; the moved rows' ``columns``."""
     if conn.dialect.name == "postgresql":
         params: dict[str, Any] = {
@@ -76,4 +70,4 @@ def update(
         }
     else:
         params = {"b_json": json.dumps(beats)}
-    return conn.execute(_UPDATES[conn.dialect.name].returning(*columns), params)
+    return _BEATS[conn.dialect.name].rows(conn, columns, params)

@@ -27,7 +27,7 @@ from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.storage import beat_sets
 from sessionkeeper.storage.dialect import among
-from sessionkeeper.storage.heartbeat_rule import heartbeat_condition, heartbeat_values
+from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
     SESSION_COLUMNS,
@@ -89,16 +89,8 @@ def heartbeat(
     tx: Transaction, principal: Principal, session_id: str, *, at: int, now: int
 ) -> tuple[HeartbeatOutcome, Session | None]:
     """Move ``last_seen_at`` to ``at`` if later and the session was alive then."""
-    moved = (
-        tx.conn.execute(
-            t.update()
-            .where(session_key(principal, session_id), heartbeat_condition(at))
-            .values(**heartbeat_values(at))
-            .returning(*STORED_COLUMNS)
-        )
-        .mappings()
-        .first()
-    )
+    rows = Beats.of(session_key(principal, session_id), at).rows(tx.conn, STORED_COLUMNS)
+    moved = rows[0]._mapping if rows else None
     if moved is not None and moved["expires_at"] >= now:
         result: tuple[HeartbeatOutcome, Session | None] = ("ok", row_to_session(moved))
     else:  # closed meanwhile, older, or too late to keep the session open: the rules decide
@@ -165,14 +157,9 @@ _STATE: _Reading[BeatState] = _Reading(
     BeatState.of_session,
 )
 
-_HEARTBEAT_MANY = (
-    t.update()
-    .where(
-        t.c.tenant_id == sa.bindparam("h_tenant"),
-        t.c.id == sa.bindparam("h_id"),
-        heartbeat_condition(sa.bindparam("h_at", type_=sa.BigInteger)),
-    )
-    .values(**heartbeat_values(sa.bindparam("h_at", type_=sa.BigInteger)))
+_HEARTBEAT_MANY = Beats.of(
+    sa.and_(t.c.tenant_id == sa.bindparam("h_tenant"), t.c.id == sa.bindparam("h_id")),
+    sa.bindparam("h_at", type_=sa.BigInteger),
 )
 
 
@@ -219,8 +206,8 @@ def _update_all(
         triples = [(op.principal.tenant_id, op.session_id, op.at) for op in beats]
         moved = beat_sets.update(tx.conn, triples, reading.returned)
         return {(r.tenant_id, r.id): reading.of_row(r) for r in moved}
-    tx.conn.execute(
-        _HEARTBEAT_MANY,
+    _HEARTBEAT_MANY.count(
+        tx.conn,
         [
             {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
             for op in beats
@@ -334,9 +321,6 @@ def refresh_many(
     """Heartbeat many sessions at the same time ``at`` (a presence snapshot)."""
     if not session_ids:
         return 0
-    stmt = (
-        t.update()
-        .where(visible_to(t, principal), among(conn, t.c.id, session_ids), heartbeat_condition(at))
-        .values(**heartbeat_values(at))
+    return Beats.of(sa.and_(visible_to(t, principal), among(conn, t.c.id, session_ids)), at).count(
+        conn
     )
-    return conn.execute(stmt).rowcount
