@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from sessionkeeper.domain.principal import Principal, operator
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession
 from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage import sessions as store
-from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
 from sessionkeeper.storage.transaction import Transaction
+from tests.integration.test_storage import TIMEOUT, new_session, tenant
 from tests.support import T0, settings_for
 
-TIMEOUT, INTERVAL = 60_000, 12_000
-# Enough rows for a few hundred table pages, few enough that the WAL is not checkpointed
-# (1,000 pages) in the middle of a measurement.
+INTERVAL = 12_000
+# Enough rows to fill tens of pages (a bare update of them writes about 66), few enough that
+# the WAL is not checkpointed (at 1,000 pages) in the middle of a measurement.
 COUNT = 3_000
 IDS = [f"s{n:05d}" for n in range(COUNT)]
 
@@ -38,25 +39,8 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db.close()
 
 
-def _tenant(db: Database) -> Principal:
-    found = db.writer.run_sync(lambda tx: tenant_store.create_tenant(tx.conn, "t", T0))
-    assert found is not None
-    return operator(found.id, "t")
-
-
 def _session(sid: str) -> NewSession:
-    return NewSession(
-        id=sid,
-        user_id="u",
-        kind="game",
-        label=None,
-        attributes={},
-        started_at=T0,
-        timeout_ms=TIMEOUT,
-        grace_ms=10_000,
-        interval_ms=INTERVAL,
-        start_digest=sid,
-    )
+    return replace(new_session(sid), interval_ms=INTERVAL)
 
 
 def _pages_written(database: Database, path: Path, write: Callable[[Transaction], object]) -> int:
@@ -91,7 +75,7 @@ def test_beats_that_leave_sweep_at_alone_write_the_pages_of_a_bare_update(
     database: Database, tmp_path: Path
 ) -> None:
     path = tmp_path / "beats.db"
-    principal = _tenant(database)
+    principal = tenant(database)
     database.writer.run_sync(lambda tx: store.insert_many(tx, principal, list(map(_session, IDS))))
     floor = _pages_written(database, path, _bare(T0 + 6_000))
     before = _sweep_ats(database)
