@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession
-from sessionkeeper.storage import heartbeats
-from sessionkeeper.storage import sessions as store
+from sessionkeeper.storage import heartbeats, session_inserts
 from sessionkeeper.storage.database import Database
 from sessionkeeper.storage.transaction import Transaction
 from tests.integration.test_storage import TIMEOUT, new_session, tenant
@@ -76,7 +75,9 @@ def test_beats_that_leave_sweep_at_alone_write_the_pages_of_a_bare_update(
 ) -> None:
     path = tmp_path / "beats.db"
     principal = tenant(database)
-    database.writer.run_sync(lambda tx: store.insert_many(tx, principal, list(map(_session, IDS))))
+    database.writer.run_sync(
+        lambda tx: session_inserts.insert_many(tx, principal, list(map(_session, IDS)))
+    )
     floor = _pages_written(database, path, _bare(T0 + 6_000))
     before = _sweep_ats(database)
 

@@ -19,7 +19,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession
 from sessionkeeper.domain.stats import nearest_rank
 from sessionkeeper.services import session_reports
-from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import heartbeats, session_inserts
 from sessionkeeper.storage import sessions as store
 from tests.support import T0, Harness, iso
 
@@ -43,7 +43,7 @@ def new(session_id: str, started_at: int, **changes: object) -> NewSession:
 
 
 def insert(api: Harness, principal: Principal, sessions: list[NewSession]) -> None:
-    api.runtime.db.writer.run_sync(lambda tx: store.insert_many(tx, principal, sessions))
+    api.runtime.db.writer.run_sync(lambda tx: session_inserts.insert_many(tx, principal, sessions))
 
 
 def end(api: Harness, principal: Principal, session_id: str, at: int) -> None:

@@ -17,7 +17,7 @@ from sessionkeeper.domain import lifecycle as lc
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.principal import Principal, operator
 from sessionkeeper.domain.session import NewSession
-from sessionkeeper.storage import heartbeats, sweep
+from sessionkeeper.storage import heartbeats, session_inserts, sweep
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage import tenants as tenant_store
 from sessionkeeper.storage.database import Database
@@ -85,7 +85,7 @@ def test_sql_carries_out_the_same_rules_as_the_domain(database: Database, script
 def test_sweep_closes_only_overdue_at_estimated_end(database: Database) -> None:
     tid = tenant(database)
     sessions = [new_session(f"s{i}", at=T0 + i * 1_000) for i in range(20)]
-    database.writer.run_sync(lambda c: store.insert_many(c, tid, sessions))
+    database.writer.run_sync(lambda c: session_inserts.insert_many(c, tid, sessions))
     now = T0 + TIMEOUT + 9_500  # s0..s9 expired (expires_at < now)
     chunk = database.writer.run_sync(lambda c: sweep.sweep_chunk(c, now))
     assert len(chunk) == 10
@@ -103,7 +103,7 @@ def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
     tid = tenant(database)
     n = sweep.SWEEP_CHUNK + 123
     database.writer.run_sync(
-        lambda c: store.insert_many(c, tid, [new_session(f"b{i}") for i in range(n)])
+        lambda c: session_inserts.insert_many(c, tid, [new_session(f"b{i}") for i in range(n)])
     )
     first = database.writer.run_sync(lambda c: sweep.sweep_chunk(c, T0 + TIMEOUT + 1))
     second = database.writer.run_sync(lambda c: sweep.sweep_chunk(c, T0 + TIMEOUT + 1))
@@ -113,7 +113,7 @@ def test_sweep_chunks_through_a_large_backlog(database: Database) -> None:
 def test_sweep_reads_the_active_sweep_index(database: Database) -> None:
     tid = tenant(database)
     database.writer.run_sync(
-        lambda c: store.insert_many(c, tid, [new_session(f"i{i}") for i in range(200)])
+        lambda c: session_inserts.insert_many(c, tid, [new_session(f"i{i}") for i in range(200)])
     )
     overdue = sa.select(sessions_table.c.seq).where(store.overdue_at(T0))
     with database.write_engine.connect() as conn:
@@ -207,7 +207,7 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
 
     tid = tenant(database)
     database.writer.run_sync(
-        lambda c: store.insert_many(c, tid, [new_session(f"h{i}") for i in range(4)])
+        lambda c: session_inserts.insert_many(c, tid, [new_session(f"h{i}") for i in range(4)])
     )
     database.writer.run_sync(
         lambda c: store.end(c, tid, "h1", at=T0 + 1, reason=EndReason.CLIENT, now=T0 + 1)
@@ -268,7 +268,7 @@ def test_most_heartbeats_leave_the_sweep_index_alone(database: Database) -> None
     indexed time a heartbeat could change — on about one beat in four; ``sweep_at`` is never
     later than the deadline, so the sweep still finds every overdue session by it."""
     tid = tenant(database)
-    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("hot")]))
+    database.writer.run_sync(lambda c: session_inserts.insert_many(c, tid, [new_session("hot")]))
     with database.write_engine.begin() as conn:
         conn.execute(sa.text("UPDATE sessions SET heartbeat_interval_ms = 12000"))
     moves, sweep_at = 0, _sweep_columns(database, "hot")[0]
@@ -292,7 +292,7 @@ def test_most_heartbeats_leave_the_sweep_index_alone(database: Database) -> None
 
 def test_a_shortened_timeout_pulls_sweep_at_back_to_the_deadline(database: Database) -> None:
     tid = tenant(database)
-    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("short")]))
+    database.writer.run_sync(lambda c: session_inserts.insert_many(c, tid, [new_session("short")]))
     with database.write_engine.begin() as conn:
         conn.execute(sa.text("UPDATE sessions SET timeout_ms = 5000, heartbeat_interval_ms = 1000"))
     at = T0 + 1_000
@@ -309,7 +309,7 @@ def test_the_sweep_moves_sweep_at_of_live_rows_it_looked_at(database: Database) 
     """A row whose ``sweep_at`` passed while a beat kept it open (a late beat that did not
     move it) is looked at once, then passed by until its deadline."""
     tid = tenant(database)
-    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session("live")]))
+    database.writer.run_sync(lambda c: session_inserts.insert_many(c, tid, [new_session("live")]))
     with database.write_engine.begin() as conn:
         conn.execute(sa.text("UPDATE sessions SET sweep_at = :t"), {"t": T0 + 1})
     at = T0 + 30_000
@@ -326,7 +326,9 @@ def test_heartbeats_on_postgresql_are_hot_updates(pg_url: str) -> None:
     database = Database(settings_for(pg_url))
     tid = tenant(database)
     ids = [f"p{i}" for i in range(200)]
-    database.writer.run_sync(lambda c: store.insert_many(c, tid, [new_session(i) for i in ids]))
+    database.writer.run_sync(
+        lambda c: session_inserts.insert_many(c, tid, [new_session(i) for i in ids])
+    )
     with database.write_engine.begin() as conn:
         conn.execute(sa.text("UPDATE sessions SET heartbeat_interval_ms = 12000"))
     # That set-up UPDATE left a dead version of every row on its page; a vacuum (as autovacuum

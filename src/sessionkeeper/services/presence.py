@@ -22,7 +22,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, start_digest
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.sessions import SessionService
-from sessionkeeper.storage import heartbeats
+from sessionkeeper.storage import heartbeats, session_inserts
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import presence as store
 from sessionkeeper.storage import sessions as session_store
@@ -140,7 +140,7 @@ class PresenceService:
                 heartbeats.refresh_many(
                     tx.conn, principal, [item.session_id for item in diff.to_refresh], when
                 )
-            session_store.insert_many(tx, principal, news)
+            session_inserts.insert_many(tx, principal, news)
             tx.record(
                 PresenceReconciled(
                     tenant_id=principal.tenant_id,

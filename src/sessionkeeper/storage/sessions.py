@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from sessionkeeper.domain import lifecycle
-from sessionkeeper.domain.events import SessionAmended, SessionEnded, SessionStarted
+from sessionkeeper.domain.events import SessionAmended, SessionEnded
 from sessionkeeper.domain.lifecycle import EndReason, Lifecycle, Status
-from sessionkeeper.domain.policy import TIMEOUT_HEARTBEATS
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
 from sessionkeeper.storage.dialect import among, greatest, insert_ignoring_conflicts, least
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.session_inserts import row_of, started
 from sessionkeeper.storage.source_beats import (
     EXPIRES_AT,
     LAST_SEEN_AT,
@@ -197,50 +197,6 @@ def close_rows(tx: Transaction, stmt: sa.Update) -> list[SessionEnded]:
     return _close(tx, stmt)
 
 
-def _values(tenant_id: int, new: NewSession) -> dict[str, Any]:
-    state = lifecycle.start(new.started_at, timeout_ms=new.timeout_ms, grace_ms=new.grace_ms)
-    return {
-        "tenant_id": tenant_id,
-        "id": new.id,
-        "user_id": new.user_id,
-        "kind": new.kind,
-        "label": new.label,
-        "source": new.source,
-        "attributes": dict(new.attributes),
-        "status": ACTIVE,
-        "end_reason": None,
-        "estimated": False,
-        "started_at": state.started_at,
-        "last_seen_at": state.last_seen_at,
-        "expires_at": state.expires_at,
-        "sweep_at": state.expires_at,
-        "ended_at": None,
-        "timeout_ms": new.timeout_ms,
-        "grace_ms": new.grace_ms,
-        "start_digest": new.start_digest,
-        "continues": new.continues,
-        "heartbeat_interval_ms": (
-            new.timeout_ms // TIMEOUT_HEARTBEATS if new.interval_ms is None else new.interval_ms
-        ),
-        "amended_count": 0,
-        "amended_at": None,
-        "held_until": None,
-        "subject": dict(new.subject) if new.subject else None,
-        "room_id": new.room_id,
-    }
-
-
-def _started(tenant_id: int, new: NewSession) -> SessionStarted:
-    return SessionStarted(
-        tenant_id=tenant_id,
-        session_id=new.id,
-        user_id=new.user_id,
-        kind=new.kind,
-        started_at=new.started_at,
-        source=new.source,
-    )
-
-
 def start(
     tx: Transaction, principal: Principal, new: NewSession, now: int
 ) -> tuple[bool, Session | None]:
@@ -250,21 +206,14 @@ def start(
     A start reported so long ago that the session expired before ``now`` is closed at once,
     as the sweep would close it.
     """
-    values = _values(principal.tenant_id, new)
+    values = row_of(principal.tenant_id, new)
     stmt = insert_ignoring_conflicts(tx.conn, t).values(**values).returning(t.c.seq)
     created = tx.conn.execute(stmt).first() is not None
     if created:
-        tx.record(_started(principal.tenant_id, new))
+        tx.record(started(principal.tenant_id, new))
         if new.started_at + new.timeout_ms < now:
             close_overdue(tx, principal, [new.id], now)
     return created, get(tx.conn, principal, new.id)
-
-
-def insert_many(tx: Transaction, principal: Principal, news: Sequence[NewSession]) -> None:
-    """Insert sessions known not to exist (fresh server-made ids)."""
-    if news:
-        tx.conn.execute(t.insert(), [_values(principal.tenant_id, new) for new in news])
-        tx.record(*(_started(principal.tenant_id, new) for new in news))
 
 
 def close_overdue(
