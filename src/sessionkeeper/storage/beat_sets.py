@@ -4,10 +4,10 @@ answering with the rows it moved.
 The beats travel as one parameter, which the database unpacks: arrays on PostgreSQL
 (``unnest``), a JSON text on SQLite (``json_each``). Against an ``executemany`` of one UPDATE
 per beat this is one statement instead of a thousand, and no read back of the rows. On
-SQLite it also hands the interpreter lock over once instead of once per row: the driver
-releases it around each row's step, and under load every release let the event loop run
-a while before the writer got it back. Each session may appear once in a group (the
-caller runs a group that repeats one through an ``executemany``, in time order).
+SQLite all the rows are written in the statement's first step; fetching what RETURNING
+gives is cheap. (On SQLite, too, the beat leaves ``sweep_at`` to a second statement:
+``Beats`` in ``heartbeat_rule.py``.) Each session may appear once in a group (the caller
+runs a group that repeats one through an ``executemany``, in time order).
 """
 
 from __future__ import annotations
