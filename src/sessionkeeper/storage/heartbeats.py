@@ -29,9 +29,9 @@ from sessionkeeper.storage import beat_sets
 from sessionkeeper.storage.dialect import among
 from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.session_inserts import STORED_COLUMNS
 from sessionkeeper.storage.sessions import (
     SESSION_COLUMNS,
+    STORED_COLUMNS,
     lock,
     row_to_session,
     save,
