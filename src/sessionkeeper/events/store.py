@@ -50,7 +50,7 @@ _AT = sa.bindparam("e_at", type_=sa.BigInteger)
 # wants no session back: it neither reads the sessions again nor closes those the beats came
 # too late for (the sweep does, as it would have anyway). Only sessions the batch's principal
 # may see are beaten: their ids come from ``session_kinds``.
-_HEARTBEAT = Beats.of(
+_HEARTBEAT = Beats(
     sa.and_(
         sessions.c.tenant_id == sa.bindparam("e_tenant"), sessions.c.id == sa.bindparam("e_id")
     ),

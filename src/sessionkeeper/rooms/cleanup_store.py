@@ -152,7 +152,7 @@ def _close_by_cleanup(
     at = sa.bindparam("b_at", type_=sa.BigInteger)
     # The room's session is brought up to its latest activity, as a heartbeat would, so that
     # the kernel's estimated end counts from there.
-    Beats.of(sa.and_(visible_to(t, principal), t.c.id == sa.bindparam("b_id")), at).count(
+    Beats(sa.and_(visible_to(t, principal), t.c.id == sa.bindparam("b_id")), at).count(
         tx.conn, [{"b_id": rid, "b_at": last} for rid, last in activity.items()]
     )
     ended = close_rows(

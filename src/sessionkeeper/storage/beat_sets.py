@@ -50,9 +50,7 @@ _JSON = sa.select(
 
 
 def _beats(beats: Any) -> Beats:
-    return Beats.of(
-        sa.and_(t.c.tenant_id == beats.c.b_tenant, t.c.id == beats.c.b_id), beats.c.b_at
-    )
+    return Beats(sa.and_(t.c.tenant_id == beats.c.b_tenant, t.c.id == beats.c.b_id), beats.c.b_at)
 
 
 _BEATS = {"postgresql": _beats(_ARRAYS), "sqlite": _beats(_JSON)}

@@ -4,8 +4,8 @@ what it sets. Every statement that applies beats is built from these, as a :clas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -41,13 +41,19 @@ def sweep_moves(at: Moment, deadline: Moment) -> sa.ColumnElement[bool]:
     return sa.or_(t.c.sweep_at < at + 2 * t.c.heartbeat_interval_ms, t.c.sweep_at > deadline)
 
 
+# The beat with sweep_at in its SET (PostgreSQL), without it (SQLite), and SQLite's second
+# statement that moves sweep_at where it must.
+_Form = Literal["inline", "apart", "catch_up"]
+
+
 def _sweep_in_place(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
 @dataclass(frozen=True, slots=True)
 class Beats:
-    """A heartbeat UPDATE of the rows ``rows`` selects, as each database wants it.
+    """A heartbeat UPDATE of the rows ``which`` selects, beaten at ``at``, as each database
+    wants it.
 
     PostgreSQL compares an indexed column's old and new values: a beat that leaves
     ``sweep_at`` as it was is a HOT update although ``sweep_at`` is in its SET. SQLite
@@ -60,28 +66,40 @@ class Beats:
     not move, that can only bring ``sweep_at`` to the row's own deadline, where the sweep
     looks anyway."""
 
-    inline: sa.Update
-    apart: sa.Update
-    catch_up: sa.Update
+    which: sa.ColumnElement[bool]
+    at: Moment
+    # Statements are built on first use, for the database that asks: one of them is
+    # built per call on the path of a single heartbeat.
+    _built: dict[_Form, sa.Update] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, rows: sa.ColumnElement[bool], at: Moment) -> Beats:
-        values = heartbeat_values(at)
-        beat = t.update().where(rows, heartbeat_condition(at))
-        apart = {name: value for name, value in values.items() if name != "sweep_at"}
-        catch_up = (
-            t.update()
-            .where(rows, t.c.status == ACTIVE, sweep_moves(t.c.last_seen_at, t.c.expires_at))
-            .values(sweep_at=t.c.expires_at)
-        )
-        return cls(beat.values(**values), beat.values(**apart), catch_up)
+    def _statement(self, name: _Form) -> sa.Update:
+        built = self._built.get(name)
+        if built is None:
+            built = self._built[name] = self._build(name)
+        return built
+
+    def _build(self, name: _Form) -> sa.Update:
+        if name == "catch_up":
+            return (
+                t.update()
+                .where(
+                    self.which,
+                    t.c.status == ACTIVE,
+                    sweep_moves(t.c.last_seen_at, t.c.expires_at),
+                )
+                .values(sweep_at=t.c.expires_at)
+            )
+        values = heartbeat_values(self.at)
+        if name == "apart":
+            del values["sweep_at"]
+        return t.update().where(self.which, heartbeat_condition(self.at)).values(**values)
 
     def count(self, conn: Connection, params: Params = None) -> int:
         """Apply the beats; how many rows they moved."""
         if _sweep_in_place(conn):
-            return conn.execute(self.inline, params).rowcount
-        moved = conn.execute(self.apart, params).rowcount
-        conn.execute(self.catch_up, params)
+            return conn.execute(self._statement("inline"), params).rowcount
+        moved = conn.execute(self._statement("apart"), params).rowcount
+        conn.execute(self._statement("catch_up"), params)
         return moved
 
     def rows(
@@ -89,7 +107,7 @@ class Beats:
     ) -> Sequence[Row[Any]]:
         """Apply the beats; ``columns`` of the rows they moved, as the beats left them."""
         if _sweep_in_place(conn):
-            return conn.execute(self.inline.returning(*columns), params).all()
-        moved = conn.execute(self.apart.returning(*columns), params).all()
-        conn.execute(self.catch_up, params)
+            return conn.execute(self._statement("inline").returning(*columns), params).all()
+        moved = conn.execute(self._statement("apart").returning(*columns), params).all()
+        conn.execute(self._statement("catch_up"), params)
         return moved

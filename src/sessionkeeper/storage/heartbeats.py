@@ -29,9 +29,9 @@ from sessionkeeper.storage import beat_sets
 from sessionkeeper.storage.dialect import among
 from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.session_inserts import STORED_COLUMNS
 from sessionkeeper.storage.sessions import (
     SESSION_COLUMNS,
-    STORED_COLUMNS,
     lock,
     row_to_session,
     save,
@@ -89,7 +89,7 @@ def heartbeat(
     tx: Transaction, principal: Principal, session_id: str, *, at: int, now: int
 ) -> tuple[HeartbeatOutcome, Session | None]:
     """Move ``last_seen_at`` to ``at`` if later and the session was alive then."""
-    rows = Beats.of(session_key(principal, session_id), at).rows(tx.conn, STORED_COLUMNS)
+    rows = Beats(session_key(principal, session_id), at).rows(tx.conn, STORED_COLUMNS)
     moved = rows[0]._mapping if rows else None
     if moved is not None and moved["expires_at"] >= now:
         result: tuple[HeartbeatOutcome, Session | None] = ("ok", row_to_session(moved))
@@ -157,7 +157,7 @@ _STATE: _Reading[BeatState] = _Reading(
     BeatState.of_session,
 )
 
-_HEARTBEAT_MANY = Beats.of(
+_HEARTBEAT_MANY = Beats(
     sa.and_(t.c.tenant_id == sa.bindparam("h_tenant"), t.c.id == sa.bindparam("h_id")),
     sa.bindparam("h_at", type_=sa.BigInteger),
 )
@@ -321,6 +321,6 @@ def refresh_many(
     """Heartbeat many sessions at the same time ``at`` (a presence snapshot)."""
     if not session_ids:
         return 0
-    return Beats.of(sa.and_(visible_to(t, principal), among(conn, t.c.id, session_ids)), at).count(
+    return Beats(sa.and_(visible_to(t, principal), among(conn, t.c.id, session_ids)), at).count(
         conn
     )

@@ -64,18 +64,19 @@ def started(tenant_id: int, new: NewSession) -> SessionStarted:
     )
 
 
-# The columns a new row sets: every column but the generated ``seq``.
-_COLUMNS = [column for column in t.c if column.name != "seq"]
+# The columns as stored, every one but the generated ``seq``: what a new row sets, and what a
+# statement returns of rows it has just written (RETURNING reads no other table on SQLite).
+STORED_COLUMNS = [column for column in t.c if column.name != "seq"]
 # PostgreSQL: many rows as one statement over one JSON text the server unpacks, as the event
 # ingest does (``events/store.py``). An ``executemany`` sends a row of 25 values each, every
 # one dumped by the driver in Python: 100 presence starts took 6 to 9 ms of a snapshot.
 _ROWS = (
     sa.func.json_to_recordset(sa.cast(sa.bindparam("n_rows", type_=sa.Text), postgresql.JSON))
-    .table_valued(*(sa.column(column.name, column.type) for column in _COLUMNS))
+    .table_valued(*(sa.column(column.name, column.type) for column in STORED_COLUMNS))
     .render_derived("new_rows", with_types=True)
 )
 _INSERT_ROWS = postgresql.insert(t).from_select(
-    [column.name for column in _COLUMNS], sa.select(*_ROWS.c)
+    [column.name for column in STORED_COLUMNS], sa.select(*_ROWS.c)
 )
 
 

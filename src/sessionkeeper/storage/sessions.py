@@ -24,7 +24,7 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, Session
 from sessionkeeper.storage.dialect import among, greatest, insert_ignoring_conflicts, least
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.session_inserts import row_of, started
+from sessionkeeper.storage.session_inserts import STORED_COLUMNS, row_of, started
 from sessionkeeper.storage.source_beats import (
     EXPIRES_AT,
     LAST_SEEN_AT,
@@ -66,9 +66,6 @@ def row_to_session(row: RowMapping) -> Session:
     )
 
 
-# The columns as stored: what a statement returns of rows it has just written (RETURNING reads
-# no other table on SQLite).
-STORED_COLUMNS = [c for c in t.c if c.name != "seq"]
 # The columns as the rules read them, a source's beat included: what every read selects.
 SESSION_COLUMNS = [
     c if read_column(c.name) is c else read_column(c.name).label(c.name) for c in STORED_COLUMNS
