@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -318,17 +319,48 @@ def test_a_page_restored_from_the_back_forward_cache_resumes_counting(
     key = publishable_key(api, site.origin)
     site.pages["/notes"] = snippet_page(live.base_url, key)
     site.pages["/other"] = "<!doctype html><title>Other</title><p>another page</p>"
-    page = browser.new_page()
-    page.goto(site.url("/notes"))
-    session = one_session(api, "browser")
-    counted(api, session["id"], "wall_ms", 1000)
-    page.click("#next")
-    page.wait_for_url(site.url("/other"))
-    # Into the cache, the session only heard "hidden": it stays open for the hidden timeout.
-    wait_until(lambda: deadline_s(current(api, session["id"])) == 10, timeout=WAIT_S)
+    # Chromium decides at pagehide whether the page goes into the cache, and under load it
+    # sometimes declines (pagehide then says persisted=false and the tracker rightly ends the
+    # session). The test needs a page the browser did cache, so it gives the browser three
+    # chances, and checks that every declined one was ended rather than left open.
+    declined: list[str] = []
+    for _ in range(3):
+        page = browser.new_page()
+        page.goto(site.url("/notes"))
+        session = one_new_session(api, "browser", seen=declined)
+        counted(api, session["id"], "wall_ms", 1000)
+        page.click("#next")
+        page.wait_for_url(site.url("/other"))
+        # Into the cache, the session only heard "hidden": it stays open for the hidden
+        # timeout. Out of it, the session heard its end.
+        cached = wait_until(partial(hidden_or_ended, api, session["id"]), timeout=WAIT_S)
+        if cached == "hidden":
+            break
+        declined.append(session["id"])
+        page.close()
+    else:
+        pytest.fail("Chromium kept none of three pages in its back-forward cache")
     before = current(api, session["id"])["attributes"]["wall_ms"]
     page.go_back(wait_until="commit")
     assert wait_until(lambda: page.evaluate("window.restored === true"), timeout=WAIT_S)
     resumed = counted(api, session["id"], "wall_ms", before + 1500)
     assert resumed["status"] == "active"
-    assert [s["id"] for s in sessions(api, "browser")] == [session["id"]]
+    statuses = {s["id"]: s["status"] for s in sessions(api, "browser")}
+    assert statuses == {session["id"]: "active"} | dict.fromkeys(declined, "ended")
+
+
+def one_new_session(api: httpx.Client, source: str, seen: list[str]) -> dict[str, Any]:
+    def fresh() -> list[dict[str, Any]]:
+        return [s for s in sessions(api, source) if s["id"] not in seen]
+
+    found: list[dict[str, Any]] = wait_until(fresh, timeout=WAIT_S)
+    assert len(found) == 1
+    return found[0]
+
+
+def hidden_or_ended(api: httpx.Client, session_id: str) -> str | None:
+    """Whether the session is open for the hidden timeout ("hidden") or has ended ("ended")."""
+    session = current(api, session_id)
+    if session["status"] == "ended":
+        return "ended"
+    return "hidden" if deadline_s(session) == 10 else None
