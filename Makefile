@@ -28,8 +28,13 @@ $(STAMP): pyproject.toml | $(VENV)/bin/pip
 serve: $(RUNTIME)
 	$(BIN)/sessionkeeper serve $(SERVE_ARGS)
 
+# The suite runs in TEST_WORKERS processes, each taking whole test files (module fixtures such
+# as a live server stay shared within a file). Most end-to-end tests wait on server processes,
+# a browser or a sleep, so two workers fit the two cores of the CI machine. TEST_WORKERS=0 runs
+# it in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`,
 # which downloads a browser of its own).

@@ -101,3 +101,18 @@ async def redis_prefix() -> AsyncIterator[str]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each schemathesis test (one per API operation) a node id of its own.
+
+    schemathesis names each operation's test ``test_api_conforms[POST /v1/...]``, but under
+    pytest 9 (which builds node ids from the original name and the parameters) all of them get
+    the function's node id. pytest-xdist tells tests apart by node id only, so under
+    ``make test`` (two workers) the 86 operations ran as one. The operation becomes the id's
+    parameter, as it is in the name.
+    """
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label is not None and item._id.params is None:
+            item._id = item._id.with_params(label)
