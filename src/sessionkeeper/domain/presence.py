@@ -149,14 +149,55 @@ def _split_duplicates(
     return kept, extra
 
 
+class _Listed(Sequence[ActiveRow]):
+    """The kept rows whose key a snapshot lists, in the order read, found on first access.
+
+    A snapshot refreshes thousands of sessions and most callers only count them; the count
+    is known without the pass."""
+
+    __slots__ = ("_count", "_kept", "_rows", "_wanted")
+
+    def __init__(
+        self,
+        kept: Mapping[PresenceKey, ActiveRow],
+        wanted: Mapping[PresenceKey, PresenceEntry],
+        count: int,
+    ) -> None:
+        self._kept = kept
+        self._wanted = wanted
+        self._count = count
+        self._rows: list[ActiveRow] | None = None
+
+    def _list(self) -> list[ActiveRow]:
+        if self._rows is None:
+            self._rows = [row for key, row in self._kept.items() if key in self._wanted]
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> ActiveRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ActiveRow]: ...
+
+    def __getitem__(self, index: int | slice) -> ActiveRow | Sequence[ActiveRow]:
+        return self._list()[index]
+
+    def __iter__(self) -> Iterator[ActiveRow]:
+        return iter(self._list())
+
+
 def diff_snapshot(entries: Iterable[PresenceEntry], active: Sequence[ActiveRow]) -> PresenceDiff:
     """What applying a full snapshot changes: missing sessions end, new entries start."""
     wanted = _by_key(entries)
     kept, extra = _split_duplicates(active)
     to_start = [entry for key, entry in wanted.items() if key not in kept]
-    to_refresh = [row for key, row in kept.items() if key in wanted]
-    to_end = [row for key, row in kept.items() if key not in wanted] + extra
-    return PresenceDiff(to_start, Presences(to_refresh), list(map(_presence, to_end)))
+    # The few that left, by a set difference in C; ordered by age, as duplicates are judged.
+    gone = sorted(map(kept.__getitem__, kept.keys() - wanted.keys()), key=_ROW_AGE)
+    to_refresh = _Listed(kept, wanted, len(kept) - len(gone))
+    return PresenceDiff(to_start, Presences(to_refresh), list(map(_presence, gone + extra)))
 
 
 def diff_changes(

@@ -38,12 +38,14 @@ class ChangeMarker:
 
     def __call__(self, conn: Connection, events: Sequence[ChangeEvent]) -> None:
         now = self.clock.now_ms()
-        touched: dict[int, list[Touched]] = defaultdict(list)
+        # A set: a snapshot's hundreds of starts (and ends) mostly share one span, which is
+        # then turned into days once.
+        touched: dict[int, set[Touched]] = defaultdict(set)
         longest: dict[int, int] = {}
         for event in events:
             spans = self._touched(conn, event, now)
             if spans:
-                touched[event.tenant_id].extend(spans)
+                touched[event.tenant_id].update(spans)
             duration = _closed_duration(event)
             if duration is not None and duration > longest.get(event.tenant_id, -1):
                 longest[event.tenant_id] = duration

@@ -36,6 +36,16 @@ def upsert(
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
 
+def plain_rows(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
+    """All rows of ``result`` as the driver's tuples, closing it. For reads of thousands of
+    rows of plain columns (text, integers), which need no conversion: a ``Row`` each costs
+    more than the driver's fetch (4 ms of a 10,000-row read on PostgreSQL)."""
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 def json_object_keys(conn: Connection, column: sa.ColumnElement[Any]) -> sa.TableValuedAlias:
     """The keys of a JSON object column as a table with one column, ``key``, to join on."""
     if conn.dialect.name == "postgresql":

@@ -11,14 +11,12 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.presence import ActiveRow
 from sessionkeeper.domain.principal import Principal
-from sessionkeeper.storage.dialect import dialect_insert
+from sessionkeeper.storage.dialect import dialect_insert, plain_rows
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.source_beats import through_beat
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
-# The source's beat as one value, not a lookup per row: all the rows share it.
-_EXPIRES_AT = through_beat(sa.bindparam("beat", type_=sa.BigInteger))[1]
 _EXPIRES_OF = itemgetter(5)
 
 
@@ -28,15 +26,17 @@ def open_for_source(
     """The source's open sessions, split into those alive at ``at`` (rows as the presence
     rules take them) and the ids of those overdue by then; one read through the partial index
     on active source rows."""
-    beat = conn.execute(
-        sa.select(presence_sources.c.beat_at).where(
-            visible_to(presence_sources, principal), presence_sources.c.source == source
-        )
-    ).scalar()
-    stmt = sa.select(t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at, _EXPIRES_AT).where(
-        visible_to(t, principal), t.c.source == source, t.c.status == Status.ACTIVE.value
+    # The source's beat as one value, not a lookup per row: all the rows share it, and an
+    # uncorrelated subquery is evaluated once per statement, in the same round trip.
+    beat = (
+        sa.select(presence_sources.c.beat_at)
+        .where(visible_to(presence_sources, principal), presence_sources.c.source == source)
+        .scalar_subquery()
     )
-    rows = conn.execute(stmt, {"beat": beat}).all()
+    stmt = sa.select(
+        t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at, through_beat(beat)[1]
+    ).where(visible_to(t, principal), t.c.source == source, t.c.status == Status.ACTIVE.value)
+    rows = plain_rows(conn.execute(stmt))
     # The usual case, nothing overdue, is one pass in C over the deadlines: a source holds
     # thousands of sessions.
     if not rows or min(map(_EXPIRES_OF, rows)) >= at:
