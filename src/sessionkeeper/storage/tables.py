@@ -59,6 +59,9 @@ policies = sa.Table(
     sa.Column("hidden_timeout_ms", sa.BigInteger, nullable=False, server_default="900000"),
 )
 
+# The condition of the indexes that hold closed sessions only.
+CLOSED = sa.text("ended_at IS NOT NULL")
+
 sessions = sa.Table(
     "sessions",
     metadata,
@@ -119,8 +122,17 @@ sessions = sa.Table(
         postgresql_where=sa.text("status = 'active' AND source IS NOT NULL"),
     ),
     # Closed sessions by end; with the start and the kind, so that the dashboard's hours
-    # chart reads a day of ends from the index alone.
-    sa.Index("ix_sessions_tenant_ended", "tenant_id", "ended_at", "started_at", "kind"),
+    # chart reads a day of ends from the index alone. Closed ones only: every query of it
+    # asks for an end, and open sessions' NULL entries made each start and close write it.
+    sa.Index(
+        "ix_sessions_tenant_ended",
+        "tenant_id",
+        "ended_at",
+        "started_at",
+        "kind",
+        sqlite_where=CLOSED,
+        postgresql_where=CLOSED,
+    ),
     sa.Index(
         "ix_sessions_tenant_continues",
         "tenant_id",
@@ -143,7 +155,13 @@ sessions = sa.Table(
 # must write the same expression for the database to match them.
 DURATION = sessions.c.ended_at - sessions.c.started_at
 # Closed sessions by duration, for a listing ordered by it (an open session's is NULL).
-sa.Index("ix_sessions_tenant_duration", sessions.c.tenant_id, DURATION)
+sa.Index(
+    "ix_sessions_tenant_duration",
+    sessions.c.tenant_id,
+    DURATION,
+    sqlite_where=CLOSED,
+    postgresql_where=CLOSED,
+)
 
 # The time of the newest snapshot or change set applied per source: an older one arriving
 # late (a retry, a reordered request) must not rewrite what a newer one established.
