@@ -263,7 +263,7 @@ def test_a_long_outage_keeps_memory_bounded(client: Client, app: Client, network
         wait_until(lambda: s.outbox.outcome.recorded >= 300, timeout=30)  # 3 s and more
         wait_until(lambda: closed_on_server(client, s.id))
         network.down.clear()
-        wait_until(lambda: s.pending == 0 and client.get(s.id).is_active)
+        wait_until(lambda: s.pending == 0 and client.get(s.id).is_active, timeout=20)
     assert max(pending) <= 12  # one beat per second of outage, and slack
     assert s.dropped == 0 and len(s.sessions) == 1
     final = client.get(s.id)
@@ -279,7 +279,7 @@ def test_beyond_the_cap_the_oldest_beats_go_and_a_continuation_follows(
         network.down.set()
         wait_until(lambda: s.outbox.outcome.recorded >= 350, timeout=30)
         network.down.clear()
-        wait_until(lambda: s.pending == 0 and len(s.sessions) == 2 and s.stored)
+        wait_until(lambda: s.pending == 0 and len(s.sessions) == 2 and s.stored, timeout=20)
     assert max(pending) <= 2 and s.dropped > 0
     first, second = s.sessions
     assert first.status is Status.TIMED_OUT and second.continues == first.id

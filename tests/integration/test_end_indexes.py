@@ -3,12 +3,15 @@ still read them: the listings ordered by end or duration, and ends in a window."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.listing import SessionFilter, SessionOrder, SortKey
+from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder, SortKey
 from sessionkeeper.domain.principal import Principal
+from sessionkeeper.rollups.sessions_store import _spans
 from sessionkeeper.storage import session_filters, session_inserts, session_queries
 from sessionkeeper.storage import sessions as store
 from sessionkeeper.storage.database import Database
@@ -105,3 +108,41 @@ def test_ends_in_a_window_are_found_through_the_index_of_ends(database: Database
     assert sorted(row.id for row in ended) == sorted(
         f"s{i}" for i in range(100, 130) if f"s{i}" in CLOSED
     )
+
+
+def test_a_late_page_by_duration_starts_the_index_at_its_cursor(database: Database) -> None:
+    """Past the last row: the page reads from the cursor's duration on, not the tenant's
+    whole index (PostgreSQL keeps no statistics of a partial index's expression)."""
+    principal = _with_sessions(database)
+    last = Cursor(value=10**9, id="s~")
+    stmt = session_queries.list_statement(
+        principal,
+        SessionFilter(),
+        limit=50,
+        after=last,
+        now=T0 + 2_000,
+        order=SessionOrder.SHORTEST,
+    )
+    plan = _plan(database, stmt)
+    assert DURATION in plan
+    # The duration bounds the index search: PostgreSQL names the expression, SQLite "<expr>".
+    assert re.search(r"ended_at - (sessions\.)?started_at\)* *>|<expr>>", plan), plan
+
+
+def test_the_days_sessions_read_open_and_recently_ended_sessions_by_index(
+    database: Database,
+) -> None:
+    """A rollup of a day reads the sessions open now and those ended since the day began
+    through indexes, whatever the longest session of the tenant: not every session started
+    within that span. (SQLite reads the span of starts, as it always did.)"""
+    principal = _with_sessions(database)
+    window = (T0 + 2_900, T0 + 2_900 + 86_400_000)
+    longest = 90 * 86_400_000
+    spans = _spans(principal.tenant_id, window, longest, T0 + 3_000, None, True)
+    stmt = sa.select(sa.func.count()).select_from(spans)
+    if database.write_engine.dialect.name == "postgresql":
+        assert ENDED in _plan(database, stmt)
+    with database.write_engine.connect() as conn:
+        counted = conn.execute(stmt).scalar_one()
+    open_ones = SESSIONS - len(CLOSED)
+    assert counted == open_ones + sum(1 for i in range(2_900, SESSIONS) if f"s{i}" in CLOSED)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.rollups.rules import STATUSES, Window
+from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.storage.dialect import greatest, least
 from sessionkeeper.storage.session_filters import as_of
 from sessionkeeper.storage.session_reports import nearest_rank
@@ -52,7 +53,9 @@ def _spans(
         t.c.tenant_id == tenant_id,
         t.c.started_at < end,
         t.c.started_at >= start - longest_ms,
-        sa.or_(t.c.ended_at.is_(None), t.c.ended_at >= start),
+        # Open (every open session is active), or ended since the window began: the index
+        # of ends holds closed sessions only, and the partial indexes of active rows the rest.
+        sa.or_(IS_ACTIVE, t.c.ended_at >= start),
         # Active during the window: started in it, or covered some of it.
         sa.or_(started_inside, least(ended, sa.literal(end, sa.BigInteger)) > opened),
     ]

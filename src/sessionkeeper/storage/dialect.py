@@ -40,8 +40,13 @@ def plain_rows(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
     """All rows of ``result`` as the driver's tuples, closing it. For reads of thousands of
     rows of plain columns (text, integers), which need no conversion: a ``Row`` each costs
     more than the driver's fetch (4 ms of a 10,000-row read on PostgreSQL)."""
+    dbapi_error = result.context.dialect.loaded_dbapi.Error
     try:
         return list(result.cursor.fetchall())
+    except dbapi_error as exc:
+        # SQLite steps through the rows as they are fetched, so a failure can surface here,
+        # past SQLAlchemy: raise it as SQLAlchemy would, so that a lost database is a 503.
+        raise sa.exc.DBAPIError.instance(None, None, exc, dbapi_error) from exc
     finally:
         result.close()
 

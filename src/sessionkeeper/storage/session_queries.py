@@ -71,12 +71,15 @@ def list_statement(
     if order.key is not SortKey.STARTED:
         conditions.append(t.c.ended_at.is_not(None))
     if after is not None:
+        # The plain bound besides the OR gives the planner a range to start the index at:
+        # PostgreSQL keeps no statistics of a partial index's expression (the duration), and
+        # without it walked the tenant's whole index for a late page.
         if order.ascending:
             tie = sa.and_(column == after.value, t.c.id > after.id)
-            conditions.append(sa.or_(column > after.value, tie))
+            conditions += [column >= after.value, sa.or_(column > after.value, tie)]
         else:
             tie = sa.and_(column == after.value, t.c.id < after.id)
-            conditions.append(sa.or_(column < after.value, tie))
+            conditions += [column <= after.value, sa.or_(column < after.value, tie)]
     ordering = (column.asc(), t.c.id.asc()) if order.ascending else (column.desc(), t.c.id.desc())
     return sa.select(*SESSION_COLUMNS).where(*conditions).order_by(*ordering).limit(limit)
 
