@@ -128,14 +128,19 @@ def _set(
 ) -> None:
     """Set one column of the tenant's state (to the greater of both, with ``greatest``)."""
     current = rollup_tenants.c[column]
-    new: Any = value
+    raises: sa.ColumnElement[bool] | None = None
     if greatest and value is not None:
-        bound = sa.literal(value, sa.BigInteger)
-        new = sa.case((current.is_(None), bound), (current < bound, bound), else_=current)
+        # Only a greater value is written: most closes are not the longest session yet, and
+        # a conflict update that writes the same value still writes a new row version.
+        raises = sa.or_(current.is_(None), current < sa.literal(value, sa.BigInteger))
     insert = dialect_insert(conn, rollup_tenants).values(
         **{"tenant_id": tenant_id, "longest_session_ms": 0, column: value}
     )
-    conn.execute(insert.on_conflict_do_update(index_elements=["tenant_id"], set_={column: new}))
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["tenant_id"], set_={column: value}, where=raises
+        )
+    )
 
 
 def raise_longest(conn: Connection, tenant_id: int, duration_ms: int) -> None:

@@ -59,7 +59,6 @@ class PresenceService:
             principal,
             source,
             lambda active: rules.diff_snapshot(entries, active),
-            kinds={e.kind for e in entries},
             at=at,
             dry_run=dry_run,
             refreshes_all=True,
@@ -80,7 +79,6 @@ class PresenceService:
             principal,
             source,
             lambda active: rules.diff_changes(joins, leaves, active, keepalive=keepalive),
-            kinds={e.kind for e in joins},
             at=at,
             dry_run=dry_run,
             refreshes_all=keepalive,
@@ -92,7 +90,6 @@ class PresenceService:
         source: str,
         make_diff: rules.DiffFunction,
         *,
-        kinds: set[str],
         at: int | None,
         dry_run: bool,
         refreshes_all: bool,
@@ -117,16 +114,11 @@ class PresenceService:
         def apply(tx: Transaction) -> PresenceOutcome:
             if not store.claim_time(tx.conn, principal, source, when):
                 return _stale(when)
-            tenant_policies = policy_store.load(tx.conn, principal.tenant_id)
-            policies = {kind: resolve_policy(tenant_policies, kind) for kind in kinds}
             alive, overdue = store.open_for_source(tx.conn, principal, source, when)
             # Overdue meanwhile: closed as the sweep would, before anything is matched.
             timed_out = session_store.close_overdue(tx, principal, overdue, when)
             diff = make_diff(alive)
-            news = [
-                self._new_session(source, entry, when, policies[entry.kind])
-                for entry in diff.to_start
-            ]
+            news = self._new_sessions(tx, principal, source, diff.to_start, when)
             session_store.end_many(
                 tx,
                 principal,
@@ -153,6 +145,24 @@ class PresenceService:
             return PresenceOutcome(when, diff, [n.id for n in news], timed_out, applied=True)
 
         return await self.rt.db.writer.run(apply)
+
+    def _new_sessions(
+        self,
+        tx: Transaction,
+        principal: Principal,
+        source: str,
+        entries: Sequence[PresenceEntry],
+        at: int,
+    ) -> list[NewSession]:
+        """The sessions to start for ``entries``, each on its kind's policy. The policies are
+        read only when something starts: most snapshots of a settled source start nothing."""
+        if not entries:
+            return []
+        tenant_policies = policy_store.load(tx.conn, principal.tenant_id)
+        policies = {
+            kind: resolve_policy(tenant_policies, kind) for kind in {e.kind for e in entries}
+        }
+        return [self._new_session(source, entry, at, policies[entry.kind]) for entry in entries]
 
     def _new_session(
         self, source: str, entry: PresenceEntry, at: int, policy: Policy
