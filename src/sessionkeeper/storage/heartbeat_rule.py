@@ -42,8 +42,26 @@ def sweep_moves(at: Moment, deadline: Moment) -> sa.ColumnElement[bool]:
 
 
 # The beat with sweep_at in its SET (PostgreSQL), without it (SQLite), and SQLite's second
-# statement that moves sweep_at where it must.
+# statement that moves sweep_at where it must, for an ``executemany`` (which has no RETURNING
+# on SQLite).
 _Form = Literal["inline", "apart", "catch_up"]
+
+# On SQLite the beat returns, of each row it moved, whether ``sweep_at`` must follow (judged on
+# the row as the beat left it), so that the catch-up writes those rows alone, by their key.
+_SEQ = t.c.seq.label("beat_seq")
+_SWEEP_DUE = sweep_moves(t.c.last_seen_at, t.c.expires_at).label("beat_sweep_due")
+_CATCH_UP_ROWS = (
+    t.update()
+    .where(t.c.seq.in_(sa.bindparam("beat_seqs", expanding=True)))
+    .values(sweep_at=t.c.expires_at)
+)
+
+
+def _catch_up(conn: Connection, moved: Sequence[Any]) -> None:
+    """Move ``sweep_at`` to the deadline on the rows whose RETURNING said it must."""
+    due = [row.beat_seq for row in moved if row.beat_sweep_due]
+    if due:
+        conn.execute(_CATCH_UP_ROWS, {"beat_seqs": due})
 
 
 def _sweep_in_place(conn: Connection) -> bool:
@@ -59,12 +77,14 @@ class Beats:
     ``sweep_at`` as it was is a HOT update although ``sweep_at`` is in its SET. SQLite
     rewrites the index entries of every column its SET names, whatever the value: with
     ``sweep_at`` in the SET, 1,000 beats wrote 1,942 pages to the WAL instead of 916, and
-    took twice as long with their commit. So on SQLite the beat leaves ``sweep_at`` out, and a
-    second statement over the same rows moves it where :func:`sweep_moves` says it must,
-    judged on the row as the beat left it (``at`` is then ``last_seen_at``, the deadline
-    ``expires_at``): the same decision, writing the index only then. On a row the beat did
-    not move, that can only bring ``sweep_at`` to the row's own deadline, where the sweep
-    looks anyway."""
+    took twice as long with their commit. So on SQLite the beat leaves ``sweep_at`` out and
+    returns, for each row it moved, whether :func:`sweep_moves` holds on the row as the beat
+    left it (``at`` is then ``last_seen_at``, the deadline ``expires_at``): the same decision.
+    A second statement then moves ``sweep_at`` on those rows alone, by their key, writing
+    the index only there, as PostgreSQL does. (An ``executemany`` has no RETURNING on
+    SQLite: there the second statement judges every row its beats name; on a row they did
+    not move that can only bring ``sweep_at`` to the row's own deadline, where the sweep
+    looks anyway.)"""
 
     which: sa.ColumnElement[bool]
     at: Moment
@@ -98,16 +118,23 @@ class Beats:
         """Apply the beats; how many rows they moved."""
         if _sweep_in_place(conn):
             return conn.execute(self._statement("inline"), params).rowcount
+        if isinstance(params, dict) or params is None:
+            return len(self.rows(conn, (), params))
         moved = conn.execute(self._statement("apart"), params).rowcount
         conn.execute(self._statement("catch_up"), params)
         return moved
 
     def rows(
-        self, conn: Connection, columns: Sequence[sa.ColumnElement[Any]], params: Params = None
+        self,
+        conn: Connection,
+        columns: Sequence[sa.ColumnElement[Any]],
+        params: dict[str, Any] | None = None,
     ) -> Sequence[Row[Any]]:
-        """Apply the beats; ``columns`` of the rows they moved, as the beats left them."""
+        """Apply the beats; ``columns`` of the rows they moved, as the beats left them (on
+        SQLite with two more, ``beat_seq`` and ``beat_sweep_due``)."""
         if _sweep_in_place(conn):
             return conn.execute(self._statement("inline").returning(*columns), params).all()
-        moved = conn.execute(self._statement("apart").returning(*columns), params).all()
-        conn.execute(self._statement("catch_up"), params)
+        beat = self._statement("apart").returning(*columns, _SEQ, _SWEEP_DUE)
+        moved = conn.execute(beat, params).all()
+        _catch_up(conn, moved)
         return moved
