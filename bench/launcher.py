@@ -12,7 +12,8 @@ Two switches, as settings of ``running_server`` (environment ``SESSIONKEEPER_BEN
 request's arrival to its response's start; ``bench_charts_ttl_s`` replaces the dashboard's
 30 s cache of the charts (0: every read computes them).
 
-Run as ``python -m bench.launcher --port N``; settings come from ``SESSIONKEEPER_*``.
+Run as ``python -m bench.launcher --port N [--workers N]``; settings come from
+``SESSIONKEEPER_*``.
 """
 
 from __future__ import annotations
@@ -107,13 +108,32 @@ def granian_app() -> Any:
     return wrapped(build_app(Runtime.open(Settings())))
 
 
+def worker_app() -> Any:
+    """The same app in each worker process of ``--workers N`` (as ``sessionkeeper serve
+    --workers N`` builds one per worker): its own database handle and writer."""
+    return wrapped(build_app(Runtime.open(Settings())))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     settings = Settings()
     if CHARTS_TTL_ENV in os.environ:
         dashboard_service.CHARTS_TTL_S = float(os.environ[CHARTS_TTL_ENV])
+    if args.workers > 1:
+        # Worker processes import the app by name; SIGTERM reaches them through the parent.
+        uvicorn.run(
+            "bench.launcher:worker_app",
+            factory=True,
+            workers=args.workers,
+            host="127.0.0.1",
+            port=args.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+        return
     runtime = Runtime.open(settings)
     try:
         # On SIGTERM uvicorn runs the lifespan shutdown (the writer drains and stops), then

@@ -78,7 +78,7 @@ def _wait_ready(server: Server) -> None:
     raise RuntimeError(f"server did not answer within {START_TIMEOUT_S:.0f} s")
 
 
-def _command(server: str, port: int) -> list[str]:
+def _command(server: str, port: int, workers: int) -> list[str]:
     if server == "granian":
         return [
             *(sys.executable, "-m", "granian", "--interface", "asgi", "--factory"),
@@ -86,7 +86,7 @@ def _command(server: str, port: int) -> list[str]:
             *("--loop", "uvloop", "--no-ws", "--log-level", "warning"),
             "bench.launcher:granian_app",
         ]
-    return [sys.executable, "-m", "bench.launcher", "--port", str(port)]
+    return [sys.executable, "-m", "bench.launcher", "--port", str(port), "--workers", str(workers)]
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -102,10 +102,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    database_url: str, *, server: str = "uvicorn", **settings: str
+    database_url: str, *, server: str = "uvicorn", workers: int = 1, **settings: str
 ) -> Iterator[Server]:
     """``bench.launcher`` on a free port of 127.0.0.1 against ``database_url``: under uvicorn
-    (as ``sessionkeeper serve`` runs it), or under granian (one worker, uvloop) to compare."""
+    (as ``sessionkeeper serve`` runs it, with ``workers`` processes), or under granian (one
+    worker, uvloop) to compare."""
     env = dict(os.environ)
     env.update(
         {
@@ -121,7 +122,7 @@ def running_server(
     try:
         with os.fdopen(fd, "wb") as log:
             process = subprocess.Popen(
-                _command(server, port),
+                _command(server, port, workers),
                 cwd=tempfile.gettempdir(),  # no stray .env file is read
                 env=env,
                 stdout=log,

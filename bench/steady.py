@@ -4,9 +4,10 @@ A fleet of clients beating on schedule does not wait for the server: ``bench/ste
 sends beat ``i`` at ``start + i / rate`` over up to 256 connections and counts each beat's
 latency from when it was due. Two cases on PostgreSQL — 10,000 active sessions each beating
 every 10 s (1,000/s) and 20,000 (2,000/s) — with the goal p99 < 50 ms; the same 1,000/s on
-SQLite is reported beside them. The baseline of each row is the p99 of the bare endpoint
-(``POST /bench/bare``) at the same rate in the same server: what the HTTP stack alone costs
-at that rate on this machine.
+SQLite is reported beside them. The 2,000/s case runs twice: in one server process, and in
+two (``--workers 2``, as ``sessionkeeper serve --workers 2`` runs, the way to use a second
+core). The baseline of each row is the p99 of the bare endpoint (``POST /bench/bare``) at the
+same rate in the same server: what the HTTP stack alone costs at that rate on this machine.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ NAME = "steady"
 PREFIX = "st-"
 GOAL_P99_MS = 50.0
 INTERVAL_S = 10
-# (backend, active sessions): each beats every INTERVAL_S seconds.
-CASES = (("postgresql", 10_000), ("postgresql", 20_000), ("sqlite", 10_000))
+# (backend, active sessions, server processes): each session beats every INTERVAL_S seconds.
+CASES = (
+    ("postgresql", 10_000, 1),
+    ("postgresql", 20_000, 1),
+    ("postgresql", 20_000, 2),
+    ("sqlite", 10_000, 1),
+)
 HERE = Path(__file__).resolve().parent
 
 
@@ -45,13 +51,13 @@ def _generate(load: SteadyLoad, bare: bool = False) -> dict[str, Any]:
     return result
 
 
-def _case(backend: str, sessions: int, config: RunConfig) -> Case:
+def _case(backend: str, sessions: int, workers: int, config: RunConfig) -> Case:
     rate = sessions / INTERVAL_S
     with database(backend) as url:
         tenant = prepare(url)
         # A timeout far above the interval: every beat keeps its session open.
         populate(url, Population(tenant.id, sessions, now_ms(), prefix=PREFIX, timeout_ms=600_000))
-        with running_server(url) as server:
+        with running_server(url, workers=workers) as server:
             load = SteadyLoad(
                 base_url=server.base_url,
                 key=tenant.key,
@@ -69,7 +75,9 @@ def _case(backend: str, sessions: int, config: RunConfig) -> Case:
     return Case(
         name=(
             f"steady single heartbeats, {sessions:,} sessions every {INTERVAL_S} s "
-            f"({rate:,.0f}/s), p99 ({label})"
+            f"({rate:,.0f}/s), p99 ({label}"
+            + ("" if workers == 1 else f", {workers} server processes")
+            + ")"
         ),
         measured=beats["p99_ms"] / 1000,
         baseline=bare["p99_ms"] / 1000,
@@ -91,13 +99,13 @@ def run(config: RunConfig) -> Outcome:
         settings={
             "interval_s": INTERVAL_S,
             "generator": "bench.steady_load (open loop, asyncio, up to 256 connections)",
-            "uvicorn": "1 worker, httptools, uvloop, access log off",
+            "uvicorn": "1 worker (2 where the case says so), httptools, uvloop, access log off",
         },
     )
     pg = "postgresql" in config.backends and postgres_available()
-    for backend, sessions in CASES:
+    for backend, sessions, workers in CASES:
         if backend == "postgresql" and not pg:
             outcome.skipped.append(f"{sessions:,} sessions: PostgreSQL is not reachable")
             continue
-        outcome.cases.append(_case(backend, sessions, config))
+        outcome.cases.append(_case(backend, sessions, workers, config))
     return outcome

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # change sets, which carry up to 10,000 entries.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_snapshot_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # Open sessions of presence sources each process keeps in memory between snapshots
+    # (``services/source_cache.py``), all sources together; 0 turns the cache off.
+    presence_cache_sessions: int = Field(default=100_000, ge=0)
     # API keys are cached this long after a lookup; a revoked key stops working within it.
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     # FULL survives power loss, NORMAL survives a crash of the process (kill -9) only.

@@ -33,7 +33,7 @@ def _principal(db: Database) -> Principal:
 
 def _snapshot(tx: Transaction, principal: Principal, when: int) -> None:
     """What a snapshot that still lists the session does to it (``PresenceService``)."""
-    assert presence_store.claim_time(tx.conn, principal, SOURCE, when)
+    assert presence_store.claim_time(tx.conn, principal, SOURCE, when) is not None
     _, overdue = presence_store.open_for_source(tx.conn, principal, SOURCE, when)
     store.close_overdue(tx, principal, overdue, when)
     presence_store.beat(tx.conn, principal, SOURCE, when)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.storage.engine import create_engine
+from sessionkeeper.storage.transaction import Transaction
 from sessionkeeper.storage.writer import Writer
 
 
@@ -65,4 +67,36 @@ def test_a_locked_database_fails_the_batch_once_not_op_by_op(tmp_path: Path) -> 
         lock.rollback()
         lock.close()
         holder.dispose()
+        writer.close()
+
+
+def test_actions_after_commit_run_only_for_the_attempt_that_committed(tmp_path: Path) -> None:
+    """A group that fails is rolled back and run again op by op: what an op asked to do in
+    memory during the failed attempt is dropped, and done once by the attempt that commits."""
+    writer = Writer(create_engine(f"sqlite:///{tmp_path / 'after.db'}", role="writer"))
+    done: list[str] = []
+    gate = threading.Event()
+
+    def remember(name: str) -> Callable[[Transaction], None]:
+        def op(tx: Transaction) -> None:
+            tx.after_commit(lambda: done.append(name))
+
+        return op
+
+    def fail(tx: Transaction) -> None:
+        tx.after_commit(lambda: done.append("failed"))
+        raise ValueError("refused")
+
+    try:
+        blocker = writer.submit(lambda tx: gate.wait(10))
+        time.sleep(0.05)  # the next three wait, and go as one group
+        futures = [writer.submit(remember("a")), writer.submit(fail), writer.submit(remember("b"))]
+        gate.set()
+        blocker.result(5)
+        futures[0].result(5)
+        with pytest.raises(ValueError):
+            futures[1].result(5)
+        futures[2].result(5)
+        assert sorted(done) == ["a", "b"]
+    finally:
         writer.close()

@@ -149,6 +149,23 @@ def _split_duplicates(
     return kept, extra
 
 
+@dataclass(frozen=True, slots=True)
+class OpenSessions:
+    """A source's open sessions as the diffs take them: one per key (the oldest), and the
+    duplicates beside them, which are to end. Made once per read of the source, or kept from
+    one snapshot to the next by a process that holds it in memory."""
+
+    kept: Mapping[PresenceKey, ActiveRow]
+    extra: Sequence[ActiveRow] = ()
+
+    @classmethod
+    def of(cls, active: Sequence[ActiveRow] | OpenSessions) -> OpenSessions:
+        if isinstance(active, OpenSessions):
+            return active
+        kept, extra = _split_duplicates(active)
+        return cls(kept, extra)
+
+
 class _Listed(Sequence[ActiveRow]):
     """The kept rows whose key a snapshot lists, in the order read, found on first access.
 
@@ -189,21 +206,24 @@ class _Listed(Sequence[ActiveRow]):
         return iter(self._list())
 
 
-def diff_snapshot(entries: Iterable[PresenceEntry], active: Sequence[ActiveRow]) -> PresenceDiff:
+def diff_snapshot(
+    entries: Iterable[PresenceEntry], active: Sequence[ActiveRow] | OpenSessions
+) -> PresenceDiff:
     """What applying a full snapshot changes: missing sessions end, new entries start."""
     wanted = _by_key(entries)
-    kept, extra = _split_duplicates(active)
+    open_sessions = OpenSessions.of(active)
+    kept, extra = open_sessions.kept, open_sessions.extra
     to_start = [entry for key, entry in wanted.items() if key not in kept]
     # The few that left, by a set difference in C; ordered by age, as duplicates are judged.
     gone = sorted(map(kept.__getitem__, kept.keys() - wanted.keys()), key=_ROW_AGE)
     to_refresh = _Listed(kept, wanted, len(kept) - len(gone))
-    return PresenceDiff(to_start, Presences(to_refresh), list(map(_presence, gone + extra)))
+    return PresenceDiff(to_start, Presences(to_refresh), list(map(_presence, [*gone, *extra])))
 
 
 def diff_changes(
     joins: Iterable[PresenceEntry],
     leaves: Iterable[PresenceKey],
-    active: Sequence[ActiveRow],
+    active: Sequence[ActiveRow] | OpenSessions,
     *,
     keepalive: bool = False,
 ) -> PresenceDiff:
@@ -212,7 +232,8 @@ def diff_changes(
     With ``keepalive`` the change set also says every other session of the source is still
     there: each one it does not end is refreshed.
     """
-    kept, extra = _split_duplicates(active)
+    open_sessions = OpenSessions.of(active)
+    kept, extra = open_sessions.kept, open_sessions.extra
     leaving = set(leaves)
     to_start: list[PresenceEntry] = []
     joined: list[ActiveRow] = []
@@ -223,11 +244,12 @@ def diff_changes(
             joined.append(kept[entry.key])
         else:
             to_start.append(entry)
-    to_end = [kept[key] for key in leaving if key in kept] + extra
+    to_end = [*(kept[key] for key in leaving if key in kept), *extra]
     if keepalive:
+        # Every duplicate ends, so what stays open is among the kept.
         ending = {row[0] for row in to_end}
-        joined = [row for row in active if row[0] not in ending]
+        joined = [row for row in kept.values() if row[0] not in ending]
     return PresenceDiff(to_start, Presences(joined), list(map(_presence, to_end)))
 
 
-DiffFunction = Callable[[Sequence[ActiveRow]], PresenceDiff]
+DiffFunction = Callable[[OpenSessions], PresenceDiff]

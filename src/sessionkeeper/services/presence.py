@@ -17,11 +17,13 @@ from sessionkeeper.domain import presence as rules
 from sessionkeeper.domain.events import PresenceReconciled
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.policy import Policy, resolve_policy
-from sessionkeeper.domain.presence import PresenceDiff, PresenceEntry, PresenceKey
+from sessionkeeper.domain.presence import OpenSessions, PresenceDiff, PresenceEntry, PresenceKey
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, start_digest
+from sessionkeeper.services import source_cache
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.sessions import SessionService
+from sessionkeeper.services.source_cache import SourceCache
 from sessionkeeper.storage import heartbeats, session_inserts
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import presence as store
@@ -45,6 +47,7 @@ class PresenceService:
     def __init__(self, runtime: Runtime, sessions: SessionService) -> None:
         self.rt = runtime
         self.sessions = sessions
+        self.cache = SourceCache(runtime.settings.presence_cache_sessions)
 
     async def snapshot(
         self,
@@ -107,17 +110,28 @@ class PresenceService:
                 if mark is not None and mark > when:
                     return _stale(when)
                 active, _ = store.open_for_source(conn, principal, source, when)
-                return PresenceOutcome(when, make_diff(active), [], 0, applied=False)
+                diff = make_diff(OpenSessions.of(active))
+                return PresenceOutcome(when, diff, [], 0, applied=False)
 
             return await self.rt.db.reader.run(preview)
 
+        key = (principal.tenant_id, source)
+
         def apply(tx: Transaction) -> PresenceOutcome:
-            if not store.claim_time(tx.conn, principal, source, when):
+            revision = store.claim_time(tx.conn, principal, source, when)
+            if revision is None:
                 return _stale(when)
-            alive, overdue = store.open_for_source(tx.conn, principal, source, when)
-            # Overdue meanwhile: closed as the sweep would, before anything is matched.
-            timed_out = session_store.close_overdue(tx, principal, overdue, when)
-            diff = make_diff(alive)
+            known = self.cache.lookup(key, revision, when)
+            timed_out = 0
+            if known is None:
+                alive, overdue = store.open_for_source(tx.conn, principal, source, when)
+                # Overdue meanwhile: closed as the sweep would, before anything is matched.
+                timed_out = session_store.close_overdue(tx, principal, overdue, when)
+                matched = OpenSessions.of(alive)
+                shortest = source_cache.shortest_timeout(alive)
+            else:  # unchanged since this process's last snapshot, and nothing overdue yet
+                matched, shortest = known.sessions, known.shortest_timeout_ms
+            diff = make_diff(matched)
             news = self._new_sessions(tx, principal, source, diff.to_start, when)
             session_store.end_many(
                 tx,
@@ -126,13 +140,16 @@ class PresenceService:
                 at=when,
                 reason=EndReason.PRESENCE_LOST,
             )
+            session_inserts.insert_many(tx, principal, news)
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
-                store.beat(tx.conn, principal, source, when)
-            else:
+                revision = store.beat(tx.conn, principal, source, when)
+                after = source_cache.after_snapshot(matched, shortest, diff, news, revision, when)
+                tx.after_commit(lambda: self.cache.store(key, after))
+            else:  # the sessions it does not list keep their own, older, beats
                 heartbeats.refresh_many(
                     tx.conn, principal, [item.session_id for item in diff.to_refresh], when
                 )
-            session_inserts.insert_many(tx, principal, news)
+                tx.after_commit(lambda: self.cache.forget(key))
             tx.record(
                 PresenceReconciled(
                     tenant_id=principal.tenant_id,

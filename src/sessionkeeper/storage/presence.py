@@ -17,6 +17,9 @@ from sessionkeeper.storage.source_beats import through_beat
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
+# The layout of an open session as read here: the presence rules' row (``ActiveRow``), then
+# its deadline as of the read and the timeout of its policy.
+OPEN_ROW = ("id", "user_id", "kind", "label", "started_at", "expires_at", "timeout_ms")
 _EXPIRES_OF = itemgetter(5)
 
 
@@ -24,8 +27,8 @@ def open_for_source(
     conn: Connection, principal: Principal, source: str, at: int
 ) -> tuple[Sequence[ActiveRow], list[str]]:
     """The source's open sessions, split into those alive at ``at`` (rows as the presence
-    rules take them) and the ids of those overdue by then; one read through the partial index
-    on active source rows."""
+    rules take them: :data:`OPEN_ROW`) and the ids of those overdue by then; one read through
+    the partial index on active source rows."""
     # The source's beat as one value, not a lookup per row: all the rows share it, and an
     # uncorrelated subquery is evaluated once per statement, in the same round trip.
     beat = (
@@ -34,7 +37,13 @@ def open_for_source(
         .scalar_subquery()
     )
     stmt = sa.select(
-        t.c.id, t.c.user_id, t.c.kind, t.c.label, t.c.started_at, through_beat(beat)[1]
+        t.c.id,
+        t.c.user_id,
+        t.c.kind,
+        t.c.label,
+        t.c.started_at,
+        through_beat(beat)[1],
+        t.c.timeout_ms,
     ).where(visible_to(t, principal), t.c.source == source, t.c.status == Status.ACTIVE.value)
     rows = plain_rows(conn.execute(stmt))
     # The usual case, nothing overdue, is one pass in C over the deadlines: a source holds
@@ -45,8 +54,10 @@ def open_for_source(
     return alive, [row[0] for row in rows if row[5] < at]
 
 
-def claim_time(conn: Connection, principal: Principal, source: str, at: int) -> bool:
-    """Move the source's high-water mark to ``at``; False when a newer state was applied."""
+def claim_time(conn: Connection, principal: Principal, source: str, at: int) -> int | None:
+    """Move the source's high-water mark to ``at``; the source's revision, or None when a newer
+    state was applied. The row stays locked to the end of the transaction, so the revision
+    holds until then but for this transaction's own writes."""
     stmt = dialect_insert(conn, presence_sources).values(
         tenant_id=principal.tenant_id, source=source, last_applied_at=at
     )
@@ -54,19 +65,33 @@ def claim_time(conn: Connection, principal: Principal, source: str, at: int) -> 
         index_elements=["tenant_id", "source"],
         set_={"last_applied_at": stmt.excluded.last_applied_at},
         where=presence_sources.c.last_applied_at <= stmt.excluded.last_applied_at,
-    ).returning(presence_sources.c.last_applied_at)
-    return conn.execute(stmt).first() is not None
+    ).returning(presence_sources.c.revision)
+    revision: int | None = conn.execute(stmt).scalar_one_or_none()
+    return revision
 
 
-def beat(conn: Connection, principal: Principal, source: str, at: int) -> None:
+def beat(conn: Connection, principal: Principal, source: str, at: int) -> int:
     """Heartbeat every session the source holds open at ``at``, by one write to the source row
-    (``storage/source_beats.py``). Only after the snapshot closed what it no longer lists and
-    what was overdue: every session still open was then alive at ``at`` and listed."""
-    conn.execute(
+    (``storage/source_beats.py``); the source's revision after it. Only after the snapshot
+    closed what it no longer lists and what was overdue: every session still open was then
+    alive at ``at`` and listed."""
+    revision: int = conn.execute(
         presence_sources.update()
         .where(visible_to(presence_sources, principal), presence_sources.c.source == source)
         .values(beat_at=at)
-    )
+        .returning(presence_sources.c.revision)
+    ).scalar_one()
+    return revision
+
+
+def revision_of(conn: Connection, principal: Principal, source: str) -> int:
+    """The source's revision (its row exists: the transaction claimed it)."""
+    revision: int = conn.execute(
+        sa.select(presence_sources.c.revision).where(
+            visible_to(presence_sources, principal), presence_sources.c.source == source
+        )
+    ).scalar_one()
+    return revision
 
 
 def last_applied_at(conn: Connection, principal: Principal, source: str) -> int | None:

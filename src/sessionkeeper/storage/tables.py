@@ -174,6 +174,10 @@ presence_sources = sa.Table(
     # The newest snapshot (or keepalive) applied: one heartbeat of every session the source
     # holds open, kept here instead of on each session (``storage/source_beats.py``).
     sa.Column("beat_at", sa.BigInteger, nullable=True),
+    # Moved by the database (triggers on ``sessions``, migration 0010) whenever one of the
+    # source's open sessions starts, closes, or changes what it is or when it expires: a
+    # process that holds the open sessions in memory trusts them only at the revision it saw.
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # When a server process last proved it could write: every process moves it forward every few

@@ -310,7 +310,7 @@ class Writer:
         if not group:
             return
         try:
-            results, events = self._transaction([op for op, _ in group])
+            results, tx = self._transaction([op for op, _ in group])
         except StorageUnavailable as exc:
             if len(group) > 1 and _is_transient_conflict(exc):
                 # Another process locked some of the group's rows in another order: alone,
@@ -334,16 +334,22 @@ class Writer:
             return
         self.stats.groups += 1
         self.stats.ops += len(group)
+        for action in tx.committed:
+            try:
+                action()
+            except Exception:  # memory only: what committed stands, and answers go out
+                log.exception("writer: an action after commit failed")
         # Before the answers: a client that saw its 2xx also sees the metrics move.
-        self.subscribers.publish(events)
+        self.subscribers.publish(tx.events)
         _settle_all([reply for _, reply in group], results)
 
-    def _transaction(self, ops: list[Op]) -> tuple[list[Any], list[ChangeEvent]]:
+    def _transaction(self, ops: list[Op]) -> tuple[list[Any], Transaction]:
         """Run ``ops`` in one transaction. A single op is run again when PostgreSQL picked it
         as a deadlock or serialisation victim (several server processes writing the same
         rows); a group is then split by the caller instead.
 
-        Returns the results and the events recorded by the attempt that committed."""
+        Returns the results and the transaction of the attempt that committed (its events
+        and its actions after commit)."""
         attempts = CONFLICT_RETRIES if len(ops) == 1 else 1
         for attempt in range(1, attempts + 1):
             try:
@@ -368,7 +374,7 @@ class Writer:
                 if self._lost_since is not None:
                     log.warning("database regained after %.1f s", monotonic_s() - self._lost_since)
                     self._lost_since = None
-                return results, tx.events
+                return results, tx
             except StorageUnavailable as exc:
                 if attempt == attempts or not _is_transient_conflict(exc):
                     raise
