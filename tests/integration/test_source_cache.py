@@ -185,3 +185,35 @@ def test_settled_snapshots_are_answered_from_memory(
         assert outcome.timed_out == 8 and stats.misses == misses + 2
 
     asyncio.run(play())
+
+
+@pytest.fixture
+def second(db_url: str, services: Services) -> Iterator[Services]:
+    """Another server process on the same database: its own writer and its own cache."""
+    clock = services.presence.rt.clock
+    runtime = Runtime.open(settings_for(db_url), clock=clock)
+    built = build_services(runtime)
+    yield built
+    runtime.close()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=st.lists(st.tuples(st.booleans(), step), min_size=1, max_size=20))
+def test_processes_sharing_a_source_never_answer_from_a_stale_memory(
+    services: Services, second: Services, principal: Principal, script: list[tuple[bool, Any]]
+) -> None:
+    """Each step runs in one of two processes; what the other did since moves the revision
+    whenever it changed one of the source's open sessions."""
+    first_world = World(services, principal)
+    second_world = World(second, principal)
+    second_world.source = first_world.source
+
+    async def play() -> None:
+        for in_second, item in script:
+            await (second_world if in_second else first_world).run(item)
+            first_world.check_kept()
+            second_world.check_kept()
+
+    asyncio.run(play())
