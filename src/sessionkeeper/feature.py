@@ -87,3 +87,6 @@ class Feature(Generic[S]):
     commands: Sequence[tuple[str, typer.Typer]] = ()
     # Fields added to the kernel's session answers (and end body), see ``SessionField``.
     session_fields: Sequence[SessionField] = ()
+    # The ``source`` the feature gives the sessions it starts. A presence source owns the open
+    # sessions of its name, so it may not take one of these (422).
+    session_sources: Sequence[str] = ()

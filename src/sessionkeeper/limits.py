@@ -76,7 +76,13 @@ def limits(settings: Settings | None = None) -> list[Limit]:
         ),
         Limit("user_id, label", f"1-{MAX_TEXT_CHARS} characters, no NUL", "", "422"),
         Limit("kind", f"1-{MAX_KIND_CHARS} of A-Z a-z 0-9 _ . : -", "", "422"),
-        Limit("presence source name", f"1-{MAX_SOURCE_CHARS} of A-Z a-z 0-9 _ . : -", "", "422"),
+        Limit(
+            "presence source name",
+            f"1-{MAX_SOURCE_CHARS} of A-Z a-z 0-9 _ . : -, and not a source a feature gives "
+            "its own sessions: `link`, `browser` (code `source_taken`)",
+            "",
+            "422",
+        ),
         Limit("tenant name", f"1-{MAX_TENANT_CHARS} of A-Z a-z 0-9 _ . -", "", "422"),
         Limit("sessions per page (limit)", f"{MAX_PAGE}", "", "422"),
         Limit("keys or tenants per page (limit)", f"{MAX_ADMIN_PAGE}", "", "422"),

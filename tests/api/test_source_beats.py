@@ -179,3 +179,22 @@ async def test_a_downgrade_writes_the_sources_beat_into_its_sessions(api_any: Ha
         return {user: (seen, expires) for user, seen, expires in rows}
 
     assert await api.runtime.db.reader.run(stored) == expected
+
+
+async def test_a_presence_source_cannot_take_a_name_a_feature_gives_its_sessions(
+    api: Harness,
+) -> None:
+    """Tracking links start sessions with source "link", the browser tracker with "browser": a
+    presence source of that name would own them and end them all as lost presence."""
+    for name in ("link", "browser"):
+        for call in (
+            api.put(f"/v1/presence/{name}", BOTH),
+            api.put(f"/v1/presence/{name}?dry_run=true", BOTH),
+            api.post(f"/v1/presence/{name}/changes", {"joins": BOTH}),
+        ):
+            answer = await call
+            assert answer.status_code == 422, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert answer.json()["code"] == "source_taken"
+    assert (await api.get("/v1/sessions", limit=5)).json()["items"] == []
+    assert (await api.put("/v1/presence/links", BOTH)).status_code == 200

@@ -34,6 +34,8 @@ seconds = st.integers(0, 40)
 entry_sets = st.frozensets(st.integers(0, 11), max_size=12)
 step = st.one_of(
     st.tuples(st.just("snapshot"), entry_sets, seconds),
+    # A snapshot sent with an older `at` than the server's time (a tracker's own clock).
+    st.tuples(st.just("snapshot_back"), entry_sets, st.integers(0, 10), seconds),
     st.tuples(st.just("changes"), entry_sets, entry_sets, st.booleans(), seconds),
     st.tuples(st.just("end"), st.integers(0, 11), seconds),
     st.tuples(st.just("beat"), st.integers(0, 11), seconds),
@@ -85,7 +87,9 @@ class World:
 
     async def reconcile(self, step: tuple[Any, ...]) -> PresenceOutcome:
         presence, when = self.services.presence, self.clock.now_ms()
-        if step[0] == "snapshot":
+        if step[0] == "snapshot_back":
+            when -= step[2] * 1000
+        if step[0] in ("snapshot", "snapshot_back"):
             entries = [ENTRIES[i] for i in sorted(step[1])]
             preview = await presence.snapshot(
                 self.principal, self.source, entries, at=when, dry_run=True
@@ -106,7 +110,7 @@ class World:
     async def run(self, step: tuple[Any, ...]) -> None:
         sessions = self.services.sessions
         self.clock.advance(step[-1] if step[0] != "policy" else 0)
-        if step[0] in ("snapshot", "changes"):
+        if step[0] in ("snapshot", "snapshot_back", "changes"):
             await self.reconcile(step)
         elif step[0] in ("end", "beat"):
             ids = self.open_ids()
@@ -215,5 +219,37 @@ def test_processes_sharing_a_source_never_answer_from_a_stale_memory(
             await (second_world if in_second else first_world).run(item)
             first_world.check_kept()
             second_world.check_kept()
+
+    asyncio.run(play())
+
+
+@pytest.mark.parametrize("later_own_beat", [False, True])
+def test_a_raised_timeout_does_not_stretch_a_deadline_the_session_keeps(
+    services: Services, principal: Principal, later_own_beat: bool
+) -> None:
+    """A policy change sets the timeout but leaves a session's own deadline; a snapshot whose
+    `at` is no later than the session's own beat leaves that deadline in force, shorter than
+    the new timeout says. The cache must not take the new timeout for it."""
+    world = World(services, principal)
+    entries = [ENTRIES[0]]
+
+    async def play() -> None:
+        put = services.policies.put
+        await put(principal, "game", heartbeat_interval_s=5, timeout_s=10, grace_s=1)
+        start = world.clock.now_ms()
+        await services.presence.snapshot(principal, world.source, entries, at=start)
+        (sid,) = world.open_ids()
+        if later_own_beat:  # the session's own beat is later than the next snapshot's time
+            world.clock.advance(5)
+            await services.sessions.heartbeat(principal, sid, at=start + 5_000)
+            again = start + 4_000
+        else:  # the same snapshot sent again
+            world.clock.advance(1)
+            again = start
+        await put(principal, "game", heartbeat_interval_s=30, timeout_s=60, grace_s=1)
+        await services.presence.snapshot(principal, world.source, entries, at=again)
+        world.clock.advance(30)  # past the deadline the session keeps, within the new timeout
+        outcome = await world.reconcile(("snapshot", frozenset({0}), 0))
+        assert outcome.timed_out == 1 and len(outcome.diff.to_start) == 1
 
     asyncio.run(play())

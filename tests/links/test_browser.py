@@ -321,32 +321,36 @@ def test_a_page_restored_from_the_back_forward_cache_resumes_counting(
     site.pages["/other"] = "<!doctype html><title>Other</title><p>another page</p>"
     # Chromium decides at pagehide whether the page goes into the cache, and under load it
     # sometimes declines (pagehide then says persisted=false and the tracker rightly ends the
-    # session). The test needs a page the browser did cache, so it gives the browser three
-    # chances, and checks that every declined one was ended rather than left open.
-    declined: list[str] = []
+    # session). On a loaded machine the page's last words can also come later than the test
+    # policy's 3 s timeout, and the session times out first. The test needs a page the
+    # browser did cache and a session that heard it, so it gives them three chances, and
+    # checks that every other attempt was closed rather than left open.
+    declined: dict[str, str] = {}
     for _ in range(3):
         page = browser.new_page()
         page.goto(site.url("/notes"))
-        session = one_new_session(api, "browser", seen=declined)
+        session = one_new_session(api, "browser", seen=list(declined))
         counted(api, session["id"], "wall_ms", 1000)
         page.click("#next")
         page.wait_for_url(site.url("/other"))
         # Into the cache, the session only heard "hidden": it stays open for the hidden
         # timeout. Out of it, the session heard its end.
-        cached = wait_until(partial(hidden_or_ended, api, session["id"]), timeout=WAIT_S)
+        cached = wait_until(partial(hidden_or_closed, api, session["id"]), timeout=WAIT_S)
         if cached == "hidden":
             break
-        declined.append(session["id"])
+        declined[session["id"]] = cached
         page.close()
     else:
-        pytest.fail("Chromium kept none of three pages in its back-forward cache")
+        pytest.fail(f"no page stayed in the back-forward cache with its session: {declined}")
     before = current(api, session["id"])["attributes"]["wall_ms"]
     page.go_back(wait_until="commit")
     assert wait_until(lambda: page.evaluate("window.restored === true"), timeout=WAIT_S)
     resumed = counted(api, session["id"], "wall_ms", before + 1500)
     assert resumed["status"] == "active"
     statuses = {s["id"]: s["status"] for s in sessions(api, "browser")}
-    assert statuses == {session["id"]: "active"} | dict.fromkeys(declined, "ended")
+    assert set(statuses) == {session["id"], *declined}
+    # The other attempts stay closed (a late end may still turn a timed-out one into ended).
+    assert statuses.pop(session["id"]) == "active" and "active" not in statuses.values()
 
 
 def one_new_session(api: httpx.Client, source: str, seen: list[str]) -> dict[str, Any]:
@@ -358,9 +362,9 @@ def one_new_session(api: httpx.Client, source: str, seen: list[str]) -> dict[str
     return found[0]
 
 
-def hidden_or_ended(api: httpx.Client, session_id: str) -> str | None:
-    """Whether the session is open for the hidden timeout ("hidden") or has ended ("ended")."""
+def hidden_or_closed(api: httpx.Client, session_id: str) -> str | None:
+    """Whether the session is open for the hidden timeout ("hidden"), or closed (its status)."""
     session = current(api, session_id)
-    if session["status"] == "ended":
-        return "ended"
+    if session["status"] != "active":
+        return str(session["status"])
     return "hidden" if deadline_s(session) == 10 else None

@@ -8,7 +8,7 @@ from sessionkeeper.services.source_cache import KnownSource, SourceCache
 
 def _known(sessions: int, *, revision: int = 1, at: int = 1_000) -> KnownSource:
     rows = {(f"u{i}", "game", None): (f"s{i}", f"u{i}", "game", None, 0) for i in range(sessions)}
-    return KnownSource(revision, at, 10_000, OpenSessions(rows))
+    return KnownSource(revision, at, 10_000, at - 1, OpenSessions(rows))
 
 
 def test_usable_only_at_the_same_revision_and_before_the_shortest_timeout_passed() -> None:
@@ -16,6 +16,12 @@ def test_usable_only_at_the_same_revision_and_before_the_shortest_timeout_passed
     assert known.usable(7, 1_000) and known.usable(7, 11_000)
     assert not known.usable(8, 1_000)  # another change to the source's open sessions
     assert not known.usable(7, 11_001)  # one of them may be overdue: read and close it
+
+
+def test_not_usable_while_a_session_has_a_beat_of_its_own_as_late_as_the_snapshot() -> None:
+    own = _known(3, revision=7, at=1_000)
+    late = KnownSource(7, 1_000, 10_000, 1_000, own.sessions)
+    assert own.usable(7, 1_000) and not late.usable(7, 1_000)
 
 
 def test_the_least_recently_used_sources_go_first_to_keep_the_bound() -> None:

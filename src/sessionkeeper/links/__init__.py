@@ -8,6 +8,7 @@ key, counting engaged, visible and wall time. See ``docs/links-and-tracker.md``.
 from __future__ import annotations
 
 from sessionkeeper.feature import Feature
+from sessionkeeper.links import service, tracker_service
 from sessionkeeper.links import tables as tables
 from sessionkeeper.links.click_routes import router as click_router
 from sessionkeeper.links.container import LinkServices
@@ -31,4 +32,5 @@ FEATURE: Feature[LinkServices] = Feature(
     build=_build,
     jobs=jobs,
     routers=(router, tracker_router, click_router, script_router),
+    session_sources=(service.SOURCE, tracker_service.SOURCE),
 )

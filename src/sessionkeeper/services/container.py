@@ -58,7 +58,11 @@ class Services:
             sessions=sessions,
             sweeper=sweeper,
             health=HealthService(runtime, sweeper),
-            presence=PresenceService(runtime, sessions),
+            presence=PresenceService(
+                runtime,
+                sessions,
+                taken_sources=frozenset(s for f in features for s in f.session_sources),
+            ),
             liveness=Liveness(runtime),
             reports=SessionReports(runtime, fields),
             audit=AuditLog(runtime),

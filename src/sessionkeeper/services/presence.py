@@ -20,10 +20,11 @@ from sessionkeeper.domain.policy import Policy, resolve_policy
 from sessionkeeper.domain.presence import OpenSessions, PresenceDiff, PresenceEntry, PresenceKey
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, start_digest
+from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services import source_cache
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.services.sessions import SessionService
-from sessionkeeper.services.source_cache import SourceCache
+from sessionkeeper.services.source_cache import Bounds, SourceCache
 from sessionkeeper.storage import heartbeats, session_inserts
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage import presence as store
@@ -44,10 +45,18 @@ class PresenceOutcome:
 
 
 class PresenceService:
-    def __init__(self, runtime: Runtime, sessions: SessionService) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        sessions: SessionService,
+        *,
+        taken_sources: frozenset[str] = frozenset(),
+    ) -> None:
         self.rt = runtime
         self.sessions = sessions
         self.cache = SourceCache(runtime.settings.presence_cache_sessions)
+        # The sources features give their own sessions (``Feature.session_sources``).
+        self.taken_sources = taken_sources
 
     async def snapshot(
         self,
@@ -102,6 +111,15 @@ class PresenceService:
         ``refreshes_all`` says the diff refreshes every session it does not end; that is then
         one heartbeat of the source, written on its row, instead of a write to each session.
         """
+        if source in self.taken_sources:
+            # A source owns the open sessions of its name: these belong to a feature, and a
+            # snapshot would end every one of them as lost presence.
+            raise InvalidInput(
+                f"'{source}' is the source of sessions another feature starts; "
+                "name the presence source otherwise",
+                field="source",
+                code="source_taken",
+            )
         when = self.sessions.client_time(at, "at")
         if dry_run:
 
@@ -127,10 +145,9 @@ class PresenceService:
                 alive, overdue = store.open_for_source(tx.conn, principal, source, when)
                 # Overdue meanwhile: closed as the sweep would, before anything is matched.
                 timed_out = session_store.close_overdue(tx, principal, overdue, when)
-                matched = OpenSessions.of(alive)
-                shortest = source_cache.shortest_timeout(alive)
+                matched, bounds = OpenSessions.of(alive), Bounds.of_rows(alive)
             else:  # unchanged since this process's last snapshot, and nothing overdue yet
-                matched, shortest = known.sessions, known.shortest_timeout_ms
+                matched, bounds = known.sessions, Bounds.of_known(known)
             diff = make_diff(matched)
             news = self._new_sessions(tx, principal, source, diff.to_start, when)
             session_store.end_many(
@@ -143,7 +160,7 @@ class PresenceService:
             session_inserts.insert_many(tx, principal, news)
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
                 revision = store.beat(tx.conn, principal, source, when)
-                after = source_cache.after_snapshot(matched, shortest, diff, news, revision, when)
+                after = source_cache.after_snapshot(matched, bounds, diff, news, revision, when)
                 tx.after_commit(lambda: self.cache.store(key, after))
             else:  # the sessions it does not list keep their own, older, beats
                 heartbeats.refresh_many(

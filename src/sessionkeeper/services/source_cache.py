@@ -10,10 +10,14 @@ only when both hold:
 - the revision is unchanged. The database moves it on every change to one of the source's
   open sessions (triggers, migration 0010), whatever path or process made it, so an equal
   revision means the rows are the ones this process last wrote;
-- nothing can be overdue yet: every session the snapshot left open expires no earlier than
-  a timeout after that snapshot (the source's beat, or its own start then), so up to the
-  snapshot time plus the shortest of their timeouts none is. Past that, the source is read
-  and the overdue are closed as before.
+- nothing can be overdue yet. A session the snapshot left open whose own last beat is older
+  than the snapshot takes its deadline from the snapshot, a timeout after it (``deadline_after``
+  in ``storage/source_beats.py``); one it started expires a timeout after its start
+  (``lifecycle.start``). So up to the snapshot time plus the shortest of their timeouts none
+  is overdue. A session whose own beat is as late as the snapshot (a snapshot sent with an
+  older ``at`` than a heartbeat of its own) keeps its own deadline, which a policy change
+  does not move; while there is one, the cache is not used. Past the bound, the source is
+  read and the overdue are closed as before.
 
 Otherwise the snapshot reads the source as before. The entries are bounded by the number of
 sessions they hold together (``presence_cache_sessions``), least recently used out first.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -41,12 +45,18 @@ class KnownSource:
 
     revision: int
     beat_at: int
-    # The shortest timeout among the open sessions: none expires before beat_at plus it.
+    # The shortest timeout among the open sessions: none expires before beat_at plus it...
     shortest_timeout_ms: int
+    # ...provided every one the snapshot found open had its own last beat before beat_at.
+    latest_own_beat_at: int
     sessions: OpenSessions
 
     def usable(self, revision: int, at: int) -> bool:
-        return revision == self.revision and at <= self.beat_at + self.shortest_timeout_ms
+        return (
+            revision == self.revision
+            and self.latest_own_beat_at < self.beat_at
+            and at <= self.beat_at + self.shortest_timeout_ms
+        )
 
 
 @dataclass(slots=True)
@@ -108,16 +118,34 @@ class SourceCache:
 # No open session: nothing can be overdue, however late the next snapshot.
 _NOTHING_OPEN_MS = 2**62
 _TIMEOUT_OF = itemgetter(OPEN_ROW.index("timeout_ms"))
+_OWN_BEAT_OF = itemgetter(OPEN_ROW.index("own_last_seen_at"))
 
 
-def shortest_timeout(rows: Iterable[ActiveRow]) -> int:
-    """The shortest timeout among open sessions read as ``storage/presence.py`` reads them."""
-    return min(map(_TIMEOUT_OF, rows), default=_NOTHING_OPEN_MS)
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Of the open sessions a snapshot matched: their shortest timeout, their latest own beat."""
+
+    shortest_timeout_ms: int
+    latest_own_beat_at: int
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[ActiveRow]) -> Bounds:
+        """Of open sessions read as ``storage/presence.py`` reads them."""
+        return cls(
+            min(map(_TIMEOUT_OF, rows), default=_NOTHING_OPEN_MS),
+            max(map(_OWN_BEAT_OF, rows), default=-1),
+        )
+
+    @classmethod
+    def of_known(cls, known: KnownSource) -> Bounds:
+        # No session's own beat moved since (the revision says so), and the sessions the
+        # last snapshot started expire by their start, not by a beat of their own.
+        return cls(known.shortest_timeout_ms, known.latest_own_beat_at)
 
 
 def after_snapshot(
     before: OpenSessions,
-    shortest_timeout_ms: int,
+    bounds: Bounds,
     diff: PresenceDiff,
     news: Sequence[NewSession],
     revision: int,
@@ -138,7 +166,9 @@ def after_snapshot(
             new.started_at,
             new.started_at + new.timeout_ms,  # ``lifecycle.start``
             new.timeout_ms,
+            new.started_at,
         )
-    # Ending sessions can only raise the shortest timeout: the old one still bounds it.
-    shortest = min([shortest_timeout_ms, *(new.timeout_ms for new in news)])
-    return KnownSource(revision, at, shortest, OpenSessions(kept))
+    # Ending sessions can only raise the shortest timeout: the old one still bounds it. The
+    # started ones are left out of the latest own beat: their deadline is their start's.
+    shortest = min([bounds.shortest_timeout_ms, *(new.timeout_ms for new in news)])
+    return KnownSource(revision, at, shortest, bounds.latest_own_beat_at, OpenSessions(kept))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from operator import itemgetter
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import sqlalchemy as sa
@@ -99,6 +100,8 @@ def heartbeat(
     return result
 
 
+# A state's fields in a row of ``_STATE``'s columns: id, status, last beat, deadline.
+_STATE_FIELDS = itemgetter(1, 2, 3, 4)
 # A status by its stored value without the Enum call's lookup machinery: a batch reads a
 # thousand.
 _STATUS_OF = {status.value: status for status in Status}
@@ -115,7 +118,11 @@ class BeatState:
 
     @classmethod
     def of_row(cls, row: Row[Any]) -> BeatState:
-        return cls(row.id, _STATUS_OF[row.status], row.last_seen_at, row.expires_at)
+        # By position (the columns of ``_STATE``, below; a statement may return more after
+        # them): a Row's attribute access costs more than building the state, and a batch
+        # reads a thousand of them.
+        session_id, status, last_seen_at, expires_at = _STATE_FIELDS(row)
+        return cls(session_id, _STATUS_OF[status], last_seen_at, expires_at)
 
     @classmethod
     def of_session(cls, session: Session) -> BeatState:
@@ -130,7 +137,8 @@ class _Reading(Generic[Read]):
     """How beats applied together read their sessions back: whole, or their state only.
 
     ``returned`` come back from the rows an UPDATE moved (which hold their last beat
-    themselves); ``selected`` are read from rows it did not move, a source's beat included."""
+    themselves); ``selected`` are read from rows it did not move, a source's beat included.
+    Both begin with the tenant and the id, which the rows are keyed by."""
 
     returned: tuple[sa.ColumnElement[Any], ...]
     selected: tuple[sa.ColumnElement[Any], ...]
@@ -156,6 +164,9 @@ _STATE: _Reading[BeatState] = _Reading(
     BeatState.of_row,
     BeatState.of_session,
 )
+
+# The key of a row read back, by position: both readings begin with the tenant and the id.
+_TENANT_AND_ID = itemgetter(0, 1)
 
 _HEARTBEAT_MANY = Beats(
     sa.and_(t.c.tenant_id == sa.bindparam("h_tenant"), t.c.id == sa.bindparam("h_id")),
@@ -205,7 +216,7 @@ def _update_all(
     if distinct:
         triples = [(op.principal.tenant_id, op.session_id, op.at) for op in beats]
         moved = beat_sets.update(tx.conn, triples, reading.returned)
-        return {(r.tenant_id, r.id): reading.of_row(r) for r in moved}
+        return {_TENANT_AND_ID(r): reading.of_row(r) for r in moved}
     _HEARTBEAT_MANY.count(
         tx.conn,
         [

@@ -18,8 +18,18 @@ from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
 # The layout of an open session as read here: the presence rules' row (``ActiveRow``), then
-# its deadline as of the read and the timeout of its policy.
-OPEN_ROW = ("id", "user_id", "kind", "label", "started_at", "expires_at", "timeout_ms")
+# its deadline as of the read, the timeout of its policy, and its own last beat (the stored
+# column, without the source's).
+OPEN_ROW = (
+    "id",
+    "user_id",
+    "kind",
+    "label",
+    "started_at",
+    "expires_at",
+    "timeout_ms",
+    "own_last_seen_at",
+)
 _EXPIRES_OF = itemgetter(5)
 
 
@@ -44,6 +54,7 @@ def open_for_source(
         t.c.started_at,
         through_beat(beat)[1],
         t.c.timeout_ms,
+        t.c.last_seen_at,
     ).where(visible_to(t, principal), t.c.source == source, t.c.status == Status.ACTIVE.value)
     rows = plain_rows(conn.execute(stmt))
     # The usual case, nothing overdue, is one pass in C over the deadlines: a source holds
