@@ -100,3 +100,36 @@ def test_actions_after_commit_run_only_for_the_attempt_that_committed(tmp_path: 
         assert sorted(done) == ["a", "b"]
     finally:
         writer.close()
+
+
+class _Deadlock(Exception):
+    """What PostgreSQL's driver raises for a deadlock victim, as far as the writer looks."""
+
+    sqlstate = "40P01"
+
+
+def test_an_op_that_loses_every_deadlock_retry_is_refused_and_is_no_outage(
+    tmp_path: Path,
+) -> None:
+    """Lock conflicts with other processes are retried; one op that loses them all gets its
+    503, and the writer does not take it for a lost database (no recovery runs after it)."""
+    writer = Writer(create_engine(f"sqlite:///{tmp_path / 'conflict.db'}", role="writer"))
+    recovered: list[int] = []
+    writer.recovery = lambda tx: recovered.append(1)
+    attempts: list[int] = []
+
+    def lose(tx: Transaction) -> None:
+        attempts.append(1)
+        cause = sa.exc.OperationalError("UPDATE sessions", {}, _Deadlock())
+        raise StorageUnavailable("database unavailable: deadlock detected") from cause
+
+    try:
+        writer.run_sync(lambda tx: None)
+        assert recovered == [1]  # a started writer recovers once
+        with pytest.raises(StorageUnavailable):
+            writer.run_sync(lose)
+        assert len(attempts) > 1  # retried alone before giving up
+        writer.run_sync(lambda tx: None)
+        assert recovered == [1]
+    finally:
+        writer.close()

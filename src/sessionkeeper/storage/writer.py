@@ -312,11 +312,17 @@ class Writer:
         try:
             results, tx = self._transaction([op for op, _ in group])
         except StorageUnavailable as exc:
-            if len(group) > 1 and _is_transient_conflict(exc):
-                # Another process locked some of the group's rows in another order: alone,
-                # each op locks its own rows only, so it cannot deadlock that way again.
-                for item in group:
-                    self._commit([item])
+            if _is_transient_conflict(exc):
+                if len(group) > 1:
+                    # Another process locked some of the group's rows in another order:
+                    # alone, each op locks its own rows only, so it cannot deadlock that way
+                    # again.
+                    for item in group:
+                        self._commit([item])
+                    return
+                # One op lost every retry to other processes' locks. The database answered
+                # all along: that is no outage to recover from, only a write refused (503).
+                _settle_all([group[0][1]], None, exc)
                 return
             # The database failed, not an op: running each op alone would only wait again.
             self._needs_recovery = True
