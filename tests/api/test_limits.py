@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sessionkeeper.assembly import FEATURES
 from sessionkeeper.config import Settings
 from sessionkeeper.limits import limits, markdown
 from tests.support import Harness
@@ -42,3 +43,9 @@ async def test_the_body_cap_is_exact(api: Harness) -> None:
     response = await api.client.post("/v1/sessions", content=over, headers=headers)
     assert response.status_code == 413 and response.json()["code"] == "body_too_large"
     assert json.loads(at_cap)["kind"] == "game"
+
+
+def test_the_taken_source_names_in_the_table_are_the_features_own() -> None:
+    row = next(item for item in limits() if item.what == "presence source name")
+    sources = {source for feature in FEATURES for source in feature.session_sources}
+    assert sources and all(f"`{source}`" in row.value for source in sources)

@@ -158,17 +158,23 @@ def after_snapshot(
         if kept.get(ended.key, (None,))[0] == ended.session_id:
             del kept[ended.key]
     for new in news:
-        kept[(new.user_id, new.kind, new.label)] = (
-            new.id,
-            new.user_id,
-            new.kind,
-            new.label,
-            new.started_at,
-            new.started_at + new.timeout_ms,  # ``lifecycle.start``
-            new.timeout_ms,
-            new.started_at,
-        )
+        kept[(new.user_id, new.kind, new.label)] = _open_row(new)
     # Ending sessions can only raise the shortest timeout: the old one still bounds it. The
     # started ones are left out of the latest own beat: their deadline is their start's.
     shortest = min([bounds.shortest_timeout_ms, *(new.timeout_ms for new in news)])
     return KnownSource(revision, at, shortest, bounds.latest_own_beat_at, OpenSessions(kept))
+
+
+def _open_row(new: NewSession) -> ActiveRow:
+    """A session just started, laid out as ``storage/presence.py`` reads open sessions."""
+    values = {
+        "id": new.id,
+        "user_id": new.user_id,
+        "kind": new.kind,
+        "label": new.label,
+        "started_at": new.started_at,
+        "expires_at": new.started_at + new.timeout_ms,  # ``lifecycle.start``
+        "timeout_ms": new.timeout_ms,
+        "own_last_seen_at": new.started_at,
+    }
+    return tuple(values[name] for name in OPEN_ROW)

@@ -30,7 +30,7 @@ OPEN_ROW = (
     "timeout_ms",
     "own_last_seen_at",
 )
-_EXPIRES_OF = itemgetter(5)
+_EXPIRES_OF = itemgetter(OPEN_ROW.index("expires_at"))
 
 
 def open_for_source(
@@ -61,8 +61,8 @@ def open_for_source(
     # thousands of sessions.
     if not rows or min(map(_EXPIRES_OF, rows)) >= at:
         return rows, []
-    alive = [row for row in rows if row[5] >= at]
-    return alive, [row[0] for row in rows if row[5] < at]
+    alive = [row for row in rows if _EXPIRES_OF(row) >= at]
+    return alive, [row[0] for row in rows if _EXPIRES_OF(row) < at]
 
 
 def claim_time(conn: Connection, principal: Principal, source: str, at: int) -> int | None:
