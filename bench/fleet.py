@@ -8,8 +8,9 @@ server's code:
 
 - 30% of the applications lose their network once or twice for 3-14 s (their transport
   raises a connection error), longer than the timeout in most cases;
-- 15% crash: from a random moment on nothing they send reaches the server, and they never
-  leave their block;
+- 15% crash: at a random moment the application dies (its tasks are cancelled, its memory
+  is gone, it never leaves its block) and is run again 3-20 s later, when its client
+  delivers what the crashed one had kept in its spool (``deliver_spooled``), if anything;
 - the server is SIGKILLed 25 s in and kept down 8 s (longer than the timeout), then restarted
   on the same port;
 - the database is black-holed (packets dropped, not refused) for 10 s, 50 s in.
@@ -35,7 +36,7 @@ import random
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from tests.processes import Servers
 from bench.config import RunConfig
 from bench.databases import database, postgres_available
 from bench.report import Case, Outcome
-from sessionkeeper.client import AsyncClient, Client, Session
+from sessionkeeper.client import AsyncClient, AsyncSessionHandle, Client, Session
 
 NAME = "fleet"
 HEARTBEAT_S, TIMEOUT_S, GRACE_S = 2.0, 6.0, 1.0
@@ -64,6 +65,7 @@ class Plan:
     leaves_at: float
     drops: list[tuple[float, float]] = field(default_factory=list)
     crashes_at: float | None = None
+    relaunches_after: float = 0.0
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Truth:
     ended_ms: int = 0
     session_ids: tuple[str, ...] = ()
     pending: int = 0
+    spooled: int = 0  # handles a relaunched application found in its spool
 
 
 def now_ms() -> int:
@@ -91,6 +94,7 @@ def plans(count: int, seed: int) -> list[Plan]:
                 plan.drops.append((begin, begin + rng.uniform(3, 14)))
         elif roll < 0.45:
             plan.crashes_at = rng.uniform(plan.starts_at + 5, plan.leaves_at)
+            plan.relaunches_after = rng.uniform(3, 20)
         result.append(plan)
     return result
 
@@ -121,12 +125,28 @@ class Faulty(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def crash(handle: AsyncSessionHandle) -> None:
+    """What a process's death does to a handle: its tasks stop where they are, and the OS
+    lets go of its spool file's lock. (The handle's internals: the fleet's applications
+    share one process, so their deaths are simulated.)"""
+    for task in (handle._ticker, handle._sender):
+        if task is not None:
+            task.cancel()
+    if handle._spool_file is not None:
+        handle._spool_file.release()
+
+
+def client_of(base_url: str, key: str, transport: Faulty, spool: Path) -> AsyncClient:
+    return AsyncClient(
+        base_url, key, timeout=3, retries=1, backoff=0.1, transport=transport, spool=spool
+    )
+
+
 async def application(
-    base_url: str, key: str, plan: Plan, t0: float, ledger: Ledger, truth: Truth
+    base_url: str, key: str, plan: Plan, t0: float, ledger: Ledger, truth: Truth, spool: Path
 ) -> None:
     await asyncio.sleep(max(0.0, t0 + plan.starts_at - time.monotonic()))
-    transport = Faulty(ledger, plan, t0)
-    client = AsyncClient(base_url, key, timeout=3, retries=1, backoff=0.1, transport=transport)
+    client = client_of(base_url, key, Faulty(ledger, plan, t0), spool)
     handle = client.session(f"user-{plan.n}", "app", drain_wait=90)
     truth.began_ms = now_ms()
     await handle.__aenter__()
@@ -134,9 +154,18 @@ async def application(
     if plan.crashes_at is not None:
         await asyncio.sleep(max(0.0, t0 + plan.crashes_at - time.monotonic()))
         truth.ended_ms = now_ms()
-        # A crash: the block is never left; its background work goes on into a dead network
-        # until the run cancels it.
+        crash(handle)
         truth.session_ids = tuple(s.id for s in handle.sessions)
+        await asyncio.sleep(plan.relaunches_after)
+        # Run again: a new client on the same spool delivers what the dead one kept.
+        again = replace(plan, crashes_at=None, drops=[])
+        relaunched = client_of(base_url, key, Faulty(ledger, again, t0), spool)
+        for resumed in await relaunched.deliver_spooled(wait=120):
+            truth.spooled += 1
+            truth.pending += resumed.pending
+            known = set(truth.session_ids)
+            truth.session_ids += tuple(s.id for s in resumed.sessions if s.id not in known)
+        await relaunched.aclose()
         return
     await asyncio.sleep(max(0.0, t0 + plan.leaves_at - time.monotonic()))
     truth.ended_ms = now_ms()
@@ -168,7 +197,9 @@ async def _run_fleet(url: str, count: int, seed: int) -> dict[str, object]:
                 )
             t0 = time.monotonic()
             tasks = [
-                asyncio.create_task(application(server.base_url, key, p, t0, ledger, truth))
+                asyncio.create_task(
+                    application(server.base_url, key, p, t0, ledger, truth, tmp / f"spool-{p.n}")
+                )
                 for p, truth in zip(fleet, truths, strict=True)
             ]
             await asyncio.sleep(KILL_AT_S)
@@ -179,8 +210,7 @@ async def _run_fleet(url: str, count: int, seed: int) -> dict[str, object]:
             proxy.set("blackhole")
             await asyncio.sleep(OUTAGE_FOR_S)
             proxy.set("pass")
-            done = [t for p, t in zip(fleet, tasks, strict=True) if p.crashes_at is None]
-            await asyncio.wait_for(asyncio.gather(*done), timeout=300)
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=300)
             await asyncio.sleep(TIMEOUT_S + GRACE_S + 2)  # the crashed ones time out
             with Client(server.base_url, key) as admin:
                 admin.sweep()
@@ -235,6 +265,7 @@ def _figures(
         "wrongly_timed_out": wrongly_timed_out,
         "continuations": sum(s.continues is not None for s in stored.values()),
         "never_delivered": sum(t.pending for t in truths),
+        "delivered_from_spool": sum(t.spooled for t in truths),
         "sessions": len(stored),
     }
 

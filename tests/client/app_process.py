@@ -1,10 +1,13 @@
 """An application holding a session, run as a process of its own by the fault tests.
 
-    python -m tests.client.app_process <sync|async> <base_url> <api_key> <kind> <heartbeat_every>
+    python -m tests.client.app_process <sync|async> <base_url> <key> <kind> <every> [spool]
+    python -m tests.client.app_process <deliver-sync|deliver-async> <base_url> <key> <spool>
 
 Prints ``entered <session id>`` once inside the block and leaves the block when a line
 arrives on stdin; then waits (bounded) until everything is delivered and prints the ids of
-the sessions the handle made, as JSON.
+the sessions the handle made, as JSON. With a spool directory its client keeps there what it
+could not deliver. The ``deliver`` modes are the application run again after a crash: they
+deliver what the spool holds and print, per spooled handle, the ids and what is left.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ def report(handle: SessionHandle | AsyncSessionHandle) -> None:
     print(json.dumps({"ids": [s.id for s in handle.sessions], "pending": handle.pending}))
 
 
-def run_sync(base_url: str, key: str, kind: str, every: float) -> None:
-    with Client(base_url, key, backoff=0.05) as client:
+def run_sync(base_url: str, key: str, kind: str, every: float, spool: str | None) -> None:
+    with Client(base_url, key, backoff=0.05, spool=spool) as client:
         with client.session("app-user", kind, heartbeat_every=every) as s:
             print("entered", s.id, flush=True)
             sys.stdin.readline()
@@ -35,9 +38,9 @@ def run_sync(base_url: str, key: str, kind: str, every: float) -> None:
         report(s)
 
 
-async def run_async(base_url: str, key: str, kind: str, every: float) -> None:
+async def run_async(base_url: str, key: str, kind: str, every: float, spool: str | None) -> None:
     loop = asyncio.get_running_loop()
-    async with AsyncClient(base_url, key, backoff=0.05) as client:
+    async with AsyncClient(base_url, key, backoff=0.05, spool=spool) as client:
         async with client.session("app-user", kind, heartbeat_every=every) as s:
             print("entered", s.id, flush=True)
             await loop.run_in_executor(None, sys.stdin.readline)
@@ -47,12 +50,31 @@ async def run_async(base_url: str, key: str, kind: str, every: float) -> None:
         report(s)
 
 
+def deliver_sync(base_url: str, key: str, spool: str) -> None:
+    with Client(base_url, key, backoff=0.05, spool=spool) as client:
+        for handle in client.deliver_spooled(wait=DELIVERY_WAIT_S):
+            report(handle)
+
+
+async def deliver_async(base_url: str, key: str, spool: str) -> None:
+    async with AsyncClient(base_url, key, backoff=0.05, spool=spool) as client:
+        for handle in await client.deliver_spooled(wait=DELIVERY_WAIT_S):
+            report(handle)
+
+
 def main() -> None:
-    mode, base_url, key, kind, every = sys.argv[1:]
-    if mode == "sync":
-        run_sync(base_url, key, kind, float(every))
+    mode, base_url, key, *rest = sys.argv[1:]
+    if mode == "deliver-sync":
+        deliver_sync(base_url, key, rest[0])
+    elif mode == "deliver-async":
+        asyncio.run(deliver_async(base_url, key, rest[0]))
     else:
-        asyncio.run(run_async(base_url, key, kind, float(every)))
+        kind, every, *spool = rest
+        spool_dir = spool[0] if spool else None
+        if mode == "sync":
+            run_sync(base_url, key, kind, float(every), spool_dir)
+        else:
+            asyncio.run(run_async(base_url, key, kind, float(every), spool_dir))
     sys.stdout.flush()
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from sessionkeeper.client import AsyncClient, Client
 from tests.client.live import FAST, LiveServer, Tenant, serve
+from tests.client.processes import ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +16,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     database: Path = tmp_path_factory.mktemp("client") / "sessionkeeper.db"
     with serve(database) as server:
         yield server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server process of the test's own, to kill and start again (SQLite)."""
+    server = ServerProcess(tmp_path)
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ the same port and database, and an application that can be suspended."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -83,8 +84,18 @@ class ServerProcess:
 class AppProcess:
     """``tests.client.app_process``: one application holding one session."""
 
-    def __init__(self, mode: str, base_url: str, key: str, kind: str, every: float) -> None:
+    def __init__(
+        self,
+        mode: str,
+        base_url: str,
+        key: str,
+        kind: str,
+        every: float,
+        spool: Path | None = None,
+    ) -> None:
         command = ["-m", "tests.client.app_process", mode, base_url, key, kind, str(every)]
+        if spool is not None:
+            command.append(str(spool))
         self.proc = subprocess.Popen(
             [sys.executable, *command],
             cwd=ROOT,
@@ -108,6 +119,12 @@ class AppProcess:
     def resume(self) -> None:
         os.kill(self.proc.pid, signal.SIGCONT)
 
+    def ask_to_leave(self) -> None:
+        """End the block without waiting for the application to finish."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"\n")
+        self.proc.stdin.flush()
+
     def leave(self) -> str:
         """End the block; returns what the application printed after it."""
         out, err = self.proc.communicate(b"\n", timeout=60)
@@ -125,3 +142,14 @@ class AppProcess:
             self.resume()
             self.proc.kill()
             self.proc.wait(10)
+
+
+def deliver_spooled(mode: str, base_url: str, key: str, spool: Path) -> list[dict[str, object]]:
+    """The application run again after a crash: what it printed of each spooled handle."""
+    command = ["-m", "tests.client.app_process", f"deliver-{mode}", base_url, key, str(spool)]
+    done = subprocess.run(
+        [sys.executable, *command], cwd=ROOT, capture_output=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"delivering the spool failed:\n{done.stderr.decode()}")
+    return [json.loads(line) for line in done.stdout.decode().splitlines()]

@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -72,14 +70,6 @@ def test_a_suspended_process_is_not_credited_the_gap_and_continues_after_it(
     credited = (first.duration_s or 0) + (second.duration_s or 0)
     true_time = (left - as_ms(first.started_at)) / 1000
     assert credited <= true_time - (resumed - stopped) / 1000 + GRACE_MS / 1000
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 def assert_whole(handle: SessionHandle | AsyncSessionHandle, entered: int, left: int) -> None:

@@ -15,7 +15,8 @@ delivered later with its own times, and a real gap starts a continuation session
 Submodules: ``calls`` (each operation as a request), ``models`` (typed results),
 ``admin_models`` (keys and tenants), ``errors`` (the exception tree), ``retry``, ``handles``
 (sessions tied to a block), ``outbox`` and ``chain`` (what a handle has yet to send, and its
-sessions), ``evidence`` (client times and thinning), ``presence`` and ``backlog`` (presence
+sessions), ``spool`` (what it could not send, kept on disk for the next process), ``evidence``
+(client times and thinning), ``presence`` and ``backlog`` (presence
 reporters and their kept snapshots),
 ``analytics`` (results of the analytics API), ``export`` (reading the streamed CSV export),
 ``room_calls``, ``room_models`` and ``rooms`` (rooms, invitations, participants tied to a

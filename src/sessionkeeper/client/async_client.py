@@ -16,7 +16,7 @@ from sessionkeeper.client.analytics_client import AsyncAnalytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
-from sessionkeeper.client.handles import AsyncSessionHandle, SessionOptions
+from sessionkeeper.client.handles import DEFAULT_DRAIN_WAIT_S, AsyncSessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     AuditPage,
     BatchResult,
@@ -50,6 +50,7 @@ from sessionkeeper.client.room_models import (
     RoomPage,
 )
 from sessionkeeper.client.rooms import AsyncRoomRef
+from sessionkeeper.client.spool import Spool
 
 T = TypeVar("T")
 
@@ -70,9 +71,12 @@ class AsyncClient(AsyncAnalytics):
         backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
         tenant: str | None = None,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.retry = RetryPolicy(retries=retries, backoff=backoff)
+        # Where handles keep what they could not deliver, so that it outlives the process.
+        self.spool = None if spool is None else Spool(spool)
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers=default_headers(api_key, tenant),
@@ -268,6 +272,22 @@ class AsyncClient(AsyncAnalytics):
         """A session for an ``async with`` block, as :meth:`Client.session` describes; its
         heartbeats and deliveries run as asyncio tasks."""
         return AsyncSessionHandle(self, user_id, kind, **options)
+
+    async def deliver_spooled(
+        self, wait: float = DEFAULT_DRAIN_WAIT_S
+    ) -> tuple[AsyncSessionHandle, ...]:
+        """Deliver what handles of earlier processes kept in the spool, as
+        :meth:`Client.deliver_spooled` does; the deliveries run as tasks of this loop."""
+        if self.spool is None:
+            return ()
+        handles = tuple(
+            AsyncSessionHandle.resumed(self, file, kept) for file, kept in self.spool.orphans()
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        for handle in handles:
+            await handle.wait_delivered(max(0.0, deadline - loop.time()))
+        return handles
 
     # Policies, health, maintenance
 

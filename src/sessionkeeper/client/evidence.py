@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sessionkeeper.client.protocol import MAX_PAST_S
@@ -92,6 +92,13 @@ class Beats:
 
     def __len__(self) -> int:
         return len(self._ats)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ats)
+
+    def restore(self, ats: Iterable[int]) -> None:
+        """Take back beats kept earlier (already thinned), replacing any held."""
+        self._ats = array("q", sorted(ats))
 
     def oldest(self) -> int:
         return self._ats[0]

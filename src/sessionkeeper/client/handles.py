@@ -23,6 +23,9 @@ is exactly the silence the server must see.
   (or the process, the client or the event loop ends). Leaving never raises for a transport
   failure; it raises only an answer refusing the session (a 4xx such as ``Unauthorized``),
   and only when the block itself did not raise.
+- With a spool (``Client(..., spool=directory)``) what could not be delivered is also kept on
+  disk (:mod:`sessionkeeper.client.spool`), and a later process delivers it with
+  ``deliver_spooled()``: a crash, a kill or an exit before the server came back costs no time.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from sessionkeeper.client.evidence import now_ms
 from sessionkeeper.client.models import Session
 from sessionkeeper.client.outbox import DEFAULT_MAX_PENDING, Outbox
 from sessionkeeper.client.protocol import new_session_id
+from sessionkeeper.client.spool import Spool, SpoolFile
 
 if TYPE_CHECKING:
     from sessionkeeper.client.async_client import AsyncClient
@@ -104,11 +108,14 @@ class _Handle:
         self._heartbeat_every = options.get("heartbeat_every")
         self._client_key = client
         self._outbox: Outbox | None = None
+        self._spool_file: SpoolFile | None = None
         self._leaving = False
 
-    def _begin(self, backoff: float) -> Outbox:
+    def _begin(self, backoff: float, spool: Spool | None) -> Outbox:
         if self._outbox is not None:
             raise RuntimeError("a session handle is entered once")
+        if spool is not None:
+            self._spool_file = spool.file(self.id)
         self._outbox = Outbox(
             StartRequest(self.user_id, self.kind, self.label, self.attributes),
             id=self.id,
@@ -186,6 +193,25 @@ class _Handle:
             return DONE
         return step
 
+    def _resume(self, file: SpoolFile, kept: dict[str, Any], backoff: float) -> Outbox:
+        """Take over what an earlier process kept in ``file``: deliver, record nothing."""
+        self._outbox = Outbox.restored(kept, backoff=backoff)
+        self._spool_file = file
+        self._leaving = True
+        return self._outbox
+
+    def _spool_after(self, failed: bool) -> None:
+        """After an attempt: keep the spool file up to what is undelivered. It is written
+        first after a failure, then after every attempt until nothing is left."""
+        file = self._spool_file
+        if file is None or not (failed or file.held):
+            return
+        kept = self.outbox.kept()
+        if kept is None:
+            file.remove()
+        else:
+            file.write(kept)
+
     def _refusal(self, exc: BaseException | None) -> Exception | None:
         """The error to raise on leaving: a refusal of the session, unless the block raised."""
         return None if exc is not None else self.outbox.outcome.refusal
@@ -207,12 +233,19 @@ class SessionHandle(_Handle):
         self._retime = threading.Event()  # the ticker: leaving, or the interval may have changed
         self._changed = threading.Condition()
 
+    @classmethod
+    def resumed(cls, client: Client, file: SpoolFile, kept: dict[str, Any]) -> SessionHandle:
+        """A handle delivering, in the background, what an earlier process kept in ``file``
+        (see :meth:`Client.deliver_spooled`)."""
+        handle = cls(client, kept["start"]["user_id"], kept["start"]["kind"])
+        handle.id = handle._resume(file, kept, client.retry.backoff).links[0].id
+        handle._run("send", handle._send_loop)
+        return handle
+
     def __enter__(self) -> SessionHandle:
-        outbox = self._begin(self._client.retry.backoff)
-        for name, target in (("send", self._send_loop), ("beat", self._tick_loop)):
-            threading.Thread(
-                target=target, name=f"sessionkeeper-{name}-{self.id}", daemon=True
-            ).start()
+        outbox = self._begin(self._client.retry.backoff, self._client.spool)
+        self._run("send", self._send_loop)
+        self._run("beat", self._tick_loop)
         self._wait(lambda: outbox.ready, self.answer_wait)
         if outbox.outcome.refusal is not None:
             self._leaving = True
@@ -249,6 +282,15 @@ class SessionHandle(_Handle):
         if refusal is not None:
             raise refusal
 
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds until nothing is left to send; whether so."""
+        outbox = self.outbox
+        self._wait(lambda: outbox.finished, timeout)
+        return outbox.finished
+
+    def _run(self, name: str, target: Callable[[], None]) -> None:
+        threading.Thread(target=target, name=f"sessionkeeper-{name}-{self.id}", daemon=True).start()
+
     def _wait(self, done: Callable[[], bool], timeout: float) -> None:
         with self._changed:
             self._changed.wait_for(done, timeout)
@@ -277,8 +319,10 @@ class SessionHandle(_Handle):
             except Exception as exc:  # whatever it is, it must not reach the app
                 outcome = exc
             wait = outbox.settle(step, outcome)
+            self._spool_after(isinstance(outcome, Exception))
             self._signal()
             time.sleep(wait)
+        self._spool_after(False)
         self._signal()
 
     def _signal(self) -> None:
@@ -300,12 +344,22 @@ class AsyncSessionHandle(_Handle):
         self._retime = asyncio.Event()
         self._changed = asyncio.Condition()
         self._ticker: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+
+    @classmethod
+    def resumed(
+        cls, client: AsyncClient, file: SpoolFile, kept: dict[str, Any]
+    ) -> AsyncSessionHandle:
+        """A handle delivering, as a task, what an earlier process kept in ``file`` (see
+        :meth:`AsyncClient.deliver_spooled`)."""
+        handle = cls(client, kept["start"]["user_id"], kept["start"]["kind"])
+        handle.id = handle._resume(file, kept, client.retry.backoff).links[0].id
+        handle._start_sender()
+        return handle
 
     async def __aenter__(self) -> AsyncSessionHandle:
-        outbox = self._begin(self._client.retry.backoff)
-        sender = asyncio.create_task(self._send_loop(), name=f"sessionkeeper-send-{self.id}")
-        _background.add(sender)
-        sender.add_done_callback(_background.discard)
+        outbox = self._begin(self._client.retry.backoff, self._client.spool)
+        self._start_sender()
         self._ticker = asyncio.create_task(self._tick_loop(), name=f"sessionkeeper-beat-{self.id}")
         await self._wait(lambda: outbox.ready, self.answer_wait)
         if outbox.outcome.refusal is not None:
@@ -340,6 +394,17 @@ class AsyncSessionHandle(_Handle):
         refusal = self._refusal(exc)
         if refusal is not None:
             raise refusal
+
+    async def wait_delivered(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds until nothing is left to send; whether so."""
+        outbox = self.outbox
+        await self._wait(lambda: outbox.finished, timeout)
+        return outbox.finished
+
+    def _start_sender(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop(), name=f"sessionkeeper-send-{self.id}")
+        _background.add(self._sender)
+        self._sender.add_done_callback(_background.discard)
 
     async def _stop_ticker(self) -> None:
         self._leaving = True
@@ -379,8 +444,10 @@ class AsyncSessionHandle(_Handle):
             except Exception as exc:  # whatever it is, it must not reach the app
                 outcome = exc
             wait = outbox.settle(step, outcome)
+            self._spool_after(isinstance(outcome, Exception))
             await self._signal()
             await asyncio.sleep(wait)
+        self._spool_after(False)
         await self._signal()
 
     async def _signal(self) -> None:

@@ -90,6 +90,9 @@ class Outbox:
         self._end_at: int | None = None
         self._ending = False
         self._ended = False
+        # Restored from a spool: its process is gone, so no end will come and the server
+        # estimates it; done once everything kept is delivered.
+        self._orphaned = False
         self._backoff = RetryPolicy(retries=0, backoff=backoff)
         self._lock = threading.Lock()
 
@@ -129,16 +132,15 @@ class Outbox:
     def finished(self) -> bool:
         """Nothing will be sent any more: ended and delivered, or stopped."""
         with self._lock:
+            if self._orphaned and not self._undelivered() and not self._describe:
+                return True
             return self.outcome.stopped or self._ended
 
     @property
     def pending(self) -> int:
         """Pieces of evidence still to be delivered: the start, beats and the end."""
         with self._lock:
-            if self.outcome.stopped:
-                return 0
-            unstored = sum(not link.stored for link in self.links)
-            return unstored + len(self._beats) + (self._end_at is not None)
+            return self._undelivered()
 
     def delivered_through(self, at: int) -> bool:
         """Whether the server holds evidence of the current session up to ``at`` (or nothing
@@ -272,7 +274,78 @@ class Outbox:
             self._stop(error)
             return 0.0
 
+    # What a spool keeps (see :mod:`sessionkeeper.client.spool`)
+
+    def kept(self) -> dict[str, Any] | None:
+        """Everything still to be delivered, as plain data; None when there is nothing."""
+        with self._lock:
+            if not self._undelivered():
+                return None
+            start = self.start
+            return {
+                "start": {
+                    "user_id": start.user_id,
+                    "kind": start.kind,
+                    "label": start.label,
+                    "attributes": self._merged or None,
+                },
+                "links": [
+                    {
+                        "id": link.id,
+                        "started_at": link.started_at,
+                        "continues": link.continues,
+                        "stored": link.stored,
+                        "seen_at": link.seen_at,
+                    }
+                    for link in self.links
+                ],
+                "beats": list(self._beats),
+                "attributes": self._attributes,
+                "end_at": self._end_at,
+            }
+
+    @classmethod
+    def restored(cls, kept: dict[str, Any], *, backoff: float) -> Outbox:
+        """An outbox that delivers what ``kept`` holds and records nothing new."""
+        start = kept["start"]
+        links = [
+            Link(
+                id=str(item["id"]),
+                started_at=int(item["started_at"]),
+                continues=item.get("continues"),
+                stored=bool(item["stored"]),
+            )
+            for item in kept["links"]
+        ]
+        first = links[0]
+        outbox = cls(
+            StartRequest(start["user_id"], start["kind"], start.get("label"), start["attributes"]),
+            id=first.id,
+            started_at=first.started_at,
+            heartbeat_every=None,
+            continue_after_gap=True,
+            max_pending=max(DEFAULT_MAX_PENDING, len(kept["beats"])),
+            backoff=backoff,
+        )
+        for link, item in zip(links, kept["links"], strict=True):
+            link.seen_at = int(item["seen_at"])
+        outbox.links = links
+        outbox._policies_read = True  # nothing new is recorded: the interval is not needed
+        outbox._beats.restore(int(at) for at in kept["beats"])
+        outbox._last_at = max([links[-1].seen_at, *outbox._beats])
+        outbox._attributes = kept.get("attributes")
+        outbox._end_at = kept.get("end_at")
+        outbox._ending = True
+        outbox._orphaned = kept.get("end_at") is None
+        return outbox
+
     # The rules, called with the lock held
+
+    def _undelivered(self) -> int:
+        if self.outcome.stopped:
+            return 0
+        unstored = sum(not link.stored for link in self.links)
+        return unstored + len(self._beats) + (self._end_at is not None)
 
     def _start_call(self, link: Link) -> Call[Session]:
         return calls.start(

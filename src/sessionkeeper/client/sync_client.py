@@ -16,7 +16,7 @@ from sessionkeeper.client.analytics_client import Analytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
-from sessionkeeper.client.handles import SessionHandle, SessionOptions
+from sessionkeeper.client.handles import DEFAULT_DRAIN_WAIT_S, SessionHandle, SessionOptions
 from sessionkeeper.client.models import (
     AuditPage,
     BatchResult,
@@ -50,6 +50,7 @@ from sessionkeeper.client.room_models import (
     RoomPage,
 )
 from sessionkeeper.client.rooms import RoomRef
+from sessionkeeper.client.spool import Spool
 
 T = TypeVar("T")
 
@@ -72,9 +73,12 @@ class Client(Analytics):
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
         tenant: str | None = None,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.retry = RetryPolicy(retries=retries, backoff=backoff)
+        # Where handles keep what they could not deliver, so that it outlives the process.
+        self.spool = None if spool is None else Spool(spool)
         self._http = httpx.Client(
             base_url=base_url,
             headers=default_headers(api_key, tenant),
@@ -267,6 +271,23 @@ class Client(Analytics):
         real gap starts a continuation session; see :class:`SessionOptions` for the options
         and :mod:`sessionkeeper.client.handles` for the rules."""
         return SessionHandle(self, user_id, kind, **options)
+
+    def deliver_spooled(self, wait: float = DEFAULT_DRAIN_WAIT_S) -> tuple[SessionHandle, ...]:
+        """Deliver what handles of earlier processes kept in the spool and could not send
+        (the client's ``spool`` directory; see :mod:`sessionkeeper.client.spool`), each with
+        its own times. Waits at most ``wait`` seconds; what is still undelivered then goes on
+        in the background, and stays on disk for the next process until it is delivered.
+        Returns a handle per spooled session chain (``sessions``, ``pending``). Never raises
+        for a transport failure; files still held by a live handle are left alone."""
+        if self.spool is None:
+            return ()
+        handles = tuple(
+            SessionHandle.resumed(self, file, kept) for file, kept in self.spool.orphans()
+        )
+        deadline = time.monotonic() + wait
+        for handle in handles:
+            handle.wait_delivered(max(0.0, deadline - time.monotonic()))
+        return handles
 
     # Policies, health, maintenance
 
