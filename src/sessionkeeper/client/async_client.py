@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import IO, Any, TypeVar, Unpack
 
 import httpx
@@ -38,6 +39,7 @@ from sessionkeeper.client.models import (
     WebhookCreated,
     WebhookSecret,
 )
+from sessionkeeper.client.outbox import Outbox
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 from sessionkeeper.client.room_calls import RoomFilters
 from sessionkeeper.client.room_models import (
@@ -86,6 +88,10 @@ class AsyncClient(AsyncAnalytics):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -280,8 +286,10 @@ class AsyncClient(AsyncAnalytics):
         :meth:`Client.deliver_spooled` does; the deliveries run as tasks of this loop."""
         if self.spool is None:
             return ()
+        restore = partial(Outbox.restored, backoff=self.retry.backoff)
         handles = tuple(
-            AsyncSessionHandle.resumed(self, file, kept) for file, kept in self.spool.orphans()
+            AsyncSessionHandle.resumed(self, file, outbox)
+            for file, outbox in self.spool.orphans(restore)
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait

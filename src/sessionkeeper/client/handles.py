@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import threading
 import time
 import weakref
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 
 DEFAULT_ANSWER_WAIT_S = 2.0
 DEFAULT_DRAIN_WAIT_S = 5.0
+
+log = logging.getLogger("sessionkeeper.client")
 
 # What earlier handles of a client learned of each kind's cadence, for a handle whose start
 # finds the server unreachable. Weak, so a closed and dropped client takes it along.
@@ -87,6 +91,14 @@ class SessionOptions(TypedDict, total=False):
     max_pending: int
 
 
+def _encodable(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``attributes`` if JSON can carry them; else TypeError or ValueError here, in the
+    caller's code, rather than later from the background, where the session would stop."""
+    if attributes:
+        json.dumps(attributes, allow_nan=False)
+    return attributes
+
+
 class _Handle:
     """What both handles share: the options, the outbox, and what the caller may read."""
 
@@ -98,7 +110,7 @@ class _Handle:
         self.user_id = user_id
         self.kind = kind
         self.label = options.get("label")
-        self.attributes = options.get("attributes")
+        self.attributes = _encodable(options.get("attributes"))
         self.continue_after_gap = options.get("continue_after_gap", True)
         self.answer_wait = options.get("answer_wait", DEFAULT_ANSWER_WAIT_S)
         self.drain_wait = options.get("drain_wait", DEFAULT_DRAIN_WAIT_S)
@@ -110,6 +122,7 @@ class _Handle:
         self._outbox: Outbox | None = None
         self._spool_file: SpoolFile | None = None
         self._leaving = False
+        self._sender_done = False  # the sender has stopped, its spool file settled
 
     def _begin(self, backoff: float, spool: Spool | None) -> Outbox:
         if self._outbox is not None:
@@ -193,24 +206,35 @@ class _Handle:
             return DONE
         return step
 
-    def _resume(self, file: SpoolFile, kept: dict[str, Any], backoff: float) -> Outbox:
+    def _resume(self, file: SpoolFile, outbox: Outbox) -> None:
         """Take over what an earlier process kept in ``file``: deliver, record nothing."""
-        self._outbox = Outbox.restored(kept, backoff=backoff)
+        self._outbox = outbox
         self._spool_file = file
         self._leaving = True
-        return self._outbox
+        self.id = outbox.links[0].id
 
     def _spool_after(self, failed: bool) -> None:
         """After an attempt: keep the spool file up to what is undelivered. It is written
         first after a failure, then after every attempt until nothing is left."""
         file = self._spool_file
-        if file is None or not (failed or file.held):
-            return
-        kept = self.outbox.kept()
-        if kept is None:
-            file.remove()
-        else:
-            file.write(kept)
+        if file is not None and (failed or file.held):
+            file.sync(self.outbox.kept)
+
+    def _spool_now(self) -> None:
+        """Write what is undelivered now (leaving gave up waiting for it)."""
+        if self._spool_file is not None:
+            self._spool_file.sync(self.outbox.kept)
+
+    def _sender_stopped(self) -> None:
+        """The sender is done: what is left (the client was closed, the key was refused)
+        stays in the spool for another client or process, whose lock it no longer holds."""
+        file = self._spool_file
+        if file is not None:
+            file.sync(self.outbox.kept)
+            file.release()
+        elif self.outbox.pending:
+            log.warning("session %s: %d undelivered, the client is closed", self.id, self.pending)
+        self._sender_done = True
 
     def _refusal(self, exc: BaseException | None) -> Exception | None:
         """The error to raise on leaving: a refusal of the session, unless the block raised."""
@@ -234,11 +258,11 @@ class SessionHandle(_Handle):
         self._changed = threading.Condition()
 
     @classmethod
-    def resumed(cls, client: Client, file: SpoolFile, kept: dict[str, Any]) -> SessionHandle:
+    def resumed(cls, client: Client, file: SpoolFile, outbox: Outbox) -> SessionHandle:
         """A handle delivering, in the background, what an earlier process kept in ``file``
         (see :meth:`Client.deliver_spooled`)."""
-        handle = cls(client, kept["start"]["user_id"], kept["start"]["kind"])
-        handle.id = handle._resume(file, kept, client.retry.backoff).links[0].id
+        handle = cls(client, outbox.start.user_id, outbox.start.kind)
+        handle._resume(file, outbox)
         handle._run("send", handle._send_loop)
         return handle
 
@@ -259,7 +283,7 @@ class SessionHandle(_Handle):
         only the refusal (a 4xx) that stopped the handle, if one did."""
         outbox = self.outbox
         mark = outbox.outcome.failed_attempts
-        at = outbox.beat(now_ms(), attributes)
+        at = outbox.beat(now_ms(), _encodable(attributes))
         self._wake.set()
         self._wait(self._heartbeat_done(at, mark), self.answer_wait)
         if outbox.outcome.refusal is not None:
@@ -278,15 +302,17 @@ class SessionHandle(_Handle):
         self._retime.set()
         self._wake.set()
         self._wait(lambda: outbox.finished, self.drain_wait)
+        if not outbox.finished:
+            self._spool_now()  # the process may end before the sender has delivered it
         refusal = self._refusal(exc)
         if refusal is not None:
             raise refusal
 
     def wait_delivered(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds until nothing is left to send; whether so."""
-        outbox = self.outbox
-        self._wait(lambda: outbox.finished, timeout)
-        return outbox.finished
+        """Wait at most ``timeout`` seconds until the sender is done (delivered, or stopped);
+        whether it is."""
+        self._wait(lambda: self._sender_done, timeout)
+        return self._sender_done
 
     def _run(self, name: str, target: Callable[[], None]) -> None:
         threading.Thread(target=target, name=f"sessionkeeper-{name}-{self.id}", daemon=True).start()
@@ -317,12 +343,14 @@ class SessionHandle(_Handle):
             try:
                 outcome: Any = self._client.send(step.call, retries=0)
             except Exception as exc:  # whatever it is, it must not reach the app
+                if self._client.is_closed:
+                    break  # not a refusal: nothing more can be sent through this client
                 outcome = exc
             wait = outbox.settle(step, outcome)
             self._spool_after(isinstance(outcome, Exception))
             self._signal()
             time.sleep(wait)
-        self._spool_after(False)
+        self._sender_stopped()
         self._signal()
 
     def _signal(self) -> None:
@@ -347,13 +375,11 @@ class AsyncSessionHandle(_Handle):
         self._sender: asyncio.Task[None] | None = None
 
     @classmethod
-    def resumed(
-        cls, client: AsyncClient, file: SpoolFile, kept: dict[str, Any]
-    ) -> AsyncSessionHandle:
+    def resumed(cls, client: AsyncClient, file: SpoolFile, outbox: Outbox) -> AsyncSessionHandle:
         """A handle delivering, as a task, what an earlier process kept in ``file`` (see
         :meth:`AsyncClient.deliver_spooled`)."""
-        handle = cls(client, kept["start"]["user_id"], kept["start"]["kind"])
-        handle.id = handle._resume(file, kept, client.retry.backoff).links[0].id
+        handle = cls(client, outbox.start.user_id, outbox.start.kind)
+        handle._resume(file, outbox)
         handle._start_sender()
         return handle
 
@@ -373,7 +399,7 @@ class AsyncSessionHandle(_Handle):
         only the refusal (a 4xx) that stopped the handle, if one did."""
         outbox = self.outbox
         mark = outbox.outcome.failed_attempts
-        at = outbox.beat(now_ms(), attributes)
+        at = outbox.beat(now_ms(), _encodable(attributes))
         self._wake.set()
         await self._wait(self._heartbeat_done(at, mark), self.answer_wait)
         if outbox.outcome.refusal is not None:
@@ -391,15 +417,17 @@ class AsyncSessionHandle(_Handle):
         outbox.end(now_ms())
         self._wake.set()
         await self._wait(lambda: outbox.finished, self.drain_wait)
+        if not outbox.finished:
+            self._spool_now()  # the loop may end before the sender has delivered it
         refusal = self._refusal(exc)
         if refusal is not None:
             raise refusal
 
     async def wait_delivered(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds until nothing is left to send; whether so."""
-        outbox = self.outbox
-        await self._wait(lambda: outbox.finished, timeout)
-        return outbox.finished
+        """Wait at most ``timeout`` seconds until the sender is done (delivered, or stopped);
+        whether it is."""
+        await self._wait(lambda: self._sender_done, timeout)
+        return self._sender_done
 
     def _start_sender(self) -> None:
         self._sender = asyncio.create_task(self._send_loop(), name=f"sessionkeeper-send-{self.id}")
@@ -442,12 +470,14 @@ class AsyncSessionHandle(_Handle):
             try:
                 outcome: Any = await self._client.send(step.call, retries=0)
             except Exception as exc:  # whatever it is, it must not reach the app
+                if self._client.is_closed:
+                    break  # not a refusal: nothing more can be sent through this client
                 outcome = exc
             wait = outbox.settle(step, outcome)
             self._spool_after(isinstance(outcome, Exception))
             await self._signal()
             await asyncio.sleep(wait)
-        self._spool_after(False)
+        self._sender_stopped()
         await self._signal()
 
     async def _signal(self) -> None:

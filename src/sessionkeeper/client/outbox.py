@@ -35,7 +35,7 @@ from typing import Any
 from sessionkeeper.client import calls
 from sessionkeeper.client.calls import Call
 from sessionkeeper.client.chain import Cadence, Link, Outcome, StartRequest, Step, provisional
-from sessionkeeper.client.errors import Conflict, InvalidInput, NotFound
+from sessionkeeper.client.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from sessionkeeper.client.evidence import Beats, as_datetime, as_ms, oldest_sendable
 from sessionkeeper.client.models import BatchResult, Policies, Session
 from sessionkeeper.client.protocol import (
@@ -90,9 +90,13 @@ class Outbox:
         self._end_at: int | None = None
         self._ending = False
         self._ended = False
-        # Restored from a spool: its process is gone, so no end will come and the server
-        # estimates it; done once everything kept is delivered.
+        # Restored from a spool: its process is gone, so nothing new is recorded, and when
+        # no end was recorded none will come (the server estimates it): done once
+        # everything kept is delivered.
+        self._restored = False
         self._orphaned = False
+        # Refused by a key (401, 403), not the session: kept for a spool to deliver later.
+        self._kept_for_key = False
         self._backoff = RetryPolicy(retries=0, backoff=backoff)
         self._lock = threading.Lock()
 
@@ -277,9 +281,12 @@ class Outbox:
     # What a spool keeps (see :mod:`sessionkeeper.client.spool`)
 
     def kept(self) -> dict[str, Any] | None:
-        """Everything still to be delivered, as plain data; None when there is nothing."""
+        """Everything still to be delivered, as plain data; None when there is nothing (or
+        the server refused the session: it would be refused again)."""
         with self._lock:
-            if not self._undelivered():
+            if self.outcome.stopped and not self._kept_for_key:
+                return None
+            if not self._outstanding():
                 return None
             start = self.start
             return {
@@ -306,7 +313,15 @@ class Outbox:
 
     @classmethod
     def restored(cls, kept: dict[str, Any], *, backoff: float) -> Outbox:
-        """An outbox that delivers what ``kept`` holds and records nothing new."""
+        """An outbox that delivers what ``kept`` holds and records nothing new; ValueError
+        when ``kept`` is not what :meth:`kept` makes."""
+        try:
+            return cls._restore(kept, backoff)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not the state of a session handle: {exc!r}") from exc
+
+    @classmethod
+    def _restore(cls, kept: dict[str, Any], backoff: float) -> Outbox:
         start = kept["start"]
         links = [
             Link(
@@ -336,14 +351,16 @@ class Outbox:
         outbox._attributes = kept.get("attributes")
         outbox._end_at = kept.get("end_at")
         outbox._ending = True
+        outbox._restored = True
         outbox._orphaned = kept.get("end_at") is None
         return outbox
 
     # The rules, called with the lock held
 
     def _undelivered(self) -> int:
-        if self.outcome.stopped:
-            return 0
+        return 0 if self.outcome.stopped else self._outstanding()
+
+    def _outstanding(self) -> int:
         unstored = sum(not link.stored for link in self.links)
         return unstored + len(self._beats) + (self._end_at is not None)
 
@@ -458,6 +475,13 @@ class Outbox:
         self.outcome.dropped += self._beats.older_than(floor)
         link = self.current
         if not link.stored and link.started_at < floor:
+            if self._restored and not self._beats:
+                # Its process is long gone and nothing of it is recent enough to tell: a
+                # session starting now would be one nobody had.
+                log.warning("spooled session %s is too old to deliver; given up", link.id)
+                self.outcome.dropped += 1
+                self._stop(None)
+                return
             # The session's beginning can no longer be told: it begins at the oldest evidence.
             link.started_at = self._beats.pop_oldest() if self._beats else now
             link.seen_at = link.started_at
@@ -497,5 +521,8 @@ class Outbox:
             self.outcome.last_error = error
             lost = len(self._beats) + (self._end_at is not None)
             log.error("session %s: delivery stops, %d unsent: %s", self.current.id, lost, error)
+        if isinstance(error, Unauthorized | Forbidden):
+            self._kept_for_key = True  # the key was refused, not the evidence
+            return
         self._beats.clear()
         self._end_at = None

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from functools import partial
 from typing import IO, Any, TypeVar, Unpack
 
 import httpx
@@ -38,6 +39,7 @@ from sessionkeeper.client.models import (
     WebhookCreated,
     WebhookSecret,
 )
+from sessionkeeper.client.outbox import Outbox
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 from sessionkeeper.client.room_calls import RoomFilters
 from sessionkeeper.client.room_models import (
@@ -88,6 +90,10 @@ class Client(Analytics):
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
 
     def __enter__(self) -> Client:
         return self
@@ -281,8 +287,10 @@ class Client(Analytics):
         for a transport failure; files still held by a live handle are left alone."""
         if self.spool is None:
             return ()
+        restore = partial(Outbox.restored, backoff=self.retry.backoff)
         handles = tuple(
-            SessionHandle.resumed(self, file, kept) for file, kept in self.spool.orphans()
+            SessionHandle.resumed(self, file, outbox)
+            for file, outbox in self.spool.orphans(restore)
         )
         deadline = time.monotonic() + wait
         for handle in handles:
