@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from sessionkeeper.errors import StorageUnavailable
-from sessionkeeper.storage.engine import create_engine
+from sessionkeeper.storage.engine import create_engine, storage_errors
 from sessionkeeper.storage.transaction import Transaction
 from sessionkeeper.storage.writer import Writer
 
@@ -133,3 +133,12 @@ def test_an_op_that_loses_every_deadlock_retry_is_refused_and_is_no_outage(
         assert recovered == [1]
     finally:
         writer.close()
+
+
+def test_a_write_conflict_is_named_as_such_without_the_drivers_words() -> None:
+    """A client refused after every retry learns it met another process's write; the
+    driver's text (the statement, the row, the other process) stays out of the answer."""
+    driver = _Deadlock("deadlock detected CONTEXT: while updating tuple (2,2) in relation")
+    with pytest.raises(StorageUnavailable) as refused, storage_errors():
+        raise sa.exc.OperationalError("UPDATE sessions SET last_seen_at = 1", {}, driver)
+    assert str(refused.value) == "a write conflict with another server process; try again"

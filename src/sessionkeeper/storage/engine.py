@@ -213,6 +213,16 @@ def describe(exc: sa.exc.DBAPIError) -> str:
     return text or type(exc.orig).__name__
 
 
+# PostgreSQL's deadlock victim and serialisation failure: another process wrote the same
+# rows at the same moment; the transaction may simply be run again.
+CONFLICT_STATES = ("40P01", "40001")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` (a DBAPIError) is a write conflict with another process."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in CONFLICT_STATES
+
+
 def _missing_directory(engine: Engine | None) -> str | None:
     """SQLite creates a missing file but not a missing directory; name it instead of the
     driver's "unable to open database file"."""
@@ -241,6 +251,11 @@ def storage_errors(engine: Engine | None = None) -> Iterator[None]:
     except sa.exc.DBAPIError as exc:
         if not _is_unavailable(exc):
             raise
+        if is_conflict(exc):
+            # The driver's words here quote the statement and the row: nothing for a client.
+            raise StorageUnavailable(
+                "a write conflict with another server process; try again"
+            ) from exc
         cause = _missing_directory(engine) or describe(exc)
         raise StorageUnavailable(f"database unavailable: {cause}") from exc
 

@@ -61,7 +61,7 @@ from sqlalchemy.engine import Connection, Engine
 from sessionkeeper.clock import monotonic_s
 from sessionkeeper.domain.events import ChangeEvent
 from sessionkeeper.errors import StorageUnavailable
-from sessionkeeper.storage.engine import ConnectionLimits, storage_errors
+from sessionkeeper.storage.engine import ConnectionLimits, is_conflict, storage_errors
 from sessionkeeper.storage.transaction import Transaction
 from sessionkeeper.storage.watchdog import Watchdog
 
@@ -390,8 +390,7 @@ class Writer:
 
 
 def _is_transient_conflict(exc: StorageUnavailable) -> bool:
-    driver_error = getattr(exc.__cause__, "orig", None)
-    return getattr(driver_error, "sqlstate", None) in ("40P01", "40001")
+    return exc.__cause__ is not None and is_conflict(exc.__cause__)
 
 
 def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
