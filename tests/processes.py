@@ -111,6 +111,17 @@ class Servers:
                 return line.strip()
         pytest.fail(f"first start printed no admin key:\n{server.output()}")
 
+    async def admin_clients(self, count: int) -> list[httpx.AsyncClient]:
+        """``count`` servers on the database, and a client of each with the admin key the
+        first one printed."""
+        first = await self.start()
+        key = self.bootstrap_key(first)
+        servers = [first, *[await self.start() for _ in range(count - 1)]]
+        headers = {"Authorization": f"Bearer {key}"}
+        return [
+            httpx.AsyncClient(base_url=s.base_url, headers=headers, timeout=60) for s in servers
+        ]
+
     def stop_all(self) -> None:
         for server in self.started:
             if server.proc.poll() is None:

@@ -69,13 +69,7 @@ async def test_four_processes_hammering_the_same_sessions_agree_with_the_rules(
 ) -> None:
     servers = Servers(tmp_path, pg_url, sweep_interval_s="1")
     try:
-        first = await servers.start()
-        key = servers.bootstrap_key(first)
-        processes = [first, *[await servers.start() for _ in range(3)]]
-        headers = {"Authorization": f"Bearer {key}"}
-        clients = [
-            httpx.AsyncClient(base_url=p.base_url, headers=headers, timeout=30) for p in processes
-        ]
+        clients = await servers.admin_clients(4)
         policy = {"heartbeat_interval_s": 10, "timeout_s": 30, "grace_s": 5}
         assert (await clients[0].put("/v1/policies/*", json=policy)).status_code == 200
         start = time.time_ns() // 1_000_000 - 100_000

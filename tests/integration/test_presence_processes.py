@@ -58,13 +58,7 @@ async def test_snapshots_and_other_writes_through_two_processes_stay_exact(
 ) -> None:
     servers = Servers(tmp_path, pg_url, sweep_interval_s="1")
     try:
-        first = await servers.start()
-        key = servers.bootstrap_key(first)
-        processes = [first, await servers.start()]
-        headers = {"Authorization": f"Bearer {key}"}
-        clients = [
-            httpx.AsyncClient(base_url=p.base_url, headers=headers, timeout=60) for p in processes
-        ]
+        clients = await servers.admin_clients(2)
         policy = {"heartbeat_interval_s": 10, "timeout_s": 60, "grace_s": 5}
         assert (await clients[0].put("/v1/policies/*", json=policy)).status_code == 200
         rng = random.Random(11)
