@@ -29,7 +29,7 @@ from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionkeeper.api import sessions as sessions_api
-from sessionkeeper.api.sessions import HeartbeatBody
+from sessionkeeper.api.heartbeat_route import HeartbeatBody
 from sessionkeeper.assembly import create_app
 from sessionkeeper.config import Settings
 from sessionkeeper.dashboard import service as dashboard_service

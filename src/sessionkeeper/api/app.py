@@ -25,6 +25,7 @@ from sessionkeeper.api import (
     errors,
     health,
     heap,
+    heartbeat_route,
     maintenance,
     openapi,
     policies,
@@ -141,7 +142,7 @@ def build_app(
             session_fields.describe,
             fields=services.sessions.fields,
             answers=[SessionOut.__name__],
-            heartbeat=sessions.HeartbeatOut.__name__,
+            heartbeat=heartbeat_route.HeartbeatOut.__name__,
             end_body=sessions.SessionEnd.__name__,
         ),
     )

@@ -85,7 +85,8 @@ setattr(_operator, AUTHENTICATES, True)
 
 
 # An authenticated principal whose scope allows the named kind of call.
-IngestScope = Annotated[Principal, Depends(require(Scope.INGEST))]
+ingest_principal = require(Scope.INGEST)
+IngestScope = Annotated[Principal, Depends(ingest_principal)]
 ReadScope = Annotated[Principal, Depends(require(Scope.READ))]
 IngestOrReadScope = Annotated[Principal, Depends(require(Scope.INGEST, Scope.READ))]
 AdminScope = Annotated[Principal, Depends(require(Scope.ADMIN))]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from sessionkeeper.api import heartbeat_route
 from sessionkeeper.api.deps import (
     IngestOrReadScope,
     IngestScope,
@@ -30,6 +31,7 @@ from sessionkeeper.api.fields import (
     ms_or_none,
 )
 from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
+from sessionkeeper.api.heartbeat_route import HeartbeatBody, HeartbeatOut
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.session_fields import end_values
@@ -80,11 +82,6 @@ class SessionStart(WriteBody):
     subject: Subject | None = None
 
 
-class HeartbeatBody(WriteBody):
-    at: ClientTime | None = None
-    attributes: Attributes | None = None
-
-
 class BatchHeartbeat(WriteBody):
     session_id: SessionId
     at: ClientTime | None = None
@@ -106,16 +103,6 @@ class SessionEnd(WriteBody):
 class SessionPage(BaseModel):
     items: list[SessionOut]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
-
-
-class HeartbeatOut(SessionOut):
-    """The session after the heartbeat, and whether the beat changed anything."""
-
-    applied: bool = Field(
-        description="False when the beat is older than the session's last_seen_at: it, and "
-        "its attributes, changed nothing (older state), as a stale presence snapshot"
-    )
-    reason: str | None = Field(default=None, description="Why the beat was not applied")
 
 
 class BatchOutcome(BaseModel):
@@ -166,9 +153,6 @@ async def start_session(
     return session_response(result.session, 201 if result.created else 200, result.fields)
 
 
-@router.post(
-    "/sessions/{session_id}/heartbeat", response_model=HeartbeatOut, responses=problems(404, 409)
-)
 async def heartbeat_session(
     session_id: str,
     principal: IngestScope,
@@ -176,14 +160,19 @@ async def heartbeat_session(
     body: HeartbeatBody | None = None,
 ) -> Response:
     """Say the session is still going. A closed session answers 409 with the session."""
-    body = body or HeartbeatBody()
-    # The services straight from the app, not as a dependency: on the busiest route each
-    # dependency FastAPI solves is a measurable share of the request.
-    result = await services_of(request).sessions.heartbeat(
-        principal, session_id, at=ms_or_none(body.at), attributes=body.attributes
-    )
-    out = HeartbeatOut.of(result.session, applied=result.applied, reason=result.reason)
-    return Response(out.model_dump_json().encode(), media_type="application/json")
+    sessions = services_of(request).sessions
+    return await heartbeat_route.answer(sessions, principal, session_id, body or HeartbeatBody())
+
+
+# Added, not decorated: its route class answers the plain case without FastAPI's layers.
+router.add_api_route(
+    "/sessions/{session_id}/heartbeat",
+    heartbeat_session,
+    methods=["POST"],
+    response_model=HeartbeatOut,
+    responses=problems(404, 409),
+    route_class_override=heartbeat_route.HeartbeatRoute,
+)
 
 
 @router.post("/heartbeats", response_model=BatchResult)

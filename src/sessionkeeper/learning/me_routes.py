@@ -16,15 +16,10 @@ from fastapi.responses import StreamingResponse
 from sessionkeeper.api.deps import AUTHENTICATES, TENANT_HEADER, AdminScope, ReadScope, bearer_token
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import UserId, ms_or_none
+from sessionkeeper.api.heartbeat_route import HeartbeatBody, HeartbeatOut, answer
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.path_segments import SegmentRoute
-from sessionkeeper.api.sessions import (
-    MAX_CURSOR_CHARS,
-    HeartbeatBody,
-    HeartbeatOut,
-    decode_cursor,
-    encode_cursor,
-)
+from sessionkeeper.api.sessions import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from sessionkeeper.domain.ids import KIND_PATTERN
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.learning.insight_schemas import RecapOut, UserStatsOut
@@ -185,12 +180,7 @@ async def my_heartbeat(
     learning: LearningDep,
     body: HeartbeatBody | None = None,
 ) -> Response:
-    body = body or HeartbeatBody()
-    result = await learning.services.sessions.heartbeat(
-        principal, session_id, at=ms_or_none(body.at), attributes=body.attributes
-    )
-    out = HeartbeatOut.of(result.session, applied=result.applied, reason=result.reason)
-    return Response(out.model_dump_json().encode(), media_type="application/json")
+    return await answer(learning.services.sessions, principal, session_id, body or HeartbeatBody())
 
 
 @router.post(
