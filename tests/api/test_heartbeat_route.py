@@ -98,8 +98,8 @@ async def _both_ways(
     taken: list[bool] = []
     plain_body = heartbeat_route._plain_body
 
-    def watched(scope: Any, raw: bytes) -> Any:
-        found = plain_body(scope, raw)
+    def watched(scope: Any, messages: Any) -> Any:
+        found = plain_body(scope, messages)
         taken.append(found is not None)
         return found
 
@@ -107,7 +107,7 @@ async def _both_ways(
         patch.setattr(heartbeat_route, "_plain_body", watched)
         served = await _beat(api, ids[0], content_type, body, key)
     with monkeypatch.context() as patch:
-        patch.setattr(heartbeat_route, "_plain_body", lambda scope, raw: None)
+        patch.setattr(heartbeat_route, "_plain_body", lambda scope, messages: None)
         declared = await _beat(api, ids[1], content_type, body, key)
     return served, declared, taken == [True]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from email.message import Message as MediaType
 
 from fastapi import Request, Response
-from pydantic import Field, ValidationError
+from pydantic import Field
 from starlette.types import Message, Receive, Scope, Send
 
 from sessionkeeper.api.deps import ingest_principal, services_of
@@ -62,9 +62,9 @@ class HeartbeatRoute(StrictJSONRoute):
         if self.methods and scope["method"] not in self.methods:
             await super().handle(scope, receive, send)  # its 405
             return
-        raw = await _whole_body(receive)
-        replay = _replaying(raw, receive)
-        body = _plain_body(scope, raw)
+        messages, complete = await _read_body(receive)
+        replay = _replaying(messages, receive)
+        body = _plain_body(scope, messages) if complete else None
         if body is None:
             await super().handle(scope, replay, send)
             return
@@ -75,15 +75,18 @@ class HeartbeatRoute(StrictJSONRoute):
         await response(scope, replay, send)
 
 
-def _plain_body(scope: Scope, raw: bytes) -> HeartbeatBody | None:
+def _plain_body(scope: Scope, messages: list[Message]) -> HeartbeatBody | None:
     """The body when it is the plain case, else None (the declared route decides)."""
+    raw = b"".join(message.get("body", b"") for message in messages)
     if not raw:
         return HeartbeatBody()
     if not _is_json(scope):
         return None
     try:
         return HeartbeatBody.model_validate(strict_loads(raw))
-    except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+    # JSONDecodeError and ValidationError are ValueErrors; a deeply nested body exhausts
+    # the decoder's recursion.
+    except (ValueError, RecursionError):
         return None
 
 
@@ -96,28 +99,27 @@ def _is_json(scope: Scope) -> bool:
     return False  # FastAPI reads a body without a content type too: let it
 
 
-async def _whole_body(receive: Receive) -> bytes:
-    chunks = []
+async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
+    """The messages of the request's body as they came, and whether it came whole (not cut
+    off by the client's disconnect)."""
+    messages = []
     while True:
         message = await receive()
+        messages.append(message)
         if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
+            return messages, False
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return messages, True
 
 
-def _replaying(raw: bytes, receive: Receive) -> Receive:
-    """A receive that gives the body read already, then what the server's gives next (the
-    client's disconnect, whenever it comes)."""
-    sent = False
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives the messages read already, as they came, then what the server's
+    gives next (the client's disconnect, whenever it comes)."""
+    pending = list(messages)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
+        if pending:
+            return pending.pop(0)
         return await receive()
 
     return replay
