@@ -57,6 +57,21 @@ BODIES: list[tuple[str, str | None, bytes, bool]] = [
 ]
 
 
+def watch_the_plain_case(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each request from now on was answered by the route itself (True) or handed
+    to the declared route (False), in order."""
+    taken: list[bool] = []
+    plain_body = heartbeat_route._plain_body
+
+    def watched(scope: Any, messages: Any) -> Any:
+        found = plain_body(scope, messages)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(heartbeat_route, "_plain_body", watched)
+    return taken
+
+
 def _comparable(response: httpx.Response, session_id: str) -> tuple[int, str, Any]:
     text = response.text.replace(session_id, "<session>")
     body = json.loads(text) if text else None
@@ -95,16 +110,8 @@ async def _both_ways(
     body: bytes,
     key: str | None,
 ) -> tuple[httpx.Response, httpx.Response, bool]:
-    taken: list[bool] = []
-    plain_body = heartbeat_route._plain_body
-
-    def watched(scope: Any, messages: Any) -> Any:
-        found = plain_body(scope, messages)
-        taken.append(found is not None)
-        return found
-
     with monkeypatch.context() as patch:
-        patch.setattr(heartbeat_route, "_plain_body", watched)
+        taken = watch_the_plain_case(patch)
         served = await _beat(api, ids[0], content_type, body, key)
     with monkeypatch.context() as patch:
         patch.setattr(heartbeat_route, "_plain_body", lambda scope, messages: None)

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sessionkeeper.api import heartbeat_route
 from sessionkeeper.api.heartbeat_route import HeartbeatRoute
+from tests.api.test_heartbeat_route import watch_the_plain_case
 from tests.support import T0, Harness, iso, running_app
 
 JSON = "application/json"
@@ -394,15 +394,7 @@ async def test_metrics_label_the_route_template_whichever_way(
     api: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _start(api, "a-s")
-    taken: list[bool] = []
-    plain_body = heartbeat_route._plain_body
-
-    def watched(scope: Any, messages: Any) -> Any:
-        found = plain_body(scope, messages)
-        taken.append(found is not None)
-        return found
-
-    monkeypatch.setattr(heartbeat_route, "_plain_body", watched)
+    taken = watch_the_plain_case(monkeypatch)
     for body in (b"{}", b'{"extra": 1}'):
         await api.client.post(
             "/v1/sessions/a-s/heartbeat",
