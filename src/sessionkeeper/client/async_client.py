@@ -6,7 +6,6 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
-from functools import partial
 from typing import IO, Any, TypeVar, Unpack
 
 import httpx
@@ -17,7 +16,12 @@ from sessionkeeper.client.analytics_client import AsyncAnalytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
-from sessionkeeper.client.handles import DEFAULT_DRAIN_WAIT_S, AsyncSessionHandle, SessionOptions
+from sessionkeeper.client.handles import (
+    DEFAULT_DRAIN_WAIT_S,
+    AsyncSessionHandle,
+    SessionOptions,
+    spooled,
+)
 from sessionkeeper.client.models import (
     AuditPage,
     BatchResult,
@@ -39,7 +43,6 @@ from sessionkeeper.client.models import (
     WebhookCreated,
     WebhookSecret,
 )
-from sessionkeeper.client.outbox import Outbox
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 from sessionkeeper.client.room_calls import RoomFilters
 from sessionkeeper.client.room_models import (
@@ -286,10 +289,9 @@ class AsyncClient(AsyncAnalytics):
         :meth:`Client.deliver_spooled` does; the deliveries run as tasks of this loop."""
         if self.spool is None:
             return ()
-        restore = partial(Outbox.restored, backoff=self.retry.backoff)
         handles = tuple(
             AsyncSessionHandle.resumed(self, file, outbox)
-            for file, outbox in self.spool.orphans(restore)
+            for file, outbox in spooled(self.spool, self.retry.backoff)
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait

@@ -37,8 +37,9 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -97,6 +98,12 @@ def _encodable(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None
     if attributes:
         json.dumps(attributes, allow_nan=False)
     return attributes
+
+
+def spooled(spool: Spool, backoff: float) -> Iterator[tuple[SpoolFile, Outbox]]:
+    """The files earlier processes left in ``spool`` (claimed as they come), each with the
+    outbox restored from it, for a resumed handle to deliver."""
+    return spool.orphans(partial(Outbox.restored, backoff=backoff))
 
 
 class _Handle:
@@ -228,10 +235,9 @@ class _Handle:
     def _sender_stopped(self) -> None:
         """The sender is done: what is left (the client was closed, the key was refused)
         stays in the spool for another client or process, whose lock it no longer holds."""
-        file = self._spool_file
-        if file is not None:
-            file.sync(self.outbox.kept)
-            file.release()
+        self._spool_now()
+        if self._spool_file is not None:
+            self._spool_file.release()
         elif self.outbox.pending:
             log.warning("session %s: %d undelivered, the client is closed", self.id, self.pending)
         self._sender_done = True

@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from functools import partial
 from typing import IO, Any, TypeVar, Unpack
 
 import httpx
@@ -17,7 +16,12 @@ from sessionkeeper.client.analytics_client import Analytics
 from sessionkeeper.client.calls import EXPORT_PATH, Call, Filters, SessionFilters, default_headers
 from sessionkeeper.client.errors import error_from_response, unreachable
 from sessionkeeper.client.export import CsvRecords
-from sessionkeeper.client.handles import DEFAULT_DRAIN_WAIT_S, SessionHandle, SessionOptions
+from sessionkeeper.client.handles import (
+    DEFAULT_DRAIN_WAIT_S,
+    SessionHandle,
+    SessionOptions,
+    spooled,
+)
 from sessionkeeper.client.models import (
     AuditPage,
     BatchResult,
@@ -39,7 +43,6 @@ from sessionkeeper.client.models import (
     WebhookCreated,
     WebhookSecret,
 )
-from sessionkeeper.client.outbox import Outbox
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 from sessionkeeper.client.room_calls import RoomFilters
 from sessionkeeper.client.room_models import (
@@ -287,10 +290,9 @@ class Client(Analytics):
         for a transport failure; files still held by a live handle are left alone."""
         if self.spool is None:
             return ()
-        restore = partial(Outbox.restored, backoff=self.retry.backoff)
         handles = tuple(
             SessionHandle.resumed(self, file, outbox)
-            for file, outbox in self.spool.orphans(restore)
+            for file, outbox in spooled(self.spool, self.retry.backoff)
         )
         deadline = time.monotonic() + wait
         for handle in handles:
