@@ -203,9 +203,8 @@ class SessionService:
             (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
         ]
         now = self.rt.clock.now_ms()
-        return await self.rt.db.writer.run(
-            lambda tx: heartbeats.heartbeat_batch(tx, principal, resolved, now)
-        )
+        op = heartbeats.batch_op(self.rt.db.dialect, principal, resolved, now)
+        return await self.rt.db.writer.run(op)
 
     async def end(
         self,

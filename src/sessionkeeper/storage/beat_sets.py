@@ -56,16 +56,21 @@ def _beats(beats: Any) -> Beats:
 _BEATS = {"postgresql": _beats(_ARRAYS), "sqlite": _beats(_JSON)}
 
 
-def update(
-    conn: Connection, beats: Sequence[Beat], columns: Sequence[sa.ColumnElement[Any]]
-) -> Sequence[Row[Any]]:
-    """Apply ``beats`` (each session once) by the heartbeat rule; the moved rows' ``columns``."""
-    if conn.dialect.name == "postgresql":
-        params: dict[str, Any] = {
+def params(dialect: str, beats: Sequence[Beat]) -> dict[str, Any]:
+    """The one parameter (or three) that carry ``beats`` to the database named ``dialect``:
+    made apart from :func:`update`, so that a caller can make it before the writer's turn."""
+    if dialect == "postgresql":
+        return {
             "b_tenants": [tenant for tenant, _, _ in beats],
             "b_ids": [session_id for _, session_id, _ in beats],
             "b_ats": [at for _, _, at in beats],
         }
-    else:
-        params = {"b_json": json.dumps(beats)}
-    return _BEATS[conn.dialect.name].rows(conn, columns, params)
+    return {"b_json": json.dumps(beats)}
+
+
+def update(
+    conn: Connection, carried: dict[str, Any], columns: Sequence[sa.ColumnElement[Any]]
+) -> Sequence[Row[Any]]:
+    """Apply the beats ``carried`` (:func:`params`; each session once) by the heartbeat rule;
+    the moved rows' ``columns``."""
+    return _BEATS[conn.dialect.name].rows(conn, columns, carried)

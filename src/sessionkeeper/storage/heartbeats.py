@@ -174,6 +174,37 @@ _HEARTBEAT_MANY = Beats(
 )
 
 
+# A beat applied together with others: (tenant id, session id, at, now).
+GroupBeat = tuple[int, str, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class BeatGroup:
+    """Beats applied together, in their callers' order, with the UPDATE's parameters made
+    already: for a batch they are made before the writer's turn (sorting and encoding a
+    thousand beats was a fifth of the writer thread's time, which the event loop can spend
+    while the writer waits on the database).
+
+    The beats go to the database sorted (processes writing the same rows in one order cannot
+    deadlock each other, and a session's beats go in time order): as one statement when the
+    group names each session once (``beat_sets``), else as an ``executemany``."""
+
+    principals: Mapping[int, Principal]  # by tenant; each sees its whole tenant
+    beats: Sequence[GroupBeat]
+    together: dict[str, Any] | None  # ``beat_sets.params``, when each session appears once
+    one_by_one: list[dict[str, Any]]  # else the ``executemany``'s, in order
+
+    @classmethod
+    def of(
+        cls, dialect: str, principals: Mapping[int, Principal], beats: Sequence[GroupBeat]
+    ) -> BeatGroup:
+        ordered = sorted((tenant, sid, at) for tenant, sid, at, _ in beats)
+        if len({(tenant, sid) for tenant, sid, _ in ordered}) == len(ordered):
+            return cls(principals, beats, beat_sets.params(dialect, ordered), [])
+        many = [{"h_tenant": tenant, "h_id": sid, "h_at": at} for tenant, sid, at in ordered]
+        return cls(principals, beats, None, many)
+
+
 @dataclass(frozen=True, slots=True)
 class HeartbeatOp:
     """A single heartbeat as a writer op; neighbouring ones are applied together.
@@ -197,81 +228,72 @@ class HeartbeatOp:
     ) -> list[tuple[HeartbeatOutcome, Session | None]]:
         """One UPDATE for all (``beat_sets``), a read of what it did not return, and the rules
         for the few beats that could not settle; the same outcomes as one by one."""
-        return _apply_many(tx, ops, _WHOLE)
-
-
-def _sorted_beats(ops: Sequence[HeartbeatOp]) -> list[HeartbeatOp]:
-    # Sorted: processes writing the same rows in one order cannot deadlock each other, and a
-    # session's beats go in time order.
-    return sorted(ops, key=lambda op: (op.principal.tenant_id, op.session_id, op.at))
+        principals: dict[int, Principal] = {}
+        for op in ops:
+            principals.setdefault(op.principal.tenant_id, op.principal)
+        beats = [(op.principal.tenant_id, op.session_id, op.at, op.now) for op in ops]
+        return _apply_many(tx, BeatGroup.of(tx.conn.dialect.name, principals, beats), _WHOLE)
 
 
 def _update_all(
-    tx: Transaction, ops: Sequence[HeartbeatOp], reading: _Reading[Read]
+    tx: Transaction, group: BeatGroup, reading: _Reading[Read]
 ) -> dict[tuple[int, str], Read]:
     """Run the conditional UPDATE for every beat; the rows it moved when the group names each
-    session once (one statement, ``beat_sets``), else nothing and the caller reads them."""
-    beats = _sorted_beats(ops)
-    distinct = len({(op.principal.tenant_id, op.session_id) for op in beats}) == len(beats)
-    if distinct:
-        triples = [(op.principal.tenant_id, op.session_id, op.at) for op in beats]
-        moved = beat_sets.update(tx.conn, triples, reading.returned)
+    session once, else nothing and the caller reads them."""
+    if group.together is not None:
+        moved = beat_sets.update(tx.conn, group.together, reading.returned)
         return {_TENANT_AND_ID(r): reading.of_row(r) for r in moved}
-    _HEARTBEAT_MANY.count(
-        tx.conn,
-        [
-            {"h_tenant": op.principal.tenant_id, "h_id": op.session_id, "h_at": op.at}
-            for op in beats
-        ],
-    )
+    _HEARTBEAT_MANY.count(tx.conn, group.one_by_one)
     return {}
 
 
 def _apply_many(
-    tx: Transaction, ops: Sequence[HeartbeatOp], reading: _Reading[Read]
+    tx: Transaction, group: BeatGroup, reading: _Reading[Read]
 ) -> list[tuple[HeartbeatOutcome, Read | None]]:
     """Beats of principals that see their whole tenant: the conditional UPDATE for all of them
     at once, in time order per session (so each beat extends the chain the one before
     established, as ``lifecycle.heartbeats`` does), a read per tenant of the rows it did not
     return, and the rules for what that could not settle (closed sessions, late evidence,
     real gaps)."""
-    moved = _update_all(tx, ops, reading)
-    results: list[tuple[HeartbeatOutcome, Read | None]] = [("not_found", None)] * len(ops)
+    moved = _update_all(tx, group, reading)
+    beats = group.beats
+    results: list[tuple[HeartbeatOutcome, Read | None]] = [("not_found", None)] * len(beats)
     by_tenant: dict[int, list[int]] = {}
-    for index, op in enumerate(ops):
-        by_tenant.setdefault(op.principal.tenant_id, []).append(index)
+    for index, beat in enumerate(beats):
+        by_tenant.setdefault(beat[0], []).append(index)
     for tenant_id, indexes in by_tenant.items():
-        principal = ops[indexes[0]].principal
+        principal = group.principals[tenant_id]
         rows = {
-            ops[i].session_id: moved[(tenant_id, ops[i].session_id)]
+            beats[i][1]: moved[(tenant_id, beats[i][1])]
             for i in indexes
-            if (tenant_id, ops[i].session_id) in moved
+            if (tenant_id, beats[i][1]) in moved
         }
-        unread = list({ops[i].session_id for i in indexes} - rows.keys())
+        unread = list({beats[i][1] for i in indexes} - rows.keys())
         if unread:
             ids = among(tx.conn, t.c.id, unread)
             query = sa.select(*reading.selected).where(visible_to(t, principal), ids)
             rows.update((r.id, reading.of_row(r)) for r in tx.conn.execute(query))
         unsettled = []
         for i in indexes:
-            session = rows.get(ops[i].session_id)
-            if _kept_open(session, ops[i].at, ops[i].now):
+            _, sid, at, now = beats[i]
+            session = rows.get(sid)
+            if _kept_open(session, at, now):
                 results[i] = ("ok", session)
             else:
                 unsettled.append(i)
         if unsettled:
-            beats = [(ops[i].session_id, ops[i].at, ops[i].now) for i in unsettled]
+            ruling = [beats[i][1:] for i in unsettled]
             after: dict[str, Read | None] = {}
             for i, (outcome, ruled_session) in zip(
-                unsettled, _by_rules(tx, principal, beats), strict=True
+                unsettled, _by_rules(tx, principal, ruling), strict=True
             ):
                 read = None if ruled_session is None else reading.of_session(ruled_session)
                 results[i] = (outcome, read)
-                after[ops[i].session_id] = read
+                after[beats[i][1]] = read
             # A beat the fast path settled answers with its session as the rules left it.
             ruled = set(unsettled)
             for i in indexes:
-                sid = ops[i].session_id
+                sid = beats[i][1]
                 if sid in after and i not in ruled and after[sid] is not None:
                     results[i] = (results[i][0], after[sid])
         tx.record(_applied(tenant_id, (results[i][0] for i in indexes)))
@@ -310,17 +332,38 @@ def heartbeat_op(
     return partial(heartbeat, principal=principal, session_id=session_id, at=at, now=now)
 
 
+BatchResults = list[tuple[HeartbeatOutcome, BeatState | None]]
+
+
+def batch_op(
+    dialect: str, principal: Principal, beats: Sequence[tuple[str, int]], now: int
+) -> Callable[[Transaction], BatchResults]:
+    """The writer op that applies a batch of beats (:func:`heartbeat_batch`), with what needs
+    no transaction made already, in the caller's thread."""
+    if not beats:
+        return lambda tx: []
+    if principal.user_id is None:
+        tenant = principal.tenant_id
+        group = BeatGroup.of(
+            dialect, {tenant: principal}, [(tenant, sid, at, now) for sid, at in beats]
+        )
+        return partial(_apply_many, group=group, reading=_STATE)
+    return partial(_by_rules_of_user, principal=principal, beats=beats, now=now)
+
+
 def heartbeat_batch(
     tx: Transaction, principal: Principal, beats: Sequence[tuple[str, int]], now: int
-) -> list[tuple[HeartbeatOutcome, BeatState | None]]:
+) -> BatchResults:
     """Apply many heartbeats at once: each session's beats in time order, each extending the
     chain the one before established; one outcome (and the session's state after) per beat,
     in order. Only the state is read back: the answer says no more of a session."""
-    if not beats:
-        return []
-    if principal.user_id is None:
-        ops = [HeartbeatOp(principal, sid, at, now) for sid, at in beats]
-        return _apply_many(tx, ops, _STATE)
+    return batch_op(tx.conn.dialect.name, principal, beats, now)(tx)
+
+
+def _by_rules_of_user(
+    tx: Transaction, principal: Principal, beats: Sequence[tuple[str, int]], now: int
+) -> BatchResults:
+    """A batch of a principal that sees one user's sessions: the rules on the locked rows."""
     results = _by_rules(tx, principal, [(sid, at, now) for sid, at in beats])
     tx.record(_applied(principal.tenant_id, (outcome for outcome, _ in results)))
     return [(outcome, None if s is None else BeatState.of_session(s)) for outcome, s in results]
