@@ -64,40 +64,31 @@ from sessionkeeper.client.errors import (
     UnexpectedResponse,
 )
 from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle, SessionOptions
-from sessionkeeper.client.models import (
+from sessionkeeper.client.models import BatchItem, BatchResult, HeartbeatResult, Page, Session
+from sessionkeeper.client.operation_models import (
     AuditEntry,
     AuditPage,
-    BatchItem,
-    BatchResult,
-    Delivery,
-    DeliveryPage,
-    EntryRef,
     Health,
-    HeartbeatResult,
     JobInfo,
     KindHealth,
-    Page,
     Policies,
     Policy,
-    PresenceEntry,
-    PresenceLeave,
-    PresenceResult,
-    PresenceSummary,
     QualityGroup,
     QualityReport,
     QualityWorst,
     ReasonTotals,
-    Session,
-    SessionRef,
-    SessionStats,
-    StatsGroup,
     SweepInfo,
     SweepResult,
-    Webhook,
-    WebhookCreated,
-    WebhookSecret,
 )
 from sessionkeeper.client.presence import AsyncPresenceReporter, PresenceReporter
+from sessionkeeper.client.presence_models import (
+    EntryRef,
+    PresenceEntry,
+    PresenceLeave,
+    PresenceResult,
+    PresenceSummary,
+    SessionRef,
+)
 from sessionkeeper.client.protocol import EndReason, Status
 from sessionkeeper.client.room_calls import RoomFilters
 from sessionkeeper.client.room_models import (
@@ -117,7 +108,15 @@ from sessionkeeper.client.rooms import (
     ParticipantHandle,
     RoomRef,
 )
+from sessionkeeper.client.stats_models import SessionStats, StatsGroup
 from sessionkeeper.client.sync_client import Client
+from sessionkeeper.client.webhook_models import (
+    Delivery,
+    DeliveryPage,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
+)
 
 __all__ = [
     "ApiKey",

@@ -22,27 +22,16 @@ from sessionkeeper.client.handles import (
     SessionOptions,
     spooled,
 )
-from sessionkeeper.client.models import (
+from sessionkeeper.client.models import BatchResult, EndBy, HeartbeatResult, Page, Session
+from sessionkeeper.client.operation_models import (
     AuditPage,
-    BatchResult,
-    Delivery,
-    DeliveryPage,
-    EndBy,
     Health,
-    HeartbeatResult,
-    Page,
     Policies,
     Policy,
-    PresenceResult,
-    PresenceSummary,
     QualityReport,
-    Session,
-    SessionStats,
     SweepResult,
-    Webhook,
-    WebhookCreated,
-    WebhookSecret,
 )
+from sessionkeeper.client.presence_models import PresenceResult, PresenceSummary
 from sessionkeeper.client.retry import RETRYABLE_ERRORS, RetryPolicy
 from sessionkeeper.client.room_calls import RoomFilters
 from sessionkeeper.client.room_models import (
@@ -56,6 +45,14 @@ from sessionkeeper.client.room_models import (
 )
 from sessionkeeper.client.rooms import AsyncRoomRef
 from sessionkeeper.client.spool import Spool
+from sessionkeeper.client.stats_models import SessionStats
+from sessionkeeper.client.webhook_models import (
+    Delivery,
+    DeliveryPage,
+    Webhook,
+    WebhookCreated,
+    WebhookSecret,
+)
 
 T = TypeVar("T")
 

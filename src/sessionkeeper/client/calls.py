@@ -21,29 +21,26 @@ import httpx
 
 from sessionkeeper.client.admin_models import ApiKey, ApiKeyPage, NewApiKey, NewTenant, TenantPage
 from sessionkeeper.client.errors import UnexpectedResponse, error_from_response
-from sessionkeeper.client.models import (
+from sessionkeeper.client.models import BatchResult, EndBy, HeartbeatResult, Page, Session
+from sessionkeeper.client.operation_models import (
     AuditPage,
-    BatchResult,
-    Delivery,
-    DeliveryPage,
-    EndBy,
     Health,
-    HeartbeatResult,
-    Page,
     Policies,
     Policy,
-    PresenceResult,
-    PresenceSummary,
     QualityReport,
-    Session,
-    SessionStats,
     SweepResult,
+)
+from sessionkeeper.client.presence_models import PresenceResult, PresenceSummary
+from sessionkeeper.client.protocol import VERSION, Status, new_session_id
+from sessionkeeper.client.stats_models import SessionStats
+from sessionkeeper.client.webhook_models import (
+    Delivery,
+    DeliveryPage,
     Webhook,
     WebhookCreated,
     WebhookSecret,
     webhooks_from_json,
 )
-from sessionkeeper.client.protocol import VERSION, Status, new_session_id
 
 T = TypeVar("T")
 # Fast enough to keep up with a snapshot a second, still about tenfold on snapshot JSON.

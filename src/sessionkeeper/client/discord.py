@@ -34,7 +34,7 @@ except ImportError as exc:
         "sessionkeeper.client.discord needs discord.py: pip install 'sessionkeeper[discord]'"
     ) from exc
 
-from sessionkeeper.client.models import PresenceEntry
+from sessionkeeper.client.presence_models import PresenceEntry
 
 # The server refuses labels longer than this, and one bad entry refuses a whole snapshot.
 MAX_LABEL = 256

@@ -8,14 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar
 
-from sessionkeeper.client.models import Json, Session, parse_time
+from sessionkeeper.client.models import Json, Session, parse_time, time_or_none
 from sessionkeeper.client.models import Outcome as Outcome  # where it was defined before
 
 T = TypeVar("T")
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else parse_time(value)
 
 
 def _day(value: str) -> date:
@@ -287,7 +283,7 @@ class Recap:
                     **{
                         **s,
                         "started_at": parse_time(s["started_at"]),
-                        "ended_at": _time(s["ended_at"]),
+                        "ended_at": time_or_none(s["ended_at"]),
                     }
                 ),
             },

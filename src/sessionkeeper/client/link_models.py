@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sessionkeeper.client.models import Json, parse_time
-
-
-def _time_or_none(value: str | None) -> datetime | None:
-    return None if value is None else parse_time(value)
+from sessionkeeper.client.models import Json, parse_time, time_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +38,11 @@ class Link:
             "subject": dict(data.get("subject") or {}),
             "attributes": dict(data.get("attributes") or {}),
             "reusable": bool(data["reusable"]),
-            "expires_at": _time_or_none(data.get("expires_at")),
+            "expires_at": time_or_none(data.get("expires_at")),
             "clicks": int(data["clicks"]),
-            "last_click_at": _time_or_none(data.get("last_click_at")),
+            "last_click_at": time_or_none(data.get("last_click_at")),
             "created_at": parse_time(data["created_at"]),
-            "deleted_at": _time_or_none(data.get("deleted_at")),
+            "deleted_at": time_or_none(data.get("deleted_at")),
         }
 
     @classmethod
@@ -121,7 +117,7 @@ class PublishableKey:
             "scope": data.get("scope", "publish"),
             "origins": tuple(data["origins"]),
             "created_at": parse_time(data["created_at"]),
-            "revoked_at": _time_or_none(data.get("revoked_at")),
+            "revoked_at": time_or_none(data.get("revoked_at")),
         }
 
     @classmethod

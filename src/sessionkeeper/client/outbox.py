@@ -37,13 +37,9 @@ from sessionkeeper.client.calls import Call
 from sessionkeeper.client.chain import Cadence, Link, Outcome, StartRequest, Step, provisional
 from sessionkeeper.client.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from sessionkeeper.client.evidence import Beats, as_datetime, as_ms, oldest_sendable
-from sessionkeeper.client.models import BatchResult, Policies, Session
-from sessionkeeper.client.protocol import (
-    BATCH_LIMIT,
-    TIMEOUT_HEARTBEATS,
-    Status,
-    new_session_id,
-)
+from sessionkeeper.client.models import BatchResult, Session
+from sessionkeeper.client.operation_models import Policies
+from sessionkeeper.client.protocol import BATCH_LIMIT, TIMEOUT_HEARTBEATS, Status, new_session_id
 from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
 
 log = logging.getLogger("sessionkeeper.client")

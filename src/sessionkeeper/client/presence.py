@@ -41,7 +41,7 @@ from sessionkeeper.client import calls
 from sessionkeeper.client.backlog import DEFAULT_MAX_KEPT, Backlog, Snapshot
 from sessionkeeper.client.errors import SessionkeeperError
 from sessionkeeper.client.evidence import as_datetime, now_ms
-from sessionkeeper.client.models import PresenceResult, PresenceSummary
+from sessionkeeper.client.presence_models import PresenceResult, PresenceSummary
 from sessionkeeper.client.retry import RetryPolicy, is_transient, wait_after
 
 if TYPE_CHECKING:
