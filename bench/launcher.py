@@ -95,6 +95,10 @@ def build_app(runtime: Runtime) -> FastAPI:
         return response
 
     app.include_router(router)
+    # Tried first: FastAPI tries routes one after the other (about 2 µs apiece), and a bare
+    # route behind the app's hundred and more would pay ~200 µs a request that the routes it
+    # is the ceiling of, matched among the first, do not (``routers_in_matching_order``).
+    app.router.routes.insert(0, app.router.routes.pop())
     return app
 
 

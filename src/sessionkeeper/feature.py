@@ -81,6 +81,9 @@ class Feature(Generic[S]):
     # Builds the feature's service from the kernel's, once per process.
     build: Callable[[Services], S]
     routers: Sequence[APIRouter] = ()
+    # Routers of the routes clients call at a rate (beats, events, clicks): matched before
+    # every other route (see ``api/app.py``, ``routers_in_matching_order``).
+    ingest_routers: Sequence[APIRouter] = ()
     jobs: Callable[[S], Sequence[Job]] = field(default=_no_jobs)
     subscriptions: Callable[[S], Subscriptions] = field(default=_no_subscriptions)
     # Command groups added to the ``sessionkeeper`` CLI, as (name, typer app).

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from sessionkeeper import __version__
@@ -119,10 +119,7 @@ def build_app(
     )
     app.state.services = services
     errors.install(app)
-    # session_reports first: its paths must not be read as /v1/sessions/{session_id}.
-    kernel = (session_reports, sessions, policies, presence, health, maintenance, audit)
-    routers = [m.router for m in kernel]
-    for router in [*routers, *(r for feature in features for r in feature.routers)]:
+    for router in routers_in_matching_order(features):
         app.include_router(openapi.declare_statuses(router))
     docs.install(app)
     # Listed innermost first: each add_middleware wraps everything added before it.
@@ -156,3 +153,26 @@ async def _note_alive(services: Services) -> None:
         await services.liveness.note()
     except Exception as exc:  # shutting down either way; the periodic note stands in
         log.warning("could not record the shutdown: %s", exc)
+
+
+def routers_in_matching_order(features: Sequence[Feature[Any]]) -> list[APIRouter]:
+    """The routers in the order a request is matched against their routes.
+
+    FastAPI tries the routes one after the other, at about 2 µs apiece: a click on a link
+    behind a hundred routes spent 190 µs finding its route, more than the rest of its work on
+    the event loop. So the routes clients call at a rate (beats, snapshots, events, clicks)
+    come first, the kernel's before the features', and the rest after them. No two routers'
+    routes match the same request (``tests/api/test_route_order.py``), except that
+    session_reports must come before sessions: its paths are not session ids."""
+    ingest = (session_reports, sessions, presence)
+    rest = (policies, health, maintenance, audit)
+    return [
+        *(module.router for module in ingest),
+        # Fewest routes first: each router's routes are tried before every router after it.
+        *sorted(
+            (router for feature in features for router in feature.ingest_routers),
+            key=lambda router: len(router.routes),
+        ),
+        *(module.router for module in rest),
+        *(router for feature in features for router in feature.routers),
+    ]

@@ -13,5 +13,5 @@ from sessionkeeper.feature import Feature
 FEATURE: Feature[EventService] = Feature(
     name="events",
     build=lambda services: EventService(services.runtime, services.sessions),
-    routers=[router],
+    ingest_routers=[router],
 )

@@ -22,7 +22,8 @@ def _jobs(learning: Learning) -> list[Job]:
 FEATURE: Feature[Learning] = Feature(
     name="learning",
     build=Learning,
-    routers=[router, me_router],
+    routers=[router],
+    ingest_routers=[me_router],
     jobs=_jobs,
     session_fields=[OUTCOME_FIELD],
 )

@@ -31,6 +31,7 @@ FEATURE: Feature[LinkServices] = Feature(
     name="links",
     build=_build,
     jobs=jobs,
-    routers=(router, tracker_router, click_router, script_router),
+    routers=(router,),
+    ingest_routers=(click_router, tracker_router, script_router),
     session_sources=(service.SOURCE, tracker_service.SOURCE),
 )

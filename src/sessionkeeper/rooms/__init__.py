@@ -29,7 +29,7 @@ def _subscriptions(rooms: Rooms) -> Subscriptions:
 FEATURE: Feature[Rooms] = Feature(
     name="rooms",
     build=Rooms.build,
-    routers=[router],
+    ingest_routers=[router],
     jobs=room_jobs,
     subscriptions=_subscriptions,
     commands=[("cleanup", cleanup_app)],
