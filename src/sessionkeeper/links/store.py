@@ -168,7 +168,9 @@ def claim_click(conn: Connection, link_id: str, now: int) -> bool:
 
 
 def insert_click(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(c.insert().values(**values))
+    # The values as parameters of one statement, not a statement built around them: its
+    # cache key is then the same every time (building it was a tenth of a click's writing).
+    conn.execute(c.insert(), values)
 
 
 def clicks_of(conn: Connection, principal: Principal, link_id: str, limit: int) -> list[Click]:
@@ -186,7 +188,7 @@ def clicks_of(conn: Connection, principal: Principal, link_id: str, limit: int) 
 
 
 def insert_tracker(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(tt.insert().values(**values))
+    conn.execute(tt.insert(), values)  # as ``insert_click``
 
 
 def tracker_by_token(conn: Connection, token_hash: str) -> Tracker | None:

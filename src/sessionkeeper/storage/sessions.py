@@ -203,9 +203,10 @@ def start(
     A start reported so long ago that the session expired before ``now`` is closed at once,
     as the sweep would close it.
     """
-    values = row_of(principal.tenant_id, new)
-    stmt = insert_ignoring_conflicts(tx.conn, t).values(**values).returning(t.c.seq)
-    created = tx.conn.execute(stmt).first() is not None
+    # The row as parameters of one statement rather than a statement built around them: the
+    # same cache key every time, where building and keying a new one was a fifth of a start.
+    stmt = insert_ignoring_conflicts(tx.conn, t).returning(t.c.seq)
+    created = tx.conn.execute(stmt, row_of(principal.tenant_id, new)).first() is not None
     if created:
         tx.record(started(principal.tenant_id, new))
         if new.started_at + new.timeout_ms < now:
