@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from sessionkeeper.api import session_reports, sessions
 from sessionkeeper.api.app import routers_in_matching_order
 from sessionkeeper.assembly import FEATURES
+from sessionkeeper.links.tracker_routes import script_router
 
 # ``{name}`` takes one segment, ``{name:path}`` the rest of the path (one segment or more).
 _PARAM = re.compile(r"^\{[^}:]+(?::(\w+))?\}$")
@@ -55,8 +56,9 @@ def _routes(router: APIRouter) -> list[APIRoute]:
 def test_no_request_is_taken_by_the_routes_of_two_routers() -> None:
     allowed = {(id(session_reports.router), id(sessions.router))}
     routers = routers_in_matching_order(FEATURES)
+    assert routers[-1] is script_router  # its path is a setting: tried after every other
     clashes = []
-    for first, second in itertools.combinations(routers, 2):
+    for first, second in itertools.combinations(routers[:-1], 2):
         if (id(first), id(second)) in allowed:
             continue
         for a, b in itertools.product(_routes(first), _routes(second)):

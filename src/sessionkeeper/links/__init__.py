@@ -31,7 +31,9 @@ FEATURE: Feature[LinkServices] = Feature(
     name="links",
     build=_build,
     jobs=jobs,
-    routers=(router,),
-    ingest_routers=(click_router, tracker_router, script_router),
+    # The script's route last of all: its path is a setting, and one that an API route
+    # also takes must leave that route answering.
+    routers=(router, script_router),
+    ingest_routers=(click_router, tracker_router),
     session_sources=(service.SOURCE, tracker_service.SOURCE),
 )
