@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from sessionkeeper.admin.schemas import (
     KeyIn,
@@ -19,11 +19,12 @@ from sessionkeeper.admin.schemas import (
 from sessionkeeper.admin.service import AdminService
 from sessionkeeper.api.deps import AdminScope, OperatorScope, ServicesDep
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["admin"], route_class=StrictJSONRoute)
+router = api_router(prefix="/v1", tags=["admin"], route_class=StrictJSONRoute)
 
 MAX_PAGE = 500
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import AdminScope, ServicesDep
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.storage.audit import AuditEntry
 
-router = APIRouter(prefix="/v1", tags=["audit"])
+router = api_router(prefix="/v1", tags=["audit"])
 
 MAX_PAGE = 500
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from sessionkeeper.api import routing
+from sessionkeeper.api.routing import api_router
+
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
 ASSETS_PATH = "/docs/assets"
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 
 
 @router.get("/docs")
@@ -36,5 +39,5 @@ async def docs(request: Request) -> HTMLResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(router)
+    routing.include(app, router)
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS), name="docs-assets")

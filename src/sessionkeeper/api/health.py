@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import ServicesDep, authenticate
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.health import Health, HealthStatus
 from sessionkeeper.storage.jobs import JobRun
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 class KindHealth(BaseModel):

@@ -18,6 +18,7 @@ from email.message import Message as MediaType
 
 from fastapi import Request, Response
 from pydantic import Field
+from pydantic_core import to_json
 from starlette.types import Message, Receive, Scope, Send
 
 from sessionkeeper.api.deps import ingest_principal, services_of
@@ -25,7 +26,7 @@ from sessionkeeper.api.fields import Attributes, ClientTime, WriteBody, ms_or_no
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.strict_json import StrictJSONRoute, strict_loads
 from sessionkeeper.domain.principal import Principal
-from sessionkeeper.services.sessions import SessionService
+from sessionkeeper.services.sessions import HeartbeatResult, SessionService
 
 
 class HeartbeatBody(WriteBody):
@@ -51,8 +52,16 @@ async def answer(
     result = await sessions.heartbeat(
         principal, session_id, at=ms_or_none(body.at), attributes=body.attributes
     )
-    out = HeartbeatOut.of(result.session, applied=result.applied, reason=result.reason)
-    return Response(out.model_dump_json().encode(), media_type="application/json")
+    return Response(encoded(result), media_type="application/json")
+
+
+def encoded(result: HeartbeatResult) -> bytes:
+    """``HeartbeatOut`` of ``result`` as JSON: the fields it holds, in its order, written by
+    pydantic's own encoder, byte for byte what the model would write, without building the
+    model (which took a third of the answer's time; ``tests/unit/test_heartbeat_answer.py``
+    compares the two)."""
+    fields = SessionOut.fields_of(result.session)
+    return to_json({**fields, "applied": result.applied, "reason": result.reason})
 
 
 class HeartbeatRoute(StrictJSONRoute):
@@ -93,6 +102,8 @@ def _plain_body(scope: Scope, messages: list[Message]) -> HeartbeatBody | None:
 def _is_json(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"content-type":
+            if value == b"application/json":
+                return True  # what clients send, known without parsing
             media = MediaType()
             media["content-type"] = value.decode("latin-1")
             return media.get_content_type() == "application/json"

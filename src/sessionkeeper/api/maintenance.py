@@ -16,19 +16,20 @@ import ipaddress
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from sessionkeeper.api.deps import ServicesDep, bearer_token, require
 from sessionkeeper.api.listeners import on_metrics_listener
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.principal import Principal, Scope
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import Forbidden, Unauthorized
 from sessionkeeper.services.container import Services
 
-router = APIRouter(tags=["maintenance"])
+router = api_router(tags=["maintenance"])
 
 
 class SweepOut(BaseModel):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from pydantic import BaseModel, Field, StrictFloat
 
 from sessionkeeper.api.deps import AdminScope, IngestOrReadScope, ServicesDep
 from sessionkeeper.api.fields import WriteBody
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.policy import DEFAULT_KIND, DEFAULT_POLICY, Policy
 
-router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJSONRoute)
+router = api_router(prefix="/v1", tags=["policies"], route_class=StrictJSONRoute)
 
 MIN_SECONDS = 1
 MAX_SECONDS = 30 * 24 * 3600

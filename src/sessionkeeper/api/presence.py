@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, Discriminator, Field, StrictBool, Tag
 
 from sessionkeeper.api.deps import IngestScope, ServicesDep
@@ -20,12 +20,13 @@ from sessionkeeper.api.fields import (
     WriteBody,
     ms_or_none,
 )
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.presence import PresenceEntry
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.services.presence import PresenceOutcome
 
-router = APIRouter(prefix="/v1/presence", tags=["presence"], route_class=StrictJSONRoute)
+router = api_router(prefix="/v1/presence", tags=["presence"], route_class=StrictJSONRoute)
 
 SourceName = Annotated[str, Path(pattern=rf"^[A-Za-z0-9_.:-]{{1,{MAX_SOURCE_CHARS}}}$")]
 MAX_ENTRIES = 10_000

@@ -10,18 +10,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.export import parse_subject_fields
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.stats import Counts, GroupBy, SessionStats
 
-router = APIRouter(prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES)
+router = api_router(prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES)
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sessionkeeper.api import heartbeat_route
@@ -34,6 +34,7 @@ from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_fi
 from sessionkeeper.api.heartbeat_route import HeartbeatBody, HeartbeatOut
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.session_fields import end_values
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import is_stored_session_id
@@ -43,7 +44,7 @@ from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import InvalidInput
 from sessionkeeper.services.sessions import StartRequest
 
-router = APIRouter(prefix="/v1", tags=["sessions"], route_class=StrictJSONRoute)
+router = api_router(prefix="/v1", tags=["sessions"], route_class=StrictJSONRoute)
 
 MAX_PAGE = 500
 MAX_BATCH = 1000

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.dashboard.rules import COOKIE, CSRF_FIELD, LOGIN_COOKIE
 from sessionkeeper.dashboard.web import (
     PREFIX,
@@ -31,7 +32,7 @@ from sessionkeeper.dashboard.web import (
 )
 from sessionkeeper.errors import Forbidden, NotFound, Unauthorized
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = api_router(prefix=PREFIX, include_in_schema=False)
 
 ACTIONS = {
     "sweep": (

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.responses import Response
 
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.session_reports import CSV_MEDIA_TYPE
 from sessionkeeper.api.sessions import decode_cursor, encode_cursor
 from sessionkeeper.dashboard import rules
@@ -34,7 +35,7 @@ from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import MAX_DAYS
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = api_router(prefix=PREFIX, include_in_schema=False)
 
 STATIC = HERE / "static"
 # The files served from static/, and their types: nothing else of the package is reachable.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import TEXT_PATTERN, ClientTime, ms_or_none
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.sessions import MAX_PAGE, decode_cursor, encode_cursor
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import SESSION_ID_PATTERN
@@ -24,7 +25,7 @@ from sessionkeeper.events.schemas import (
 )
 from sessionkeeper.events.service import EventService
 
-router = APIRouter(
+router = api_router(
     prefix="/v1", tags=["events"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from sessionkeeper.api.deps import AUTHENTICATES, TENANT_HEADER, AdminScope, ReadScope, bearer_token
@@ -19,6 +19,7 @@ from sessionkeeper.api.fields import UserId, ms_or_none
 from sessionkeeper.api.heartbeat_route import HeartbeatBody, HeartbeatOut, answer
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.path_segments import SegmentRoute
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.sessions import MAX_CURSOR_CHARS, decode_cursor, encode_cursor
 from sessionkeeper.domain.ids import KIND_PATTERN
 from sessionkeeper.domain.principal import Principal
@@ -39,7 +40,7 @@ from sessionkeeper.learning.service import Learning, for_user
 from sessionkeeper.learning.session_fields import OUTCOME_FIELD
 from sessionkeeper.services.sessions import StartRequest
 
-router = APIRouter(
+router = api_router(
     prefix="/v1", tags=["end users"], responses=PROBLEM_RESPONSES, route_class=SegmentRoute
 )
 MAX_HISTORY = 100

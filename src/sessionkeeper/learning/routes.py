@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Depends, Path, Response
 from fastapi.responses import StreamingResponse
 
 from sessionkeeper.api.deps import (
@@ -18,6 +18,7 @@ from sessionkeeper.api.deps import (
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.learning.outcome_export import export_csv
@@ -37,7 +38,7 @@ from sessionkeeper.learning.schemas import (
 from sessionkeeper.learning.service import Learning, RecapSettings
 from sessionkeeper.learning.tokens import AuthConfig
 
-router = APIRouter(
+router = api_router(
     prefix="/v1", tags=["outcomes"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
 )
 MetricName = Annotated[str, Path(pattern=NAME_PATTERN)]

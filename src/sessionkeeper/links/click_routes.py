@@ -8,17 +8,18 @@ continues its session instead of starting another.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sessionkeeper.api.deps import ServicesDep
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.errors import Gone, NotFound
 from sessionkeeper.links import pages, rules
 from sessionkeeper.links.container import LinkServices
 from sessionkeeper.links.rules import Mode
 from sessionkeeper.links.store import Link
 
-router = APIRouter(tags=["links"], include_in_schema=False)
+router = api_router(tags=["links"], include_in_schema=False)
 
 COOKIE = "sk_click"
 # Long enough for any lesson; the session's own life decides whether a reload continues it.

@@ -10,11 +10,12 @@ import binascii
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ServicesDep
 from sessionkeeper.api.fields import Kind, UserId, ms_or_none
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.subject import SUBJECT_PREFIX, is_subject_field
 from sessionkeeper.errors import InvalidInput, NotFound
@@ -29,7 +30,7 @@ from sessionkeeper.links.schemas import (
 )
 from sessionkeeper.links.service import LinkService, LinkSpec
 
-router = APIRouter(prefix="/v1/links", tags=["links"], route_class=StrictJSONRoute)
+router = api_router(prefix="/v1/links", tags=["links"], route_class=StrictJSONRoute)
 
 MAX_PAGE = 200
 _ID = re.compile(r"lnk_[0-9A-Z]{26}")

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sessionkeeper.api.deps import AdminScope, ServicesDep, bearer_token
 from sessionkeeper.api.errors import on_domain_error
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute, strict_loads
 from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.principal import Principal
@@ -46,9 +47,9 @@ from sessionkeeper.links.tracker_service import TrackerStart, report_from
 from sessionkeeper.services.container import Services
 from sessionkeeper.storage import policies as policy_store
 
-router = APIRouter(prefix="/v1", tags=["tracker"], route_class=StrictJSONRoute)
+router = api_router(prefix="/v1", tags=["tracker"], route_class=StrictJSONRoute)
 # The tracker script; its path comes from the settings (``install_script``).
-script_router = APIRouter(include_in_schema=False)
+script_router = api_router(include_in_schema=False)
 
 # Beacons are limited to 64 KiB by browsers; the tracker's reports are far smaller.
 MAX_REPORT_BYTES = 64 * 1024
@@ -72,7 +73,7 @@ def script() -> bytes:
 
 def install_script(path: str) -> APIRouter:
     """A router serving the tracker script at ``path`` (``SESSIONKEEPER_TRACKER_PATH``)."""
-    served = APIRouter(include_in_schema=False)
+    served = api_router(include_in_schema=False)
     body = script()
 
     async def tracker_script() -> Response:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from sessionkeeper.api.deps import ReadScope, ServicesDep
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.quality.rules import GroupBy
 from sessionkeeper.quality.schemas import QualityOut
 from sessionkeeper.quality.service import MAX_DAYS, QualityService
 
-router = APIRouter(tags=["metrics"])
+router = api_router(tags=["metrics"])
 
 
 @router.get("/v1/metrics/quality", response_model=QualityOut, responses=problems(422))

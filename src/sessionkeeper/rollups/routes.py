@@ -6,18 +6,19 @@ import re
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from pydantic import BeforeValidator
 
 from sessionkeeper.api.deps import AdminScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.ids import KIND_PATTERN
 from sessionkeeper.rollups.bundle import Rollups
 from sessionkeeper.rollups.history import MAX_DAYS
 from sessionkeeper.rollups.rules import Period
 from sessionkeeper.rollups.schemas import DailyOut, LiveOut, RollupRunOut, SummaryOut
 
-router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
+router = api_router(tags=["metrics"], responses=PROBLEM_RESPONSES)
 
 KindParam = Annotated[str | None, Query(pattern=KIND_PATTERN)]
 

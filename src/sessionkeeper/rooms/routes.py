@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -17,6 +17,7 @@ from sessionkeeper.api.deps import (
 )
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import TEXT_PATTERN, ClientTime, ms_or_none
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.sessions import MAX_PAGE, decode_cursor, encode_cursor
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.ids import KIND_PATTERN
@@ -37,7 +38,7 @@ from sessionkeeper.rooms.schemas import (
 from sessionkeeper.rooms.service import RoomRequest, Rooms
 from sessionkeeper.rooms.store import RoomFilter
 
-router = APIRouter(
+router = api_router(
     prefix="/v1",
     tags=["rooms"],
     responses={**PROBLEM_RESPONSES, 410: PROBLEM_RESPONSES[409]},

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from sessionkeeper.api.deps import AdminScope, ReadScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.settings.schemas import SettingsBody, SettingsOut
 from sessionkeeper.settings.service import SettingsService
 
-router = APIRouter(
+router = api_router(
     prefix="/v1", tags=["settings"], responses=PROBLEM_RESPONSES, route_class=StrictJSONRoute
 )
 

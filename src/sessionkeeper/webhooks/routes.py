@@ -10,10 +10,11 @@ import binascii
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from sessionkeeper.api.deps import AdminScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.webhooks.rules import DeliveryStatus
@@ -28,7 +29,7 @@ from sessionkeeper.webhooks.schemas import (
 )
 from sessionkeeper.webhooks.service import WebhookService
 
-router = APIRouter(
+router = api_router(
     prefix="/v1/webhooks",
     tags=["webhooks"],
     responses=PROBLEM_RESPONSES,
