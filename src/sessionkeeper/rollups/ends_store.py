@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.rollups.ends_rules import (
     BUCKETS,
@@ -26,12 +26,12 @@ from sessionkeeper.rollups.ends_rules import (
     combine,
 )
 from sessionkeeper.rollups.rules import Part, Window
-from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.rollups.tables import rollup_dirty, rollups_days, rollups_ends
 from sessionkeeper.settings.rules import day_of, day_window
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.session_filters import as_of
 from sessionkeeper.storage.sessions import duration_bounds, overdue_at
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 
 # Ends are grouped in buckets this long, then folded into local days: every time zone's
@@ -134,7 +134,7 @@ def live_facts(
             visible_to(t, principal),
             t.c.ended_at >= window[0],
             t.c.ended_at < window[1],
-            t.c.status != Status.ACTIVE.value,
+            sa.not_(IS_ACTIVE),
         )
         facts += _facts(conn, closed, STORED, tz, day)
     return combine(facts)
@@ -148,7 +148,7 @@ def closed_facts(conn: Connection, tenant_id: int, day: date, tz: ZoneInfo) -> l
         t.c.tenant_id == tenant_id,
         t.c.ended_at >= window[0],
         t.c.ended_at < window[1],
-        t.c.status != Status.ACTIVE.value,
+        sa.not_(IS_ACTIVE),
     )
     return _facts(conn, where, STORED, tz, day)
 

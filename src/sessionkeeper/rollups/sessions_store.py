@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.rollups.rules import STATUSES, Window
-from sessionkeeper.rollups.store import IS_ACTIVE
 from sessionkeeper.storage.dialect import greatest, least
 from sessionkeeper.storage.session_filters import as_of
 from sessionkeeper.storage.session_reports import nearest_rank
 from sessionkeeper.storage.sessions import duration_bounds
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 
 # The key of the one group of an answer not split by kind.

@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.events.rules import NO_KIND
 from sessionkeeper.events.tables import events
@@ -19,11 +18,8 @@ from sessionkeeper.rollups.tables import rollup_dirty, rollup_tenants, rollups_d
 from sessionkeeper.storage.dialect import dialect_insert
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import overdue_at as overdue_rule
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions
-
-# Spelled as a literal, not a bound parameter, so that SQLite sees that a query is limited to
-# the active rows and may read the partial index of them.
-IS_ACTIVE = sessions.c.status == sa.literal_column(f"'{Status.ACTIVE.value}'")
 
 
 @dataclass(frozen=True, slots=True)

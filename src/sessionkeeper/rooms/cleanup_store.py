@@ -27,6 +27,7 @@ from sessionkeeper.rooms.tables import rooms as r
 from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import ACTIVE, close_overdue, close_rows, timeout_values
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -158,7 +159,7 @@ def _close_by_cleanup(
     ended = close_rows(
         tx,
         t.update()
-        .where(visible_to(t, principal), t.c.id.in_(list(activity)), t.c.status == ACTIVE)
+        .where(visible_to(t, principal), t.c.id.in_(list(activity)), IS_ACTIVE)
         .values(**cleanup_values(now)),
     )
     closed = [room_closed(e) for e in ended]
@@ -180,7 +181,7 @@ def close_attendances(
     ended = close_rows(
         tx,
         t.update()
-        .where(visible_to(t, principal), t.c.id.in_(ids), t.c.status == ACTIVE)
+        .where(visible_to(t, principal), t.c.id.in_(ids), IS_ACTIVE)
         .values(**cleanup_values(now)),
     )
     tx.record(*(participant_left(e, rules.LeaveReason.ROOM_ENDED) for e in ended))

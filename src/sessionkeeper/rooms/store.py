@@ -30,7 +30,6 @@ from sessionkeeper.rooms.tables import rooms as r
 from sessionkeeper.storage import sessions as session_store
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.sessions import (
-    ACTIVE,
     SESSION_COLUMNS,
     close_overdue,
     close_rows,
@@ -38,6 +37,7 @@ from sessionkeeper.storage.sessions import (
     row_to_session,
 )
 from sessionkeeper.storage.source_beats import LAST_SEEN_AT
+from sessionkeeper.storage.statuses import IS_ACTIVE, status_is
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -153,13 +153,13 @@ def list_rooms(
     """Rooms newest first. A room inactive but not yet closed by the cleanup counts as
     ``expired``, as reads show it."""
     stmt = _rooms_of(principal)
-    inactive = sa.and_(t.c.status == ACTIVE, r.c.inactive_at < now)
+    inactive = sa.and_(IS_ACTIVE, r.c.inactive_at < now)
     if where.status is Status.ACTIVE:
-        stmt = stmt.where(t.c.status == ACTIVE, r.c.inactive_at >= now)
+        stmt = stmt.where(IS_ACTIVE, r.c.inactive_at >= now)
     elif where.status is Status.EXPIRED:
-        stmt = stmt.where(sa.or_(t.c.status == Status.EXPIRED.value, inactive))
+        stmt = stmt.where(sa.or_(status_is(Status.EXPIRED), inactive))
     elif where.status is not None:
-        stmt = stmt.where(t.c.status == where.status.value)
+        stmt = stmt.where(status_is(where.status))
     if where.kind is not None:
         stmt = stmt.where(t.c.kind == where.kind)
     if where.user_id is not None:
@@ -345,7 +345,7 @@ def end(tx: Transaction, principal: Principal, room_id: str, *, at: int, now: in
     ended = close_rows(
         tx,
         t.update()
-        .where(visible_to(t, principal), t.c.id.in_(ids), t.c.status == ACTIVE)
+        .where(visible_to(t, principal), t.c.id.in_(ids), IS_ACTIVE)
         .values(**exact_end_values(at, EndReason.CLIENT)),
     )
     tx.record(*(participant_left(e, rules.LeaveReason.ROOM_ENDED) for e in ended))
@@ -353,9 +353,7 @@ def end(tx: Transaction, principal: Principal, room_id: str, *, at: int, now: in
 
 
 def open_attendances(conn: Connection, principal: Principal, room_ids: Sequence[str]) -> list[str]:
-    stmt = sa.select(t.c.id).where(
-        visible_to(t, principal), t.c.room_id.in_(room_ids), t.c.status == ACTIVE
-    )
+    stmt = sa.select(t.c.id).where(visible_to(t, principal), t.c.room_id.in_(room_ids), IS_ACTIVE)
     return list(conn.execute(stmt).scalars())
 
 
@@ -406,7 +404,7 @@ def apply_policies(conn: Connection, tenant_id: int, policies: dict[str, Policy]
         of_tenant = t.c.tenant_id == tenant_id
         conn.execute(
             t.update()
-            .where(of_tenant, t.c.status == ACTIVE, t.c.id.in_(of_kind))
+            .where(of_tenant, IS_ACTIVE, t.c.id.in_(of_kind))
             .values(
                 timeout_ms=rules.ROOM_SESSION_TIMEOUT_MS,
                 grace_ms=timing.grace_ms,
@@ -415,7 +413,7 @@ def apply_policies(conn: Connection, tenant_id: int, policies: dict[str, Policy]
         )
         conn.execute(
             t.update()
-            .where(of_tenant, t.c.status == ACTIVE, t.c.room_id.in_(of_kind))
+            .where(of_tenant, IS_ACTIVE, t.c.room_id.in_(of_kind))
             .values(
                 timeout_ms=timing.timeout_ms,
                 grace_ms=timing.grace_ms,

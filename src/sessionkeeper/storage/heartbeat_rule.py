@@ -10,8 +10,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from sessionkeeper.storage.sessions import ACTIVE
 from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT, Moment, deadline_after
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 
 Params = dict[str, Any] | Sequence[dict[str, Any]] | None
@@ -20,7 +20,7 @@ Params = dict[str, Any] | Sequence[dict[str, Any]] | None
 def heartbeat_condition(at: Moment) -> sa.ColumnElement[bool]:
     """Active, ``at`` later than the last beat, and the session still alive at ``at``
     (its source's beat included: ``storage/source_beats.py``)."""
-    return sa.and_(t.c.status == ACTIVE, at > LAST_SEEN_AT, at <= EXPIRES_AT)
+    return sa.and_(IS_ACTIVE, at > LAST_SEEN_AT, at <= EXPIRES_AT)
 
 
 def heartbeat_values(at: Moment) -> dict[str, Any]:
@@ -112,7 +112,7 @@ class Beats:
                 t.update()
                 .where(
                     self.which,
-                    t.c.status == ACTIVE,
+                    IS_ACTIVE,
                     sweep_moves(t.c.last_seen_at, t.c.expires_at),
                 )
                 .values(sweep_at=t.c.expires_at)

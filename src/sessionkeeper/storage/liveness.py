@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.events import ServiceResumed
 from sessionkeeper.domain.principal import SERVER_WIDE
 from sessionkeeper.storage.dialect import upsert
-from sessionkeeper.storage.sessions import ACTIVE
 from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import server_liveness as liveness
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
@@ -61,7 +61,7 @@ def recover(tx: Transaction, now: int, *, threshold_ms: int) -> tuple[int, int]:
         moved = tx.conn.execute(
             t.update()
             .where(
-                t.c.status == ACTIVE,
+                IS_ACTIVE,
                 t.c.sweep_at < heard_again_by,  # the index: sweep_at <= expires_at
                 last <= EXPIRES_AT,
                 heard_again_by > EXPIRES_AT,

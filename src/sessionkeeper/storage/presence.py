@@ -8,12 +8,12 @@ from operator import itemgetter
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.presence import ActiveRow
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.dialect import dialect_insert, plain_rows
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.source_beats import through_beat
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
@@ -55,7 +55,7 @@ def open_for_source(
         through_beat(beat)[1],
         t.c.timeout_ms,
         t.c.last_seen_at,
-    ).where(visible_to(t, principal), t.c.source == source, t.c.status == Status.ACTIVE.value)
+    ).where(visible_to(t, principal), t.c.source == source, IS_ACTIVE)
     rows = plain_rows(conn.execute(stmt))
     # The usual case, nothing overdue, is one pass in C over the deadlines: a source holds
     # thousands of sessions.

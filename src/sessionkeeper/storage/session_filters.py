@@ -16,8 +16,9 @@ from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.sessions import ACTIVE, SESSION_COLUMNS, overdue_at, timeout_values
+from sessionkeeper.storage.sessions import SESSION_COLUMNS, overdue_at, timeout_values
 from sessionkeeper.storage.source_beats import read_column
+from sessionkeeper.storage.statuses import IS_ACTIVE, status_is
 from sessionkeeper.storage.tables import sessions as t
 
 
@@ -70,10 +71,10 @@ def status_at(status: Status, now: int) -> sa.ColumnElement[bool]:
     swept counts as timed out, not as active."""
     # Spelled out rather than compared to the CASE, so the database can use its indexes.
     if status is Status.ACTIVE:
-        return sa.and_(t.c.status == ACTIVE, sa.not_(overdue_at(now)))
+        return sa.and_(IS_ACTIVE, sa.not_(overdue_at(now)))
     if status is Status.TIMED_OUT:
-        return sa.or_(t.c.status == Status.TIMED_OUT.value, overdue_at(now))
-    return t.c.status == status.value
+        return sa.or_(status_is(Status.TIMED_OUT), overdue_at(now))
+    return status_is(status)
 
 
 def conditions(

@@ -16,8 +16,9 @@ from sessionkeeper.domain.session import Session
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.session_filters import conditions as filter_conditions
 from sessionkeeper.storage.session_filters import status_at
-from sessionkeeper.storage.sessions import ACTIVE, SESSION_COLUMNS, overdue_at, row_to_session
+from sessionkeeper.storage.sessions import SESSION_COLUMNS, overdue_at, row_to_session
 from sessionkeeper.storage.source_beats import EXPIRES_AT
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import DURATION
 from sessionkeeper.storage.tables import sessions as t
 
@@ -114,7 +115,7 @@ def session_counts(conn: Connection, principal: Principal, now: int) -> SessionC
             sa.func.sum(sa.case((alive, 1), else_=0)),
             sa.func.count(sa.distinct(sa.case((alive, t.c.user_id)))),
         )
-        .where(visible_to(t, principal), t.c.status == ACTIVE)
+        .where(visible_to(t, principal), IS_ACTIVE)
         .group_by(t.c.kind)
     )
     for kind, n_open, n_active, n_users in rows:

@@ -31,6 +31,7 @@ from sessionkeeper.storage.source_beats import (
     read_column,
     written_through,
 )
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -107,7 +108,7 @@ def overdue_at(now: int) -> sa.ColumnElement[bool]:
 
     ``sweep_at <= expires_at`` always holds, so the first condition (the indexed one) finds
     every overdue row; the exact deadline then decides."""
-    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, now > EXPIRES_AT)
+    return sa.and_(IS_ACTIVE, t.c.sweep_at < now, now > EXPIRES_AT)
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
@@ -153,7 +154,7 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
 
 def alive_at(at: int) -> sa.ColumnElement[bool]:
     """Active and not yet expired at ``at``: an end made then is exact."""
-    return sa.and_(t.c.status == ACTIVE, at <= EXPIRES_AT)
+    return sa.and_(IS_ACTIVE, at <= EXPIRES_AT)
 
 
 def exact_end_values(at: int, reason: EndReason) -> dict[str, Any]:
@@ -279,7 +280,7 @@ def end_many(
         return 0
     stmt = (
         t.update()
-        .where(visible_to(t, principal), among(tx.conn, t.c.id, session_ids), t.c.status == ACTIVE)
+        .where(visible_to(t, principal), among(tx.conn, t.c.id, session_ids), IS_ACTIVE)
         .values(**exact_end_values(at, reason))
     )
     return len(_close(tx, stmt))
@@ -403,7 +404,7 @@ def apply_policy(
     ``expires_at`` is left alone: the new timeout applies from the next heartbeat on (a
     presence source's beat so far is written into the row first, under the old timeout).
     """
-    conditions = [visible_to(t, principal), t.c.status == ACTIVE]
+    conditions = [visible_to(t, principal), IS_ACTIVE]
     if kinds is not None:
         conditions.append(t.c.kind.in_(kinds))
     if exclude_kinds:

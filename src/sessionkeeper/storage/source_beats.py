@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.storage.dialect import greatest
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import presence_sources as p
 from sessionkeeper.storage.tables import sessions as t
 
@@ -49,7 +49,7 @@ def through_beat(
     def through(stored: sa.ColumnElement[Any], applied: Any) -> Any:
         return sa.case(
             (t.c.source.is_(None), stored),
-            (t.c.status != Status.ACTIVE.value, stored),
+            (sa.not_(IS_ACTIVE), stored),
             # NULL without a beat, or (the deadline) when the session's own beat is newer.
             else_=sa.func.coalesce(within(applied), stored),
         )

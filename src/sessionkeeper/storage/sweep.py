@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from sessionkeeper.storage.sessions import ACTIVE, close_rows, overdue_at, timeout_values
+from sessionkeeper.storage.sessions import close_rows, overdue_at, timeout_values
 from sessionkeeper.storage.source_beats import EXPIRES_AT
+from sessionkeeper.storage.statuses import IS_ACTIVE
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -26,7 +27,7 @@ SWEEP_CHUNK = 5000
 def sweep_due(now: int) -> sa.ColumnElement[bool]:
     """Rows the sweep must look at by ``sweep_at`` that are not overdue: a heartbeat moved
     their deadline without moving ``sweep_at`` (``storage/heartbeats.py``)."""
-    return sa.and_(t.c.status == ACTIVE, t.c.sweep_at < now, now <= EXPIRES_AT)
+    return sa.and_(IS_ACTIVE, t.c.sweep_at < now, now <= EXPIRES_AT)
 
 
 def _first_by_sweep_at(condition: sa.ColumnElement[bool], limit: int) -> sa.Update:
