@@ -24,6 +24,7 @@ from sessionkeeper import (
     webhooks,
 )
 from sessionkeeper.api.app import build_app
+from sessionkeeper.api.express import ExpressApp
 from sessionkeeper.config import Settings
 from sessionkeeper.feature import Feature
 from sessionkeeper.services.container import Services
@@ -46,7 +47,7 @@ FEATURES: list[Feature[Any]] = [
 
 def create_app(
     runtime: Runtime, *, run_jobs: bool = True, migrate: bool = True, serving: bool = False
-) -> FastAPI:
+) -> ExpressApp:
     """The product's app. ``serving``: this process exists to serve it (``sessionkeeper
     serve``), so start-up may tune the process itself (see ``api/heap.py``)."""
     return build_app(runtime, FEATURES, run_jobs=run_jobs, migrate=migrate, serving=serving)

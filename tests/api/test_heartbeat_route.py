@@ -61,14 +61,14 @@ def watch_the_plain_case(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each request from now on was answered by the route itself (True) or handed
     to the declared route (False), in order."""
     taken: list[bool] = []
-    plain_body = heartbeat_route._plain_body
+    plain = heartbeat_route.HeartbeatRoute.plain
 
-    def watched(scope: Any, messages: Any) -> Any:
-        found = plain_body(scope, messages)
+    def watched(route: Any, scope: Any, messages: Any) -> Any:
+        found = plain(route, scope, messages)
         taken.append(found is not None)
         return found
 
-    monkeypatch.setattr(heartbeat_route, "_plain_body", watched)
+    monkeypatch.setattr(heartbeat_route.HeartbeatRoute, "plain", watched)
     return taken
 
 
@@ -114,7 +114,7 @@ async def _both_ways(
         taken = watch_the_plain_case(patch)
         served = await _beat(api, ids[0], content_type, body, key)
     with monkeypatch.context() as patch:
-        patch.setattr(heartbeat_route, "_plain_body", lambda scope, messages: None)
+        patch.setattr(heartbeat_route.HeartbeatRoute, "plain", lambda *_: None)
         declared = await _beat(api, ids[1], content_type, body, key)
     return served, declared, taken == [True]
 

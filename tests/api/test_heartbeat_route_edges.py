@@ -1,6 +1,7 @@
-"""Edges of the heartbeat route's plain case: each request is sent as served and to the route
-FastAPI declared (``HeartbeatRoute.handle`` removed, so ``APIRoute.handle`` answers: not even
-the body replay is in the way), and the answers must agree."""
+"""Edges of the heartbeat route's plain case: each request is sent as served (the express lane
+and the route's own plain case) and to the route FastAPI declared through the whole stack
+(the lane closed and ``HeartbeatRoute.handle`` removed, so ``APIRoute.handle`` answers: not
+even the body replay is in the way), and the answers must agree, headers included."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sessionkeeper.api.express import ExpressLane
 from sessionkeeper.api.heartbeat_route import HeartbeatRoute
 from tests.api.test_heartbeat_route import watch_the_plain_case
 from tests.support import T0, Harness, iso, running_app
@@ -32,6 +34,7 @@ def _declared(monkeypatch: pytest.MonkeyPatch) -> Any:
     patch = monkeypatch.context()
     patched = patch.__enter__()
     patched.delattr(HeartbeatRoute, "handle")
+    patched.setattr(ExpressLane, "route_for", lambda _lane, _scope: None)
     return patch
 
 

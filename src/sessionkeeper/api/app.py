@@ -35,6 +35,7 @@ from sessionkeeper.api import (
     session_reports,
     sessions,
 )
+from sessionkeeper.api.express import ExpressApp, ExpressLane
 from sessionkeeper.api.listeners import MetricsListener
 from sessionkeeper.api.middleware import GzipResponses, RequestTiming
 from sessionkeeper.api.openapi import operation_id
@@ -82,7 +83,7 @@ def build_app(
     run_jobs: bool = True,
     migrate: bool = True,
     serving: bool = False,
-) -> FastAPI:
+) -> ExpressApp:
     services = Services.build(runtime, features)
     settings = runtime.settings
 
@@ -104,7 +105,7 @@ def build_app(
             await _note_alive(services)
             runtime.db.writer.close()
 
-    app = FastAPI(
+    app = ExpressApp(
         title="sessionkeeper",
         version=__version__,
         description=DESCRIPTION,
@@ -131,9 +132,20 @@ def build_app(
     )
     app.add_middleware(GzipResponses, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(RequestTiming, histogram=runtime.metrics.http_duration)
-    if settings.metrics_listen:
-        app.add_middleware(MetricsListener, port=listen_address(settings.metrics_listen)[1])
+    metrics_port = listen_address(settings.metrics_listen)[1] if settings.metrics_listen else None
+    if metrics_port is not None:
+        app.add_middleware(MetricsListener, port=metrics_port)
     app.add_middleware(RequestContext, access_log=settings.access_log)
+    # In front of all of it: the plain single heartbeat (api/express.py).
+    app.express = ExpressLane(
+        [route for route in app.router.routes if isinstance(route, heartbeat_route.HeartbeatRoute)],
+        limit=settings.max_body_bytes,
+        histogram=runtime.metrics.http_duration,
+        access_log=settings.access_log,
+        metrics_port=metrics_port,
+        gzip_min_bytes=GZIP_MIN_BYTES,
+        gzip_level=GZIP_LEVEL,
+    )
     openapi.complete(
         app,
         partial(

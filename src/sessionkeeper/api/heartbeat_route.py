@@ -64,6 +64,11 @@ def encoded(result: HeartbeatResult) -> bytes:
     return to_json({**fields, "applied": result.applied, "reason": result.reason})
 
 
+# Set in a request's scope by the express lane when it found the body not plain: the
+# declared route answers it, without the same body being judged again.
+DECLARED = "sessionkeeper.declared"
+
+
 class HeartbeatRoute(StrictJSONRoute):
     """The declared heartbeat route, answering the plain case without FastAPI's layers."""
 
@@ -71,32 +76,36 @@ class HeartbeatRoute(StrictJSONRoute):
         if self.methods and scope["method"] not in self.methods:
             await super().handle(scope, receive, send)  # its 405
             return
-        messages, complete = await _read_body(receive)
-        replay = _replaying(messages, receive)
-        body = _plain_body(scope, messages) if complete else None
+        messages, complete = await read_body(receive)
+        replay = replaying(messages, receive)
+        body = self.plain(scope, messages) if complete and DECLARED not in scope else None
         if body is None:
             await super().handle(scope, replay, send)
             return
-        request = Request(scope, replay)
-        principal = await ingest_principal(request)
-        session_id = scope["path_params"]["session_id"]
-        response = await answer(services_of(request).sessions, principal, session_id, body)
+        response = await self.respond(scope, replay, body)
         await response(scope, replay, send)
 
+    def plain(self, scope: Scope, messages: list[Message]) -> HeartbeatBody | None:
+        """The body when it is the plain case, else None (the declared route decides)."""
+        raw = b"".join(message.get("body", b"") for message in messages)
+        if not raw:
+            return HeartbeatBody()
+        if not _is_json(scope):
+            return None
+        try:
+            return HeartbeatBody.model_validate(strict_loads(raw))
+        # JSONDecodeError and ValidationError are ValueErrors; a deeply nested body exhausts
+        # the decoder's recursion.
+        except (ValueError, RecursionError):
+            return None
 
-def _plain_body(scope: Scope, messages: list[Message]) -> HeartbeatBody | None:
-    """The body when it is the plain case, else None (the declared route decides)."""
-    raw = b"".join(message.get("body", b"") for message in messages)
-    if not raw:
-        return HeartbeatBody()
-    if not _is_json(scope):
-        return None
-    try:
-        return HeartbeatBody.model_validate(strict_loads(raw))
-    # JSONDecodeError and ValidationError are ValueErrors; a deeply nested body exhausts
-    # the decoder's recursion.
-    except (ValueError, RecursionError):
-        return None
+    async def respond(self, scope: Scope, receive: Receive, body: HeartbeatBody) -> Response:
+        """The answer to a plain body. Errors of the call (the key, the session) are raised,
+        for the app's handlers to answer."""
+        request = Request(scope, receive)
+        principal = await ingest_principal(request)
+        session_id = scope["path_params"]["session_id"]
+        return await answer(services_of(request).sessions, principal, session_id, body)
 
 
 def _is_json(scope: Scope) -> bool:
@@ -110,7 +119,7 @@ def _is_json(scope: Scope) -> bool:
     return False  # FastAPI reads a body without a content type too: let it
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
+async def read_body(receive: Receive) -> tuple[list[Message], bool]:
     """The messages of the request's body as they came, and whether it came whole (not cut
     off by the client's disconnect)."""
     messages = []
@@ -123,7 +132,7 @@ async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
             return messages, True
 
 
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
+def replaying(messages: list[Message], receive: Receive) -> Receive:
     """A receive that gives the messages read already, as they came, then what the server's
     gives next (the client's disconnect, whenever it comes)."""
     pending = list(messages)

@@ -32,11 +32,15 @@ class RequestTiming:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            self.histogram.labels(scope["method"], template, str(status)).observe(
-                monotonic_s() - began
-            )
+            observe(self.histogram, scope, status, monotonic_s() - began)
+
+
+def observe(histogram: Histogram, scope: Scope, status: int, seconds: float) -> None:
+    """Count a request's duration under its route's template (one label per route, not
+    per path) and its status."""
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    histogram.labels(scope["method"], template, str(status)).observe(seconds)
 
 
 class GzipResponses(GZipMiddleware):
@@ -47,13 +51,13 @@ class GzipResponses(GZipMiddleware):
     request."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _accepts_gzip(scope):
+        if scope["type"] == "http" and not accepts_gzip(scope):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
 
-def _accepts_gzip(scope: Scope) -> bool:
+def accepts_gzip(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"accept-encoding" and b"gzip" in value.lower():
             return True

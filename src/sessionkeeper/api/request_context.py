@@ -39,46 +39,64 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # 128 random bits in hex, as uuid4().hex gave. Not os.urandom: its system call lets go
-        # of the GIL, and under load the writer thread takes it there, so that every request
-        # waited once for the writer's turn (in process, 300 µs a heartbeat instead of 210).
-        # An id correlates log lines; it guards nothing, so it need not be unguessable.
-        request_id = _client_id(scope) or f"{random.getrandbits(128):032x}"
-        scope[SCOPE_KEY] = request_id
-        # Not reset afterwards: the error handler outside this middleware (a 500) still
-        # needs it, and each request runs in a task, and so a context, of its own.
-        REQUEST_ID.set(request_id)
-        header = (HEADER.encode(), request_id.encode())
-        status = 500
+        answer = Answer(send, begin(scope))
         began = monotonic_s()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, answer.send)
         finally:
-            self._log(scope, status, monotonic_s() - began)
+            log_request(scope, answer.status, monotonic_s() - began, access_log=self.access_log)
 
-    def _log(self, scope: Scope, status: int, seconds: float) -> None:
-        if status < 500 and not self.access_log:
-            return
-        level = logging.ERROR if status >= 500 else logging.INFO
-        client = scope.get("client")
-        fact(
-            request_log,
-            f"{scope['method']} {scope['path']} {status}",
-            level=level,
-            method=scope["method"],
-            path=scope["path"],
-            status=status,
-            duration_ms=round(seconds * 1000, 2),
-            client=client[0] if client else None,
-        )
+
+class Answer:
+    """A request's answer as it goes out: its ``send`` adds the request id's header to the
+    start, and notes the status (500 until one is sent: an exception got there first)."""
+
+    __slots__ = ("_send", "header", "status")
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self.header = (HEADER.encode(), request_id.encode())
+        self.status = 500
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), self.header]
+        await self._send(message)
+
+
+def begin(scope: Scope) -> str:
+    """The request's id, kept in its scope and in the context its log lines are written in.
+
+    An id given already (by the express lane, which handed the request on) is kept."""
+    # 128 random bits in hex, as uuid4().hex gave. Not os.urandom: its system call lets go
+    # of the GIL, and under load the writer thread takes it there, so that every request
+    # waited once for the writer's turn (in process, 300 µs a heartbeat instead of 210).
+    # An id correlates log lines; it guards nothing, so it need not be unguessable.
+    request_id = request_id_of(scope) or _client_id(scope) or f"{random.getrandbits(128):032x}"
+    scope[SCOPE_KEY] = request_id
+    # Not reset afterwards: the error handler outside this middleware (a 500) still
+    # needs it, and each request runs in a task, and so a context, of its own.
+    REQUEST_ID.set(request_id)
+    return request_id
+
+
+def log_request(scope: Scope, status: int, seconds: float, *, access_log: bool) -> None:
+    """The access log's line for an answered request; errors (5xx) are logged always."""
+    if status < 500 and not access_log:
+        return
+    level = logging.ERROR if status >= 500 else logging.INFO
+    client = scope.get("client")
+    fact(
+        request_log,
+        f"{scope['method']} {scope['path']} {status}",
+        level=level,
+        method=scope["method"],
+        path=scope["path"],
+        status=status,
+        duration_ms=round(seconds * 1000, 2),
+        client=client[0] if client else None,
+    )
 
 
 def _client_id(scope: Scope) -> str | None:
