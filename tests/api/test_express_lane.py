@@ -75,9 +75,10 @@ async def test_a_plain_heartbeat_is_answered_without_the_stack(
     ("name", "content", "headers", "status"),
     [
         ("a body that is not the plain case", b'{"extra": 1}', {}, 422),
-        ("a gzip body", gzip.compress(b"{}"), {"Content-Encoding": "gzip"}, 200),
+        ("a gzip body", gzip.compress(b"{}", mtime=0), {"Content-Encoding": "gzip"}, 200),
         ("a body over the cap", b"{}" + b" " * (1024 * 1024), {}, 413),
     ],
+    ids=["not plain", "gzip", "over the cap"],
 )
 async def test_what_the_lane_does_not_take_goes_through_the_stack(
     api: Harness,
