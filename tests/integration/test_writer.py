@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,40 @@ def test_a_cancelled_request_is_skipped_and_the_writer_lives_on(tmp_path: Path) 
         assert writer.run_sync(lambda conn: ran.append("next op")) is None
         assert ran == ["next op"]
     finally:
+        writer.close()
+
+
+async def test_a_wait_past_its_bound_answers_unavailable_and_its_op_never_runs(
+    tmp_path: Path,
+) -> None:
+    writer = Writer(
+        create_engine(f"sqlite:///{tmp_path / 'w.db'}", role="writer"), write_timeout_s=0.3
+    )
+    gate = threading.Event()
+    ran: list[str] = []
+    try:
+        blocker = asyncio.ensure_future(writer.run(lambda tx: gate.wait(10)))
+        await asyncio.sleep(0.1)  # the writer is inside the blocker's transaction
+        began = time.monotonic()
+        late = asyncio.ensure_future(writer.run(lambda tx: ran.append("late op")))
+        await asyncio.sleep(0.1)
+        later = asyncio.ensure_future(writer.run(lambda tx: ran.append("later op")))
+        with pytest.raises(StorageUnavailable, match=r"no answer within 0\.3 s"):
+            await blocker  # began 0.2 s before the late one: due first
+        with pytest.raises(StorageUnavailable):
+            await late
+        assert 0.25 <= time.monotonic() - began < 2
+        with pytest.raises(StorageUnavailable):
+            await later
+        # Each wait got its own bound, however the deadlines fell.
+        assert 0.35 <= time.monotonic() - began < 2
+        gate.set()
+        assert await writer.run(lambda tx: ran.append("next op")) is None
+        assert ran == ["next op"]  # the ops that timed out before they started never ran
+        answered = [writer.run(lambda tx, n=n: n) for n in range(50)]
+        assert await asyncio.gather(*answered) == list(range(50))
+    finally:
+        gate.set()
         writer.close()
 
 

@@ -45,7 +45,6 @@ because the database could not be reached, runs the ``recovery`` hook before its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import queue
 import random
@@ -62,6 +61,7 @@ from sessionkeeper.clock import monotonic_s
 from sessionkeeper.domain.events import ChangeEvent
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.storage.engine import ConnectionLimits, is_conflict, storage_errors
+from sessionkeeper.storage.replies import Deadlines, LoopReply, Reply, settle_all
 from sessionkeeper.storage.transaction import Transaction
 from sessionkeeper.storage.watchdog import Watchdog
 
@@ -115,57 +115,6 @@ def run_ops(tx: Transaction, ops: list[Op]) -> list[Any]:
             results.append(ops[start](tx))
         start = end
     return results
-
-
-class _LoopReply:
-    """The answer to an op submitted from the event loop: an asyncio future, settled on its
-    loop. Cheaper than a ``concurrent.futures.Future`` wrapped for asyncio (no lock, no
-    condition, no second future), and the writer hands a group's answers to the loop in one
-    call instead of one wake-up each."""
-
-    __slots__ = ("future", "loop")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.future: asyncio.Future[Any] = loop.create_future()
-
-    def set_running_or_notify_cancel(self) -> bool:
-        # Read from the writer thread: a request that gave up (its wait timed out) cancelled
-        # the future, so its op need not run. One cancelled just after this check is run and
-        # its answer dropped, as a concurrent future that is already running would be.
-        return not self.future.cancelled()
-
-
-Reply = Future[Any] | _LoopReply
-
-
-def _deliver(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    """On the loop: settle the futures that are still waiting."""
-    for future, result, error in answers:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-
-def _settle_all(
-    replies: Sequence[Reply], results: Sequence[Any] | None, error: BaseException | None = None
-) -> None:
-    """Answer each reply with its result (or all with ``error``); loop replies in one call
-    per event loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
-    for index, reply in enumerate(replies):
-        result = None if results is None else results[index]
-        if isinstance(reply, _LoopReply):
-            by_loop.setdefault(reply.loop, []).append((reply.future, result, error))
-        else:
-            _settle(reply, result=result, error=error)
-    for loop, answers in by_loop.items():
-        # A closed loop raises RuntimeError: nobody waits for these answers any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_deliver, answers)
 
 
 @dataclass(slots=True)
@@ -226,6 +175,9 @@ class Writer:
         self._needs_recovery = True
         self._lost_since: float | None = None  # monotonic time the database was lost
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # The waits of the loop that submits (a server process has one; a loop replaced, as
+        # tests do, keeps its own until its timer has run out).
+        self._deadlines: Deadlines | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -258,16 +210,22 @@ class Writer:
 
     async def run(self, op: Callable[[Transaction], T]) -> T:
         """Run ``op`` in the next group commit; returns once it is committed."""
-        reply = _LoopReply(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        reply = LoopReply(loop)
         self._enqueue(op, reply)
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = Deadlines(loop, self.write_timeout_s)
+        deadlines.add(reply)
         try:
-            # On timeout the wait is cancelled, and with it the reply's future: an op that
-            # has not started by then is skipped by the writer.
-            async with asyncio.timeout(self.write_timeout_s):
-                result: T = await reply.future
-                return result
-        except TimeoutError:
-            raise self._timed_out() from None
+            result: T = await reply.future
+            return result
+        except asyncio.CancelledError:
+            # Past its deadline the reply's future is cancelled: an op that has not started
+            # by then is skipped by the writer. Any other cancellation is the request's own.
+            if reply.timed_out:
+                raise self._timed_out() from None
+            raise
 
     def run_sync(self, op: Callable[[Transaction], T]) -> T:
         future = self.submit(op)
@@ -305,7 +263,7 @@ class Writer:
                 self._commit(group)
             except BaseException as exc:  # the one writer thread must never die
                 log.exception("writer failed on a group")
-                _settle_all([reply for _, reply in group], None, exc)
+                settle_all([reply for _, reply in group], None, exc)
             if stop_after:
                 return
 
@@ -325,18 +283,18 @@ class Writer:
                     return
                 # One op lost every retry to other processes' locks. The database answered
                 # all along: that is no outage to recover from, only a write refused (503).
-                _settle_all([group[0][1]], None, exc)
+                settle_all([group[0][1]], None, exc)
                 return
             # The database failed, not an op: running each op alone would only wait again.
             self._needs_recovery = True
             if self._lost_since is None:
                 self._lost_since = monotonic_s()
                 log.warning("database lost: %s", exc.detail)
-            _settle_all([reply for _, reply in group], None, exc)
+            settle_all([reply for _, reply in group], None, exc)
             return
         except Exception as exc:
             if len(group) == 1:
-                _settle_all([group[0][1]], None, exc)
+                settle_all([group[0][1]], None, exc)
             else:
                 for item in group:
                     self._commit([item])
@@ -350,7 +308,7 @@ class Writer:
                 log.exception("writer: an action after commit failed")
         # Before the answers: a client that saw its 2xx also sees the metrics move.
         self.subscribers.publish(tx.events)
-        _settle_all([reply for _, reply in group], results)
+        settle_all([reply for _, reply in group], results)
 
     def _transaction(self, ops: list[Op]) -> tuple[list[Any], Transaction]:
         """Run ``ops`` in one transaction. A single op is run again when PostgreSQL picked it
@@ -394,12 +352,3 @@ class Writer:
 
 def _is_transient_conflict(exc: StorageUnavailable) -> bool:
     return exc.__cause__ is not None and is_conflict(exc.__cause__)
-
-
-def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
