@@ -161,6 +161,9 @@ def test_metrics_on_an_address_of_their_own(tmp_path: Path) -> None:
         assert httpx.get(served.base_url + "/metrics").status_code == 404
         assert httpx.get(metrics + "/v1/sessions").status_code == 404
         assert httpx.get(metrics + "/docs").status_code == 404
+        # Not even the heartbeat's express lane answers there.
+        beat = httpx.post(metrics + "/v1/sessions/s-1/heartbeat", json={})
+        assert beat.status_code == 404 and beat.json()["detail"] == "not served on this address"
 
 
 def _closed_by_server(sock: socket.socket, wait_s: float = 30.0) -> bytes:
