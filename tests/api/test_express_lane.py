@@ -147,3 +147,33 @@ def _count(metric: Any, labels: tuple[str, str, str]) -> float:
             ):
                 return float(sample.value)
     return 0.0
+
+
+async def test_an_unexpected_error_is_answered_as_the_stack_answers_it(
+    api: Harness, monkeypatch: pytest.MonkeyPatch, through_stack: list[str]
+) -> None:
+    await _start(api, "s-1")
+
+    async def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api.services.sessions, "heartbeat", failing)
+    transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
+    answers = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://sk.test") as client:
+        # The lane, then the stack: the lane leaves a gzip body to it.
+        for content, coded in ((b"{}", {}), (gzip.compress(b"{}"), {"Content-Encoding": "gzip"})):
+            answers.append(
+                await client.post(
+                    "/v1/sessions/s-1/heartbeat",
+                    content=content,
+                    headers={"Content-Type": JSON, **coded, **api.auth("ingest")},
+                )
+            )
+    lane, stack = answers
+    assert through_stack[-1:] == ["/v1/sessions/s-1/heartbeat"] and len(through_stack) == 2
+    for answer in answers:
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers.get_list("x-request-id") == [answer.json()["request_id"]]
+    assert sorted(lane.headers.keys()) == sorted(stack.headers.keys())

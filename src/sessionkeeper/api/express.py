@@ -112,12 +112,11 @@ class ExpressLane:
             await stack(scope, replay, send)  # its answer, word for word; the id is kept
             return
         answer = Answer(send, request_id)
-        unexpected: Exception | None = None
         try:
             try:
                 response = await route.respond(scope, replay, body)
             except Exception as exc:
-                response, unexpected = await self._handled(scope, replay, exc)
+                response = await self._handled(scope, replay, exc)
             if accepts_gzip(scope):
                 gzip = GZipMiddleware(
                     response, minimum_size=self.gzip_min_bytes, compresslevel=self.gzip_level
@@ -125,31 +124,42 @@ class ExpressLane:
                 await gzip(scope, replay, answer.send)
             else:
                 await response(scope, replay, answer.send)
-            if unexpected is not None:
-                raise unexpected  # for the server to log, as the stack would
+        except Exception as exc:
+            # What Starlette's server-error layer does, outermost in the stack: the handler
+            # of 500 answers straight to the server (its problem names the request already),
+            # unless an answer had begun; then the exception goes on, for the server to log.
+            if not answer.started:
+                await self._server_error(scope, replay, send, exc)
+            raise
         finally:
             seconds = monotonic_s() - began
             observe(self.histogram, scope, answer.status, seconds)
             log_request(scope, answer.status, seconds, access_log=self.access_log)
 
-    async def _handled(
-        self, scope: Scope, receive: Receive, exc: Exception
-    ) -> tuple[Response, Exception | None]:
+    async def _handled(self, scope: Scope, receive: Receive, exc: Exception) -> Response:
         """The answer of the app's handler for ``exc``, as Starlette's exception layer picks
-        it (the nearest class in its MRO), and None. An exception no handler takes is
-        answered by the handler of 500 and returned to be raised again once that answer is
-        sent, as Starlette's server-error layer does."""
+        it (the nearest class in its MRO); ``exc`` itself when no handler but the
+        server-error layer's takes it."""
         handlers = cast(FastAPI, scope["app"]).exception_handlers
-        request = Request(scope, receive)
         for cls in type(exc).__mro__:
             handler = handlers.get(cls)
-            # The handler of Exception is the server-error layer's, below.
+            # The handler of Exception is the server-error layer's: _server_error's.
             if handler is not None and cls is not Exception:
-                return await _answer(handler(request, exc)), None
-        fallback = handlers.get(500) or handlers.get(Exception)
-        if fallback is None:
-            raise exc
-        return await _answer(fallback(request, exc)), exc
+                response = await _answer(handler(Request(scope, receive), exc))
+                # As Starlette's layer: one exception may be raised to many requests (a
+                # group that failed), and each would add its frames to the one traceback.
+                exc.__traceback__ = None
+                return response
+        raise exc
+
+    async def _server_error(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception
+    ) -> None:
+        handlers = cast(FastAPI, scope["app"]).exception_handlers
+        handler = handlers.get(500) or handlers.get(Exception)
+        if handler is not None:
+            response = await _answer(handler(Request(scope, receive), exc))
+            await response(scope, receive, send)
 
 
 async def _answer(answered: Response | Awaitable[Response]) -> Response:

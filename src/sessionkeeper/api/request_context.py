@@ -51,15 +51,17 @@ class Answer:
     """A request's answer as it goes out: its ``send`` adds the request id's header to the
     start, and notes the status (500 until one is sent: an exception got there first)."""
 
-    __slots__ = ("_send", "header", "status")
+    __slots__ = ("_send", "header", "started", "status")
 
     def __init__(self, send: Send, request_id: str) -> None:
         self._send = send
         self.header = (HEADER.encode(), request_id.encode())
+        self.started = False
         self.status = 500
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            self.started = True
             self.status = message["status"]
             message["headers"] = [*message.get("headers", ()), self.header]
         await self._send(message)

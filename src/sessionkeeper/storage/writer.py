@@ -222,8 +222,11 @@ class Writer:
             return result
         except asyncio.CancelledError:
             # Past its deadline the reply's future is cancelled: an op that has not started
-            # by then is skipped by the writer. Any other cancellation is the request's own.
-            if reply.timed_out:
+            # by then is skipped by the writer. A cancellation of the request's task itself
+            # (the server shutting down, a caller's own bound) stays one, even when it came
+            # on top of the deadline.
+            task = asyncio.current_task()
+            if reply.timed_out and (task is None or not task.cancelling()):
                 raise self._timed_out() from None
             raise
 
