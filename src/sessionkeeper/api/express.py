@@ -12,7 +12,7 @@ The lane takes a request only when the stack would have nothing to do for it but
 announced length within the cap, in no content coding, on the service's own address. It does
 what the stack's layers would have done for such a request, with the same functions: the
 request id (``request_context.begin``), the access log, the duration metric
-(``middleware.observe``), gzip for a client that accepts it (Starlette's, as the stack uses),
+(``middleware.observe``), gzip for a client that accepts it (the stack's own layer),
 and the app's own exception handlers for an error of the call. Everything else — a body that
 is not the plain case, or a request the lane does not take — goes through the whole stack
 exactly as before, the body already read replayed to it. ``tests/api/test_express_lane.py``
@@ -27,12 +27,11 @@ from typing import Any, Protocol, cast
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import Histogram
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sessionkeeper.api.heartbeat_route import DECLARED, read_body, replaying
-from sessionkeeper.api.middleware import accepts_gzip, observe
+from sessionkeeper.api.middleware import GzipResponses, observe
 from sessionkeeper.api.request_context import Answer, begin, log_request
 from sessionkeeper.clock import monotonic_s
 
@@ -117,13 +116,12 @@ class ExpressLane:
                 response = await route.respond(scope, replay, body)
             except Exception as exc:
                 response = await self._handled(scope, replay, exc)
-            if accepts_gzip(scope):
-                gzip = GZipMiddleware(
-                    response, minimum_size=self.gzip_min_bytes, compresslevel=self.gzip_level
-                )
-                await gzip(scope, replay, answer.send)
-            else:
-                await response(scope, replay, answer.send)
+            # The stack's gzip layer, around this one answer: it compresses only for a
+            # client that accepts gzip, and only answers of its minimum size.
+            gzip = GzipResponses(
+                response, minimum_size=self.gzip_min_bytes, compresslevel=self.gzip_level
+            )
+            await gzip(scope, replay, answer.send)
         except Exception as exc:
             # What Starlette's server-error layer does, outermost in the stack: the handler
             # of 500 answers straight to the server (its problem names the request already),

@@ -51,13 +51,13 @@ class GzipResponses(GZipMiddleware):
     request."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not accepts_gzip(scope):
+        if scope["type"] == "http" and not _accepts_gzip(scope):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
 
-def accepts_gzip(scope: Scope) -> bool:
+def _accepts_gzip(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"accept-encoding" and b"gzip" in value.lower():
             return True

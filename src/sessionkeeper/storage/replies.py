@@ -83,12 +83,7 @@ class Deadlines:
 def _deliver(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
     """On the loop: settle the futures that are still waiting."""
     for future, result, error in answers:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+        _settle(future, result=result, error=error)
 
 
 def settle_all(
@@ -109,7 +104,13 @@ def settle_all(
             loop.call_soon_threadsafe(_deliver, answers)
 
 
-def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
+def _settle(
+    future: Future[Any] | asyncio.Future[Any],
+    *,
+    result: Any = None,
+    error: BaseException | None = None,
+) -> None:
+    """Settle ``future`` unless it is done already (cancelled: nobody waits for it)."""
     if future.done():
         return
     if error is not None:
