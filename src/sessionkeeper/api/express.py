@@ -69,8 +69,11 @@ class ExpressLane:
         self.histogram = histogram
         self.access_log = access_log
         self.metrics_port = metrics_port
-        self.gzip_min_bytes = gzip_min_bytes
-        self.gzip_level = gzip_level
+        # The stack's gzip layer, built once around the one answer each request stores in
+        # its scope: built per request, it cost more than the rest of the answer's sending.
+        self.gzip = GzipResponses(
+            _stored_answer, minimum_size=gzip_min_bytes, compresslevel=gzip_level
+        )
 
     def route_for(self, scope: Scope) -> ExpressRoute | None:
         """The route that takes this request in the lane, its path parameters put in the
@@ -116,12 +119,10 @@ class ExpressLane:
                 response = await route.respond(scope, replay, body)
             except Exception as exc:
                 response = await self._handled(scope, replay, exc)
-            # The stack's gzip layer, around this one answer: it compresses only for a
-            # client that accepts gzip, and only answers of its minimum size.
-            gzip = GzipResponses(
-                response, minimum_size=self.gzip_min_bytes, compresslevel=self.gzip_level
-            )
-            await gzip(scope, replay, answer.send)
+            # Through the stack's gzip layer: it compresses only for a client that accepts
+            # gzip, and only answers of its minimum size.
+            scope[_ANSWER] = response
+            await self.gzip(scope, replay, answer.send)
         except Exception as exc:
             # What Starlette's server-error layer does, outermost in the stack: the handler
             # of 500 answers straight to the server (its problem names the request already),
@@ -158,6 +159,15 @@ class ExpressLane:
         if handler is not None:
             response = await _answer(handler(Request(scope, receive), exc))
             await response(scope, receive, send)
+
+
+# Where the lane leaves a request's answer for the gzip layer's inner app to send.
+_ANSWER = "sessionkeeper.express.answer"
+
+
+async def _stored_answer(scope: Scope, receive: Receive, send: Send) -> None:
+    response: Response = scope.pop(_ANSWER)
+    await response(scope, receive, send)
 
 
 async def _answer(answered: Response | Awaitable[Response]) -> Response:
