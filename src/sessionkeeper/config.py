@@ -29,6 +29,8 @@ _SCHEMES = {
 # Secrets handed to the server by the operator carry at least as many characters as a key
 # made by the server (``sk_`` and 32 characters of base64: 192 bits).
 MIN_SECRET_CHARS = 32
+# 32 MiB of 4 KiB pages: Settings.sqlite_checkpoint_pages.
+SQLITE_CHECKPOINT_PAGES = 8192
 
 
 class SqliteSynchronous(StrEnum):
@@ -110,6 +112,11 @@ class Settings(BaseSettings):
     sqlite_synchronous: Annotated[SqliteSynchronous, BeforeValidator(_upper)] = (
         SqliteSynchronous.FULL
     )
+    # The writer copies SQLite's WAL back into the database file once it holds this many pages
+    # (``PRAGMA wal_autocheckpoint``). SQLite's own 1,000 made a batch of 1,000 beats, which
+    # writes about 900 pages, copy them back at nearly every commit; a longer WAL copies a
+    # page rewritten by several commits once (see README's benchmark notes).
+    sqlite_checkpoint_pages: int = Field(default=SQLITE_CHECKPOINT_PAGES, gt=0)
     # Most ops gathered into one group commit.
     writer_max_batch: int = Field(default=1000, gt=0)
     # Writes waiting for the writer beyond this are refused at once with 503 (load shedding).

@@ -25,7 +25,7 @@ from tests.support import T0, settings_for
 
 INTERVAL = 12_000
 # Enough rows to fill tens of pages (a bare update of them writes about 66), few enough that
-# the WAL is not checkpointed (at 1,000 pages) in the middle of a measurement.
+# the WAL is not checkpointed (at `sqlite_checkpoint_pages`) in the middle of a measurement.
 COUNT = 3_000
 IDS = [f"s{n:05d}" for n in range(COUNT)]
 

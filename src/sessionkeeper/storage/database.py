@@ -26,6 +26,7 @@ class Database:
             settings.database_url,
             role="writer",
             sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_checkpoint_pages=settings.sqlite_checkpoint_pages,
             limits=limits,
             watchdog=watchdog,
         )
@@ -34,6 +35,7 @@ class Database:
             role="reader",
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_checkpoint_pages=settings.sqlite_checkpoint_pages,
             limits=limits,
             watchdog=watchdog,
         )

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from sessionkeeper.clock import monotonic_s
+from sessionkeeper.config import SQLITE_CHECKPOINT_PAGES
 from sessionkeeper.errors import InvalidInput, StorageUnavailable
 from sessionkeeper.storage.watchdog import Watchdog, socket_of
 
@@ -93,7 +94,9 @@ def normalise_url(database_url: str) -> sa.URL:
     return url
 
 
-def _configure_sqlite(engine: Engine, *, synchronous: str, begin: str, cache_kib: int) -> None:
+def _configure_sqlite(
+    engine: Engine, *, synchronous: str, checkpoint_pages: int, begin: str, cache_kib: int
+) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin hook, not the driver, decide how transactions start.
@@ -107,6 +110,8 @@ def _configure_sqlite(engine: Engine, *, synchronous: str, begin: str, cache_kib
         # that every heartbeat and sweep would read its pages back from the OS.
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # Only a connection that commits writes checkpoints: in practice the writer's.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint_pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -122,6 +127,7 @@ def create_engine(
     role: str,
     pool_size: int = 1,
     sqlite_synchronous: str = "FULL",
+    sqlite_checkpoint_pages: int = SQLITE_CHECKPOINT_PAGES,
     limits: ConnectionLimits | None = None,
     watchdog: Watchdog | None = None,
 ) -> Engine:
@@ -136,6 +142,7 @@ def create_engine(
         _configure_sqlite(
             engine,
             synchronous=sqlite_synchronous,
+            checkpoint_pages=sqlite_checkpoint_pages,
             begin="BEGIN IMMEDIATE" if writer else "BEGIN",
             cache_kib=WRITER_CACHE_KIB if writer else READER_CACHE_KIB,
         )
