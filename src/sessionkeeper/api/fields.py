@@ -40,12 +40,20 @@ TEXT_PATTERN = r"^[^\x00]*$"
 
 
 def _iso_string_only(value: object) -> object:
-    """Times are ISO 8601 strings; a bare number would be guessed as seconds or milliseconds."""
+    """Times are ISO 8601 strings; a bare number would be guessed as seconds or milliseconds.
+
+    A string the standard library parses goes on as a ``datetime`` whose offset is a
+    ``datetime.timezone``: converting it to milliseconds takes a tenth of the time the offset
+    class of pydantic's own parse takes, and a batch converts a thousand. Any other string is
+    left to pydantic, which parses it or says why not (and refuses a time without offset)."""
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not ISO_DATE.match(value):
         raise ValueError("must be an ISO 8601 date-time string with a UTC offset")
-    return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return value
 
 
 def _encodable(value: str) -> str:

@@ -75,9 +75,11 @@ class SessionService:
         self.rt = runtime
         self.fields = fields or SessionFields()
 
-    def client_time(self, at: int | None, field: str) -> int:
-        """The server clock when ``at`` is None, else ``at`` if within the accepted window."""
-        now = self.rt.clock.now_ms()
+    def client_time(self, at: int | None, field: str, now: int | None = None) -> int:
+        """The server clock (``now`` when given) when ``at`` is None, else ``at`` if within the
+        accepted window around it."""
+        if now is None:
+            now = self.rt.clock.now_ms()
         if at is None:
             return now
         error = lifecycle.client_time_error(
@@ -199,10 +201,12 @@ class SessionService:
     async def heartbeat_batch(
         self, principal: Principal, beats: Sequence[tuple[str, int | None]]
     ) -> list[tuple[heartbeats.HeartbeatOutcome, heartbeats.BeatState | None]]:
-        resolved = [
-            (sid, self.client_time(at, f"heartbeats.{i}.at")) for i, (sid, at) in enumerate(beats)
-        ]
+        # One reading of the clock for the whole batch: the beats arrived together.
         now = self.rt.clock.now_ms()
+        resolved = [
+            (sid, self.client_time(at, f"heartbeats.{i}.at", now))
+            for i, (sid, at) in enumerate(beats)
+        ]
         op = heartbeats.batch_op(self.rt.db.dialect, principal, resolved, now)
         return await self.rt.db.writer.run(op)
 

@@ -12,10 +12,10 @@ runs a group that repeats one through an ``executemany``, in time order).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
@@ -65,7 +65,8 @@ def params(dialect: str, beats: Sequence[Beat]) -> dict[str, Any]:
             "b_ids": [session_id for _, session_id, _ in beats],
             "b_ats": [at for _, _, at in beats],
         }
-    return {"b_json": json.dumps(beats)}
+    # Text, not bytes: SQLite reads a BLOB given to json_each as its binary JSONB.
+    return {"b_json": orjson.dumps(beats).decode()}
 
 
 def update(

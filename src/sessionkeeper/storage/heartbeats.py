@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from operator import itemgetter
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
@@ -107,9 +107,12 @@ _STATE_FIELDS = itemgetter(1, 2, 3, 4)
 _STATUS_OF = {status.value: status for status in Status}
 
 
-@dataclass(frozen=True, slots=True)
-class BeatState:
-    """What the answer to a batch of beats needs of a session: less to read than a session."""
+class BeatState(NamedTuple):
+    """What the answer to a batch of beats needs of a session: less to read than a session.
+
+    A named tuple, not a frozen dataclass: as immutable, and built in half the time (a frozen
+    dataclass sets each field through ``object.__setattr__``), and a batch builds a thousand
+    in the writer's thread."""
 
     id: str
     status: Status
@@ -165,8 +168,9 @@ _STATE: _Reading[BeatState] = _Reading(
     BeatState.of_session,
 )
 
-# The key of a row read back, by position: both readings begin with the tenant and the id.
+# A row read back, by position: both readings begin with the tenant and the id.
 _TENANT_AND_ID = itemgetter(0, 1)
+_ID = itemgetter(1)
 
 _HEARTBEAT_MANY = Beats(
     sa.and_(t.c.tenant_id == sa.bindparam("h_tenant"), t.c.id == sa.bindparam("h_id")),
@@ -237,14 +241,30 @@ class HeartbeatOp:
 
 def _update_all(
     tx: Transaction, group: BeatGroup, reading: _Reading[Read]
-) -> dict[tuple[int, str], Read]:
-    """Run the conditional UPDATE for every beat; the rows it moved when the group names each
-    session once, else nothing and the caller reads them."""
-    if group.together is not None:
-        moved = beat_sets.update(tx.conn, group.together, reading.returned)
-        return {_TENANT_AND_ID(r): reading.of_row(r) for r in moved}
-    _HEARTBEAT_MANY.count(tx.conn, group.one_by_one)
-    return {}
+) -> dict[int, dict[str, Read]]:
+    """Run the conditional UPDATE for every beat; the rows it moved, by tenant and id, when
+    the group names each session once, else nothing and the caller reads them."""
+    if group.together is None:
+        _HEARTBEAT_MANY.count(tx.conn, group.one_by_one)
+        return {}
+    moved = beat_sets.update(tx.conn, group.together, reading.returned)
+    if len(group.principals) == 1:  # a batch: one tenant, no need to look at each row's
+        return {tenant: {_ID(r): reading.of_row(r) for r in moved} for tenant in group.principals}
+    by_tenant: dict[int, dict[str, Read]] = {}
+    for r in moved:
+        tenant_id, session_id = _TENANT_AND_ID(r)
+        by_tenant.setdefault(tenant_id, {})[session_id] = reading.of_row(r)
+    return by_tenant
+
+
+def _indexes_by_tenant(group: BeatGroup) -> Mapping[int, Sequence[int]]:
+    """The positions of the group's beats, by tenant."""
+    if len(group.principals) == 1:  # a batch: every beat is of the one tenant
+        return {tenant: range(len(group.beats)) for tenant in group.principals}
+    by_tenant: dict[int, list[int]] = {}
+    for index, beat in enumerate(group.beats):
+        by_tenant.setdefault(beat[0], []).append(index)
+    return by_tenant
 
 
 def _apply_many(
@@ -258,16 +278,9 @@ def _apply_many(
     moved = _update_all(tx, group, reading)
     beats = group.beats
     results: list[tuple[HeartbeatOutcome, Read | None]] = [("not_found", None)] * len(beats)
-    by_tenant: dict[int, list[int]] = {}
-    for index, beat in enumerate(beats):
-        by_tenant.setdefault(beat[0], []).append(index)
-    for tenant_id, indexes in by_tenant.items():
+    for tenant_id, indexes in _indexes_by_tenant(group).items():
         principal = group.principals[tenant_id]
-        rows = {
-            beats[i][1]: moved[(tenant_id, beats[i][1])]
-            for i in indexes
-            if (tenant_id, beats[i][1]) in moved
-        }
+        rows = moved.get(tenant_id, {})
         unread = list({beats[i][1] for i in indexes} - rows.keys())
         if unread:
             ids = among(tx.conn, t.c.id, unread)
