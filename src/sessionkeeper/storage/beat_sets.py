@@ -65,7 +65,8 @@ def params(dialect: str, beats: Sequence[Beat]) -> dict[str, Any]:
             "b_ids": [session_id for _, session_id, _ in beats],
             "b_ats": [at for _, _, at in beats],
         }
-    # Text, not bytes: SQLite reads a BLOB given to json_each as its binary JSONB.
+    # Text, not orjson's bytes: SQLite takes a BLOB for JSON text only from 3.45 on, and
+    # then as its binary JSONB.
     return {"b_json": orjson.dumps(beats).decode()}
 
 
