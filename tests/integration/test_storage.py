@@ -233,6 +233,40 @@ def test_combined_heartbeats_give_the_outcomes_of_single_ones(database: Database
     assert sessions["h3"].last_seen_at == T0
 
 
+def test_combined_heartbeats_of_two_tenants_keep_to_their_own_sessions(database: Database) -> None:
+    """A group of single heartbeats from two tenants naming the same ids: each beat moves its
+    own tenant's session only, and an id only the other tenant has is not found."""
+    from sessionkeeper.storage.writer import run_ops
+
+    first, second = tenant(database, "first"), tenant(database, "second")
+    database.writer.run_sync(
+        lambda c: session_inserts.insert_many(c, first, [new_session("a"), new_session("b")])
+    )
+    database.writer.run_sync(lambda c: session_inserts.insert_many(c, second, [new_session("a")]))
+    ops = [
+        heartbeats.HeartbeatOp(first, "a", at=T0 + 10_000, now=T0 + 10_000),
+        heartbeats.HeartbeatOp(second, "a", at=T0 + 20_000, now=T0 + 20_000),
+        heartbeats.HeartbeatOp(second, "b", at=T0 + 20_000, now=T0 + 20_000),  # first's only
+        heartbeats.HeartbeatOp(first, "b", at=T0 + 30_000, now=T0 + 30_000),
+    ]
+    with database.write_engine.begin() as conn:
+        combined = run_ops(Transaction(conn), list(ops))
+    assert [outcome for outcome, _ in combined] == ["ok", "ok", "not_found", "ok"]
+    seen = [None if s is None else s.last_seen_at for _, s in combined]
+    assert seen == [T0 + 10_000, T0 + 20_000, None, T0 + 30_000]
+    stored = {
+        (principal.tenant_name, sid): database.reader.run_sync(
+            lambda c, p=principal, i=sid: store.get(c, p, i)
+        )
+        for principal, sid in [(first, "a"), (first, "b"), (second, "a")]
+    }
+    assert {key: s.last_seen_at for key, s in stored.items() if s is not None} == {
+        ("first", "a"): T0 + 10_000,
+        ("first", "b"): T0 + 30_000,
+        ("second", "a"): T0 + 20_000,
+    }
+
+
 async def test_two_processes_beating_the_same_sessions_in_opposite_orders(pg_url: str) -> None:
     """On PostgreSQL, writes in key order (and a retry when picked as deadlock victim) keep
     two servers batch-heartbeating the same rows from failing each other."""

@@ -248,7 +248,8 @@ def _update_all(
         _HEARTBEAT_MANY.count(tx.conn, group.one_by_one)
         return {}
     moved = beat_sets.update(tx.conn, group.together, reading.returned)
-    if len(group.principals) == 1:  # a batch: one tenant, no need to look at each row's
+    # One tenant (every batch, most groups of single heartbeats): no need to read each row's.
+    if len(group.principals) == 1:
         return {tenant: {_ID(r): reading.of_row(r) for r in moved} for tenant in group.principals}
     by_tenant: dict[int, dict[str, Read]] = {}
     for r in moved:
@@ -259,7 +260,7 @@ def _update_all(
 
 def _indexes_by_tenant(group: BeatGroup) -> Mapping[int, Sequence[int]]:
     """The positions of the group's beats, by tenant."""
-    if len(group.principals) == 1:  # a batch: every beat is of the one tenant
+    if len(group.principals) == 1:  # every beat is of the one tenant
         return {tenant: range(len(group.beats)) for tenant in group.principals}
     by_tenant: dict[int, list[int]] = {}
     for index, beat in enumerate(group.beats):
