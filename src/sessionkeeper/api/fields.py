@@ -7,6 +7,7 @@ Each body lives beside its router; what they share is here.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -39,21 +40,31 @@ MAX_SOURCE_CHARS = 128
 TEXT_PATTERN = r"^[^\x00]*$"
 
 
+# The common spelling of a time (RFC 3339: seconds, up to six fractional digits, ``Z`` or
+# ``±hh:mm``), which the standard library parses to the same instant as pydantic.
+_COMMON_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})"
+)
+
+
 def _iso_string_only(value: object) -> object:
     """Times are ISO 8601 strings; a bare number would be guessed as seconds or milliseconds.
 
-    A string the standard library parses goes on as a ``datetime`` whose offset is a
-    ``datetime.timezone``: converting it to milliseconds takes a tenth of the time the offset
-    class of pydantic's own parse takes, and a batch converts a thousand. Any other string is
-    left to pydantic, which parses it or says why not (and refuses a time without offset)."""
+    A string of the common spelling goes on as the standard library's ``datetime``, whose
+    offset is a ``datetime.timezone``: converting it to milliseconds takes a fifth of the
+    time the offset class of pydantic's own parse takes, and a batch converts a thousand.
+    Every other string, and one the standard library refuses (a 25th hour), is left to
+    pydantic, which parses it or says why not: what is accepted stays pydantic's."""
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not ISO_DATE.match(value):
         raise ValueError("must be an ISO 8601 date-time string with a UTC offset")
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return value
+    if _COMMON_TIME.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _encodable(value: str) -> str:
