@@ -198,6 +198,12 @@ class BeatGroup:
     together: dict[str, Any] | None  # ``beat_sets.params``, when each session appears once
     one_by_one: list[dict[str, Any]]  # else the ``executemany``'s, in order
 
+    @property
+    def tenant(self) -> int | None:
+        """The tenant of every beat when there is one (every batch, most groups of single
+        heartbeats): the group's rows then need no filing by tenant one by one."""
+        return next(iter(self.principals)) if len(self.principals) == 1 else None
+
     @classmethod
     def of(
         cls, dialect: str, principals: Mapping[int, Principal], beats: Sequence[GroupBeat]
@@ -248,9 +254,8 @@ def _update_all(
         _HEARTBEAT_MANY.count(tx.conn, group.one_by_one)
         return {}
     moved = beat_sets.update(tx.conn, group.together, reading.returned)
-    # One tenant (every batch, most groups of single heartbeats): no need to read each row's.
-    if len(group.principals) == 1:
-        return {tenant: {_ID(r): reading.of_row(r) for r in moved} for tenant in group.principals}
+    if group.tenant is not None:
+        return {group.tenant: {_ID(r): reading.of_row(r) for r in moved}}
     by_tenant: dict[int, dict[str, Read]] = {}
     for r in moved:
         tenant_id, session_id = _TENANT_AND_ID(r)
@@ -260,8 +265,8 @@ def _update_all(
 
 def _indexes_by_tenant(group: BeatGroup) -> Mapping[int, Sequence[int]]:
     """The positions of the group's beats, by tenant."""
-    if len(group.principals) == 1:  # every beat is of the one tenant
-        return {tenant: range(len(group.beats)) for tenant in group.principals}
+    if group.tenant is not None:
+        return {group.tenant: range(len(group.beats))}
     by_tenant: dict[int, list[int]] = {}
     for index, beat in enumerate(group.beats):
         by_tenant.setdefault(beat[0], []).append(index)
