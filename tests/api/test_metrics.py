@@ -75,6 +75,11 @@ async def test_daily_rollups_in_the_tenants_time_zone(api_any: Harness) -> None:
     run = (await api.post("/v1/maintenance/rollup")).json()
     assert run["refreshed"] >= 4 and run["pending"] == 0
     body = (await api.get("/v1/metrics/daily", days=2)).json()
+    # When the rows were computed, spelled as every other time in an answer (a session's
+    # own times here): UTC with a "Z".
+    session = (await api.get("/v1/sessions/B")).json()
+    assert session["last_seen_at"] == "2026-01-05T09:02:00Z"
+    assert {row["computed_at"] for row in body["rows"]} == {"2026-01-05T09:10:00Z"}
     assert (body["timezone"], body["from_day"], body["to_day"]) == (
         "Europe/Prague",
         "2026-01-04",

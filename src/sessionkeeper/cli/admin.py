@@ -11,7 +11,7 @@ from sessionkeeper.assembly import build_services
 from sessionkeeper.cli.output import Format, Record, emit, pages
 from sessionkeeper.config import Settings
 from sessionkeeper.domain.principal import Scope
-from sessionkeeper.domain.times import from_ms
+from sessionkeeper.domain.times import api_time
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import tenants as store
@@ -41,7 +41,7 @@ def services() -> Services:
 
 
 def iso(ms: int | None) -> str | None:
-    return None if ms is None else from_ms(ms).isoformat().replace("+00:00", "Z")
+    return None if ms is None else api_time(ms)
 
 
 def row_limit(limit: int, every: bool) -> int | None:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sessionkeeper.dashboard.rules import COOKIE, CSRF_FIELD, CSRF_HEADER, Login
 from sessionkeeper.dashboard.service import Dashboard
 from sessionkeeper.domain.principal import Credential, Principal
+from sessionkeeper.domain.times import api_time
 from sessionkeeper.errors import Forbidden, Unauthorized
 
 HERE = Path(__file__).parent
@@ -42,7 +43,7 @@ def _time(ms: int | None) -> str:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+    return api_time(ms)
 
 
 def _duration(ms: float | None) -> str:

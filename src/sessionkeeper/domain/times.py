@@ -24,6 +24,13 @@ def from_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / MS_PER_S, tz=UTC)
 
 
+def api_time(ms: int) -> str:
+    """A stored time as every JSON answer spells a time: ISO 8601 in UTC with a ``Z``, the
+    fraction only when there is one (``2026-11-21T10:00:00Z``, ``…T10:00:00.250000Z``), as
+    pydantic writes the models' datetimes. For answers built without a model."""
+    return from_ms(ms).isoformat().replace("+00:00", "Z")
+
+
 def iso_z(ms: int) -> str:
     """UTC ISO 8601 with milliseconds and a ``Z``: ``2026-11-21T10:00:00.000Z``."""
     # time.gmtime, not datetime: an export formats millions of these.

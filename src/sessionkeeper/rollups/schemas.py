@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sessionkeeper.domain.times import from_ms
+from sessionkeeper.domain.times import api_time, from_ms
 from sessionkeeper.events.rules import NO_KIND
 from sessionkeeper.rollups.history import Daily, Live, PeriodTotals, Summary
 from sessionkeeper.rollups.rules import DayRow, Period, TopName, change
@@ -88,7 +88,7 @@ def _row_json(row: DayRow) -> dict[str, Any]:
     return {
         "day": row.day.isoformat(),
         "kind": None if row.kind == NO_KIND else row.kind,
-        "computed_at": from_ms(row.computed_at).isoformat(),
+        "computed_at": api_time(row.computed_at),
         **Aggregates.fields_of(sessions, row.events_by_type, row.top_names),
     }
 
