@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
+import typing
+from typing import Any
 
 import sessionkeeper.client as package
 
@@ -22,6 +25,7 @@ PUBLIC_API = {
     "AsyncParticipantHandle",
     # results and inputs
     "Session",
+    "Outcome",
     "AuditEntry",
     "AuditPage",
     "QualityGroup",
@@ -121,6 +125,25 @@ def test_nothing_public_is_left_out_of_all() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert exported == set(package.__all__)
+
+
+def test_every_type_a_public_result_holds_is_public_too() -> None:
+    """A caller can name (import, annotate with) whatever a result hands out."""
+    named: set[type] = set()
+
+    def walk(hint: Any) -> None:
+        for argument in typing.get_args(hint):
+            walk(argument)
+        if isinstance(hint, type) and hint.__module__.startswith(package.__name__):
+            named.add(hint)
+
+    for name in package.__all__:
+        value = getattr(package, name)
+        if dataclasses.is_dataclass(value):
+            for hint in typing.get_type_hints(value, localns=vars(package)).values():
+                walk(hint)
+    assert named, "no result names a type of the package"
+    assert {kind.__name__ for kind in named} <= set(package.__all__)
 
 
 def test_errors_form_one_tree() -> None:

@@ -64,7 +64,14 @@ from sessionkeeper.client.errors import (
     UnexpectedResponse,
 )
 from sessionkeeper.client.handles import AsyncSessionHandle, SessionHandle, SessionOptions
-from sessionkeeper.client.models import BatchItem, BatchResult, HeartbeatResult, Page, Session
+from sessionkeeper.client.models import (
+    BatchItem,
+    BatchResult,
+    HeartbeatResult,
+    Outcome,
+    Page,
+    Session,
+)
 from sessionkeeper.client.operation_models import (
     AuditEntry,
     AuditPage,
@@ -163,6 +170,7 @@ __all__ = [
     "NewEvent",
     "NewTenant",
     "NotFound",
+    "Outcome",
     "Page",
     "Participant",
     "ParticipantHandle",
