@@ -17,6 +17,7 @@ would be ambiguous. It is sent as ``code`` in the problem body.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -36,9 +37,19 @@ class NotFound(SessionkeeperError):
 class Conflict(SessionkeeperError):
     title = "Conflict"
 
-    def __init__(self, detail: str, *, session: Any | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        session: Any | None = None,
+        fields: Mapping[str, Any] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(detail, code=code)
+        # The session the request collided with, and the features' fields of it (an
+        # ``outcome``) where the answer it stands in for carries them.
         self.session = session
+        self.fields: Mapping[str, Any] = fields or {}
 
 
 class Gone(SessionkeeperError):

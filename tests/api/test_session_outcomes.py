@@ -1,6 +1,7 @@
 """Outcomes on the kernel's session calls: ``POST /v1/sessions/{id}/end`` takes an outcome and
 stores it in the end's own transaction; ``GET /v1/sessions/{id}``, the listing, the end, a
-retried start and ``/v1/sessions/export.csv`` carry ``outcome`` (null when none)."""
+retried start, the 409 of a start that collides with a session and
+``/v1/sessions/export.csv`` carry ``outcome`` (null when none)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,11 @@ async def test_an_end_with_an_outcome_shows_it_everywhere(api: Harness) -> None:
     # A retried start answers the session as it is now, outcome included.
     r = await api.post("/v1/sessions", {"id": "s1", "user_id": "alice", "kind": "lesson"})
     assert r.status_code == 200 and r.json()["outcome"] == ended["outcome"]
+    # A start that collides with it shows the session it collided with, outcome included.
+    r = await api.post("/v1/sessions", {"id": "s1", "user_id": "alice", "kind": "game"})
+    assert r.status_code == 409 and r.json()["session"]["outcome"] == ended["outcome"]
+    r = await api.post("/v1/sessions", {"id": "s2", "user_id": "bob", "kind": "game"})
+    assert r.status_code == 409 and r.json()["session"]["outcome"] is None
     # Heartbeat answers leave it out (and a closed session answers 409 anyway).
     beat = await api.post("/v1/sessions/s2/heartbeat", scope="ingest")
     assert beat.status_code == 200 and "outcome" not in beat.json()

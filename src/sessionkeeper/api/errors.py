@@ -104,7 +104,7 @@ async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
         extra["field"] = exc.field
         extra["errors"] = [{"field": exc.field, "message": exc.detail}]
     if isinstance(exc, errors.Conflict) and exc.session is not None:
-        extra["session"] = SessionOut.of(exc.session).model_dump(mode="json")
+        extra["session"] = SessionOut.of(exc.session, **exc.fields).model_dump(mode="json")
     if isinstance(exc, errors.Unauthorized):
         headers = {"WWW-Authenticate": "Bearer"}
     if isinstance(exc, errors.StorageUnavailable):

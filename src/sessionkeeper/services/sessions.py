@@ -147,8 +147,9 @@ class SessionService:
                 interval_ms=policy.interval_ms,
             )
             created, session = store.start(tx, principal, with_policy, now)
-            # A new session has no feature values yet; a retried one may have.
-            if session is None or created or session.start_digest != digest:
+            # A new session has no feature values yet; a retried one, or the one a different
+            # start collided with, may have.
+            if session is None or created:
                 return created, session, self.fields.none()
             return created, session, self.fields.read(tx.conn, principal, [session])[session.id]
 
@@ -157,6 +158,7 @@ class SessionService:
             raise Conflict(
                 f"session '{new.id}' exists with a different start; use a new id",
                 session=session,
+                fields=fields,
             )
         return StartResult(session=session, created=created, fields=fields)
 
