@@ -122,6 +122,8 @@ async def test_lists_for_scripts(tmp_path: Path, env: dict[str, str]) -> None:
             body = {"id": f"s{i:05d}", "user_id": f"u{i % 7}", "kind": "game", "label": long_label}
             assert (await api.post("/v1/sessions", body)).status_code == 201
             api.advance(1)
+        outcome = {"metrics": {"score": 7.5}}
+        assert (await api.put("/v1/sessions/s01204/outcome", outcome)).status_code == 200
 
     as_json = json.loads(
         run_cli("sessions", "list", "--format", "json", env=env, cwd=tmp_path).stdout
@@ -129,11 +131,16 @@ async def test_lists_for_scripts(tmp_path: Path, env: dict[str, str]) -> None:
     assert len(as_json) == 50  # the default limit
     assert as_json[0]["id"] == "s01204" and as_json[0]["label"] == long_label
     assert set(as_json[0]) >= {"attributes", "expires_at", "last_seen_at", "estimated"}
+    # The features' fields too, as the API answers them.
+    assert as_json[0]["outcome"]["metrics"] == {"score": 7.5}
+    assert as_json[1]["outcome"] is None
 
     limited = run_cli("sessions", "list", "--limit", "3", "--format", "csv", env=env, cwd=tmp_path)
     rows = list(csv.DictReader(io.StringIO(limited.stdout)))
     assert [r["id"] for r in rows] == ["s01204", "s01203", "s01202"]
     assert rows[0]["attributes"] == "{}" and rows[0]["label"] == long_label
+    assert json.loads(rows[0]["outcome"])["metrics"] == {"score": 7.5}
+    assert rows[1]["outcome"] == ""
 
     every = run_cli("sessions", "list", "--all", "--format", "csv", env=env, cwd=tmp_path)
     ids = [r["id"] for r in csv.DictReader(io.StringIO(every.stdout))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -94,14 +94,21 @@ def sessions_list(
     )
     principal = kernel.tenants.operator(tenant)
 
-    def fetch(after: Cursor | None, n: int) -> tuple[list[Session], Cursor | None]:
-        return asyncio.run(kernel.sessions.list(principal, filters, limit=n, after=after))
+    def fetch(after: Cursor | None, n: int) -> tuple[list[Record], Cursor | None]:
+        page, cursor, values = asyncio.run(
+            kernel.sessions.list_with_fields(principal, filters, limit=n, after=after)
+        )
+        return [_record(session, values[session.id]) for session in page], cursor
 
-    records = (
-        SessionOut.of(s).model_dump(mode="json") for s in pages(fetch, row_limit(limit, every))
-    )
-    fields = list(SessionOut.model_fields)
+    # The API's fields, the features' (an ``outcome``) included, in the API's order.
+    fields = [*SessionOut.model_fields, *kernel.sessions.fields.names]
+    records = pages(fetch, row_limit(limit, every))
     emit(records, output_format, fields=fields, columns=COLUMNS, cell=_cell)
+
+
+def _record(session: Session, values: dict[str, Any]) -> Record:
+    """The session as the HTTP API sends it."""
+    return SessionOut.of(session, **values).model_dump(mode="json")
 
 
 @sessions_app.command("export")
