@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 from tests.support import Harness
 
@@ -154,3 +155,41 @@ async def test_outcomes_in_the_csv_export(api: Harness) -> None:
     r = await api.get("/v1/outcomes/export.csv", scope="read", user_id="bob")
     assert [row["id"] for row in csv.DictReader(io.StringIO(r.text))] == ["s2"]
     assert (await api.get("/v1/outcomes/export.csv", bogus="1")).status_code == 422
+
+
+async def test_the_outcome_export_has_the_session_exports_columns(api: Harness) -> None:
+    """Subject columns and attributes included, the session export's outcome cell left out
+    (its parts follow as their own columns)."""
+    await api.put("/v1/metric-definitions/pronunciation", {"min": 0, "max": 100})
+    start = {"user_id": "s9", "kind": "lesson", "attributes": {"room": "a"}}
+    subject = {"teacher_id": "t1", "student_id": "s9"}
+    assert (await api.post("/v1/sessions", {"id": "l1", **start, "subject": subject})).is_success
+    await api.put("/v1/sessions/l1/outcome", OUTCOME)
+
+    def table(response: Any) -> tuple[list[str], list[dict[str, str]]]:
+        assert response.status_code == 200, response.text
+        header = next(csv.reader(io.StringIO(response.text)))
+        return header, list(csv.DictReader(io.StringIO(response.text)))
+
+    sessions_header, sessions = table(await api.get("/v1/sessions/export.csv", scope="read"))
+    header, rows = table(await api.get("/v1/outcomes/export.csv", scope="read"))
+    assert sessions_header[-1] == "outcome"
+    assert header == [
+        *sessions_header[:-1],
+        "metric.pronunciation",
+        "metrics",
+        "counters",
+        "tags",
+        "outcome_metadata",
+    ]
+    assert {"subject.student_id", "subject.teacher_id", "attributes"} <= set(header)
+    assert {k: v for k, v in rows[0].items() if k in sessions_header} == {
+        k: v for k, v in sessions[0].items() if k != "outcome"
+    }
+    # The columns chosen as the session export takes them.
+    chosen, _ = table(
+        await api.get("/v1/outcomes/export.csv", scope="read", subject_fields="teacher_id")
+    )
+    assert [name for name in chosen if name.startswith("subject.")] == ["subject.teacher_id"]
+    refused = await api.get("/v1/outcomes/export.csv", subject_fields="not a field")
+    assert refused.status_code == 422 and refused.json()["field"] == "subject_fields"

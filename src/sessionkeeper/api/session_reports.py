@@ -26,6 +26,16 @@ router = api_router(prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
+# The ``subject.<field>`` columns of an export (``domain/export.parse_subject_fields``).
+SubjectFieldsQuery = Annotated[
+    str | None,
+    Query(
+        max_length=4096,
+        description="Comma-separated subject fields to export as columns "
+        "(default: every field the sessions use, up to 64)",
+    ),
+]
+
 
 def _seconds(ms: float | None) -> float | None:
     return None if ms is None else ms / 1000
@@ -122,14 +132,7 @@ async def export_sessions(
     principal: ReadScope,
     services: ServicesDep,
     where: Annotated[SessionFilter, Depends(session_filter("subject_fields"))],
-    subject_fields: Annotated[
-        str | None,
-        Query(
-            max_length=4096,
-            description="Comma-separated subject fields to export as columns "
-            "(default: every field the sessions use, up to 64)",
-        ),
-    ] = None,
+    subject_fields: SubjectFieldsQuery = None,
 ) -> StreamingResponse:
     chunks = await services.reports.export_csv(
         principal, where, parse_subject_fields(subject_fields)

@@ -106,10 +106,23 @@ class CsvExport:
         # RFC 4180: CRLF line ends, fields with commas, quotes or line breaks quoted.
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
 
+    def names(self) -> list[str]:
+        """The header's names, in order."""
+        subject = [SUBJECT_PREFIX + name for name in self.subject_fields]
+        return [*(column.header for column in COLUMNS), *subject, "attributes", *self.added_fields]
+
+    def cells(self, session: Session, values: Mapping[str, Any]) -> list[str]:
+        """One session's line, as cells; ``values``: the added fields' values (absent: none)."""
+        subject = session.subject
+        return (
+            [column.value(session) for column in COLUMNS]
+            + [text(subject.get(name)) for name in self.subject_fields]
+            + [_attributes(session)]
+            + [_json_cell(values.get(name)) for name in self.added_fields]
+        )
+
     def header(self) -> str:
-        names = [column.header for column in COLUMNS]
-        names += [SUBJECT_PREFIX + name for name in self.subject_fields]
-        self._writer.writerow([*names, "attributes", *self.added_fields])
+        self._writer.writerow(self.names())
         return self._take()
 
     def rows(
@@ -119,14 +132,7 @@ class CsvExport:
     ) -> str:
         """``added``: the values of the added fields, by session id (absent: none)."""
         for session in sessions:
-            subject = session.subject
-            values = (added or {}).get(session.id, {})
-            self._writer.writerow(
-                [column.value(session) for column in COLUMNS]
-                + [text(subject.get(name)) for name in self.subject_fields]
-                + [_attributes(session)]
-                + [_json_cell(values.get(name)) for name in self.added_fields]
-            )
+            self._writer.writerow(self.cells(session, (added or {}).get(session.id, {})))
         return self._take()
 
     def _take(self) -> str:

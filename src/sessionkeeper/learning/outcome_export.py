@@ -1,7 +1,8 @@
-"""Sessions with their outcomes as CSV: the session columns of ``domain/export.py``, then one
-``metric.<name>`` column per metric the tenant defines, then the whole outcome as compact JSON
-cells (``metrics``, ``counters``, ``tags``, ``outcome_metadata``) so nothing is lost for
-metrics without a definition."""
+"""Sessions with their outcomes as CSV: the columns of the session export
+(``domain/export.py``: the session's own, ``subject.<field>`` and ``attributes``; not its
+``outcome`` column), then one ``metric.<name>`` column per metric the tenant defines, then the
+whole outcome as compact JSON cells (``metrics``, ``counters``, ``tags``,
+``outcome_metadata``) so nothing is lost for metrics without a definition."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from sessionkeeper.domain.export import COLUMNS, text
+from sessionkeeper.domain.export import CsvExport, text
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.principal import Principal, Scope
 from sessionkeeper.domain.session import Session
@@ -32,13 +33,15 @@ def _cell(value: dict[str, Any] | None) -> str:
 
 
 class OutcomeCsv:
-    def __init__(self, metric_names: Sequence[str]) -> None:
+    def __init__(self, subject_fields: Sequence[str], metric_names: Sequence[str]) -> None:
+        # The session export's columns, without the outcome it would add as one JSON cell.
+        self.sessions = CsvExport(subject_fields)
         self.metric_names = tuple(metric_names)
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
 
     def header(self) -> str:
-        names = [c.header for c in COLUMNS] + [f"metric.{n}" for n in self.metric_names]
+        names = self.sessions.names() + [f"metric.{n}" for n in self.metric_names]
         self._writer.writerow([*names, "metrics", "counters", "tags", "outcome_metadata"])
         return self._take()
 
@@ -47,7 +50,7 @@ class OutcomeCsv:
             found = outcome or Outcome()
             metrics = [found.metrics.get(name) for name in self.metric_names]
             self._writer.writerow(
-                [c.value(session) for c in COLUMNS]
+                self.sessions.cells(session, {})
                 + ["" if m is None else str(m) for m in metrics]
                 + [_cell(found.metrics), _cell(found.counters), _cell(found.tags)]
                 + [_cell(found.metadata)]
@@ -62,13 +65,18 @@ class OutcomeCsv:
 
 
 async def export_csv(
-    learning: Learning, principal: Principal, where: SessionFilter
+    learning: Learning,
+    principal: Principal,
+    where: SessionFilter,
+    subject_fields: list[str] | None = None,
 ) -> AsyncIterator[str]:
+    """``subject_fields`` as the session export takes them (None: every field used)."""
     principal.require(Scope.READ)
     rt = learning.rt
     names = sorted(await learning.definitions(principal))
     now = rt.clock.now_ms()
-    out = OutcomeCsv(names)
+    reports = learning.services.reports
+    out = OutcomeCsv(await reports.subject_columns(principal, where, now, subject_fields), names)
 
     def page(
         conn: Connection, *, after: tuple[int, str] | None

@@ -19,7 +19,9 @@ from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.filters import FILTER_PARAMETERS, FILTERS_DOC, session_filter
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.routing import api_router
+from sessionkeeper.api.session_reports import SubjectFieldsQuery
 from sessionkeeper.api.strict_json import StrictJSONRoute
+from sessionkeeper.domain.export import parse_subject_fields
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.learning.outcome_export import export_csv
 from sessionkeeper.learning.rules import MetricDefinition
@@ -96,9 +98,10 @@ async def get_outcome(
 async def export_outcomes(
     principal: ReadScope,
     learning: LearningDep,
-    where: Annotated[SessionFilter, Depends(session_filter())],
+    where: Annotated[SessionFilter, Depends(session_filter("subject_fields"))],
+    subject_fields: SubjectFieldsQuery = None,
 ) -> StreamingResponse:
-    chunks = await export_csv(learning, principal, where)
+    chunks = await export_csv(learning, principal, where, parse_subject_fields(subject_fields))
     return StreamingResponse(
         _encoded(chunks),
         media_type="text/csv; charset=utf-8",

@@ -62,19 +62,28 @@ class SessionReports:
         before the first chunk, so errors reach the client as a problem, not a cut file.
         """
         now = self.rt.clock.now_ms()
-        if subject_fields is None:
-            subject_fields = await self.rt.db.reader.run(
-                lambda conn: store.subject_fields(
-                    conn, principal, where, now, limit=MAX_SUBJECT_COLUMNS + 1
-                )
+        columns = await self.subject_columns(principal, where, now, subject_fields)
+        return self._pages(principal, where, now, CsvExport(columns, self.fields.names))
+
+    async def subject_columns(
+        self, principal: Principal, where: SessionFilter, now: int, chosen: list[str] | None
+    ) -> list[str]:
+        """The ``subject.<field>`` columns of an export: the ``chosen`` fields, or by default
+        every field the matching sessions use (up to 64, else the caller must choose)."""
+        if chosen is not None:
+            return chosen
+        used = await self.rt.db.reader.run(
+            lambda conn: store.subject_fields(
+                conn, principal, where, now, limit=MAX_SUBJECT_COLUMNS + 1
             )
-            if len(subject_fields) > MAX_SUBJECT_COLUMNS:
-                raise InvalidInput(
-                    f"these sessions use more than {MAX_SUBJECT_COLUMNS} subject fields; "
-                    "choose the columns with subject_fields=a,b,…",
-                    field="subject_fields",
-                )
-        return self._pages(principal, where, now, CsvExport(subject_fields, self.fields.names))
+        )
+        if len(used) > MAX_SUBJECT_COLUMNS:
+            raise InvalidInput(
+                f"these sessions use more than {MAX_SUBJECT_COLUMNS} subject fields; "
+                "choose the columns with subject_fields=a,b,…",
+                field="subject_fields",
+            )
+        return used
 
     async def _pages(
         self, principal: Principal, where: SessionFilter, now: int, export: CsvExport
