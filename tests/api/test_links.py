@@ -279,9 +279,20 @@ async def test_scopes(api: Harness) -> None:
         {"reusable": "yes"},
         {"subject": {"a-b": "x"}},
         {"expires_at": "2020-01-01T00:00:00Z"},
+        {"expires_at": "9999-12-31T23:00:00-01:00"},  # the year 10000 in UTC
         {"extra": 1},
     ],
 )
 async def test_bad_bodies_are_422(api: Harness, change: dict[str, Any]) -> None:
     response = await api.post("/v1/links", {**LESSON, **change}, scope="ingest")
     assert response.status_code == 422, response.text
+    # Nothing was stored that a listing could not spell back.
+    listed = await api.get("/v1/links", scope="ingest")
+    assert listed.status_code == 200 and listed.json()["items"] == []
+
+
+async def test_the_last_millisecond_of_9999_is_a_date_the_link_shows(api: Harness) -> None:
+    made = await make(api, expires_at="9999-12-31T23:59:59.999Z")
+    assert made["expires_at"] == "9999-12-31T23:59:59.999000Z"
+    listed = await api.get("/v1/links", scope="ingest")
+    assert [link["expires_at"] for link in listed.json()["items"]] == [made["expires_at"]]

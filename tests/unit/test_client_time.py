@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from sessionkeeper.api.fields import ClientTime, ms_or_none
-from sessionkeeper.domain.times import to_ms
+from sessionkeeper.domain.times import api_time, to_ms
 
 
 class Body(BaseModel):
@@ -83,3 +83,23 @@ def test_written_times_name_their_instant(text: str, expected: datetime) -> None
 def test_times_without_an_offset_or_as_numbers_are_refused(value: object) -> None:
     with pytest.raises(ValidationError):
         Body.model_validate({"at": value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # In the year 10000 or 0 in UTC: stored, these could never be spelled back.
+        "9999-12-31T23:00:00-01:00",
+        "9999-12-31T23:59:59.9999Z",  # its millisecond rounds into the year 10000
+        "0001-01-01T00:30:00+01:00",
+    ],
+)
+def test_times_without_a_date_in_utc_are_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="years 1 to 9999"):
+        Body.model_validate({"at": value})
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z"])
+def test_the_first_and_last_millisecond_are_taken_and_spelled_back(value: str) -> None:
+    ms = ms_or_none(Body.model_validate({"at": value}).at)
+    assert ms is not None and api_time(ms).replace(".999000", ".999") == value

@@ -29,7 +29,7 @@ from sessionkeeper.domain.subject import (
     SUBJECT_FIELD_PATTERN,
     is_subject_field,
 )
-from sessionkeeper.domain.times import ISO_DATE, to_ms
+from sessionkeeper.domain.times import ISO_DATE, MAX_MS, MIN_MS, to_ms
 
 MAX_KIND_CHARS = 64
 # user_id and label.
@@ -76,7 +76,18 @@ def _encodable(value: str) -> str:
     return value
 
 
-ClientTime = Annotated[AwareDatetime, BeforeValidator(_iso_string_only)]
+def _representable(value: datetime) -> datetime:
+    """A time is stored as its millisecond, which must have a date in UTC:
+    ``9999-12-31T23:00:00-01:00`` is in the year 10000 there (as is the millisecond that
+    ``…T23:59:59.9999Z`` rounds to), and stored, it could never be spelled back."""
+    if not MIN_MS <= to_ms(value) <= MAX_MS:
+        raise ValueError("must lie within the years 1 to 9999 in UTC")
+    return value
+
+
+ClientTime = Annotated[
+    AwareDatetime, BeforeValidator(_iso_string_only), AfterValidator(_representable)
+]
 SessionId = Annotated[
     StrictStr, Field(max_length=MAX_SESSION_ID, pattern=SESSION_ID_PATTERN, examples=["game-42"])
 ]

@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 MS_PER_S = 1000
 # What every accepted time string starts with; a bare number would be ambiguous (s or ms?).
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
+# The instants a stored time may hold: those whose millisecond has a date in UTC, so that
+# every stored time can be spelled back (``from_ms``).
+MIN_MS = round(datetime(1, 1, 1, tzinfo=UTC).timestamp() * MS_PER_S)
+MAX_MS = round(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * MS_PER_S)
+
+
 def to_ms(value: datetime) -> int:
     return round(value.timestamp() * MS_PER_S)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def from_ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / MS_PER_S, tz=UTC)
+    # Exact: ``fromtimestamp(value / 1000)`` goes through a float, which near the year 9999
+    # no longer holds the millisecond (…59.999 came back as …59.998993).
+    return _EPOCH + timedelta(milliseconds=value)
 
 
 def api_time(ms: int) -> str:
