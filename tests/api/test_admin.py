@@ -65,8 +65,11 @@ async def test_keys_are_paged(api_op: Harness) -> None:
     ids += [k["id"] for k in page["items"]]
     assert len(ids) == 7 and ids == sorted(set(ids))  # 3 harness keys and 4 new
     assert pages == 3
-    bad = await api.get("/v1/keys", cursor="abc")
-    assert bad.status_code == 422 and bad.json()["field"] == "cursor"
+    # Not a position this server could have issued: beyond a 64-bit id, or not ASCII digits.
+    for cursor in ("abc", str(2**63), "99999999999999999999", "²"):
+        bad = await api.get("/v1/keys", cursor=cursor)
+        assert bad.status_code == 422 and bad.json()["field"] == "cursor", cursor
+    assert (await api.get("/v1/keys", cursor=str(2**63 - 1))).json()["items"] == []
 
 
 async def test_a_tenant_never_sees_or_touches_another_tenants_keys(api_op: Harness) -> None:

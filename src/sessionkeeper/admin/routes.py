@@ -21,6 +21,7 @@ from sessionkeeper.api.deps import AdminScope, OperatorScope, ServicesDep
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
+from sessionkeeper.domain.ids import MAX_ROW_ID
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.errors import InvalidInput
 
@@ -34,7 +35,8 @@ Cursor = Annotated[str | None, Query(max_length=20, description="next_cursor of 
 def _after(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses.
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_ROW_ID:
         raise InvalidInput("cursor is not one this server issued", field="cursor")
     return int(cursor)
 

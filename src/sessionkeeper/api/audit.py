@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import AdminScope, ServicesDep
 from sessionkeeper.api.routing import api_router
+from sessionkeeper.domain.ids import MAX_ROW_ID
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.storage.audit import AuditEntry
 
@@ -48,7 +49,9 @@ async def list_audit(
     principal: AdminScope,
     services: ServicesDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    before: Annotated[int | None, Query(ge=1, description="Entries older than this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="Entries older than this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> AuditPage:
     """The tenant's audit log, newest first."""

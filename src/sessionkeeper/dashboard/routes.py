@@ -29,6 +29,7 @@ from sessionkeeper.dashboard.web import (
     page,
     secured,
 )
+from sessionkeeper.domain.ids import MAX_ROW_ID
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder, SortKey
 from sessionkeeper.errors import InvalidInput, NotFound
@@ -329,7 +330,9 @@ async def quality(
 
 
 @router.get("/audit")
-async def audit(request: Request, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+async def audit(
+    request: Request, before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None
+) -> Response:
     visitor = await current(request)
     if not isinstance(visitor, Visitor):
         return visitor

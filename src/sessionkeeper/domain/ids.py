@@ -10,6 +10,9 @@ import re
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_SESSION_ID = 64
+# The largest row id (of keys, tenants, audit entries…) a cursor or filter may name: a 64-bit
+# signed integer, what both databases' integer columns and parameters hold.
+MAX_ROW_ID = 2**63 - 1
 # 1-64 of [A-Za-z0-9_.:-], not only dots: "." and ".." are dot segments, which HTTP clients
 # remove from a URL's path, so a session with such an id could never be addressed.
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
