@@ -148,6 +148,28 @@ def test_a_5xx_is_logged_with_its_request_id_and_no_password(
     assert failed["level"] == "error" and failed["request_id"] == down.headers["x-request-id"]
 
 
+def test_an_unexpected_error_answers_500_and_says_the_connection_closes(tmp_path: Path) -> None:
+    """After an error the app did not handle, the server drops the connection: the 500 says
+    so (``Connection: close``), and the client's next request goes on a new one."""
+    database = tmp_path / "sk.db"
+    env = clean_env(SESSIONKEEPER_DATABASE_URL=f"sqlite:///{database}")
+    with serving(tmp_path, env) as served:
+        auth = {"Authorization": f"Bearer {first_key(served.stdout.read_text())}"}
+        with httpx.Client(base_url=served.base_url, headers=auth) as client:
+            body = {"id": "broken", "user_id": "u", "kind": "game"}
+            assert client.post("/v1/sessions", json=body).status_code == 201
+            # A row no code path writes: its attributes are not JSON.
+            with sqlite3.connect(database) as conn:
+                conn.execute("UPDATE sessions SET attributes = '{' WHERE id = 'broken'")
+            failed = client.get("/v1/sessions/broken")
+            assert failed.status_code == 500
+            assert failed.headers["content-type"] == "application/problem+json"
+            assert failed.headers["connection"] == "close"
+            assert failed.json()["request_id"] == failed.headers["x-request-id"]
+            # The same client goes on, on a new connection.
+            assert client.get("/v1/policies").status_code == 200
+
+
 def test_metrics_on_an_address_of_their_own(tmp_path: Path) -> None:
     metrics_port = free_port()
     env = clean_env(

@@ -201,8 +201,13 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
 async def on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     request_id = REQUEST_ID.get()
+    # The server closes the connection after an error the app did not handle (the error goes
+    # on up for it to log): the answer says so, so that a client does not send its next
+    # request on a connection that is going away.
+    headers = {"Connection": "close"}
     # This answer is sent from outside the middleware that adds the header to the others.
-    headers = {"X-Request-ID": request_id} if request_id else None
+    if request_id:
+        headers["X-Request-ID"] = request_id
     return problem(
         500,
         "Internal error",
