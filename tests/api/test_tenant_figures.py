@@ -50,12 +50,20 @@ async def test_a_tenants_sweep_closes_and_counts_its_own_sessions_only(api_any: 
     # The other tenant's sessions were not swept by this tenant's request.
     assert theirs["overdue_sessions"] == 5
     assert theirs["last_sweep"] is None
+    # Nor does it learn that this tenant swept, or when: its jobs hold no run of another's.
+    assert not any("@" in name for name in theirs["jobs"])
+    assert any(name.startswith("sweep@") for name in mine["jobs"])
     # Read, an overdue session shows as it will be closed; stored, it is still waiting.
     read = (await api.client.get("/v1/sessions/theirs-0", headers=other)).json()
     assert (read["status"], read["estimated"]) == ("timed_out", True)
     await api.client.post("/v1/maintenance/sweep", headers=other)
     theirs = (await api.client.get("/v1/health", headers=other)).json()
     assert theirs["last_sweep"]["closed"] == 5 and theirs["overdue_sessions"] == 0
+    mine_after = (await api.get("/v1/health")).json()
+    assert [name for name in theirs["jobs"] if "@" in name] != [
+        name for name in mine_after["jobs"] if "@" in name
+    ]
+    assert len([name for name in mine_after["jobs"] if "@" in name]) == 1
 
 
 async def test_the_servers_sweep_reports_each_tenant_its_part(api_op: Harness) -> None:

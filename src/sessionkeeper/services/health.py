@@ -70,7 +70,7 @@ class HealthService:
             lambda conn: queries.session_counts(conn, principal, now)
         )
         last_sweep = await self.sweeper.last_run(principal)
-        runs = await self.rt.db.reader.run(jobs.all_runs)
+        runs = jobs.seen_by(principal, await self.rt.db.reader.run(jobs.all_runs))
         health = Health(
             HealthStatus.OK,
             [],

@@ -33,7 +33,7 @@ JOB_NAME = "sweep"
 
 def tenant_job_name(tenant_id: int) -> str:
     """The record of the sweeps one tenant asked for."""
-    return f"{JOB_NAME}@{tenant_id}"
+    return jobs.tenant_job_name(JOB_NAME, tenant_id)
 
 
 @dataclass(frozen=True, slots=True)

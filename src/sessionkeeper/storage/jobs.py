@@ -11,6 +11,14 @@ from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.tables import job_runs as t
 
+# A run one tenant asked for is recorded as ``<job>@<tenant id>``: that tenant's alone.
+TENANT_SEPARATOR = "@"
+
+
+def tenant_job_name(name: str, tenant_id: int) -> str:
+    """The record of the runs of job ``name`` that one tenant asked for."""
+    return f"{name}{TENANT_SEPARATOR}{tenant_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class JobRun:
@@ -70,6 +78,16 @@ def get(conn: Connection, name: str) -> JobRun | None:
 def all_runs(conn: Connection) -> list[JobRun]:
     """The last run of every job that has run, by name."""
     return [_run(row) for row in conn.execute(sa.select(t).order_by(t.c.name))]
+
+
+def seen_by(principal: Principal, runs: list[JobRun]) -> list[JobRun]:
+    """The runs the principal may see: the server's own jobs and the runs its tenant asked
+    for, never another tenant's (when it ran is its business); every run for the operator
+    acting server-wide."""
+    if principal.server_wide:
+        return runs
+    own = str(principal.tenant_id)
+    return [run for run in runs if run.name.partition(TENANT_SEPARATOR)[2] in ("", own)]
 
 
 def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
