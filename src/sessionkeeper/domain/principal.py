@@ -61,7 +61,9 @@ class Principal:
     def actor(self) -> str:
         """Who acted, as the audit log names it: ``api_key:12``, ``operator``,
         ``end_user_token:alice``."""
-        who = self.credential_id or self.user_id
+        # The user names the credential only when it is that user's own token: a key or the
+        # operator narrowed to one user's rows (``/v1/users/{id}/…``) is still who acted.
+        who = self.user_id if self.credential is Credential.END_USER_TOKEN else self.credential_id
         return self.credential.value if who is None else f"{self.credential.value}:{who}"
 
     @property
