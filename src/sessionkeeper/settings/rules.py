@@ -17,9 +17,14 @@ DEFAULT_TIMEZONE = "UTC"
 MS_PER_S = 1000
 
 
+# Files of the system's zone directory that are no IANA zone: ``localtime`` is the host's own
+# zone (a link to /etc/localtime), which would make a tenant's days the server's.
+_NOT_ZONES = frozenset({"localtime"})
+
+
 @functools.cache
 def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
 
 
 def timezone_error(name: str) -> str | None:
