@@ -320,6 +320,9 @@ async def test_tenants_never_see_each_others_rooms(api: Harness) -> None:
     assert cleaned.json()["rooms_closed"] == 1  # theirs; ours is not counted for them
     status = (await client.get("/v1/maintenance/cleanup", headers=headers)).json()
     assert status["last_run"]["rooms_closed"] == 1
+    # Their cleanup closed nothing of ours, and we see no trace of it; our own does.
+    assert (await api.get("/v1/maintenance/cleanup")).json()["last_run"] is None
+    assert (await api.post("/v1/maintenance/cleanup")).json()["rooms_closed"] == 1
     ours = (await api.get("/v1/maintenance/cleanup")).json()
     assert ours["last_run"]["rooms_closed"] == 1
 

@@ -86,6 +86,9 @@ setattr(_operator, AUTHENTICATES, True)
 
 # An authenticated principal whose scope allows the named kind of call.
 ingest_principal = require(Scope.INGEST)
+# Maintenance a tenant's admin runs on its own data, and the operator key on the whole
+# server (without naming a tenant): the sweep, the rooms' cleanup.
+MaintenanceScope = Annotated[Principal, Depends(require(Scope.ADMIN, server_wide=True))]
 IngestScope = Annotated[Principal, Depends(ingest_principal)]
 ReadScope = Annotated[Principal, Depends(require(Scope.READ))]
 IngestOrReadScope = Annotated[Principal, Depends(require(Scope.INGEST, Scope.READ))]

@@ -14,17 +14,15 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from sessionkeeper.api.deps import ServicesDep, bearer_token, require
+from sessionkeeper.api.deps import MaintenanceScope, ServicesDep, bearer_token
 from sessionkeeper.api.listeners import on_metrics_listener
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.routing import api_router
-from sessionkeeper.domain.principal import Principal, Scope
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import Forbidden, Unauthorized
 from sessionkeeper.services.container import Services
@@ -38,11 +36,8 @@ class SweepOut(BaseModel):
     duration_s: float
 
 
-SweepScope = Annotated[Principal, Depends(require(Scope.ADMIN, server_wide=True))]
-
-
 @router.post("/v1/maintenance/sweep", response_model=SweepOut)
-async def run_sweep(principal: SweepScope, services: ServicesDep) -> SweepOut:
+async def run_sweep(principal: MaintenanceScope, services: ServicesDep) -> SweepOut:
     """Close the caller's tenant's overdue sessions now and say how many. The operator key
     sweeps every tenant (or the one it names) and sees the total."""
     result = await services.sweeper.run_for(principal)

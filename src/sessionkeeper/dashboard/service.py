@@ -294,7 +294,7 @@ class Dashboard:
         await self.services.audit.record(principal, "link.withdraw", target=link_id)
 
     async def cleanup(self, principal: Principal) -> int:
-        result = await self.services.of(Rooms).cleaner.run()
-        closed = result.closed.get(principal.tenant_id, 0)
+        result = await self.services.of(Rooms).cleaner.run_for(principal)
+        closed = result.closed_for(principal)
         await self.services.audit.record(principal, "cleanup.run", details={"closed": closed})
         return closed

@@ -1,6 +1,11 @@
 """The cleanup: close every room inactive for its room timeout, and purge closed rooms past
 their retention (``SESSIONKEEPER_ROOM_RETENTION_DAYS``, off by default).
 
+The periodic job (and the operator) cleans the whole server. A tenant's admin key cleans only
+that tenant's rooms, as with the sweep: one tenant cannot make the server close another's
+rooms, and sees nothing of when another cleaned (its runs are recorded as its own job,
+``cleanup@<tenant id>``).
+
 Each chunk is one op of the writer's group commit. Several processes may clean at once: on
 PostgreSQL each takes the rooms no other holds, and every close is a conditional UPDATE, so
 a room is closed once whoever gets there first.
@@ -36,33 +41,46 @@ class CleanupResult:
     closed: dict[int, int]
     purged: dict[int, int]
 
-    def closed_for(self, tenant_id: int) -> int:
-        return self.closed.get(tenant_id, 0)
+    def closed_for(self, principal: Principal) -> int:
+        """What the principal may see: its tenant's count, or the total server-wide."""
+        return _part(self.closed, principal)
 
-    def purged_for(self, tenant_id: int) -> int:
-        return self.purged.get(tenant_id, 0)
+    def purged_for(self, principal: Principal) -> int:
+        return _part(self.purged, principal)
+
+
+def _part(by_tenant: dict[int, int], principal: Principal) -> int:
+    return (
+        sum(by_tenant.values()) if principal.server_wide else by_tenant.get(principal.tenant_id, 0)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CleanupStatus:
-    """The last run (shared by every tenant and process) with the caller's counts in it."""
+    """The last run that covered the caller's rooms (the server's, shared by every tenant
+    and process, or one its tenant asked for) with the caller's counts in it."""
 
     last_run: jobs.JobRun | None
     closed: int
     purged: int
     interval_s: float
     retention_days: float | None
+    # The server's last run, from which the next one is due.
+    server_run: jobs.JobRun | None
 
     @property
     def next_run_at(self) -> int | None:
-        if self.last_run is None:
+        if self.server_run is None:
             return None
-        return self.last_run.finished_at + round(self.interval_s * 1000)
+        return self.server_run.finished_at + round(self.interval_s * 1000)
 
 
-def close_chunk(tx: Transaction, now: int) -> tuple[int, dict[int, int]]:
-    """One chunk of inactive rooms: (how many were looked at, rooms closed per tenant)."""
-    found = cleanup_store.inactive_rooms(tx.conn, now)
+def close_chunk(
+    tx: Transaction, now: int, tenant_id: int | None = None
+) -> tuple[int, dict[int, int]]:
+    """One chunk of inactive rooms (of every tenant, or of ``tenant_id``): (how many were
+    looked at, rooms closed per tenant)."""
+    found = cleanup_store.inactive_rooms(tx.conn, now, tenant_id=tenant_id)
     closed = {}
     for tenant_id, room_ids in found.items():
         principal = cleanup_store.tenant_operator(tenant_id)
@@ -76,7 +94,19 @@ class Cleaner:
         self.rt = runtime
 
     async def run(self) -> CleanupResult:
-        """Clean until no inactive room is left, chunk by chunk, then purge; record the run."""
+        """Clean the whole server until no inactive room is left, chunk by chunk, then
+        purge; record the run."""
+        return await self._clean(None)
+
+    async def run_for(self, principal: Principal) -> CleanupResult:
+        """Close the principal's tenant's inactive rooms only, recorded as that tenant's run
+        (the whole server, purge included, for the operator acting server-wide). The purge
+        is the server's retention: the periodic run and the operator's do it."""
+        if principal.server_wide:
+            return await self.run()
+        return await self._clean(principal.tenant_id)
+
+    async def _clean(self, tenant_id: int | None) -> CleanupResult:
         started = self.rt.clock.now_ms()
         began = monotonic_s()
         closed: Counter[int] = Counter()
@@ -85,12 +115,12 @@ class Cleaner:
         try:
             while True:
                 seen, chunk = await self.rt.db.writer.run(
-                    partial(close_chunk, now=self.rt.clock.now_ms())
+                    partial(close_chunk, now=self.rt.clock.now_ms(), tenant_id=tenant_id)
                 )
                 closed.update(chunk)
                 if seen < cleanup_store.CHUNK:
                     break
-            retention_days = self.rt.settings.room_retention_days
+            retention_days = self.rt.settings.room_retention_days if tenant_id is None else None
             while retention_days is not None:
                 before = self.rt.clock.now_ms() - round(retention_days * MS_PER_DAY)
                 gone = await self.rt.db.writer.run(
@@ -107,24 +137,32 @@ class Cleaner:
             log.exception("cleanup failed")
             raise
         finally:
-            await self._record(started, closed, purged, error)
+            await self._record(tenant_id, started, closed, purged, error)
         return CleanupResult(started, monotonic_s() - began, dict(closed), dict(purged))
 
     async def _record(
-        self, started: int, closed: Counter[int], purged: Counter[int], error: str | None
+        self,
+        tenant_id: int | None,
+        started: int,
+        closed: Counter[int],
+        purged: Counter[int],
+        error: str | None,
     ) -> None:
         finished = self.rt.clock.now_ms()
+        name = JOB_NAME if tenant_id is None else jobs.tenant_job_name(JOB_NAME, tenant_id)
 
         def record(tx: Transaction) -> None:
             jobs.record(
                 tx.conn,
-                JOB_NAME,
+                name,
                 started_at=started,
                 finished_at=finished,
                 result=closed.total(),
                 error=error,
+                result_by_tenant=dict(closed),
             )
-            cleanup_store.record_counts(tx.conn, started, closed, purged)
+            if tenant_id is None:  # the server's run: every tenant's counts in it
+                cleanup_store.record_counts(tx.conn, started, closed, purged)
 
         try:
             await self.rt.db.writer.run(record)
@@ -132,14 +170,21 @@ class Cleaner:
             log.exception("could not record the cleanup run")
 
     async def status(self, principal: Principal) -> CleanupStatus:
-        def read(conn: Connection) -> tuple[jobs.JobRun | None, tuple[int, int]]:
-            run = jobs.get(conn, JOB_NAME)
-            if run is None:
-                return None, (0, 0)
-            return run, cleanup_store.counts_of(conn, principal, run.started_at)
-
-        run, (closed, purged) = await self.rt.db.reader.run(read)
         settings = self.rt.settings
-        return CleanupStatus(
-            run, closed, purged, settings.cleanup_interval_s, settings.room_retention_days
-        )
+
+        def read(conn: Connection) -> CleanupStatus:
+            server = jobs.get(conn, JOB_NAME)
+            own = None
+            if not principal.server_wide:
+                own = jobs.get(conn, jobs.tenant_job_name(JOB_NAME, principal.tenant_id))
+            if own is not None and (server is None or own.finished_at > server.finished_at):
+                last, counts = own, (own.result_for(principal), 0)
+            elif server is not None:
+                last, counts = server, cleanup_store.counts_of(conn, principal, server.started_at)
+            else:
+                last, counts = None, (0, 0)
+            return CleanupStatus(
+                last, *counts, settings.cleanup_interval_s, settings.room_retention_days, server
+            )
+
+        return await self.rt.db.reader.run(read)

@@ -47,23 +47,24 @@ def _by_tenant(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
     return found
 
 
-def inactive_rooms_query(now: int, limit: int = CHUNK) -> sa.Select[int, str]:
-    """Up to ``limit`` open rooms of any tenant marked inactive by ``now``, read through the
-    index on ``inactive_at``: its cost follows the inactive rooms, not all rooms. On
-    PostgreSQL their rows stay locked until the transaction ends and rows another process
-    holds are skipped, so processes cleaning at once share the work."""
-    return (
-        sa.select(r.c.tenant_id, r.c.id)
-        .where(r.c.inactive_at < now)
-        .order_by(r.c.inactive_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+def inactive_rooms_query(
+    now: int, limit: int = CHUNK, tenant_id: int | None = None
+) -> sa.Select[int, str]:
+    """Up to ``limit`` open rooms of any tenant (or of ``tenant_id``) marked inactive by
+    ``now``, read through the index on ``inactive_at``: its cost follows the inactive rooms,
+    not all rooms. On PostgreSQL their rows stay locked until the transaction ends and rows
+    another process holds are skipped, so processes cleaning at once share the work."""
+    query = sa.select(r.c.tenant_id, r.c.id).where(r.c.inactive_at < now)
+    if tenant_id is not None:
+        query = query.where(r.c.tenant_id == tenant_id)
+    return query.order_by(r.c.inactive_at).limit(limit).with_for_update(skip_locked=True)
 
 
-def inactive_rooms(conn: Connection, now: int, limit: int = CHUNK) -> dict[int, list[str]]:
+def inactive_rooms(
+    conn: Connection, now: int, limit: int = CHUNK, tenant_id: int | None = None
+) -> dict[int, list[str]]:
     """The rooms of :func:`inactive_rooms_query`, by tenant."""
-    return _by_tenant(conn.execute(inactive_rooms_query(now, limit)).all())
+    return _by_tenant(conn.execute(inactive_rooms_query(now, limit, tenant_id)).all())
 
 
 def current_room(tx: Transaction, principal: Principal, room_id: str, now: int) -> Room | None:

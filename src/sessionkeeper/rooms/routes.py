@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from sessionkeeper.api.deps import (
-    AdminScope,
     IngestOrReadScope,
     IngestScope,
+    MaintenanceScope,
     ReadScope,
     ServicesDep,
 )
@@ -214,9 +214,10 @@ async def revoke_invite(
 
 
 @router.post("/maintenance/cleanup", response_model=CleanupOut, tags=["maintenance"])
-async def cleanup_now(principal: AdminScope, rooms: RoomsDep) -> CleanupOut:
-    """Close every inactive room now (of every tenant); returns the caller's tenant's counts."""
-    return CleanupOut.of(await rooms.cleaner.run(), principal.tenant_id)
+async def cleanup_now(principal: MaintenanceScope, rooms: RoomsDep) -> CleanupOut:
+    """Close the tenant's inactive rooms now (every tenant's, and the purge, for the operator
+    key acting server-wide); returns the caller's tenant's counts."""
+    return CleanupOut.of(await rooms.cleaner.run_for(principal), principal)
 
 
 @router.get("/maintenance/cleanup", response_model=CleanupStatusOut, tags=["maintenance"])

@@ -18,6 +18,7 @@ from sessionkeeper.api.fields import (
     WriteBody,
 )
 from sessionkeeper.domain.lifecycle import EndReason, Status
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.rooms import rules
 from sessionkeeper.rooms.cleanup import CleanupResult, CleanupStatus
@@ -237,10 +238,10 @@ class CleanupOut(BaseModel):
     duration_s: float
 
     @classmethod
-    def of(cls, result: CleanupResult, tenant_id: int) -> CleanupOut:
+    def of(cls, result: CleanupResult, principal: Principal) -> CleanupOut:
         return cls(
-            rooms_closed=result.closed_for(tenant_id),
-            purged=result.purged_for(tenant_id),
+            rooms_closed=result.closed_for(principal),
+            purged=result.purged_for(principal),
             at=from_ms(result.at),
             duration_s=result.duration_s,
         )
