@@ -145,6 +145,33 @@ async def test_leave_is_exact_and_repeatable(api: Harness) -> None:
     assert ms(room["last_activity_at"]) == T0 + 30_000
 
 
+async def test_a_late_leave_within_the_deadline_amends_a_timed_out_attendance(
+    api: Harness,
+) -> None:
+    """As a late end of any session: the leave names a time before the attendance's deadline
+    (75 s), so the attendance ends there, exactly, instead of at its estimated end."""
+    await make_room(api)
+    joined = await join(api, "ann")
+    attendance = joined.json()["segments"][0]["id"]
+    api.advance(80)
+    assert (await api.post("/v1/maintenance/sweep")).json()["closed"] >= 1
+    swept = (await api.get(f"/v1/sessions/{attendance}")).json()
+    assert (swept["status"], swept["amended_count"]) == ("timed_out", 0)
+    left = await api.post("/v1/rooms/lobby/participants/ann/leave", {"at": iso(T0 + 60_000)})
+    assert left.status_code == 200
+    segment = left.json()["segments"][0]
+    assert (segment["status"], segment["end_reason"]) == ("ended", "client")
+    assert ms(segment["ended_at"]) == T0 + 60_000 and left.json()["time_present_s"] == 60
+    amended = (await api.get(f"/v1/sessions/{attendance}")).json()
+    assert (amended["amended_count"], amended["estimated"]) == (1, False)
+    # A leave past the deadline is no evidence of presence: the timeout stands.
+    await join(api, "bob")
+    api.advance(80)
+    late = await api.post("/v1/rooms/lobby/participants/bob/leave", {})
+    bob = late.json()["segments"][0]
+    assert (bob["status"], bob["end_reason"]) == ("timed_out", "timeout")
+
+
 async def test_user_ids_with_slashes_reach_their_participant(api: Harness) -> None:
     await make_room(api)
     assert (await join(api, "team/ann")).status_code == 201

@@ -262,13 +262,14 @@ class RoomService:
     async def leave(
         self, principal: Principal, room_id: str, user_id: str, *, at: int | None = None
     ) -> ParticipantView:
-        """The participant leaves at ``at``; leaving again changes nothing."""
+        """The participant leaves at ``at``; leaving again changes nothing. A leave that
+        comes after its attendance timed out but names a time before the deadline is late
+        evidence, as any late end: the attendance ends there, exactly (amended)."""
         left_at = self.sessions.client_time(at, "at")
         now = self.rt.clock.now_ms()
 
         def leave(tx: Transaction, room: Room, latest: Session) -> SessionkeeperError | None:
-            if latest.status is Status.ACTIVE:
-                store.leave(tx, principal, room_id, latest.id, at=left_at, now=now)
+            store.leave(tx, principal, room_id, latest.id, at=left_at, now=now)
             return None
 
         op = self._participant_op(principal, room_id, user_id, now, leave)
