@@ -259,6 +259,13 @@ def test_the_true_end_of_a_crash_lies_inside_its_bounds_wherever_it_happened() -
         assert closed.ended_at is not None and low <= closed.ended_at <= high
 
 
+def test_an_estimate_credited_by_a_grace_beyond_the_interval_stays_inside_its_bounds() -> None:
+    # A session stored under a policy from before grace was bounded by the interval.
+    closed = lc.sweep(lc.start(0, timeout_ms=5_000, grace_ms=3_000), 10**9)
+    assert closed.ended_at == 3_000
+    assert lc.duration_bounds(closed, 1_000) == (0, 3_000)
+
+
 def test_bounds_never_pass_the_moment_the_session_was_declared_gone() -> None:
     # An interval longer than the timeout (a policy changed meanwhile): capped at expiry.
     closed = lc.sweep(lc.start(0, timeout_ms=30_000, grace_ms=5_000), 10**9)

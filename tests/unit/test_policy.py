@@ -19,6 +19,10 @@ def test_defaults_follow_the_heartbeat_interval() -> None:
     assert (p.timeout_s, p.grace_s) == (50, 5)
 
 
+def test_a_grace_of_the_whole_interval_is_allowed() -> None:
+    assert build_policy(60, 300, 60).grace_ms == 60_000
+
+
 def test_one_second_policies_are_allowed() -> None:
     p = build_policy(1, 1, 0.5)
     assert (p.timeout_ms, p.grace_ms) == (1000, 500)
@@ -31,6 +35,9 @@ def test_one_second_policies_are_allowed() -> None:
         ((60, 30, None), "timeout_s"),
         ((60, 300, 301), "grace_s"),
         ((60, 300, -1), "grace_s"),
+        # More grace than the interval: an estimated end after the next beat was due.
+        ((1, 5, 3), "grace_s"),
+        ((60, 300, 60.5), "grace_s"),
     ],
 )
 def test_inconsistent_policies_name_the_field(

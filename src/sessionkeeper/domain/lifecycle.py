@@ -134,7 +134,9 @@ def duration_bounds(session: Lifecycle, interval_ms: int) -> tuple[int, int] | N
     if not session.estimated:
         return session.ended_at - start, session.ended_at - start
     due = min(session.last_seen_at + interval_ms, session.expires_at)
-    return session.last_seen_at - start, max(due, session.last_seen_at) - start
+    # ``ended_at`` is never after ``due`` under a policy of today; one stored before grace
+    # was bounded by the interval could credit more, and the bounds still hold the estimate.
+    return session.last_seen_at - start, max(due, session.last_seen_at, session.ended_at) - start
 
 
 def sweep(session: Lifecycle, now: int) -> Lifecycle:

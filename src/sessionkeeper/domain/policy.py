@@ -85,8 +85,10 @@ def build_policy(
         raise PolicyError("heartbeat_interval_s", "heartbeat_interval_s must be at least 1 second")
     if timeout < interval:
         raise PolicyError("timeout_s", "timeout_s must be at least heartbeat_interval_s")
-    if grace < 0 or grace > timeout:
-        raise PolicyError("grace_s", "grace_s must lie between 0 and timeout_s")
+    # A grace beyond the interval would credit time after the moment a live client would have
+    # beaten again: an estimated end outside its own bounds (``lifecycle.duration_bounds``).
+    if grace < 0 or grace > interval:
+        raise PolicyError("grace_s", "grace_s must lie between 0 and heartbeat_interval_s")
     presence = DEFAULT_PRESENCE_INTERVAL_S if presence_interval_s is None else presence_interval_s
     room_timeout = DEFAULT_ROOM_TIMEOUT_S if room_timeout_s is None else room_timeout_s
     if presence < 1:
