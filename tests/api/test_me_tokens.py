@@ -124,6 +124,36 @@ async def test_a_token_of_another_tenant_is_refused(api: Harness) -> None:
     await _refused(api, hs_token(api, "alice"), **{"Sessionkeeper-Tenant": "nobody"})
 
 
+async def test_two_tenants_naming_one_issuer_each_keep_their_own_users(api: Harness) -> None:
+    """Another tenant that names this tenant's issuer with keys of its own neither refuses
+    this tenant's users nor sees its own tokens refused; tokens both tenants would accept
+    (the same secret and audience) must name their tenant."""
+    await configure(api, HS_SETTINGS)
+    api.services.tenants.create_tenant("other")
+    other = {"Authorization": f"Bearer {api.new_key('other', 'admin')}"}
+    other_secret = "the-other-tenants-secret-of-32-bytes!!"
+
+    async def settings_of_other(secret: str) -> None:
+        r = await api.client.put(
+            "/v1/settings/auth", json={**HS_SETTINGS, "secret": secret}, headers=other
+        )
+        assert r.status_code == 200, r.text
+
+    await settings_of_other(other_secret)
+    mine, theirs = hs_token(api, "alice"), hs_token(api, "alice", secret=other_secret)
+    for session_id, token in (("m1", mine), ("t1", theirs)):
+        body = {"id": session_id, "kind": "lesson"}
+        made = await api.client.post("/v1/me/sessions", json=body, headers=bearer(token))
+        assert made.status_code == 201, made.text
+    listed = (await api.get("/v1/sessions")).json()["items"]
+    listed_by_other = (await api.client.get("/v1/sessions", headers=other)).json()["items"]
+    assert [s["id"] for s in listed] == ["m1"] and [s["id"] for s in listed_by_other] == ["t1"]
+    # The same secret: both accept the token, so it must say which tenant it is for.
+    await settings_of_other(SECRET)
+    await _refused(api, mine)
+    await _accepted(api, mine, **{"Sessionkeeper-Tenant": "default"})
+
+
 async def test_an_api_key_is_not_an_end_user_token(api: Harness) -> None:
     await configure(api, HS_SETTINGS)
     await _refused(api, api.keys["admin"])

@@ -213,7 +213,13 @@ class Learning:
 
     async def authenticate(self, token: str | None, tenant_name: str | None) -> Principal:
         """The user a bearer token proves, in the tenant named or, without a name, in the one
-        tenant that expects tokens of its issuer."""
+        tenant whose settings accept it among those that expect tokens of its issuer.
+
+        Tenants choose their issuer freely, so several may name the same one: the token is
+        checked against each of their settings (keys, audience), and only a token that
+        exactly one of them accepts is taken without a tenant's name. Another tenant naming
+        the same issuer with other keys therefore neither refuses this tenant's users nor
+        learns, from a refusal of its own tokens, that the issuer is in use."""
         if not token:
             raise Unauthorized("send an end-user token as 'Authorization: Bearer <jwt>'")
         issuer = None if tenant_name is not None else unverified_issuer(token)
@@ -222,12 +228,18 @@ class Learning:
         found = await self.rt.db.reader.run(
             lambda conn: store.tenant_auth(conn, tenant_name=tenant_name, issuer=issuer)
         )
-        # Two tenants expecting the same issuer: the token must name its tenant.
-        if len(found) != 1:
+        now_s = self.rt.clock.now_ms() / 1000
+        proven = []
+        for tenant in found:
+            try:
+                user = token_user(token, AuthConfig.from_json(tenant.auth), now_s)
+            except Unauthorized:
+                continue
+            proven.append(user_principal(tenant.tenant_id, tenant.tenant_name, user))
+        # None accepts it; or several do (they share keys and audience): it must name one.
+        if len(proven) != 1:
             raise Unauthorized(REFUSED)
-        config = AuthConfig.from_json(found[0].auth)
-        user = token_user(token, config, self.rt.clock.now_ms() / 1000)
-        return user_principal(found[0].tenant_id, found[0].tenant_name, user)
+        return proven[0]
 
 
 def _refresh(tenant_id: int, auth: dict[str, Any], now: int, tx: Transaction) -> None:
