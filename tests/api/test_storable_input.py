@@ -3,6 +3,8 @@ are refused up front."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import T0, Harness, iso, ms, running_app
 
 
@@ -44,13 +46,26 @@ async def test_oversized_attributes_are_422(api: Harness) -> None:
     await _nothing_stored(api)
 
 
-async def test_numbers_beyond_float_range_are_422(api: Harness) -> None:
-    body = '{"user_id": "u", "kind": "game", "attributes": {"x": 1e400}}'
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1e-400", "-0.5e-330", "12E-999"])
+async def test_numbers_beyond_float_range_are_422(api: Harness, number: str) -> None:
+    """Too large for a float, or too small to be told from zero: stored, either would read
+    back as another number (infinity, 0.0)."""
+    body = '{"user_id": "u", "kind": "game", "attributes": {"x": ' + number + "}}"
     response = await api.client.post(
         "/v1/sessions", content=body, headers={**api.auth(), "Content-Type": "application/json"}
     )
     assert response.status_code == 422 and response.json()["field"] == "body"
     await _nothing_stored(api)
+
+
+@pytest.mark.parametrize("number", ["0.0", "-0.0", "0e-400", "0.000e5", "5e-324"])
+async def test_zeros_and_the_smallest_float_are_taken(api: Harness, number: str) -> None:
+    body = '{"user_id": "u", "kind": "game", "attributes": {"x": ' + number + "}}"
+    response = await api.client.post(
+        "/v1/sessions", content=body, headers={**api.auth(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["attributes"]["x"] == float(number)
 
 
 async def test_ids_outside_the_pattern_are_unknown(api: Harness) -> None:

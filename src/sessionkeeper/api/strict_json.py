@@ -1,5 +1,5 @@
 """Request bodies are decoded as strict JSON: ``NaN``, ``Infinity``, numbers too large for a
-float and duplicate keys in one object are refused.
+float or too small to be told from zero, and duplicate keys in one object are refused.
 
 Python's decoder accepts them by default; stored, they either read back as something else
 (SQLite) or fail in the database (PostgreSQL). A duplicate key would silently keep the last
@@ -45,9 +45,17 @@ def strict_loads(raw: bytes | str) -> Any:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if math.isinf(value):  # 1e400 is valid JSON syntax but no storable number
+    # 1e400 is valid JSON syntax but no storable number; 1e-400 is not zero, yet would be
+    # stored and sent back as 0.0.
+    if math.isinf(value) or (value == 0 and _has_nonzero_digit(text)):
         raise json.JSONDecodeError(f"{text} is out of range for a number", text, 0)
     return value
+
+
+def _has_nonzero_digit(text: str) -> bool:
+    """Whether the number's digits (before any exponent) are not all zero."""
+    mantissa = text.lower().partition("e")[0]
+    return any(digit in "123456789" for digit in mantissa)
 
 
 class StrictJSONRequest(Request):
