@@ -143,10 +143,8 @@ def duration_bounds(state: Mapping[str, sa.ColumnElement[Any]]) -> tuple[Any, An
     high = sa.case(
         (ended.is_(None), None),
         (lost, exact),
-        (
-            estimated_true,
-            greatest(due, LAST_SEEN_AT) - t.c.started_at,
-        ),
+        # Never before the estimated end itself (a session closed under an older policy).
+        (estimated_true, greatest(due, LAST_SEEN_AT, ended) - t.c.started_at),
         else_=exact,
     )
     return low, high
