@@ -9,6 +9,7 @@ tenant isolation, not a check per endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -71,6 +72,13 @@ class Principal:
         """The operator key acting on no one tenant: every tenant's rows, for the few
         endpoints that accept it (tenants, health, the sweep, metrics)."""
         return self.credential is Credential.OPERATOR and self.tenant_id == SERVER_WIDE
+
+    def part_of(self, by_tenant: Mapping[int, int]) -> int:
+        """Of a figure counted per tenant id, what this principal may see: its tenant's part,
+        or the whole for the operator acting server-wide."""
+        if self.server_wide:
+            return sum(by_tenant.values())
+        return by_tenant.get(self.tenant_id, 0)
 
     def require(self, *needed: Scope) -> None:
         """Pass when the principal's scope allows any of ``needed``."""

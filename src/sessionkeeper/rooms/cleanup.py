@@ -43,16 +43,10 @@ class CleanupResult:
 
     def closed_for(self, principal: Principal) -> int:
         """What the principal may see: its tenant's count, or the total server-wide."""
-        return _part(self.closed, principal)
+        return principal.part_of(self.closed)
 
     def purged_for(self, principal: Principal) -> int:
-        return _part(self.purged, principal)
-
-
-def _part(by_tenant: dict[int, int], principal: Principal) -> int:
-    return (
-        sum(by_tenant.values()) if principal.server_wide else by_tenant.get(principal.tenant_id, 0)
-    )
+        return principal.part_of(self.purged)
 
 
 @dataclass(frozen=True, slots=True)

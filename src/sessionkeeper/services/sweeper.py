@@ -49,9 +49,7 @@ class SweepResult:
 
     def closed_for(self, principal: Principal) -> int:
         """What the principal may see: its tenant's count, or the total server-wide."""
-        if principal.server_wide:
-            return self.closed
-        return self.closed_by_tenant.get(principal.tenant_id, 0)
+        return principal.part_of(self.closed_by_tenant)
 
 
 # One chunk of a sweep: closes up to SWEEP_CHUNK sessions, returns how many per tenant.

@@ -35,11 +35,7 @@ class JobRun:
     def result_for(self, principal: Principal) -> int:
         """The result as the principal may see it: its tenant's part, or all of it for the
         server-wide operator."""
-        return (
-            self.result
-            if principal.server_wide
-            else self.result_by_tenant.get(principal.tenant_id, 0)
-        )
+        return self.result if principal.server_wide else principal.part_of(self.result_by_tenant)
 
 
 def record(
