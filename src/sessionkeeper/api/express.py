@@ -8,8 +8,9 @@ heartbeats/s that stack was about 150 µs of the event loop's 520 µs per heartb
 CPU of a server on SQLite): a quarter of the one core a process's requests share.
 
 The lane takes a request only when the stack would have nothing to do for it but pass it on:
-``POST`` to a route that answers plain bodies itself (:class:`ExpressRoute`), a body of an
-announced length within the cap, in no content coding, on the service's own address. It does
+``POST`` without a query string to a route that answers plain bodies itself
+(:class:`ExpressRoute`), a body of an announced length within the cap, in no content coding,
+on the service's own address. It does
 what the stack's layers would have done for such a request, with the same functions: the
 request id (``request_context.begin``), the access log, the duration metric
 (``middleware.observe``), gzip for a client that accepts it (the stack's own layer),
@@ -78,7 +79,8 @@ class ExpressLane:
     def route_for(self, scope: Scope) -> ExpressRoute | None:
         """The route that takes this request in the lane, its path parameters put in the
         scope; None when the request must go through the stack."""
-        if scope["method"] != "POST" or not self._plain_framing(scope):
+        # A query string is never plain: the declared route refuses what it does not declare.
+        if scope["method"] != "POST" or scope.get("query_string") or not self._plain_framing(scope):
             return None
         server = scope.get("server")
         if self.metrics_port is not None and server is not None and server[1] == self.metrics_port:

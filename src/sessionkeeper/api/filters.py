@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from sessionkeeper.api.query import reads_query
 from sessionkeeper.domain.listing import FILTERS, SUBJECT_FILTER_DESCRIPTION, SessionFilter
 
 # For ``openapi_extra``: FastAPI adds these to the parameters it declares itself.
@@ -37,4 +38,5 @@ def session_filter(*own: str) -> Callable[[Request], Awaitable[SessionFilter]]:
         pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in own]
         return SessionFilter.parse(pairs)
 
-    return dependency
+    # SessionFilter.parse refuses what it does not know; the route declares ``own``.
+    return reads_query(dependency)

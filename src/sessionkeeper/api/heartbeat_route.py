@@ -78,7 +78,9 @@ class HeartbeatRoute(StrictJSONRoute):
             return
         messages, complete = await read_body(receive)
         replay = replaying(messages, receive)
-        body = self.plain(scope, messages) if complete and DECLARED not in scope else None
+        # A query string is no plain case: the declared route refuses parameters it lacks.
+        plain = complete and DECLARED not in scope and not scope.get("query_string")
+        body = self.plain(scope, messages) if plain else None
         if body is None:
             await super().handle(scope, replay, send)
             return

@@ -18,14 +18,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from sessionkeeper.api.openapi import operation_id
+from sessionkeeper.api.query import known_query
 
 
 def api_router(**options: Any) -> APIRouter:
-    """An ``APIRouter`` (same options) whose operations are named as the app names them."""
+    """An ``APIRouter`` (same options) whose operations are named as the app names them and,
+    for the API's own (documented) routes, refuse query parameters they do not declare
+    (``api/query.py``)."""
+    if options.get("include_in_schema", True):
+        options["dependencies"] = [Depends(known_query), *options.get("dependencies", ())]
     return APIRouter(generate_unique_id_function=operation_id, **options)
 
 

@@ -15,6 +15,7 @@ from fastapi import Query, Request, Response
 from sessionkeeper.api.deps import IngestOrReadScope, IngestScope, ServicesDep
 from sessionkeeper.api.fields import Kind, UserId, ms_or_none
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.query import reads_query
 from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
 from sessionkeeper.domain.subject import SUBJECT_PREFIX, is_subject_field
@@ -87,6 +88,7 @@ async def create_link(
 
 
 @router.get("", response_model=LinkPage)
+@reads_query  # its subject.<field> filters, and refuses any other parameter
 async def list_links(
     request: Request,
     principal: IngestOrReadScope,
