@@ -111,3 +111,25 @@ def test_tenant_names_are_checked_and_unique(api: Harness) -> None:
         api.services.tenants.create_tenant("default")
     with pytest.raises(NotFound):
         api.services.tenants.create_key("ghost", Scope.ADMIN)
+
+
+async def test_a_credential_or_a_tenant_named_twice_is_refused(api: Harness) -> None:
+    """Two Authorization or two Sessionkeeper-Tenant headers: which one was meant is not
+    known, so the request is refused (422 naming the header) rather than the first taken."""
+    auth = ("Authorization", api.auth()["Authorization"])
+    for headers in (
+        [auth, ("Authorization", "Bearer sk_other")],
+        [auth, ("Sessionkeeper-Tenant", "default"), ("Sessionkeeper-Tenant", "other")],
+    ):
+        for path in ("/v1/sessions", "/v1/health"):
+            response = await api.client.get(path, headers=headers)
+            assert response.status_code == 422, (headers, response.text)
+            body = response.json()
+            assert body["code"] == "repeated_header" and body["field"] == headers[-1][0]
+    # The same with the heartbeat's fast path.
+    assert (await api.post("/v1/sessions", {"id": "s", "user_id": "u", "kind": "k"})).is_success
+    beat = await api.client.post(
+        "/v1/sessions/s/heartbeat", headers=[auth, ("Authorization", "Bearer sk_other")]
+    )
+    assert beat.status_code == 422 and beat.json()["code"] == "repeated_header"
+    assert (await api.client.get("/v1/sessions", headers=[auth])).status_code == 200

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sessionkeeper.domain.principal import Credential, Principal, Scope
-from sessionkeeper.errors import Forbidden
+from sessionkeeper.errors import Forbidden, InvalidInput
 from sessionkeeper.services.container import Services
 
 # The header in which an operator key names the tenant it acts on.
@@ -28,9 +28,25 @@ BEARER_SCHEME = {
 AUTHENTICATES = "__sessionkeeper_authenticates__"
 
 
+def single_header(request: Request, name: str) -> str | None:
+    """The value of a header the request may send once: sent twice, which one was meant is
+    not known (a proxy and the client may each have set one), so it is refused, 422."""
+    values = request.headers.getlist(name)
+    if len(values) > 1:
+        raise InvalidInput(
+            f"the {name} header is given more than once", field=name, code="repeated_header"
+        )
+    return values[0] if values else None
+
+
 def bearer_token(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = (single_header(request, "Authorization") or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def named_tenant(request: Request) -> str | None:
+    """The tenant the request names in the tenant header, if any."""
+    return single_header(request, TENANT_HEADER)
 
 
 def services_of(request: Request) -> Services:
@@ -53,7 +69,7 @@ async def authenticate(request: Request, *, server_wide: bool = False) -> Princi
     found = await services.auth.api_key(bearer_token(request))
     # Before anything else is done for the request: a key over its limit costs no more.
     await services.rate_limits.check(found)
-    found = await services.auth.acting_on(found, request.headers.get(TENANT_HEADER))
+    found = await services.auth.acting_on(found, named_tenant(request))
     if found.server_wide and not server_wide:
         raise Forbidden(
             f"an operator key acts on one tenant here: name it in the {TENANT_HEADER} header",

@@ -13,7 +13,13 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from sessionkeeper.api.deps import AUTHENTICATES, TENANT_HEADER, AdminScope, ReadScope, bearer_token
+from sessionkeeper.api.deps import (
+    AUTHENTICATES,
+    AdminScope,
+    ReadScope,
+    bearer_token,
+    named_tenant,
+)
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
 from sessionkeeper.api.fields import UserId, ms_or_none
 from sessionkeeper.api.heartbeat_route import HeartbeatBody, HeartbeatOut, answer
@@ -51,7 +57,7 @@ async def end_user(request: Request) -> Principal:
     """The user an end-user token proves (``Authorization: Bearer <jwt>``)."""
     services = request.app.state.services
     found: Principal = await services.of(Learning).authenticate(
-        bearer_token(request), request.headers.get(TENANT_HEADER)
+        bearer_token(request), named_tenant(request)
     )
     # The same per-credential limit as API keys, counted per user.
     await services.rate_limits.check(found)
