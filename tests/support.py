@@ -19,7 +19,7 @@ from sessionkeeper.config import Settings
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
-from sessionkeeper.storage.tables import metadata
+from sessionkeeper.storage.tables import metadata, server_secrets
 
 # A fixed, recognisable start for scripted clocks: 2026-01-05 09:00:00 UTC.
 T0 = int(datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp() * 1000)
@@ -74,10 +74,12 @@ def drop_pg_database(url: str) -> None:
 
 
 def empty_database(url: str) -> None:
-    """Remove every row, keeping the schema (fast isolation between tests on PostgreSQL)."""
+    """Remove every row, keeping the schema (fast isolation between tests on PostgreSQL) and
+    the server's own secrets, which its migrations made once."""
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        tables = [t for t in metadata.sorted_tables if t is not server_secrets]
+        names = ", ".join(f'"{t.name}"' for t in tables)
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

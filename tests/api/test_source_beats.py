@@ -148,9 +148,7 @@ async def test_a_new_timeout_counts_from_the_sources_next_beat(api_any: Harness)
 async def test_a_downgrade_writes_the_sources_beat_into_its_sessions(api_any: Harness) -> None:
     """Going back to the schema before source beats loses no beat: the newest one is written
     into each session it covered."""
-    from alembic import command
-
-    from sessionkeeper.storage.migrate import alembic_config
+    from sessionkeeper.storage.migrate import downgrade
 
     api = api_any
     await _policies(api)
@@ -161,16 +159,8 @@ async def test_a_downgrade_writes_the_sources_beat_into_its_sessions(api_any: Ha
         u: (ms(s["last_seen_at"]), ms(s["expires_at"])) for u, s in (await _by_user(api)).items()
     }
     assert {seen for seen, _ in expected.values()} == {beat}
-    engine = api.runtime.db.write_engine
-
-    def downgrade() -> None:
-        config = alembic_config(engine)
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "dashboard_0001")
-
     await api.runtime.db.writer.run(lambda tx: None)  # the writer is idle
-    downgrade()
+    downgrade(api.runtime.db.write_engine, "dashboard_0001")
 
     def stored(conn: sa.Connection) -> dict[str, tuple[int, int]]:
         rows = conn.execute(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StrictStr
 
 from sessionkeeper.admin.service import NewKey, NewTenant
 from sessionkeeper.api.fields import WriteBody
+from sessionkeeper.domain.public_ids import PublicIds
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.services.tenants import TENANT_NAME
 from sessionkeeper.storage import tenants as store
@@ -19,7 +20,7 @@ class KeyIn(WriteBody):
 
 
 class KeyOut(BaseModel):
-    id: int
+    id: int = Field(description="The key's id: a number that names it and counts nothing")
     tenant: str
     prefix: str = Field(description="The first characters of the key, to tell keys apart")
     scope: str
@@ -27,9 +28,9 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, key: store.ApiKey) -> KeyOut:
+    def of(cls, key: store.ApiKey, ids: PublicIds) -> KeyOut:
         return cls(
-            id=key.id,
+            id=ids.keys.public(key.id),
             tenant=key.tenant_name or "",
             prefix=key.prefix,
             scope=key.scope,
@@ -42,8 +43,8 @@ class NewKeyOut(KeyOut):
     key: str = Field(description="The key itself, shown only in this answer: store it now")
 
     @classmethod
-    def of_new(cls, new: NewKey) -> NewKeyOut:
-        return cls(**KeyOut.of(new.key).model_dump(), key=new.secret)
+    def of_new(cls, new: NewKey, ids: PublicIds) -> NewKeyOut:
+        return cls(**KeyOut.of(new.key, ids).model_dump(), key=new.secret)
 
 
 class KeyPage(BaseModel):
@@ -56,22 +57,27 @@ class TenantIn(WriteBody):
 
 
 class TenantOut(BaseModel):
-    id: int
+    id: int = Field(description="The tenant's id, as in its jobs' names (sweep@<id>)")
     name: str
     created_at: datetime
 
     @classmethod
-    def of(cls, tenant: store.Tenant) -> TenantOut:
-        return cls(id=tenant.id, name=tenant.name, created_at=from_ms(tenant.created_at))
+    def of(cls, tenant: store.Tenant, ids: PublicIds) -> TenantOut:
+        return cls(
+            id=ids.tenants.public(tenant.id),
+            name=tenant.name,
+            created_at=from_ms(tenant.created_at),
+        )
 
 
 class NewTenantOut(TenantOut):
     admin_key: NewKeyOut = Field(description="The tenant's first admin key, shown only now")
 
     @classmethod
-    def of_new(cls, new: NewTenant) -> NewTenantOut:
+    def of_new(cls, new: NewTenant, ids: PublicIds) -> NewTenantOut:
         return cls(
-            **TenantOut.of(new.tenant).model_dump(), admin_key=NewKeyOut.of_new(new.admin_key)
+            **TenantOut.of(new.tenant, ids).model_dump(),
+            admin_key=NewKeyOut.of_new(new.admin_key, ids),
         )
 
 

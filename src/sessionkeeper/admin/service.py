@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sessionkeeper.domain.principal import Principal, Scope, operator
 from sessionkeeper.domain.secrets import API_KEY_PREFIX, new_secret
-from sessionkeeper.errors import Conflict, NotFound
+from sessionkeeper.errors import Conflict
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.tenants import check_tenant_name, store_new_key
 from sessionkeeper.storage import tenants as store
@@ -55,8 +55,9 @@ class AdminService:
         assert key is not None  # just written, in the principal's tenant
         return NewKey(key, secret)
 
-    async def revoke_key(self, principal: Principal, key_id: int) -> store.ApiKey:
-        """Revoke one of the tenant's keys; revoking a revoked key changes nothing."""
+    async def revoke_key(self, principal: Principal, key_id: int) -> store.ApiKey | None:
+        """Revoke one of the tenant's keys (None: it has no such key); revoking a revoked key
+        changes nothing."""
         now = self.rt.clock.now_ms()
 
         def revoke(tx: Transaction) -> store.ApiKey | None:
@@ -66,9 +67,8 @@ class AdminService:
             return store.key_of(tx.conn, principal, key_id)
 
         key = await self.rt.db.writer.run(revoke)
-        if key is None:
-            raise NotFound(f"this tenant has no key with id {key_id}")
-        self.auth.forget()
+        if key is not None:
+            self.auth.forget()
         return key
 
     async def list_tenants(self, *, after: int, limit: int) -> list[store.Tenant]:

@@ -91,6 +91,7 @@ def build_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             runtime.db.migrate()
+        runtime.db.read_public_ids()
         runtime.db.writer.start()
         runner = JobRunner(
             periodic_jobs(services) if run_jobs else [], JobLocks(runtime.db.read_engine)

@@ -9,8 +9,10 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import AdminScope, ServicesDep
+from sessionkeeper.api.public_ids import IdsDep
 from sessionkeeper.api.routing import api_router
-from sessionkeeper.domain.ids import MAX_ROW_ID
+from sessionkeeper.domain.principal import shown_actor
+from sessionkeeper.domain.public_ids import MAX_PUBLIC_ID, PublicIds
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.storage.audit import AuditEntry
 
@@ -22,17 +24,17 @@ MAX_PAGE = 500
 class AuditEntryOut(BaseModel):
     id: int
     at: datetime
-    actor: str = Field(description="Who: the credential, e.g. api_key:12 or operator")
+    actor: str = Field(description="Who: the credential, e.g. api_key:<the key's id> or operator")
     action: str = Field(description="What, e.g. session.end, sweep.run, invite.revoke")
     target: str | None = Field(description="To what: a session, room, link or user id")
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+    def of(cls, entry: AuditEntry, ids: PublicIds) -> AuditEntryOut:
         return cls(
-            id=entry.id,
+            id=ids.audit.public(entry.id),
             at=from_ms(entry.at),
-            actor=entry.actor,
+            actor=shown_actor(entry.actor, ids),
             action=entry.action,
             target=entry.target,
             details=dict(entry.details),
@@ -48,18 +50,21 @@ class AuditPage(BaseModel):
 async def list_audit(
     principal: AdminScope,
     services: ServicesDep,
+    ids: IdsDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[
-        int | None, Query(ge=1, le=MAX_ROW_ID, description="Entries older than this id")
+        int | None, Query(ge=1, le=MAX_PUBLIC_ID, description="Entries older than this id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> AuditPage:
     """The tenant's audit log, newest first."""
+    before_id = None if before is None else ids.audit.row(before)
     found = await services.audit.entries(
-        principal, limit=limit + 1, before_id=before, action=action
+        principal, limit=limit + 1, before_id=before_id, action=action
     )
     page = found[:limit]
     more = len(found) > limit
     return AuditPage(
-        items=[AuditEntryOut.of(e) for e in page], next_before=page[-1].id if more else None
+        items=[AuditEntryOut.of(e, ids) for e in page],
+        next_before=ids.audit.public(page[-1].id) if more else None,
     )

@@ -11,7 +11,9 @@ from sessionkeeper.assembly import build_services
 from sessionkeeper.cli.output import Format, Record, emit, pages
 from sessionkeeper.config import Settings
 from sessionkeeper.domain.principal import Scope
+from sessionkeeper.domain.public_ids import PublicIds
 from sessionkeeper.domain.times import api_time
+from sessionkeeper.errors import NotFound
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import tenants as store
@@ -58,12 +60,22 @@ def tenant_create(
     name: Annotated[str, typer.Argument(metavar="NAME", help="1-64 letters, digits, . _ -")],
 ) -> None:
     """Create a tenant."""
-    tenant = services().tenants.create_tenant(name)
-    print(f"created tenant '{tenant.name}' (id {tenant.id})")
+    found = services()
+    tenant = found.tenants.create_tenant(name)
+    print(f"created tenant '{tenant.name}' (id {public_ids(found).tenants.public(tenant.id)})")
 
 
-def tenant_record(tenant: store.Tenant) -> Record:
-    return {"id": tenant.id, "name": tenant.name, "created_at": iso(tenant.created_at)}
+def public_ids(found: Services) -> PublicIds:
+    """The ids the API shows (``domain/public_ids.py``): the command line shows the same."""
+    return found.runtime.db.public_ids
+
+
+def tenant_record(tenant: store.Tenant, ids: PublicIds) -> Record:
+    return {
+        "id": ids.tenants.public(tenant.id),
+        "name": tenant.name,
+        "created_at": iso(tenant.created_at),
+    }
 
 
 @tenant_app.command("list")
@@ -71,13 +83,14 @@ def tenant_list(
     output_format: FormatOption = Format.TABLE, limit: LimitOption = 100, every: AllOption = False
 ) -> None:
     """List tenants, oldest first."""
-    tenants = services().tenants
+    found = services()
+    tenants, ids = found.tenants, public_ids(found)
 
     def fetch(after: int | None, n: int) -> tuple[list[store.Tenant], int | None]:
         rows = tenants.list_tenants(after=after or 0, limit=n)
         return rows, rows[-1].id if len(rows) == n else None
 
-    records = (tenant_record(t) for t in pages(fetch, row_limit(limit, every)))
+    records = (tenant_record(t, ids) for t in pages(fetch, row_limit(limit, every)))
     columns = ["id", "name", "created_at"]
     emit(records, output_format, fields=columns, columns=columns, cell=plain)
 
@@ -103,22 +116,25 @@ def key_create(
             "publishable keys are made with their origins: POST /v1/publishable-keys",
             param_hint="--scope",
         )
+    found = services()
     if operator:
-        key_id, secret = services().tenants.create_operator_key()
-        print(f"created operator key {key_id}; it is shown only now:", file=sys.stderr)
+        key_id, secret = found.tenants.create_operator_key()
+        shown = public_ids(found).keys.public(key_id)
+        print(f"created operator key {shown}; it is shown only now:", file=sys.stderr)
     else:
         assert tenant is not None
-        key_id, secret = services().tenants.create_key(tenant, scope)
+        key_id, secret = found.tenants.create_key(tenant, scope)
+        shown = public_ids(found).keys.public(key_id)
         print(
-            f"created {scope.value} key {key_id} for tenant '{tenant}'; it is shown only now:",
+            f"created {scope.value} key {shown} for tenant '{tenant}'; it is shown only now:",
             file=sys.stderr,
         )
     print(secret, flush=True)
 
 
-def key_record(key: store.ApiKey) -> Record:
+def key_record(key: store.ApiKey, ids: PublicIds) -> Record:
     return {
-        "id": key.id,
+        "id": ids.keys.public(key.id),
         "tenant": key.tenant_name,  # null for an operator key
         "prefix": key.prefix,
         "scope": key.scope,
@@ -143,13 +159,14 @@ def key_list(
     every: AllOption = False,
 ) -> None:
     """List API keys by their prefixes (the keys themselves are not stored)."""
-    tenants = services().tenants
+    found = services()
+    tenants, ids = found.tenants, public_ids(found)
 
     def fetch(after: int | None, n: int) -> tuple[list[store.ApiKey], int | None]:
         rows = tenants.list_keys(tenant, after=after or 0, limit=n)
         return rows, rows[-1].id if len(rows) == n else None
 
-    records = (key_record(k) for k in pages(fetch, row_limit(limit, every)))
+    records = (key_record(k, ids) for k in pages(fetch, row_limit(limit, every)))
     columns = ["id", "tenant", "prefix", "scope", "created_at", "revoked_at"]
     emit(records, output_format, fields=columns, columns=columns, cell=_key_cell)
 
@@ -159,5 +176,8 @@ def key_revoke(
     key_id: Annotated[int, typer.Argument(metavar="KEY_ID", help="The id shown by key list.")],
 ) -> None:
     """Revoke an API key by id (see: key list)."""
-    services().tenants.revoke_key(key_id)
+    found = services()
+    row_id = public_ids(found).keys.row(key_id)
+    if row_id is None or not found.tenants.revoke_key(row_id):
+        raise NotFound(f"no active key with id {key_id}")
     print(f"revoked key {key_id}")

@@ -29,9 +29,9 @@ from sessionkeeper.dashboard.web import (
     page,
     secured,
 )
-from sessionkeeper.domain.ids import MAX_ROW_ID
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder, SortKey
+from sessionkeeper.domain.public_ids import MAX_PUBLIC_ID
 from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.quality.rules import GroupBy as QualityGroupBy
 from sessionkeeper.quality.service import MAX_DAYS
@@ -331,7 +331,7 @@ async def quality(
 
 @router.get("/audit")
 async def audit(
-    request: Request, before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None
+    request: Request, before: Annotated[int | None, Query(ge=1, le=MAX_PUBLIC_ID)] = None
 ) -> Response:
     visitor = await current(request)
     if not isinstance(visitor, Visitor):

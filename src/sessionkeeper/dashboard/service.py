@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -22,7 +22,7 @@ from sessionkeeper.dashboard import store as dashboard_store
 from sessionkeeper.dashboard.access import Access
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder
-from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.principal import Principal, shown_actor
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import NotFound
 from sessionkeeper.events.rules import EventFilter
@@ -260,9 +260,13 @@ class Dashboard:
     async def audit(
         self, principal: Principal, *, limit: int, before: int | None
     ) -> tuple[list[AuditEntry], int | None]:
-        found = await self.services.audit.entries(principal, limit=limit + 1, before_id=before)
-        page = found[:limit]
-        return page, (page[-1].id if len(found) > limit and page else None)
+        """A page of the tenant's log, and where the next one starts: ``before`` and that
+        are public ids, and actors name keys by theirs, as in ``/v1/audit``."""
+        ids = self.services.runtime.db.public_ids
+        before_id = None if before is None else ids.audit.row(before)
+        found = await self.services.audit.entries(principal, limit=limit + 1, before_id=before_id)
+        page = [replace(entry, actor=shown_actor(entry.actor, ids)) for entry in found[:limit]]
+        return page, (ids.audit.public(page[-1].id) if len(found) > limit and page else None)
 
     async def quality(
         self, principal: Principal, *, days_back: int, group_by: QualityGroupBy

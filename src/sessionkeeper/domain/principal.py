@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sessionkeeper.domain.public_ids import PublicIds
 from sessionkeeper.errors import Forbidden
 
 
@@ -40,6 +41,12 @@ class Credential(StrEnum):
     DASHBOARD_LOGIN = "dashboard_login"
     # The operator at the server's own command line (the CLI) or with the operator key.
     OPERATOR = "operator"
+
+
+# The credentials an actor names by their key's row id (``api_key:12``).
+_KEYED = tuple(
+    f"{credential.value}:" for credential in (Credential.API_KEY, Credential.DASHBOARD_LOGIN)
+)
 
 
 # The tenant id of the server-wide operator: no tenant has it (tenant ids start at 1), so a
@@ -96,3 +103,13 @@ def operator(tenant_id: int, tenant_name: str) -> Principal:
 def server_operator() -> Principal:
     """The operator key acting on the whole server (see :attr:`Principal.server_wide`)."""
     return Principal(SERVER_WIDE, "", Scope.ADMIN, Credential.OPERATOR)
+
+
+def shown_actor(actor: str, ids: PublicIds) -> str:
+    """An audit log's actor as clients see it: a key by its public id, as ``/v1/keys`` shows
+    it (the log stores the row id, which counts other tenants' keys)."""
+    for prefix in _KEYED:
+        row_id = actor.removeprefix(prefix)
+        if row_id != actor and row_id.isascii() and row_id.isdigit():
+            return f"{prefix}{ids.keys.public(int(row_id))}"
+    return actor

@@ -25,10 +25,12 @@ from pydantic import ValidationError
 from sessionkeeper.api.deps import AdminScope, ServicesDep, bearer_token
 from sessionkeeper.api.errors import on_domain_error
 from sessionkeeper.api.openapi import problems
+from sessionkeeper.api.public_ids import IdsDep
 from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute, strict_loads
 from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.public_ids import PublicIds
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import Forbidden, InvalidInput, SessionkeeperError
 from sessionkeeper.links import rules
@@ -231,9 +233,9 @@ async def tracker_preflight(action: str, request: Request, services: ServicesDep
 # --- publishable keys ----------------------------------------------------------------------
 
 
-def _key_out(key: PublishableKey) -> dict[str, Any]:
+def _key_out(key: PublishableKey, ids: PublicIds) -> dict[str, Any]:
     return {
-        "id": key.key.id,
+        "id": ids.keys.public(key.key.id),
         "prefix": key.key.prefix,
         "origins": key.origins,
         "created_at": from_ms(key.key.created_at),
@@ -243,14 +245,16 @@ def _key_out(key: PublishableKey) -> dict[str, Any]:
 
 @router.post("/publishable-keys", status_code=201, response_model=PublishableKeyCreated)
 async def create_publishable_key(
-    body: PublishableKeyCreate, principal: AdminScope, services: ServicesDep
+    body: PublishableKeyCreate, principal: AdminScope, services: ServicesDep, ids: IdsDep
 ) -> PublishableKeyCreated:
     """A key for the browser tracker, usable only from ``origins``; shown only now."""
     key, secret = await _feature(services).keys.create(principal, body.origins)
-    return PublishableKeyCreated(**_key_out(key), key=secret)
+    return PublishableKeyCreated(**_key_out(key, ids), key=secret)
 
 
 @router.get("/publishable-keys", response_model=PublishableKeyList)
-async def list_publishable_keys(principal: AdminScope, services: ServicesDep) -> PublishableKeyList:
+async def list_publishable_keys(
+    principal: AdminScope, services: ServicesDep, ids: IdsDep
+) -> PublishableKeyList:
     keys = await _feature(services).keys.list(principal)
-    return PublishableKeyList(items=[PublishableKeyOut(**_key_out(k)) for k in keys])
+    return PublishableKeyList(items=[PublishableKeyOut(**_key_out(k, ids)) for k in keys])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from sessionkeeper.domain.principal import Principal
@@ -70,7 +70,11 @@ class HealthService:
             lambda conn: queries.session_counts(conn, principal, now)
         )
         last_sweep = await self.sweeper.last_run(principal)
-        runs = jobs.seen_by(principal, await self.rt.db.reader.run(jobs.all_runs))
+        tenants = self.rt.db.public_ids.tenants
+        runs = [
+            replace(run, name=jobs.shown_name(run.name, tenants))
+            for run in jobs.seen_by(principal, await self.rt.db.reader.run(jobs.all_runs))
+        ]
         health = Health(
             HealthStatus.OK,
             [],

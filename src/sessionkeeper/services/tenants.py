@@ -96,11 +96,13 @@ class TenantService:
             lambda conn: store.list_keys(conn, tenant_id, after=after, limit=limit)
         )
 
-    def revoke_key(self, key_id: int) -> None:
+    def revoke_key(self, key_id: int) -> bool:
+        """Revoke an active key of any tenant; False if there is no such key."""
         now = self.rt.clock.now_ms()
         if not self.rt.db.writer.run_sync(lambda tx: store.revoke_key(tx.conn, key_id, now)):
-            raise NotFound(f"no active key with id {key_id}")
+            return False
         self.auth.forget()
+        return True
 
     def bootstrap(self) -> str | None:
         """On an empty database, create tenant ``default`` and return a new admin key."""

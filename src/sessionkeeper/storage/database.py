@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from sessionkeeper.config import Settings
+from sessionkeeper.domain.public_ids import PublicIds
+from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.logs import fact, startup_log
-from sessionkeeper.storage import migrate
+from sessionkeeper.storage import migrate, server_secrets
 from sessionkeeper.storage.engine import (
     ConnectionLimits,
     ReadPool,
@@ -47,6 +49,7 @@ class Database:
             watchdog=watchdog,
         )
         self.reader = ReadPool(self.read_engine, watchdog)
+        self._public_ids: PublicIds | None = None
 
     @property
     def dialect(self) -> str:
@@ -64,6 +67,22 @@ class Database:
             revision=migrate.head_revision(self.write_engine),
         )
         return applying
+
+    @property
+    def public_ids(self) -> PublicIds:
+        """The server's permutation of row ids, read on first use; the app reads it at
+        startup (``read_public_ids``) so that no request waits on it."""
+        if self._public_ids is None:
+            with storage_errors(self.read_engine), self.read_engine.connect() as conn:
+                self._public_ids = server_secrets.public_ids(conn)
+        return self._public_ids
+
+    def read_public_ids(self) -> None:
+        """Read the permutation now if the database answers; else on first use."""
+        try:
+            self.public_ids  # noqa: B018 -- the property caches what it reads
+        except StorageUnavailable as exc:
+            fact(startup_log, f"public ids not read at startup: {exc}")
 
     def pending_migrations(self) -> list[str]:
         with storage_errors(self.write_engine):

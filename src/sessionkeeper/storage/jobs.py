@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.public_ids import IdPermutation
 from sessionkeeper.storage.dialect import upsert
 from sessionkeeper.storage.tables import job_runs as t
 
@@ -18,6 +19,15 @@ TENANT_SEPARATOR = "@"
 def tenant_job_name(name: str, tenant_id: int) -> str:
     """The record of the runs of job ``name`` that one tenant asked for."""
     return f"{name}{TENANT_SEPARATOR}{tenant_id}"
+
+
+def shown_name(name: str, tenants: IdPermutation) -> str:
+    """A job's name as clients see it: a tenant's run by the tenant's public id, as
+    ``/v1/tenants`` shows it (the stored row id counts the tenants made before)."""
+    job, separator, tenant_id = name.partition(TENANT_SEPARATOR)
+    if not (separator and tenant_id.isascii() and tenant_id.isdigit()):
+        return name
+    return tenant_job_name(job, tenants.public(int(tenant_id)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,6 +190,15 @@ server_liveness = sa.Table(
     sa.Column("alive_at", sa.BigInteger, nullable=False),
 )
 
+# Secrets the server made for itself, shared by its processes and kept with its data (a
+# backup restores them): the key of public ids (``domain/public_ids.py``), as hex.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)
+
 # Who did what by hand, when, to which target (see ``storage/audit.py``).
 audit_log = sa.Table(
     "audit_log",

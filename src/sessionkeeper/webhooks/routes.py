@@ -14,8 +14,10 @@ from fastapi import Query, Response
 
 from sessionkeeper.api.deps import AdminScope, ServicesDep
 from sessionkeeper.api.errors import PROBLEM_RESPONSES
+from sessionkeeper.api.public_ids import IdsDep
 from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute
+from sessionkeeper.domain.public_ids import IdPermutation
 from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.webhooks.rules import DeliveryStatus
 from sessionkeeper.webhooks.schemas import (
@@ -52,20 +54,25 @@ def _known_shape(value: str, what: str) -> str:
     return value
 
 
-def encode_cursor(seq: int | None) -> str | None:
-    return None if seq is None else base64.urlsafe_b64encode(str(seq).encode()).decode()
+# A cursor is the public id (``domain/public_ids.py``) of the page's last delivery: the
+# deliveries of every tenant share one sequence, which a cursor must not count.
+def encode_cursor(ids: IdPermutation, seq: int | None) -> str | None:
+    if seq is None:
+        return None
+    return base64.urlsafe_b64encode(str(ids.public(seq)).encode()).decode()
 
 
-def decode_cursor(value: str | None) -> int | None:
+def decode_cursor(ids: IdPermutation, value: str | None) -> int | None:
     if not value:
         return None
     try:
         text = base64.urlsafe_b64decode(value.encode()).decode()
-        if not text.isdigit() or len(text) > 18:
-            raise ValueError("not a position")
-        return int(text)
+        seq = ids.row(int(text)) if text.isascii() and text.isdigit() and len(text) <= 16 else None
     except (ValueError, binascii.Error, UnicodeError):
-        raise InvalidInput("cursor is not one this server issued", field="cursor") from None
+        seq = None
+    if seq is None:
+        raise InvalidInput("cursor is not one this server issued", field="cursor")
+    return seq
 
 
 @router.post("", status_code=201, response_model=WebhookCreated)
@@ -114,6 +121,7 @@ async def list_deliveries(
     webhook_id: str,
     principal: AdminScope,
     services: ServicesDep,
+    ids: IdsDep,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
@@ -123,12 +131,12 @@ async def list_deliveries(
         principal,
         _known_shape(webhook_id, "webhook"),
         status=status,
-        before_seq=decode_cursor(cursor),
+        before_seq=decode_cursor(ids.deliveries, cursor),
         limit=limit,
     )
     return DeliveryPage(
         items=[DeliveryOut.of(delivery) for delivery in page],
-        next_cursor=encode_cursor(next_seq),
+        next_cursor=encode_cursor(ids.deliveries, next_seq),
     )
 
 
