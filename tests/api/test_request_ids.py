@@ -3,6 +3,7 @@ has the configured size."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -16,6 +17,32 @@ async def test_an_id_is_made_when_the_client_sends_none(api: Harness) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", ok.headers["x-request-id"])
     other = await api.get("/v1/sessions")
     assert other.headers["x-request-id"] != ok.headers["x-request-id"]
+
+
+def _untemper(y: int) -> int:
+    """The Mersenne Twister's state word behind one 32-bit output."""
+    y ^= y >> 18
+    y ^= (y << 15) & 0xEFC60000
+    r = y
+    for _ in range(5):
+        r = y ^ ((r << 7) & 0x9D2C5680)
+    y = r & 0xFFFFFFFF
+    r = y
+    for _ in range(3):
+        r = y ^ (r >> 11)
+    return r & 0xFFFFFFFF
+
+
+async def test_ids_made_by_the_server_do_not_count_other_requests(api: Harness) -> None:
+    """Ids made by a generator a client can rebuild from the ids it saw would let it count
+    every request of every tenant between two of its own (Python's ``random`` is rebuilt
+    from 156 ids of 128 bits)."""
+    ids = [(await api.get("/v1/sessions", limit=1)).headers["x-request-id"] for _ in range(157)]
+    words = [(int(i, 16) >> (32 * k)) & 0xFFFFFFFF for i in ids for k in range(4)]
+    rebuilt = random.Random()
+    rebuilt.setstate((3, (*[_untemper(w) for w in words[:624]], 624), None))
+    assert [rebuilt.getrandbits(32) for _ in words[624:]] != words[624:]
+    assert len(set(ids)) == len(ids)
 
 
 @pytest.mark.parametrize(
