@@ -213,6 +213,24 @@ async def test_live_counts_open_sessions_not_overdue_ones(api_any: Harness) -> N
     assert live["kinds"] == {"web": {"active_sessions": 2, "active_users": 2}}
 
 
+async def test_live_counts_sessions_a_presence_source_keeps_alive(api_any: Harness) -> None:
+    """A snapshot is one beat of its source: its sessions stay alive past their own stored
+    deadline, and live counts them as every other read does."""
+    api = api_any
+    await api.put("/v1/policies/rl", {"heartbeat_interval_s": 2, "timeout_s": 4})
+    for _ in range(4):
+        snapshot = await api.put("/v1/presence/bot", [{"user_id": "p1", "kind": "rl"}])
+        assert snapshot.status_code == 200, snapshot.text
+        api.advance(3)
+    (session,) = (await api.get("/v1/sessions", status="active")).json()["items"]
+    assert session["user_id"] == "p1"
+    assert (await api.get("/v1/health")).json()["kinds"]["rl"]["active"] == 1
+    live = (await api.get("/v1/metrics/live")).json()
+    assert live["kinds"] == {"rl": {"active_sessions": 1, "active_users": 1}}
+    api.advance(5)  # the source fell silent: overdue now, out of every count
+    assert (await api.get("/v1/metrics/live")).json()["kinds"] == {}
+
+
 async def test_tenants_see_only_their_own_metrics(api: Harness) -> None:
     await scripted(api)
     await api.post("/v1/maintenance/rollup")

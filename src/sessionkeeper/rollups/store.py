@@ -312,15 +312,10 @@ class LiveCounts:
 
 
 def _open_at(principal: Principal, now: int) -> sa.ColumnElement[bool]:
-    """Open and not overdue at ``now``. ``sweep_at <= expires_at``: a row whose ``sweep_at``
-    is still ahead is open by the index alone; for the few whose ``sweep_at`` has passed (a
-    late beat, a silent client) the deadline decides."""
-    s = sessions.c
-    return sa.and_(
-        visible_to(sessions, principal),
-        IS_ACTIVE,
-        sa.or_(s.sweep_at >= now, s.expires_at >= now),
-    )
+    """Open and not overdue at ``now``, by the sweep's own rule: its deadline is read through
+    the presence source's beat, which keeps a source's sessions alive past their stored
+    ``expires_at``."""
+    return sa.and_(visible_to(sessions, principal), IS_ACTIVE, sa.not_(overdue_rule(now)))
 
 
 def live_query(principal: Principal, now: int) -> sa.Select[Any]:
