@@ -60,6 +60,26 @@ async def test_a_changed_policy_applies_from_the_next_heartbeat(api: Harness) ->
     assert ms(closed["ended_at"]) == ms(beat["last_seen_at"]) + 4_000
 
 
+async def test_a_changed_policy_leaves_overdue_sessions_as_reads_showed_them(
+    api_any: Harness,
+) -> None:
+    """A session overdue when its policy changes already read as timed out at the old
+    policy's estimate; it keeps that end, swept before the change or not."""
+    api = api_any
+    await api.put("/v1/policies/k6", {"heartbeat_interval_s": 2, "timeout_s": 4, "grace_s": 1})
+    await api.post("/v1/sessions", {"id": "late", "user_id": "u", "kind": "k6"})
+    api.advance(5)
+    before = (await api.get("/v1/sessions/late")).json()
+    assert (before["status"], before["duration_s"]) == ("timed_out", 1.0)
+    changed = {"heartbeat_interval_s": 10, "timeout_s": 60, "grace_s": 0.2}
+    assert (await api.put("/v1/policies/k6", changed)).status_code == 200
+    after = (await api.get("/v1/sessions/late")).json()
+    for field in ("status", "ended_at", "duration_s", "duration_bounds_s", "timeout_s"):
+        assert after[field] == before[field], field
+    # Closed by the change, as the sweep would have: nothing left for it.
+    assert (await api.post("/v1/maintenance/sweep")).json()["closed"] == 0
+
+
 async def test_tenant_default_does_not_override_a_kinds_own_policy(api: Harness) -> None:
     await api.put("/v1/policies/game", {"heartbeat_interval_s": 30})
     await api.post("/v1/sessions", {"id": "g", "user_id": "u", "kind": "game"})

@@ -56,9 +56,10 @@ class PolicyService:
             # Active sessions take the new timeout from their next heartbeat on, the new
             # grace at once; a '*' policy reaches only kinds without a policy of their own.
             session_store.apply_policy(
-                tx.conn,
+                tx,
                 principal,
                 None if kind == DEFAULT_KIND else [kind],
+                now=now,
                 timeout_ms=policy.timeout_ms,
                 grace_ms=policy.grace_ms,
                 interval_ms=policy.interval_ms,

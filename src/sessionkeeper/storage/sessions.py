@@ -388,10 +388,11 @@ def _change_events(before: Session, after: Session) -> list[SessionEnded | Sessi
 
 
 def apply_policy(
-    conn: Connection,
+    tx: Transaction,
     principal: Principal,
     kinds: Sequence[str] | None,
     *,
+    now: int,
     timeout_ms: int,
     grace_ms: int,
     interval_ms: int,
@@ -399,14 +400,18 @@ def apply_policy(
 ) -> int:
     """Give active sessions of these kinds (None: all but ``exclude_kinds``) a new policy.
 
-    ``expires_at`` is left alone: the new timeout applies from the next heartbeat on (a
-    presence source's beat so far is written into the row first, under the old timeout).
+    Those overdue at ``now`` are closed first, as the sweep would close them: reads already
+    showed them timed out at the estimate of the old policy, and that is what they keep,
+    whenever the sweep runs. ``expires_at`` is left alone: the new timeout applies from the
+    next heartbeat on (a presence source's beat so far is written into the row first, under
+    the old timeout).
     """
     conditions = [visible_to(t, principal), IS_ACTIVE]
     if kinds is not None:
         conditions.append(t.c.kind.in_(kinds))
     if exclude_kinds:
         conditions.append(t.c.kind.not_in(exclude_kinds))
+    _close(tx, t.update().where(*conditions, overdue_at(now)).values(**timeout_values(now)))
     stmt = (
         t.update()
         .where(*conditions)
@@ -421,4 +426,4 @@ def apply_policy(
             heartbeat_interval_ms=interval_ms,
         )
     )
-    return conn.execute(stmt).rowcount
+    return tx.conn.execute(stmt).rowcount
