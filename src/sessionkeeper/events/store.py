@@ -28,6 +28,7 @@ from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
 from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.sessions import not_overdue_at
 from sessionkeeper.storage.tables import sessions, tenants
 from sessionkeeper.storage.transaction import Transaction
 
@@ -49,10 +50,14 @@ _AT = sa.bindparam("e_at", type_=sa.BigInteger)
 # The kernel's heartbeat rule as one executemany. Unlike a heartbeat request, a batch of events
 # wants no session back: it neither reads the sessions again nor closes those the beats came
 # too late for (the sweep does, as it would have anyway). Only sessions the batch's principal
-# may see are beaten: their ids come from ``session_kinds``.
+# may see are beaten: their ids come from ``session_kinds``. A session overdue when the event
+# is stored already reads as timed out, as the sweep would close it: no beat of an event
+# revives it, whether the sweep came first or not.
 _HEARTBEAT = Beats(
     sa.and_(
-        sessions.c.tenant_id == sa.bindparam("e_tenant"), sessions.c.id == sa.bindparam("e_id")
+        sessions.c.tenant_id == sa.bindparam("e_tenant"),
+        sessions.c.id == sa.bindparam("e_id"),
+        not_overdue_at(sa.bindparam("e_now", type_=sa.BigInteger)),
     ),
     _AT,
 )
@@ -146,7 +151,8 @@ def store_batch(
     for event_id, i in first_of.items():
         outcomes[i] = ItemOutcome(Outcome.STORED if event_id in stored else Outcome.DUPLICATE)
     kept = [row for row in rows if row["event_id"] in stored]
-    beat_sessions(tx.conn, principal, [(r["session_id"], r["at"]) for r in kept if r["session_id"]])
+    beats = [(r["session_id"], r["at"]) for r in kept if r["session_id"]]
+    beat_sessions(tx.conn, principal, beats, now)
     if kept:
         times = [int(row["at"]) for row in kept]
         tx.record(
@@ -175,14 +181,20 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     return set(found.scalars())
 
 
-def beat_sessions(conn: Connection, principal: Principal, beats: list[tuple[str, int]]) -> None:
-    """Apply the stored events' beats to their sessions, each session's in time order."""
+def beat_sessions(
+    conn: Connection, principal: Principal, beats: list[tuple[str, int]], now: int
+) -> None:
+    """Apply the stored events' beats to their sessions, each session's in time order; none
+    to a session overdue at ``now``."""
     for at, group in beat_groups(beats):
         if at is None:
-            params = [{"e_tenant": principal.tenant_id, "e_id": sid, "e_at": t} for sid, t in group]
+            params = [
+                {"e_tenant": principal.tenant_id, "e_id": sid, "e_at": t, "e_now": now}
+                for sid, t in group
+            ]
             _HEARTBEAT.count(conn, params)
         else:
-            heartbeats.refresh_many(conn, principal, [sid for sid, _ in group], at)
+            heartbeats.refresh_many(conn, principal, [sid for sid, _ in group], at, now=now)
 
 
 def _row(tenant_id: int, event: NewEvent, kinds: dict[str, str], now: int) -> dict[str, Any]:

@@ -139,12 +139,17 @@ class PresenceService:
             revision = store.claim_time(tx.conn, principal, source, when)
             if revision is None:
                 return _stale(when)
-            known = self.cache.lookup(key, revision, when)
+            # Overdue by now, not only by the snapshot's own time: reads already showed such
+            # a session timed out, and the sweep would have closed it, so a snapshot made
+            # before its deadline but sent after it must not carry it on (it starts a new one,
+            # as it would after the sweep).
+            now = self.rt.clock.now_ms()
+            known = self.cache.lookup(key, revision, now)
             timed_out = 0
             if known is None:
-                alive, overdue = store.open_for_source(tx.conn, principal, source, when)
+                alive, overdue = store.open_for_source(tx.conn, principal, source, now)
                 # Overdue meanwhile: closed as the sweep would, before anything is matched.
-                timed_out = session_store.close_overdue(tx, principal, overdue, when)
+                timed_out = session_store.close_overdue(tx, principal, overdue, now)
                 matched, bounds = OpenSessions.of(alive), Bounds.of_rows(alive)
             else:  # unchanged since this process's last snapshot, and nothing overdue yet
                 matched, bounds = known.sessions, Bounds.of_known(known)
@@ -164,7 +169,11 @@ class PresenceService:
                 tx.after_commit(lambda: self.cache.store(key, after))
             else:  # the sessions it does not list keep their own, older, beats
                 heartbeats.refresh_many(
-                    tx.conn, principal, [item.session_id for item in diff.to_refresh], when
+                    tx.conn,
+                    principal,
+                    [item.session_id for item in diff.to_refresh],
+                    when,
+                    now=now,
                 )
                 tx.after_commit(lambda: self.cache.forget(key))
             tx.record(

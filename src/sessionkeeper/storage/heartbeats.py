@@ -34,6 +34,7 @@ from sessionkeeper.storage.session_inserts import STORED_COLUMNS
 from sessionkeeper.storage.sessions import (
     SESSION_COLUMNS,
     lock,
+    not_overdue_at,
     row_to_session,
     save,
     session_key,
@@ -389,11 +390,11 @@ def _by_rules_of_user(
 
 
 def refresh_many(
-    conn: Connection, principal: Principal, session_ids: Sequence[str], at: int
+    conn: Connection, principal: Principal, session_ids: Sequence[str], at: int, *, now: int
 ) -> int:
-    """Heartbeat many sessions at the same time ``at`` (a presence snapshot)."""
+    """Heartbeat many sessions at the same time ``at`` (a presence snapshot, events); none
+    that is overdue at ``now``: reads show it timed out already, as the sweep will close it."""
     if not session_ids:
         return 0
-    return Beats(sa.and_(visible_to(t, principal), among(conn, t.c.id, session_ids)), at).count(
-        conn
-    )
+    which = sa.and_(visible_to(t, principal), among(conn, t.c.id, session_ids), not_overdue_at(now))
+    return Beats(which, at).count(conn)

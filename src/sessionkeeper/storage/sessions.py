@@ -28,6 +28,7 @@ from sessionkeeper.storage.session_inserts import STORED_COLUMNS, row_of, starte
 from sessionkeeper.storage.source_beats import (
     EXPIRES_AT,
     LAST_SEEN_AT,
+    Moment,
     read_column,
     written_through,
 )
@@ -109,6 +110,13 @@ def overdue_at(now: int) -> sa.ColumnElement[bool]:
     ``sweep_at <= expires_at`` always holds, so the first condition (the indexed one) finds
     every overdue row; the exact deadline then decides."""
     return sa.and_(IS_ACTIVE, t.c.sweep_at < now, now > EXPIRES_AT)
+
+
+def not_overdue_at(now: Moment) -> sa.ColumnElement[bool]:
+    """Of an active session: not silent past its deadline at ``now`` (``overdue_at``'s
+    complement among active sessions, for a write that must leave overdue ones be)."""
+    not_overdue: sa.ColumnElement[bool] = now <= EXPIRES_AT
+    return not_overdue
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:

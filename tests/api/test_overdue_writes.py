@@ -1,0 +1,67 @@
+"""A write that finds a session overdue treats it as the sweep would have closed it: reads
+already showed it timed out, so what a late write makes of it must not depend on whether the
+sweep ran first. Each test runs the same story twice, swept before the write and not, and
+compares what every read shows. On both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support import Harness, iso, ms
+
+POLICY = {"heartbeat_interval_s": 2, "timeout_s": 4, "grace_s": 1}
+# What a read shows of a session, less what differs by construction (ids, times of the run).
+SHOWN = ("status", "end_reason", "estimated", "duration_s", "amended_count")
+
+
+def shown(session: dict[str, Any], started: int) -> dict[str, Any]:
+    view = {field: session[field] for field in SHOWN}
+    view["started_after_s"] = (ms(session["started_at"]) - started) / 1000
+    return view
+
+
+async def test_a_late_snapshot_after_the_deadline_starts_anew_swept_or_not(
+    api_any: Harness,
+) -> None:
+    """A snapshot made before a session's deadline but sent after it: the session already
+    read as timed out, so the snapshot starts a new one, as it does after the sweep."""
+    api = api_any
+    assert (await api.put("/v1/policies/pk", POLICY)).status_code == 200
+    entry = [{"user_id": "p", "kind": "pk"}]
+    views = {}
+    for source in ("swept", "unswept"):
+        t0 = api.clock.now_ms()
+        assert (await api.put(f"/v1/presence/{source}", entry)).status_code == 200
+        api.advance(5)
+        if source == "swept":
+            await api.post("/v1/maintenance/sweep", {})
+        late = {"entries": entry, "at": iso(t0 + 3_000)}
+        answer = await api.put(f"/v1/presence/{source}", late)
+        assert answer.status_code == 200, answer.text
+        items = (await api.get("/v1/sessions", source=source)).json()["items"]
+        views[source] = [shown(item, t0) for item in reversed(items)]  # oldest first
+    assert [view["status"] for view in views["swept"]] == ["timed_out", "active"]
+    assert views["unswept"] == views["swept"]
+
+
+async def test_an_event_never_revives_a_session_that_read_as_timed_out(api_any: Harness) -> None:
+    """An event is a heartbeat of an open session only: one overdue by the time the event is
+    stored already read as closed, and stays closed whether the sweep came first or not."""
+    api = api_any
+    assert (await api.put("/v1/policies/ek", POLICY)).status_code == 200
+    views = {}
+    for sid in ("swept", "unswept"):
+        t0 = api.clock.now_ms()
+        await api.post("/v1/sessions", {"id": sid, "user_id": "u", "kind": "ek"})
+        api.advance(5)
+        before = (await api.get(f"/v1/sessions/{sid}")).json()
+        assert before["status"] == "timed_out"
+        if sid == "swept":
+            await api.post("/v1/maintenance/sweep", {})
+        event = {"event_id": f"e-{sid}", "session_id": sid, "user_id": "u"}
+        event |= {"type": "action", "name": "click", "at": iso(t0 + 3_000)}
+        stored = await api.post("/v1/events", {"events": [event]})
+        assert stored.json()["stored"] == 1, stored.text
+        views[sid] = shown((await api.get(f"/v1/sessions/{sid}")).json(), t0)
+    assert views["swept"]["status"] == "timed_out"
+    assert views["unswept"] == views["swept"]
