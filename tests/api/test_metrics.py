@@ -261,3 +261,14 @@ async def test_daily_percentiles_are_nearest_rank_over_many_sessions(api_any: Ha
     await api.post("/v1/maintenance/rollup")
     (row,) = (await api.get("/v1/metrics/daily", days=1)).json()["rows"]
     assert sessions_of(row) == (20, 20, 7, 210 * 60.0, 600.0, 1140.0, {"ended": 20})
+
+
+async def test_the_last_day_there_is_answers_in_every_time_zone(api_any: Harness) -> None:
+    """9999-12-31 is a day like another: its next midnight, in the year 10000, is no date."""
+    api = api_any
+    for tz in ("Etc/UTC", "Pacific/Kiritimati", "Etc/GMT+12", "America/New_York"):
+        answer = await api.get(
+            "/v1/metrics/daily", tz=tz, **{"from": "9999-12-31"}, to="9999-12-31"
+        )
+        assert answer.status_code == 200, (tz, answer.text)
+        assert answer.json()["rows"] == []  # nothing happened then, yet

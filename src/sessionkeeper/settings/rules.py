@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 DEFAULT_TIMEZONE = "UTC"
 MS_PER_S = 1000
+MS_PER_DAY = 86_400_000
 
 
 # Files of the system's zone directory that are no IANA zone: ``localtime`` is the host's own
@@ -60,15 +61,18 @@ def day_start(day: date, tz: zoneinfo.ZoneInfo) -> int:
 
 def day_window(day: date, tz: zoneinfo.ZoneInfo) -> tuple[int, int]:
     """``[start, end)`` of ``day`` in epoch milliseconds."""
-    return day_start(day, tz), day_start(day + timedelta(days=1), tz)
+    start = day_start(day, tz)
+    if day == date.max:
+        # The next midnight is in the year 10000, which no date holds; no zone changes its
+        # offset on the last night of 9999.
+        return start, start + MS_PER_DAY
+    return start, day_start(day + timedelta(days=1), tz)
 
 
 def days(first: date, last: date) -> Iterator[date]:
     """Every day from ``first`` to ``last``, both included."""
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
+    for offset in range((last - first).days + 1):
+        yield first + timedelta(days=offset)
 
 
 def days_touched(start_ms: int, end_ms: int, tz: zoneinfo.ZoneInfo) -> list[date]:
