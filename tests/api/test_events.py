@@ -64,6 +64,12 @@ async def test_batch_shape_errors_refuse_the_request(api: Harness) -> None:
     assert r.status_code == 422 and r.json()["field"] == "events"
     assert (await api.post("/v1/events", {"events": []})).status_code == 422
     assert (await api.post("/v1/events", {"evnts": [event("a")]})).status_code == 422
+    # 1-64 characters, as documented: a longer id made cursors no listing would take back.
+    r = (await api.post("/v1/events", {"events": [event("e" * 65), event("e" * 64)]})).json()
+    assert [(i["outcome"], i.get("field")) for i in r["results"]] == [
+        ("invalid", "events.0.event_id"),
+        ("stored", None),
+    ]
     r = await api.post("/v1/events", {"events": [event("a")]}, scope="read")
     assert r.status_code == 403
 

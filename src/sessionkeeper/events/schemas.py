@@ -21,13 +21,14 @@ from sessionkeeper.api.fields import (
     WriteBody,
     ms_or_none,
 )
-from sessionkeeper.domain.ids import SESSION_ID_PATTERN
+from sessionkeeper.domain.ids import MAX_SESSION_ID, SESSION_ID_PATTERN
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.events.rules import MAX_BATCH, Event, EventType, ItemOutcome, NewEvent, Outcome
 
 EventId = Annotated[
     StrictStr,
     Field(
+        max_length=MAX_SESSION_ID,
         pattern=SESSION_ID_PATTERN,
         description="Made by the client, unique per tenant: 1-64 of [A-Za-z0-9_.:-]",
         examples=["evt-01J9Z3"],

@@ -177,3 +177,19 @@ def origin_of(value: str | None) -> str | None:
 
 
 ORIGIN_PATTERN = r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_error(origin: str) -> str | None:
+    """Why an origin of ``ORIGIN_PATTERN``'s shape can never match a browser's ``Origin``
+    header: a port outside 1-65535, or the scheme's default port, which browsers leave out.
+    None when it can."""
+    scheme, _, rest = origin.partition("://")
+    _, colon, port = rest.rpartition(":")
+    if not colon:
+        return None
+    if not 0 < int(port) < 65536:
+        return f"{origin}: a port is 1-65535"
+    if int(port) == _DEFAULT_PORTS[scheme]:
+        return f"{origin}: browsers send no default port; name it without :{port}"
+    return None

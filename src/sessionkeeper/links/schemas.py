@@ -9,7 +9,13 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictStr
 
 from sessionkeeper.api.fields import Attributes, ClientTime, Kind, Subject, UserId, WriteBody
 from sessionkeeper.domain.times import from_ms
-from sessionkeeper.links.rules import MAX_TARGET_LENGTH, ORIGIN_PATTERN, Mode, TrackerMode
+from sessionkeeper.links.rules import (
+    MAX_TARGET_LENGTH,
+    ORIGIN_PATTERN,
+    Mode,
+    TrackerMode,
+    origin_error,
+)
 from sessionkeeper.links.store import Click, Link
 
 
@@ -146,9 +152,17 @@ def _distinct(origins: list[str]) -> list[str]:
     return origins
 
 
+def _matchable(origin: str) -> str:
+    error = origin_error(origin)
+    if error is not None:
+        raise ValueError(error)
+    return origin
+
+
 Origin = Annotated[
     StrictStr,
     Field(max_length=256, pattern=ORIGIN_PATTERN, examples=["https://school.example"]),
+    AfterValidator(_matchable),
 ]
 
 

@@ -18,8 +18,8 @@ from sessionkeeper.links.tables import links as lk
 from sessionkeeper.links.tables import publishable_origins as po
 from sessionkeeper.links.tables import tracker_tokens as tt
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.tables import api_keys, tenants
 from sessionkeeper.storage.tables import sessions as s
+from sessionkeeper.storage.tables import tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,15 +308,4 @@ def origins_of(conn: Connection, principal: Principal) -> dict[int, list[str]]:
 
 def key_allows(conn: Connection, key_id: int, origin: str) -> bool:
     stmt = sa.select(po.c.key_id).where(po.c.key_id == key_id, po.c.origin == origin)
-    return conn.execute(stmt).first() is not None
-
-
-def any_key_allows(conn: Connection, origin: str) -> bool:
-    """A live publishable key allows ``origin`` (for CORS preflights, which carry no key)."""
-    stmt = (
-        sa.select(po.c.key_id)
-        .join(api_keys, api_keys.c.id == po.c.key_id)
-        .where(po.c.origin == origin, api_keys.c.revoked_at.is_(None))
-        .limit(1)
-    )
     return conn.execute(stmt).first() is not None

@@ -85,6 +85,6 @@ publishable_origins = sa.Table(
     sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id"), primary_key=True),
     sa.Column("origin", sa.String(256), primary_key=True),
     sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=False),
-    # CORS preflights carry no key: they are answered when any live key allows the origin.
+    # The keys that allow a page, by its origin.
     sa.Index("ix_publishable_origins_origin", "origin"),
 )

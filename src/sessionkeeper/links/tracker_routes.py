@@ -32,7 +32,7 @@ from sessionkeeper.domain.policy import resolve_policy
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.public_ids import PublicIds
 from sessionkeeper.domain.times import from_ms
-from sessionkeeper.errors import Forbidden, InvalidInput, SessionkeeperError
+from sessionkeeper.errors import Forbidden, InvalidInput, NotFound, SessionkeeperError
 from sessionkeeper.links import rules
 from sessionkeeper.links.container import LinkServices
 from sessionkeeper.links.keys import PublishableKey
@@ -217,12 +217,16 @@ async def end_tracker_session(request: Request, services: ServicesDep) -> Respon
 
 
 @router.options("/tracker/{action}", include_in_schema=False)
-async def tracker_preflight(action: str, request: Request, services: ServicesDep) -> Response:
+async def tracker_preflight(action: str, request: Request) -> Response:
+    """Preflights carry no key, so every origin gets the same answer: one answered only where
+    some tenant's key allows the origin told anyone, without a key, which sites use this
+    server. The report itself is refused unless its key allows its origin (``check_origin``);
+    the tracker's own reports need no preflight at all."""
     origin = rules.origin_of(request.headers.get("origin"))
-    if action not in ("start", "beat", "end") or not await _feature(
-        services
-    ).tracker.preflight_allowed(origin):
-        return Response(status_code=403)
+    if action not in ("start", "beat", "end"):
+        raise NotFound(f"no tracker operation '{action}'")
+    if origin is None:
+        raise Forbidden("a CORS preflight names its Origin", code="origin_not_allowed")
     response = Response(status_code=204)
     response.headers["Access-Control-Allow-Methods"] = "POST"
     response.headers["Access-Control-Allow-Headers"] = "content-type, authorization"

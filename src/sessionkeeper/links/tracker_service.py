@@ -75,11 +75,6 @@ class TrackerService:
 
     # --- origins ---------------------------------------------------------------------------
 
-    async def preflight_allowed(self, origin: str | None) -> bool:
-        if origin is None:
-            return False
-        return await self.rt.db.reader.run(lambda conn: store.any_key_allows(conn, origin))
-
     async def check_origin(self, principal: Principal, origin: str | None) -> None:
         """A publishable key works only from the origins it was made for."""
         if principal.scope is not Scope.PUBLISH:

@@ -113,6 +113,7 @@ class RoomService:
                 "created_by": request.created_by,
             }
         )
+        self.sessions.check_new_id(request.id)
         room_id = request.id or self.sessions.new_id()
 
         def create(tx: Transaction) -> tuple[bool, Room | None]:

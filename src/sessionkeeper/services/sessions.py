@@ -95,12 +95,18 @@ class SessionService:
     def new_id(self) -> str:
         return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
 
-    async def start(self, principal: Principal, request: StartRequest) -> StartResult:
-        if request.id in RESERVED_SESSION_IDS:
+    @staticmethod
+    def check_new_id(session_id: str | None) -> None:
+        """A client's id for a new session (a room's too) names no path under /v1/sessions/:
+        a session of that id could never be read by it."""
+        if session_id in RESERVED_SESSION_IDS:
             raise InvalidInput(
-                f"'{request.id}' names a path under /v1/sessions/, not a session id",
+                f"'{session_id}' names a path under /v1/sessions/, not a session id",
                 field="id",
             )
+
+    async def start(self, principal: Principal, request: StartRequest) -> StartResult:
+        self.check_new_id(request.id)
         started_at = self.client_time(request.started_at, "started_at")
         now = self.rt.clock.now_ms()
         started = {
