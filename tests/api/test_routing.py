@@ -66,3 +66,26 @@ def test_included_routes_answer_in_order_and_unmatched_methods_get_405() -> None
     assert client.get("/v1/things/a").json() == {"from": "a"}
     assert client.post("/v1/things/a").status_code == 405
     assert client.get("/v1/nothing").status_code == 404
+
+
+async def test_a_trailing_slash_is_a_404_never_a_redirect_to_another_resource(
+    api: Harness,
+) -> None:
+    """``/v1/keys/12%2F`` once redirected to ``/v1/keys/12``: a client following redirects
+    would have revoked key 12."""
+    await api.post("/v1/sessions", {"id": "game-42", "user_id": "u", "kind": "game"})
+    key = (await api.post("/v1/keys", {"scope": "read"})).json()["id"]
+    for method, path in (
+        ("GET", "/v1/sessions/game-42/"),
+        ("GET", "/v1/sessions/game-42%2F"),
+        ("DELETE", f"/v1/keys/{key}%2F"),
+        ("GET", "/v1/sessions/"),
+    ):
+        answer = await api.client.request(method, path, headers=api.auth())
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    listed = (await api.get("/v1/keys")).json()["items"]
+    assert [k["revoked_at"] for k in listed if k["id"] == key] == [None]
+    # People type the dashboard's address with a slash: that one still leads there.
+    typed = await api.client.get("/admin/")
+    assert typed.status_code == 308 and typed.headers["location"].endswith("/admin")

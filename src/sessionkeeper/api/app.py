@@ -114,6 +114,10 @@ def build_app(
         docs_url=None,  # served from the package's own assets by api/docs.py
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # No redirect from a path with a trailing slash to the one without: the slash may be
+        # an encoded one (``/v1/keys/12%2F``), and a client following the redirect would act
+        # on another resource (``DELETE /v1/keys/12``). Such a path is a 404 like any other.
+        redirect_slashes=False,
         # FastAPI's own OpenTelemetry hooks ask the global providers on every request
         # whether anything is configured (an environment lookup each time): a tenth of a
         # heartbeat's time on the event loop. The service reports through its Prometheus

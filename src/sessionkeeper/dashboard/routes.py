@@ -81,6 +81,12 @@ async def overview(request: Request, notice: str | None = None) -> Response:
     return page("overview.html", request, visitor, c=counters, notice=NOTICES.get(notice or ""))
 
 
+@router.get("/")
+async def overview_with_slash(request: Request) -> Response:
+    """``/admin/``, as people type it: the app redirects no other trailing slash."""
+    return RedirectResponse(base(request), status_code=308)
+
+
 @router.get("/fragments/counters")
 async def counters(request: Request) -> Response:
     visitor = await current(request)
