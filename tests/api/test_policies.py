@@ -102,3 +102,16 @@ async def test_inconsistent_policies_are_422_naming_the_field(api: Harness) -> N
         assert response.status_code == 422, body
         assert response.json()["field"] == field
     assert (await api.put("/v1/policies/bad kind", {})).status_code == 422
+
+
+async def test_a_policy_reads_back_as_it_was_answered(api: Harness) -> None:
+    """Policies are kept in whole milliseconds: a finer value is refused, a derived one is
+    rounded before it is answered, so the answer is what every later read shows."""
+    for field in ("heartbeat_interval_s", "grace_s"):
+        body = {"heartbeat_interval_s": 10, field: 1.0004}
+        refused = await api.put("/v1/policies/probe", body)
+        assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+    for body in ({"heartbeat_interval_s": 1.001}, {"heartbeat_interval_s": 7.777}):
+        answered = (await api.put("/v1/policies/probe", body)).json()
+        items = (await api.get("/v1/policies")).json()["items"]
+        assert [item for item in items if item["kind"] == "probe"] == [answered]

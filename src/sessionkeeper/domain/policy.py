@@ -63,6 +63,11 @@ class PolicyError(ValueError):
         self.field = field
 
 
+def _in_ms(seconds: float) -> float:
+    """``seconds`` as stored: a whole number of milliseconds, in seconds again."""
+    return round(seconds * 1000) / 1000
+
+
 def build_policy(
     heartbeat_interval_s: float | None = None,
     timeout_s: float | None = None,
@@ -75,12 +80,26 @@ def build_policy(
 
     The default grace is half the heartbeat interval: a client that stopped silently did so,
     on average, half an interval after its last heartbeat, so crediting h/2 is unbiased.
+
+    Policies are stored in whole milliseconds: a value given finer is refused (it could not
+    be read back as sent), and one derived from others is rounded to the millisecond.
     """
+    given = {
+        "heartbeat_interval_s": heartbeat_interval_s,
+        "timeout_s": timeout_s,
+        "grace_s": grace_s,
+        "presence_interval_s": presence_interval_s,
+        "room_timeout_s": room_timeout_s,
+        "hidden_timeout_s": hidden_timeout_s,
+    }
+    for field, value in given.items():
+        if value is not None and _in_ms(value) != value:
+            raise PolicyError(field, f"{field} has at most millisecond precision (0.001 s)")
     interval = (
         DEFAULT_HEARTBEAT_INTERVAL_S if heartbeat_interval_s is None else heartbeat_interval_s
     )
-    timeout = interval * TIMEOUT_HEARTBEATS if timeout_s is None else timeout_s
-    grace = interval / 2 if grace_s is None else grace_s
+    timeout = _in_ms(interval * TIMEOUT_HEARTBEATS) if timeout_s is None else timeout_s
+    grace = _in_ms(interval / 2) if grace_s is None else grace_s
     if interval < 1:
         raise PolicyError("heartbeat_interval_s", "heartbeat_interval_s must be at least 1 second")
     if timeout < interval:
