@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.storage.database import Database
 from tests.support import Harness, running_app
 
@@ -99,3 +100,25 @@ async def test_the_ids_stay_the_same_for_every_process_of_the_server(api_op: Har
         ] == listed
     finally:
         again.close()
+
+
+async def test_a_database_that_lost_the_key_says_so(api_op: Harness) -> None:
+    """No new key is made behind the operator's back (every id would change): ids cannot be
+    shown, and the answer says why."""
+    from sessionkeeper.storage.tables import server_secrets
+
+    api = api_op
+    with api.runtime.db.write_engine.begin() as conn:
+        kept = conn.execute(server_secrets.select()).mappings().all()
+        conn.execute(server_secrets.delete())
+    try:
+        fresh = Database(api.runtime.settings)
+        try:
+            with pytest.raises(StorageUnavailable, match="server_secrets"):
+                fresh.public_ids  # noqa: B018 -- the property reads the key
+            fresh.read_public_ids()  # at startup: logged, not fatal
+        finally:
+            fresh.close()
+    finally:
+        with api.runtime.db.write_engine.begin() as conn:
+            conn.execute(server_secrets.insert(), [dict(row) for row in kept])
