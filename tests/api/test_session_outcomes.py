@@ -71,6 +71,23 @@ async def test_an_end_with_an_outcome_shows_it_everywhere(api: Harness) -> None:
     assert beat.status_code == 200 and "outcome" not in beat.json()
 
 
+async def test_health_details_carry_the_outcome_of_each_session(api: Harness) -> None:
+    await _start(api, "late")
+    await _start(api, "gone", user="bob")
+    for sid in ("late", "gone"):
+        put = await api.put(f"/v1/sessions/{sid}/outcome", OUTCOME, scope="ingest")
+        assert put.status_code == 200, put.text
+    api.advance(400)
+    await api.post("/v1/maintenance/sweep")  # both timed out: recently
+    await _start(api, "quiet", user="cy")
+    api.advance(400)  # overdue, not yet swept
+    health = (await api.get("/v1/health", details="true")).json()
+    listed = {s["id"]: s["outcome"] for s in health["overdue"] + health["recently_timed_out"]}
+    assert listed.keys() == {"late", "gone", "quiet"}
+    assert listed["quiet"] is None
+    assert _without_time(listed["late"]) == _without_time(listed["gone"]) == OUTCOME
+
+
 async def test_an_end_without_an_outcome_keeps_the_one_set_before(api: Harness) -> None:
     await _start(api, "s1")
     put = await api.put("/v1/sessions/s1/outcome", OUTCOME, scope="ingest")

@@ -102,8 +102,12 @@ class HealthOut(BaseModel):
                 else from_ms(sweep.last_success_at),
             ),
             jobs={run.name: JobInfo.of(run, health.now) for run in health.jobs},
-            overdue=[SessionOut.of(s) for s in health.overdue] if details else None,
-            recently_timed_out=[SessionOut.of(s) for s in health.recently_timed_out]
+            overdue=[SessionOut.of(s, **health.fields[s.id]) for s in health.overdue]
+            if details
+            else None,
+            recently_timed_out=[
+                SessionOut.of(s, **health.fields[s.id]) for s in health.recently_timed_out
+            ]
             if details
             else None,
         )

@@ -57,7 +57,7 @@ class Services:
             policies=PolicyService(runtime),
             sessions=sessions,
             sweeper=sweeper,
-            health=HealthService(runtime, sweeper),
+            health=HealthService(runtime, sweeper, fields),
             presence=PresenceService(
                 runtime,
                 sessions,

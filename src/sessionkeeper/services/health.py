@@ -6,11 +6,15 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.runtime import Runtime
+from sessionkeeper.services.session_fields import SessionFields
 from sessionkeeper.services.sweeper import JOB_NAME as SWEEP_JOB
 from sessionkeeper.services.sweeper import Sweeper
 from sessionkeeper.storage import jobs
@@ -27,6 +31,9 @@ class HealthStatus(StrEnum):
     DOWN = "down"
 
 
+Fields = dict[str, dict[str, Any]]
+
+
 @dataclass(slots=True)
 class Health:
     status: HealthStatus
@@ -41,12 +48,17 @@ class Health:
     last_sweep_closed: int = 0
     overdue: list[Session] = field(default_factory=list)
     recently_timed_out: list[Session] = field(default_factory=list)
+    # The features' fields of the sessions above (``outcome``…), by session id.
+    fields: Fields = field(default_factory=dict)
 
 
 class HealthService:
-    def __init__(self, runtime: Runtime, sweeper: Sweeper) -> None:
+    def __init__(
+        self, runtime: Runtime, sweeper: Sweeper, fields: SessionFields | None = None
+    ) -> None:
         self.rt = runtime
         self.sweeper = sweeper
+        self.fields = fields or SessionFields()
 
     async def check(self, principal: Principal, *, details: bool = False) -> Health:
         """The health of the principal's tenant; ``down`` within ``health_timeout_s`` when
@@ -94,12 +106,15 @@ class HealthService:
         if health.reasons:
             health.status = HealthStatus.DEGRADED
         if details:
-            health.overdue = await self.rt.db.reader.run(
-                lambda conn: queries.overdue_sessions(conn, principal, now, DETAILS_LIMIT)
-            )
-            health.recently_timed_out = await self.rt.db.reader.run(
-                lambda conn: queries.recently_timed_out(conn, principal, now, DETAILS_LIMIT)
-            )
+
+            def listed(conn: Connection) -> tuple[list[Session], list[Session], Fields]:
+                overdue = queries.overdue_sessions(conn, principal, now, DETAILS_LIMIT)
+                timed_out = queries.recently_timed_out(conn, principal, now, DETAILS_LIMIT)
+                fields = self.fields.read(conn, principal, [*overdue, *timed_out])
+                return overdue, timed_out, fields
+
+            listing = await self.rt.db.reader.run(listed)
+            health.overdue, health.recently_timed_out, health.fields = listing
         return health
 
     def down(self, cause: StorageUnavailable) -> Health:
