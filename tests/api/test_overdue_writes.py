@@ -65,3 +65,29 @@ async def test_an_event_never_revives_a_session_that_read_as_timed_out(api_any: 
         views[sid] = shown((await api.get(f"/v1/sessions/{sid}")).json(), t0)
     assert views["swept"]["status"] == "timed_out"
     assert views["unswept"] == views["swept"]
+
+
+async def test_a_beat_stamped_ahead_is_taken_when_it_arrived(api_any: Harness) -> None:
+    """A client clock running fast stamps its beat ahead, within the accepted window but past
+    the session's deadline: the beat counts as made now, and the answer agrees with reads
+    (no 409 that calls an active session closed, no deadline stretched by the skew)."""
+    api = api_any
+    assert (
+        await api.put("/v1/policies/fk", {"heartbeat_interval_s": 10, "timeout_s": 30})
+    ).status_code == 200
+    await api.post("/v1/sessions", {"id": "fast", "user_id": "u", "kind": "fk"})
+    await api.post("/v1/sessions", {"id": "batched", "user_id": "u", "kind": "fk"})
+    api.advance(5)
+    now = api.clock.now_ms()
+    ahead = iso(now + 100_000)
+    beat = await api.post("/v1/sessions/fast/heartbeat", {"at": ahead})
+    assert beat.status_code == 200, beat.text
+    assert ms(beat.json()["last_seen_at"]) == now
+    assert ms(beat.json()["expires_at"]) == now + 30_000
+    batch = await api.post(
+        "/v1/heartbeats", {"heartbeats": [{"session_id": "batched", "at": ahead}]}
+    )
+    (result,) = batch.json()["results"]
+    assert result["outcome"] == "ok", result
+    read = (await api.get("/v1/sessions/batched")).json()
+    assert (read["status"], ms(read["last_seen_at"])) == ("active", now)

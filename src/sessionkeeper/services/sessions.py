@@ -77,7 +77,10 @@ class SessionService:
 
     def client_time(self, at: int | None, field: str, now: int | None = None) -> int:
         """The server clock (``now`` when given) when ``at`` is None, else ``at`` if within the
-        accepted window around it."""
+        accepted window around it, and never after ``now``: nothing is reported after it
+        arrived, so a time stamped ahead (a client clock running fast) is taken as ``now``.
+        It neither extends a session past what the server has heard, nor is a beat judged
+        against a deadline still to come (which answered 409 for an active session)."""
         if now is None:
             now = self.rt.clock.now_ms()
         if at is None:
@@ -90,7 +93,7 @@ class SessionService:
         )
         if error is not None:
             raise InvalidInput(f"{field} {error}", field=field)
-        return at
+        return min(at, now)
 
     def new_id(self) -> str:
         return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
@@ -177,8 +180,8 @@ class SessionService:
         attributes: Mapping[str, Any] | None = None,
     ) -> HeartbeatResult:
         _known_shape(session_id)
-        beat_at = self.client_time(at, "at")
         now = self.rt.clock.now_ms()
+        beat_at = self.client_time(at, "at", now)
         if attributes:
 
             def beat(tx: Transaction) -> tuple[heartbeats.HeartbeatOutcome, Session | None]:
@@ -196,7 +199,7 @@ class SessionService:
                 heartbeats.heartbeat_op(principal, session_id, at=beat_at, now=now)
             )
         if session is None:
-            raise NotFound("no session has that id: ids are 1-64 of [A-Za-z0-9_.:-]")
+            raise NotFound(f"no session '{session_id}'")
         if outcome == "closed":
             raise Conflict(
                 f"session '{session_id}' is {session.status}; start a new session",
