@@ -91,3 +91,40 @@ async def test_a_beat_stamped_ahead_is_taken_when_it_arrived(api_any: Harness) -
     assert result["outcome"] == "ok", result
     read = (await api.get("/v1/sessions/batched")).json()
     assert (read["status"], ms(read["last_seen_at"])) == ("active", now)
+
+
+async def test_late_beats_and_ends_amend_an_overdue_session_swept_or_not(
+    api_any: Harness,
+) -> None:
+    """Evidence made before the deadline, sent after it: the session already read as timed
+    out, so the beat or end that corrects it counts as an amendment, swept first or not, on
+    the single heartbeat, the batch and the end alike."""
+    api = api_any
+    assert (await api.put("/v1/policies/ak", POLICY)).status_code == 200
+
+    async def single(sid: str, at: str) -> None:
+        assert (await api.post(f"/v1/sessions/{sid}/heartbeat", {"at": at})).status_code == 200
+
+    async def batch(sid: str, at: str) -> None:
+        sent = await api.post("/v1/heartbeats", {"heartbeats": [{"session_id": sid, "at": at}]})
+        assert sent.json()["results"][0]["outcome"] == "ok", sent.text
+
+    async def end(sid: str, at: str) -> None:
+        assert (await api.post(f"/v1/sessions/{sid}/end", {"at": at})).status_code == 200
+
+    for name, write in (("single", single), ("batch", batch), ("end", end)):
+        views = {}
+        for swept in (True, False):
+            sid = f"{name}-{'swept' if swept else 'unswept'}"
+            t0 = api.clock.now_ms()
+            await api.post("/v1/sessions", {"id": sid, "user_id": "u", "kind": "ak"})
+            api.advance(5)
+            assert (await api.get(f"/v1/sessions/{sid}")).json()["status"] == "timed_out"
+            if swept:
+                await api.post("/v1/maintenance/sweep", {})
+            await write(sid, iso(t0 + 3_000))
+            views[swept] = shown((await api.get(f"/v1/sessions/{sid}")).json(), t0)
+            api.advance(60)  # the next story starts clear of this one
+            await api.post("/v1/maintenance/sweep", {})
+        assert views[True]["amended_count"] == 1, (name, views)
+        assert views[False] == views[True], name

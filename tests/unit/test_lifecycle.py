@@ -206,9 +206,21 @@ def test_a_real_gap_in_the_buffer_stops_the_chain() -> None:
 
 
 def test_chain_on_an_active_session_is_not_an_amendment() -> None:
-    after, counted = lc.heartbeats(fresh(), [200_000, 400_000], 450_000)
+    after, counted = lc.heartbeats(fresh(), [200_000, 280_000], 290_000)
     assert after.status is Status.ACTIVE and counted == [True, True]
     assert after.amended_count == 0 and after.amended_at is None
+
+
+def test_a_chain_delivered_after_the_deadline_amends_swept_or_not() -> None:
+    """Delivered at 450 s, after the deadline of 300 s: reads showed the session timed out
+    by then, so the chain that revives it amends it, as it does once the sweep closed it."""
+    late, counted = lc.heartbeats(fresh(), [200_000, 400_000], 450_000)
+    assert late.status is Status.ACTIVE and counted == [True, True]
+    assert (late.amended_count, late.amended_at) == (1, 450_000)
+    assert lc.heartbeats(lc.sweep(fresh(), 450_000), [200_000, 400_000], 450_000)[0] == late
+    ended = lc.end(fresh(), 120_000, 450_000)
+    assert ended == lc.end(lc.sweep(fresh(), 450_000), 120_000, 450_000)
+    assert (ended.status, ended.ended_at, ended.amended_count) == (Status.ENDED, 120_000, 1)
 
 
 def test_late_end_made_in_time_is_exact() -> None:

@@ -192,14 +192,18 @@ def heartbeats(
     repeated beat counts without changing anything). A beat that did not count came after a
     real gap, or after the session was closed by a fact. ``timeout_ms`` is the policy in
     force now; a changed policy applies from the next beat.
+
+    A session overdue at ``now`` is taken as the sweep closes it, since reads already show
+    it so: beats that revive it amend it, whether the sweep came first or not.
     """
     timeout = session.timeout_ms if timeout_ms is None else timeout_ms
     counted: dict[int, bool] = {}
-    state = session
+    before = sweep(session, now)
+    state = before
     for index in sorted(range(len(ats)), key=lambda i: ats[i]):
         counted[index] = _alive_at(state, ats[index])
         state = _extend(state, ats[index], timeout)
-    return _amended(session, sweep(state, now), now), [counted[i] for i in range(len(ats))]
+    return _amended(before, sweep(state, now), now), [counted[i] for i in range(len(ats))]
 
 
 def heartbeat(session: Lifecycle, at: int, now: int, *, timeout_ms: int | None = None) -> Lifecycle:
@@ -213,18 +217,20 @@ def end(session: Lifecycle, at: int, now: int, reason: EndReason = EndReason.CLI
 
     An end made after the session had already expired (``at > expires_at``) cannot be honoured
     as exact: the client was silent longer than the timeout, so the session timed out. An end
-    made in time but delivered after the sweep closed the session is exact: late evidence.
+    made in time but delivered after the sweep closed the session is exact: late evidence,
+    also when the session is only overdue (reads show it closed; the sweep has not come).
     """
-    if not _alive_at(session, at):
-        return sweep(session, max(now, at))
+    before = sweep(session, now)
+    if not _alive_at(before, at):
+        return sweep(before, max(now, at))
     ended = replace(
-        session,
+        before,
         status=STATUS_FOR_REASON[reason],
         end_reason=reason,
-        ended_at=max(at, session.last_seen_at),
+        ended_at=max(at, before.last_seen_at),
         estimated=False,
     )
-    return _amended(session, ended, now)
+    return _amended(before, ended, now)
 
 
 def client_time_error(at: int, now: int, *, max_past_ms: int, max_future_ms: int) -> str | None:

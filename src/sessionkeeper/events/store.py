@@ -28,7 +28,7 @@ from sessionkeeper.storage import heartbeats
 from sessionkeeper.storage.dialect import among, insert_ignoring_conflicts
 from sessionkeeper.storage.heartbeat_rule import Beats
 from sessionkeeper.storage.scope import visible_to
-from sessionkeeper.storage.sessions import not_overdue_at
+from sessionkeeper.storage.source_beats import not_overdue_at
 from sessionkeeper.storage.tables import sessions, tenants
 from sessionkeeper.storage.transaction import Transaction
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
 
 from sessionkeeper.storage.heartbeat_rule import Beats
+from sessionkeeper.storage.source_beats import not_overdue_at
 from sessionkeeper.storage.tables import sessions as t
 
 Beat = tuple[int, str, int]  # (tenant id, session id, at)
@@ -50,24 +51,33 @@ _JSON = sa.select(
 
 
 def _beats(beats: Any) -> Beats:
-    return Beats(sa.and_(t.c.tenant_id == beats.c.b_tenant, t.c.id == beats.c.b_id), beats.c.b_at)
+    return Beats(
+        sa.and_(
+            t.c.tenant_id == beats.c.b_tenant,
+            t.c.id == beats.c.b_id,
+            not_overdue_at(sa.bindparam("b_now", type_=sa.BigInteger)),
+        ),
+        beats.c.b_at,
+    )
 
 
 _BEATS = {"postgresql": _beats(_ARRAYS), "sqlite": _beats(_JSON)}
 
 
-def params(dialect: str, beats: Sequence[Beat]) -> dict[str, Any]:
-    """The one parameter (or three) that carry ``beats`` to the database named ``dialect``:
-    made apart from :func:`update`, so that a caller can make it before the writer's turn."""
+def params(dialect: str, beats: Sequence[Beat], now: int) -> dict[str, Any]:
+    """The one parameter (or three) that carry ``beats`` to the database named ``dialect``,
+    and ``now``, by which a session overdue is left to the rules: made apart from
+    :func:`update`, so that a caller can make it before the writer's turn."""
     if dialect == "postgresql":
         return {
             "b_tenants": [tenant for tenant, _, _ in beats],
             "b_ids": [session_id for _, session_id, _ in beats],
             "b_ats": [at for _, _, at in beats],
+            "b_now": now,
         }
     # Text, not orjson's bytes: SQLite takes a BLOB for JSON text only from 3.45 on, and
     # then as its binary JSONB.
-    return {"b_json": orjson.dumps(beats).decode()}
+    return {"b_json": orjson.dumps(beats).decode(), "b_now": now}
 
 
 def update(

@@ -34,12 +34,11 @@ from sessionkeeper.storage.session_inserts import STORED_COLUMNS
 from sessionkeeper.storage.sessions import (
     SESSION_COLUMNS,
     lock,
-    not_overdue_at,
     row_to_session,
     save,
     session_key,
 )
-from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT
+from sessionkeeper.storage.source_beats import EXPIRES_AT, LAST_SEEN_AT, not_overdue_at
 from sessionkeeper.storage.tables import sessions as t
 from sessionkeeper.storage.transaction import Transaction
 
@@ -91,7 +90,9 @@ def heartbeat(
     tx: Transaction, principal: Principal, session_id: str, *, at: int, now: int
 ) -> tuple[HeartbeatOutcome, Session | None]:
     """Move ``last_seen_at`` to ``at`` if later and the session was alive then."""
-    rows = Beats(session_key(principal, session_id), at).rows(tx.conn, STORED_COLUMNS)
+    # Not one overdue at ``now``: the rules take it as the sweep would have closed it.
+    which = sa.and_(session_key(principal, session_id), not_overdue_at(now))
+    rows = Beats(which, at).rows(tx.conn, STORED_COLUMNS)
     moved = rows[0]._mapping if rows else None
     if moved is not None and moved["expires_at"] >= now:
         result: tuple[HeartbeatOutcome, Session | None] = ("ok", row_to_session(moved))
@@ -173,8 +174,14 @@ _STATE: _Reading[BeatState] = _Reading(
 _TENANT_AND_ID = itemgetter(0, 1)
 _ID = itemgetter(1)
 
+# Not a session overdue at the group's latest ``now``: the rules take that one, at its
+# beat's own ``now`` (``lifecycle.heartbeats`` first closes it as the sweep would).
 _HEARTBEAT_MANY = Beats(
-    sa.and_(t.c.tenant_id == sa.bindparam("h_tenant"), t.c.id == sa.bindparam("h_id")),
+    sa.and_(
+        t.c.tenant_id == sa.bindparam("h_tenant"),
+        t.c.id == sa.bindparam("h_id"),
+        not_overdue_at(sa.bindparam("h_now", type_=sa.BigInteger)),
+    ),
     sa.bindparam("h_at", type_=sa.BigInteger),
 )
 
@@ -210,9 +217,15 @@ class BeatGroup:
         cls, dialect: str, principals: Mapping[int, Principal], beats: Sequence[GroupBeat]
     ) -> BeatGroup:
         ordered = sorted((tenant, sid, at) for tenant, sid, at, _ in beats)
+        # Sessions overdue by the latest ``now`` are left to the rules, which judge each beat
+        # at its own: more than needed for an earlier beat, never less.
+        latest = max(now for _, _, _, now in beats)
         if len({(tenant, sid) for tenant, sid, _ in ordered}) == len(ordered):
-            return cls(principals, beats, beat_sets.params(dialect, ordered), [])
-        many = [{"h_tenant": tenant, "h_id": sid, "h_at": at} for tenant, sid, at in ordered]
+            return cls(principals, beats, beat_sets.params(dialect, ordered, latest), [])
+        many = [
+            {"h_tenant": tenant, "h_id": sid, "h_at": at, "h_now": latest}
+            for tenant, sid, at in ordered
+        ]
         return cls(principals, beats, None, many)
 
 

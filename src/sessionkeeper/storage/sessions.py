@@ -28,7 +28,7 @@ from sessionkeeper.storage.session_inserts import STORED_COLUMNS, row_of, starte
 from sessionkeeper.storage.source_beats import (
     EXPIRES_AT,
     LAST_SEEN_AT,
-    Moment,
+    not_overdue_at,
     read_column,
     written_through,
 )
@@ -110,13 +110,6 @@ def overdue_at(now: int) -> sa.ColumnElement[bool]:
     ``sweep_at <= expires_at`` always holds, so the first condition (the indexed one) finds
     every overdue row; the exact deadline then decides."""
     return sa.and_(IS_ACTIVE, t.c.sweep_at < now, now > EXPIRES_AT)
-
-
-def not_overdue_at(now: Moment) -> sa.ColumnElement[bool]:
-    """Of an active session: not silent past its deadline at ``now`` (``overdue_at``'s
-    complement among active sessions, for a write that must leave overdue ones be)."""
-    not_overdue: sa.ColumnElement[bool] = now <= EXPIRES_AT
-    return not_overdue
 
 
 def timeout_end(now: int) -> sa.ColumnElement[Any]:
@@ -259,9 +252,11 @@ def end(
     ends in one conditional UPDATE; anything else (an end made after the deadline, a timely
     end arriving after the session timed out) is decided by ``lifecycle.end`` on the row.
     """
+    # Not one overdue at ``now``: reads show it timed out, and the rules amend it (as they
+    # would after the sweep), whether the sweep came first or not.
     stmt = (
         t.update()
-        .where(session_key(principal, session_id), alive_at(at))
+        .where(session_key(principal, session_id), alive_at(at), not_overdue_at(now))
         .values(**exact_end_values(at, reason))
     )
     if _close(tx, stmt):

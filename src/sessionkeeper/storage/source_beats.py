@@ -86,3 +86,12 @@ def written_through() -> dict[str, Any]:
     """Values that write the source's beat into the row: for every statement that closes a
     session or changes its timeout or held deadline, after which the row must stand alone."""
     return dict(READ_THROUGH)
+
+
+def not_overdue_at(now: Moment | sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Of an active session: not silent past its deadline at ``now`` (the complement of
+    ``sessions.overdue_at`` among active sessions). A write that finds a session overdue
+    leaves it to the rules, which take it as the sweep would have closed it: reads already
+    show it timed out, and the result must not depend on whether the sweep came first."""
+    not_overdue: sa.ColumnElement[bool] = now <= EXPIRES_AT
+    return not_overdue
