@@ -72,6 +72,9 @@ async def test_malformed_outcomes_are_422(api: Harness) -> None:
     for bad, field in [
         ({"metrics": {"x": "85"}}, "metrics"),
         ({"metrics": {"x": True}}, "metrics"),
+        # Kept as floats: a whole number beyond 2^53 would be stored rounded.
+        ({"metrics": {"x": 2**63 - 1}}, "metrics"),
+        ({"metrics": {"x": 2**53 + 1}}, "metrics"),
         ({"counters": {"words": -1}}, "counters"),
         ({"counters": {"words": 1.5}}, "counters"),
         ({"tags": {"topics": "travel"}}, "tags"),
@@ -89,6 +92,9 @@ async def test_metric_definitions_refuse_unknown_and_out_of_range(api: Harness) 
     assert (
         await api.put("/v1/sessions/s1/outcome", {"metrics": {"anything": 1e6}})
     ).status_code == 200
+    exact = await api.put("/v1/sessions/s1/outcome", {"metrics": {"big": 2**53}})
+    assert exact.status_code == 200, exact.text
+    assert exact.json()["outcome"]["metrics"]["big"] == 2**53
     r = await api.put(
         "/v1/metric-definitions/pronunciation", {"min": 0, "max": 100, "unit": "points"}
     )
@@ -104,6 +110,8 @@ async def test_metric_definitions_refuse_unknown_and_out_of_range(api: Harness) 
         await api.put("/v1/metric-definitions/fluency", {"min": 0, "max": 10}, scope="ingest")
     ).status_code == 403
     assert (await api.put("/v1/metric-definitions/x", {"min": 5, "max": 1})).status_code == 422
+    inexact = await api.put("/v1/metric-definitions/x", {"min": 0, "max": 2**53 + 1})
+    assert inexact.status_code == 422 and inexact.json()["field"] == "max", inexact.text
 
     r = await api.put("/v1/sessions/s1/outcome", {"metrics": {"pronunciation": 100.5}})
     assert r.status_code == 422

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from sessionkeeper.api.fields import (
     TEXT_PATTERN,
@@ -29,11 +37,27 @@ MAX_TAGS_PER_FIELD = 200
 Name = Annotated[StrictStr, Field(pattern=NAME_PATTERN, examples=["pronunciation"])]
 Tag = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=TEXT_PATTERN)]
 Counter = Annotated[StrictInt, Field(ge=0, le=2**53)]
+
+
+def _held_exactly(value: object) -> object:
+    """A number is kept as a float: a whole number a float cannot hold exactly (beyond 2^53)
+    would be stored rounded, and answered other than it was sent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            exact = float(value) == value
+        except OverflowError:
+            exact = False
+        if not exact:
+            raise ValueError("is a whole number a float cannot hold exactly: at most 2^53")
+    return value
+
+
+Measure = Annotated[StrictFloat, BeforeValidator(_held_exactly)]
 ShortText = Annotated[StrictStr, Field(min_length=1, max_length=512, pattern=TEXT_PATTERN)]
 
 
 class OutcomeBody(WriteBody):
-    metrics: Annotated[dict[Name, StrictFloat], Field(max_length=MAX_NAMES)] = Field(
+    metrics: Annotated[dict[Name, Measure], Field(max_length=MAX_NAMES)] = Field(
         default_factory=dict, description='Scores by name, e.g. {"pronunciation": 85.5}'
     )
     counters: Annotated[dict[Name, Counter], Field(max_length=MAX_NAMES)] = Field(
@@ -101,8 +125,8 @@ class UserSessionPage(BaseModel):
 
 
 class MetricDefinitionBody(WriteBody):
-    min: StrictFloat
-    max: StrictFloat
+    min: Measure
+    max: Measure
     unit: Annotated[StrictStr, Field(min_length=1, max_length=32, pattern=TEXT_PATTERN)] | None = (
         None
     )
