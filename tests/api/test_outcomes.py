@@ -92,7 +92,8 @@ async def test_metric_definitions_refuse_unknown_and_out_of_range(api: Harness) 
     assert (
         await api.put("/v1/sessions/s1/outcome", {"metrics": {"anything": 1e6}})
     ).status_code == 200
-    exact = await api.put("/v1/sessions/s1/outcome", {"metrics": {"big": 2**53}})
+    await _start(api, "s2")
+    exact = await api.put("/v1/sessions/s2/outcome", {"metrics": {"big": 2**53}})
     assert exact.status_code == 200, exact.text
     assert exact.json()["outcome"]["metrics"]["big"] == 2**53
     r = await api.put(
