@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sessionkeeper.jobs.job import Job
     from sessionkeeper.services.container import Services
     from sessionkeeper.storage.transaction import Transaction
-    from sessionkeeper.storage.writer import AfterCommit, Derive, InTransaction
+    from sessionkeeper.storage.writer import AfterCommit, Derive, InTransaction, React
 
 S = TypeVar("S")
 
@@ -38,6 +38,9 @@ class Subscriptions:
     # Run first, inside the transaction: further events the feature reads into the recorded
     # ones (what a session the sweep closed means to it), recorded in the same transaction.
     derive: Sequence[Derive] = ()
+    # Run before those: writes that carry a kernel change on into the feature's own rows,
+    # recording their own events (which the derivers and subscribers then see).
+    react: Sequence[React] = ()
 
 
 @dataclass(frozen=True)

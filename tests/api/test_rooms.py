@@ -224,6 +224,30 @@ async def test_a_room_ended_through_the_sessions_api_is_a_room_closed(api: Harne
     assert (await join(api, "ann")).json()["code"] == "room_closed"
 
 
+async def test_a_room_ended_through_the_sessions_api_closes_its_attendances(
+    api_any: Harness,
+) -> None:
+    """As ``POST /v1/rooms/{id}/end`` does: no participant stays present, or beating, in a
+    room that ended (time present never runs past the room's end)."""
+    api = api_any
+    await make_room(api)
+    attendance = (await join(api, "hal")).json()["segments"][0]["id"]
+    events = record_events(api)
+    api.advance(10)
+    ended = await api.post("/v1/sessions/lobby/end", {})
+    assert ended.status_code == 200 and ended.json()["status"] == "ended"
+    api.advance(5)
+    beat = await api.post(f"/v1/sessions/{attendance}/heartbeat", {})
+    assert beat.status_code == 409, beat.text
+    room = (await api.get("/v1/rooms/lobby")).json()
+    (hal,) = room["participants"]
+    assert not hal["present"] and hal["time_present_s"] == 10
+    assert room["status"] == "ended" and room["ended_at"] == ended.json()["ended_at"]
+    left = [(e.user_id, e.reason.value) for e in events if isinstance(e, ParticipantLeft)]
+    assert left == [("hal", "room_ended")]
+    assert [e.room_id for e in events if isinstance(e, RoomClosed)] == ["lobby"]
+
+
 async def test_every_change_is_an_event_and_a_metric(api: Harness) -> None:
     events = record_events(api)
     await make_room(api)

@@ -13,6 +13,7 @@ from sessionkeeper.rooms.service import Rooms
 from sessionkeeper.rooms.subscribers import (
     count_events,
     derive,
+    end_with_their_sessions,
     follow_policies,
     hold_through_outages,
 )
@@ -20,6 +21,7 @@ from sessionkeeper.rooms.subscribers import (
 
 def _subscriptions(rooms: Rooms) -> Subscriptions:
     return Subscriptions(
+        react=[end_with_their_sessions],
         derive=[derive],
         in_transaction=[follow_policies, hold_through_outages],
         after_commit=[partial(count_events, rooms.metrics)],

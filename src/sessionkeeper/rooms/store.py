@@ -339,6 +339,14 @@ def end(tx: Transaction, principal: Principal, room_id: str, *, at: int, now: in
     if room is None or room.ended_at is None:
         return
     tx.record(*(room_closed(e) for e in _ended_since(tx, before)))
+    end_attendances(tx, principal, room_id, at=at, ended_at=room.ended_at)
+
+
+def end_attendances(
+    tx: Transaction, principal: Principal, room_id: str, *, at: int, ended_at: int
+) -> None:
+    """Every attendance still open in a room ended at ``at`` (its session's end,
+    ``ended_at``) closes with it, and the room waits for no cleanup."""
     ids = open_attendances(tx.conn, principal, [room_id])
     # Those already expired by ``at`` time out, as in any end; the others end exactly.
     close_overdue(tx, principal, ids, at)
@@ -349,7 +357,7 @@ def end(tx: Transaction, principal: Principal, room_id: str, *, at: int, now: in
         .values(**exact_end_values(at, EndReason.CLIENT)),
     )
     tx.record(*(participant_left(e, rules.LeaveReason.ROOM_ENDED) for e in ended))
-    mark_closed(tx.conn, principal, {room_id: room.ended_at})
+    mark_closed(tx.conn, principal, {room_id: ended_at})
 
 
 def open_attendances(conn: Connection, principal: Principal, room_ids: Sequence[str]) -> list[str]:

@@ -12,11 +12,43 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.events import ChangeEvent, PolicyChanged, ServiceResumed, SessionEnded
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.rooms import rules, store
+from sessionkeeper.rooms.cleanup_store import tenant_operator
 from sessionkeeper.rooms.events import ParticipantJoined, ParticipantLeft, RoomClosed, RoomCreated
 from sessionkeeper.storage import policies as policy_store
+from sessionkeeper.storage.transaction import Transaction
 
 # Ends a client asks for (through the sessions API, for a room's own session).
 _REQUESTED_ENDS = frozenset({EndReason.CLIENT, EndReason.ADMIN, EndReason.CLEANUP})
+
+
+def _rooms_ended_by_request(conn: Connection, events: Sequence[ChangeEvent]) -> list[SessionEnded]:
+    """The rooms whose own session was ended through the sessions API, not by the rooms'
+    own writes (which announce a :class:`RoomClosed`)."""
+    closed = {(e.tenant_id, e.room_id) for e in events if isinstance(e, RoomClosed)}
+    maybe_rooms: dict[int, list[SessionEnded]] = {}
+    for event in events:
+        if (
+            isinstance(event, SessionEnded)
+            and event.room_id is None
+            and event.reason in _REQUESTED_ENDS
+            and (event.tenant_id, event.session_id) not in closed
+        ):
+            maybe_rooms.setdefault(event.tenant_id, []).append(event)
+    found: list[SessionEnded] = []
+    for tenant_id, ended in sorted(maybe_rooms.items()):
+        rooms = store.room_ids(conn, tenant_id, [e.session_id for e in ended])
+        found.extend(e for e in ended if e.session_id in rooms)
+    return found
+
+
+def end_with_their_sessions(tx: Transaction, events: Sequence[ChangeEvent]) -> None:
+    """A room whose session was ended through the sessions API ends as ``POST
+    /v1/rooms/{id}/end`` ends it: its attendances close with it at once, instead of staying
+    present, and beating, until the next cleanup."""
+    for ended in _rooms_ended_by_request(tx.conn, events):
+        principal = tenant_operator(ended.tenant_id)
+        at = ended.ended_at
+        store.end_attendances(tx, principal, ended.session_id, at=at, ended_at=at)
 
 
 def derive(conn: Connection, events: Sequence[ChangeEvent]) -> list[ChangeEvent]:
@@ -24,21 +56,14 @@ def derive(conn: Connection, events: Sequence[ChangeEvent]) -> list[ChangeEvent]
     closed by the sweep (or through the sessions API) is a participant who left; a room's
     session ended through the sessions API is a room closed."""
     told = {(e.tenant_id, e.attendance_id) for e in events if isinstance(e, ParticipantLeft)}
-    closed = {(e.tenant_id, e.room_id) for e in events if isinstance(e, RoomClosed)}
-    derived: list[ChangeEvent] = []
-    maybe_rooms: dict[int, list[SessionEnded]] = {}
-    for event in events:
-        if not isinstance(event, SessionEnded):
-            continue
-        key = (event.tenant_id, event.session_id)
-        if event.room_id is not None:
-            if key not in told:
-                derived.append(store.participant_left(event, rules.leave_reason(event.reason)))
-        elif event.reason in _REQUESTED_ENDS and key not in closed:
-            maybe_rooms.setdefault(event.tenant_id, []).append(event)
-    for tenant_id, ended in sorted(maybe_rooms.items()):
-        found = store.room_ids(conn, tenant_id, [e.session_id for e in ended])
-        derived.extend(store.room_closed(e) for e in ended if e.session_id in found)
+    derived: list[ChangeEvent] = [
+        store.participant_left(event, rules.leave_reason(event.reason))
+        for event in events
+        if isinstance(event, SessionEnded)
+        and event.room_id is not None
+        and (event.tenant_id, event.session_id) not in told
+    ]
+    derived.extend(store.room_closed(e) for e in _rooms_ended_by_request(conn, events))
     return derived
 
 

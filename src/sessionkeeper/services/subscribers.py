@@ -23,6 +23,7 @@ def subscribers(services: Services, features: Sequence[Feature[Any]]) -> Subscri
     built.after_commit.append(partial(count_events, services.runtime.metrics))
     for feature in features:
         subscriptions = feature.subscriptions(services.feature(feature.name))
+        built.react.extend(subscriptions.react)
         built.derive.extend(subscriptions.derive)
         built.in_transaction.extend(subscriptions.in_transaction)
         built.after_commit.extend(subscriptions.after_commit)

@@ -21,7 +21,10 @@ registered ``in_transaction`` see them before the commit and may write rows in t
 transaction (a webhook outbox, rollup dirty marks), so those rows exist exactly when the
 change does. Before them, *derivers* may turn the transaction's events into further events
 of the same transaction (a feature's reading of a kernel change, such as what a session the
-sweep closed meant to it); what they return is recorded like any other event. Subscribers
+sweep closed meant to it); what they return is recorded like any other event. First of all,
+*reactions* may carry a kernel change on into a feature's own rows with writes that record
+events of their own (a room whose session was ended through the sessions API closes its
+attendances); derivers and subscribers then see those too. Subscribers
 registered ``after_commit`` receive them only after the commit succeeded, exactly once: a
 group rolled back and retried op by op publishes only what each op's own committed
 transaction recorded, and a failed op publishes nothing.
@@ -68,6 +71,7 @@ from sessionkeeper.storage.watchdog import Watchdog
 T = TypeVar("T")
 Op = Callable[[Transaction], Any]
 InTransaction = Callable[[Connection, Sequence[ChangeEvent]], None]
+React = Callable[[Transaction, Sequence[ChangeEvent]], None]
 Derive = Callable[[Connection, Sequence[ChangeEvent]], Sequence[ChangeEvent]]
 AfterCommit = Callable[[Sequence[ChangeEvent]], None]
 
@@ -127,15 +131,20 @@ class Subscribers:
     """Who hears of change events; the list is built in one place (``services/subscribers``)."""
 
     def __init__(self) -> None:
+        self.react: list[React] = []
         self.derive: list[Derive] = []
         self.in_transaction: list[InTransaction] = []
         self.after_commit: list[AfterCommit] = []
 
     def within(self, tx: Transaction, since: int = 0) -> None:
-        """For the events recorded from ``since`` on: record the derived events, then let
-        in-transaction subscribers write their rows; a failure rolls the group back."""
+        """For the events recorded from ``since`` on: let reactions write (and record), record
+        the derived events, then let in-transaction subscribers write their rows; a failure
+        rolls the group back."""
         fresh = tuple(tx.events[since:])
         if fresh:
+            for react in self.react:
+                react(tx, fresh)
+            fresh = tuple(tx.events[since:])
             for derive in self.derive:
                 tx.record(*derive(tx.conn, fresh))
             for subscriber in self.in_transaction:
