@@ -360,3 +360,16 @@ async def test_the_script_is_served(api: Harness) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert "v1/tracker/" in response.text
+
+
+async def test_many_quick_reports_credit_no_more_than_the_time_that_passed(api: Harness) -> None:
+    """Each report may run 5 s ahead of the server's clock, but 40 of them in 2 s must not
+    add up to 200 s: every total stays within the session's life plus that tolerance once."""
+    key = await publishable_key(api)
+    started = await start(api, key)
+    for seq in range(1, 41):
+        api.advance(0.05)
+        beat = await send(api, "/v1/tracker/beat", report(started["token"], seq, seq * 5_000))
+        assert beat.status_code in (200, 204), beat.text
+    attributes = (await session(api, started["session_id"]))["attributes"]
+    assert attributes["engaged_ms"] <= 2_000 + 5_000, attributes

@@ -80,9 +80,11 @@ counters = st.builds(
 def test_merge_never_goes_back_and_never_outruns_the_clock(
     start: Counters, reports: list[tuple[Counters, int]]
 ) -> None:
-    state = rules.merge(Counters(), start, 10**8)
+    lived = 10**8
+    state = rules.merge(Counters(), start, 10**8, lived)
     for reported, elapsed in reports:
-        after = rules.merge(state, reported, elapsed)
+        lived += elapsed
+        after = rules.merge(state, reported, elapsed, lived)
         for name in ("engaged_ms", "visible_ms", "wall_ms", "seq"):
             assert getattr(after, name) >= getattr(state, name)
         assert after.wall_ms - state.wall_ms <= elapsed + TOLERANCE_MS
@@ -101,8 +103,20 @@ def test_reordered_reports_end_at_the_same_totals(totals: list[int], order: list
     shuffled = [reports[i] for i in order if i < len(reports)]
     state = Counters()
     for report in shuffled:
-        state = rules.merge(state, report, 10**7)
+        state = rules.merge(state, report, 10**7, 10**7)
     assert state == reports[-1]
+
+
+@given(st.lists(st.integers(0, 10**6), max_size=40))
+def test_the_tolerance_of_many_reports_does_not_add_up(elapsed: list[int]) -> None:
+    """Each report may run a little ahead of the clock, but all of them together no further
+    than once: every total stays within the session's life plus one tolerance."""
+    state, lived = Counters(), 0
+    for step, gone in enumerate(elapsed, start=1):
+        lived += gone
+        ahead = state.wall_ms + gone + TOLERANCE_MS
+        state = rules.merge(state, Counters(ahead, ahead, ahead, step), gone, lived)
+        assert state.wall_ms <= lived + TOLERANCE_MS
 
 
 def test_origins() -> None:

@@ -8,7 +8,8 @@
 - The tracker reports three running totals per session (``engaged_ms``, ``visible_ms``,
   ``wall_ms``) with a sequence number. Reports may arrive twice or out of order: the server
   keeps the maximum of each total, and caps any increase at the wall time elapsed since the
-  last report it counted plus a tolerance, so a forged or buggy report cannot credit more time
+  last report it counted plus a tolerance, and every total at the session's life so far plus
+  that tolerance once, so a forged or buggy report, or many of them, cannot credit more time
   than passed. Engaged time is visible time, and visible time is wall time: each is capped by
   the next.
 """
@@ -130,13 +131,16 @@ class Counters:
     seq: int = 0
 
 
-def merge(stored: Counters, reported: Counters, elapsed_ms: int) -> Counters:
+def merge(stored: Counters, reported: Counters, elapsed_ms: int, lived_ms: int) -> Counters:
     """The totals after a report: the maximum of each, an increase capped at the wall time
-    elapsed since the last counted report plus :data:`TOLERANCE_MS`."""
+    elapsed since the last counted report plus :data:`TOLERANCE_MS`, and every total at the
+    session's whole life so far (``lived_ms``) plus that tolerance once: the tolerance of each
+    report must not add up (40 quick reports once credited 200 s in 2 s)."""
     cap = max(0, elapsed_ms) + TOLERANCE_MS
+    ceiling = max(0, lived_ms) + TOLERANCE_MS
 
     def total(old: int, new: int) -> int:
-        return max(old, min(new, old + cap))
+        return max(old, min(new, old + cap, ceiling))
 
     wall = total(stored.wall_ms, reported.wall_ms)
     visible = min(total(stored.visible_ms, reported.visible_ms), wall)

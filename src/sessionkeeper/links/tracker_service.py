@@ -177,7 +177,8 @@ class TrackerService:
                 # Time passed since the last counted report, by the server's clock or, for
                 # reports kept while offline and delivered together, by their own times.
                 elapsed = max(now - current.reported_at, min(at, now) - current.report_made_at)
-                counters = rules.merge(current.counters, report.counters, elapsed)
+                lived = now - session.started_at
+                counters = rules.merge(current.counters, report.counters, elapsed, lived)
                 if counters != current.counters or report.hidden != current.hidden:
                     store.save_counters(
                         tx.conn, token_hash, counters, hidden=report.hidden, now=now, at=at
