@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import T0, Harness, iso
+from tests.support import T0, Harness, iso, ms
 
 
 @pytest.fixture
@@ -128,3 +128,8 @@ async def test_a_continuation_names_the_session_it_continues(api6: Harness) -> N
         "/v1/sessions", {"user_id": "u", "kind": "app", "continues": "theirs"}
     )
     assert (foreign.status_code, foreign.json()["field"]) == (422, "continues")
+    # A continuation follows what it continues: not one that began before it.
+    before = {"user_id": "u", "kind": "app", "continues": "second"}
+    before["started_at"] = iso(ms(second.json()["started_at"]) - 1)
+    early = await api6.post("/v1/sessions", before)
+    assert (early.status_code, early.json()["field"]) == (422, "continues"), early.text

@@ -372,7 +372,8 @@ class SessionService:
 
 
 def _check_continued(previous: Session | None, new: NewSession) -> None:
-    """A continuation names an earlier session of the same user, closed or not."""
+    """A continuation names an earlier session of the same user, closed or not: one that
+    began no later than it does."""
     if previous is None:
         raise InvalidInput(
             f"continues names no session of this tenant: '{new.continues}'", field="continues"
@@ -380,6 +381,12 @@ def _check_continued(previous: Session | None, new: NewSession) -> None:
     if previous.user_id != new.user_id:
         raise InvalidInput(
             "continues names a session of another user; a continuation is the same user's",
+            field="continues",
+        )
+    if previous.started_at > new.started_at:
+        raise InvalidInput(
+            "continues names a session that began after this one; a continuation follows "
+            "the session it continues",
             field="continues",
         )
 
