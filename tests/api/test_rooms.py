@@ -391,3 +391,32 @@ async def test_scopes(api: Harness) -> None:
     assert (await api.post("/v1/maintenance/cleanup", scope="ingest")).status_code == 403
     assert (await api.get("/v1/maintenance/cleanup", scope="read")).status_code == 200
     assert (await api.client.get("/v1/rooms/lobby")).status_code == 401
+
+
+async def test_a_policy_change_brings_back_no_room_that_read_as_expired(api_any: Harness) -> None:
+    """A room inactive when its policy changes already read as expired: it is closed first,
+    under the timing it went quiet with, as the cleanup would have closed it. A longer room
+    timeout must not reopen it, revive its invitation or let anyone join."""
+    api = api_any
+    policy = {"heartbeat_interval_s": 1, "presence_interval_s": 1, "room_timeout_s": 3}
+    assert (await api.put("/v1/policies/rk", policy)).status_code == 200
+    await make_room(api, "quiet", kind="rk")
+    await make_room(api, "busy", kind="rk")
+    assert (await join(api, "dan", room_id="quiet")).status_code == 201
+    invite = await api.post("/v1/rooms/quiet/invites", {}, scope="ingest")
+    token = invite.json()["token"]
+    api.advance(2)
+    assert (await join(api, "eve", room_id="busy")).status_code == 201  # busy stays alive
+    api.advance(2)
+    before = (await api.get("/v1/rooms/quiet")).json()
+    assert before["status"] == "expired"
+    longer = {**policy, "room_timeout_s": 600}
+    assert (await api.put("/v1/policies/rk", longer)).status_code == 200
+    after = (await api.get("/v1/rooms/quiet")).json()
+    assert (after["status"], after["ended_at"]) == (before["status"], before["ended_at"])
+    assert after["participants"] == before["participants"]
+    assert not (await api.get(f"/v1/invites/{token}", scope="read")).json()["valid"]
+    assert (await join(api, "fay", room_id="quiet")).json()["code"] == "room_closed"
+    # The room still alive takes the new timing: 600 s of quiet are allowed it now.
+    api.advance(60)
+    assert (await api.get("/v1/rooms/busy")).json()["status"] == "active"

@@ -110,6 +110,7 @@ class PolicyChanged(ChangeEvent):
 
     name: ClassVar[str] = "policy.changed"
     kind: str
+    at: int  # when it was set
 
 
 @dataclass(frozen=True, slots=True)

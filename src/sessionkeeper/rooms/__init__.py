@@ -11,6 +11,7 @@ from sessionkeeper.rooms.jobs import room_jobs
 from sessionkeeper.rooms.routes import router
 from sessionkeeper.rooms.service import Rooms
 from sessionkeeper.rooms.subscribers import (
+    close_before_new_policies,
     count_events,
     derive,
     end_with_their_sessions,
@@ -21,7 +22,7 @@ from sessionkeeper.rooms.subscribers import (
 
 def _subscriptions(rooms: Rooms) -> Subscriptions:
     return Subscriptions(
-        react=[end_with_their_sessions],
+        react=[end_with_their_sessions, close_before_new_policies],
         derive=[derive],
         in_transaction=[follow_policies, hold_through_outages],
         after_commit=[partial(count_events, rooms.metrics)],

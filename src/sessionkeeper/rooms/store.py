@@ -393,7 +393,6 @@ def apply_policies(conn: Connection, tenant_id: int, policies: dict[str, Policy]
     )
     for kind in sorted(conn.execute(open_rooms).scalars()):
         policy = resolve_policy(policies, kind)
-        timing = rules.participant_timing(policy.presence_interval_ms)
         of_kind = (
             sa.select(r.c.id)
             .select_from(ROOM_ROWS)
@@ -409,22 +408,55 @@ def apply_policies(conn: Connection, tenant_id: int, policies: dict[str, Policy]
                 inactive_at=r.c.last_activity_at + policy.room_timeout_ms,
             )
         )
-        of_tenant = t.c.tenant_id == tenant_id
-        conn.execute(
-            t.update()
-            .where(of_tenant, IS_ACTIVE, t.c.id.in_(of_kind))
-            .values(
-                timeout_ms=rules.ROOM_SESSION_TIMEOUT_MS,
-                grace_ms=timing.grace_ms,
-                heartbeat_interval_ms=policy.presence_interval_ms,
-            )
+        _time_sessions(conn, tenant_id, of_kind, policy.presence_interval_ms)
+
+
+def _time_sessions(
+    conn: Connection,
+    tenant_id: int,
+    room_ids: sa.Select[Any] | Sequence[str],
+    presence_interval_ms: int,
+) -> None:
+    """The timing of rooms of this presence interval, on their open sessions: the room's own
+    (no timeout of its own) and its attendances'."""
+    timing = rules.participant_timing(presence_interval_ms)
+    of_tenant = t.c.tenant_id == tenant_id
+    conn.execute(
+        t.update()
+        .where(of_tenant, IS_ACTIVE, t.c.id.in_(room_ids))
+        .values(
+            timeout_ms=rules.ROOM_SESSION_TIMEOUT_MS,
+            grace_ms=timing.grace_ms,
+            heartbeat_interval_ms=presence_interval_ms,
         )
-        conn.execute(
-            t.update()
-            .where(of_tenant, IS_ACTIVE, t.c.room_id.in_(of_kind))
-            .values(
-                timeout_ms=timing.timeout_ms,
-                grace_ms=timing.grace_ms,
-                heartbeat_interval_ms=policy.presence_interval_ms,
-            )
+    )
+    conn.execute(
+        t.update()
+        .where(of_tenant, IS_ACTIVE, t.c.room_id.in_(room_ids))
+        .values(
+            timeout_ms=timing.timeout_ms,
+            grace_ms=timing.grace_ms,
+            heartbeat_interval_ms=presence_interval_ms,
         )
+    )
+
+
+def marked_inactive(conn: Connection, tenant_id: int, at: int) -> list[str]:
+    """The tenant's open rooms whose mark says inactive by ``at``."""
+    stmt = sa.select(r.c.id).where(
+        r.c.tenant_id == tenant_id, r.c.inactive_at.is_not(None), r.c.inactive_at < at
+    )
+    return sorted(conn.execute(stmt).scalars())
+
+
+def restore_timing(conn: Connection, tenant_id: int, room_ids: Sequence[str]) -> None:
+    """Give these rooms' open sessions back the timing of the rooms' own rows: the policy
+    they went quiet under, which the kernel has just replaced on every active session of
+    their kind."""
+    rows = conn.execute(
+        sa.select(r.c.id, r.c.presence_interval_ms).where(
+            r.c.tenant_id == tenant_id, r.c.id.in_(room_ids)
+        )
+    )
+    for room_id, presence_interval_ms in rows:
+        _time_sessions(conn, tenant_id, [room_id], presence_interval_ms)

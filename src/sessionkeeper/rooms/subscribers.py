@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain.events import ChangeEvent, PolicyChanged, ServiceResumed, SessionEnded
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.rooms import rules, store
-from sessionkeeper.rooms.cleanup_store import tenant_operator
+from sessionkeeper.rooms.cleanup_store import close_inactive, tenant_operator
 from sessionkeeper.rooms.events import ParticipantJoined, ParticipantLeft, RoomClosed, RoomCreated
 from sessionkeeper.storage import policies as policy_store
 from sessionkeeper.storage.transaction import Transaction
@@ -49,6 +49,19 @@ def end_with_their_sessions(tx: Transaction, events: Sequence[ChangeEvent]) -> N
         principal = tenant_operator(ended.tenant_id)
         at = ended.ended_at
         store.end_attendances(tx, principal, ended.session_id, at=at, ended_at=at)
+
+
+def close_before_new_policies(tx: Transaction, events: Sequence[ChangeEvent]) -> None:
+    """Rooms inactive when a policy changes are closed first, by the cleanup's rule and under
+    the timing they went quiet with, as the cleanup would have closed them: reads already
+    showed them expired, and a longer room timeout must not bring them back (an expired
+    invitation valid again, a join into a room that had ended)."""
+    changed = {e.tenant_id: e.at for e in events if isinstance(e, PolicyChanged)}
+    for tenant_id, at in sorted(changed.items()):
+        room_ids = store.marked_inactive(tx.conn, tenant_id, at)
+        if room_ids:
+            store.restore_timing(tx.conn, tenant_id, room_ids)
+            close_inactive(tx, tenant_operator(tenant_id), room_ids, at)
 
 
 def derive(conn: Connection, events: Sequence[ChangeEvent]) -> list[ChangeEvent]:

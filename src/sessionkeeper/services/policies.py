@@ -67,7 +67,7 @@ class PolicyService:
             )
             # Features that time their sessions from other fields of the policy bring them
             # up to date in the same transaction.
-            tx.record(PolicyChanged(tenant_id=principal.tenant_id, kind=kind))
+            tx.record(PolicyChanged(tenant_id=principal.tenant_id, kind=kind, at=now))
 
         await self.rt.db.writer.run(write)
         return policy
