@@ -43,9 +43,10 @@ def _rooms_ended_by_request(conn: Connection, events: Sequence[ChangeEvent]) -> 
 
 def end_with_their_sessions(tx: Transaction, events: Sequence[ChangeEvent]) -> None:
     """A room whose session was ended through the sessions API ends as ``POST
-    /v1/rooms/{id}/end`` ends it: its attendances close with it at once, instead of staying
-    present, and beating, until the next cleanup."""
+    /v1/rooms/{id}/end`` ends it: announced closed, its attendances closing with it at once
+    instead of staying present, and beating, until the next cleanup."""
     for ended in _rooms_ended_by_request(tx.conn, events):
+        tx.record(store.room_closed(ended))
         principal = tenant_operator(ended.tenant_id)
         at = ended.ended_at
         store.end_attendances(tx, principal, ended.session_id, at=at, ended_at=at)
@@ -66,18 +67,16 @@ def close_before_new_policies(tx: Transaction, events: Sequence[ChangeEvent]) ->
 
 def derive(conn: Connection, events: Sequence[ChangeEvent]) -> list[ChangeEvent]:
     """Room events for the closes the rooms' own writes did not announce: an attendance
-    closed by the sweep (or through the sessions API) is a participant who left; a room's
-    session ended through the sessions API is a room closed."""
+    closed by the sweep (or through the sessions API) is a participant who left. (A room's
+    session ended through the sessions API was announced by ``end_with_their_sessions``.)"""
     told = {(e.tenant_id, e.attendance_id) for e in events if isinstance(e, ParticipantLeft)}
-    derived: list[ChangeEvent] = [
+    return [
         store.participant_left(event, rules.leave_reason(event.reason))
         for event in events
         if isinstance(event, SessionEnded)
         and event.room_id is not None
         and (event.tenant_id, event.session_id) not in told
     ]
-    derived.extend(store.room_closed(e) for e in _rooms_ended_by_request(conn, events))
-    return derived
 
 
 def hold_through_outages(conn: Connection, events: Sequence[ChangeEvent]) -> None:
