@@ -9,10 +9,8 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from sessionkeeper.api.deps import AdminScope, ServicesDep
-from sessionkeeper.api.public_ids import IdsDep
 from sessionkeeper.api.routing import api_router
-from sessionkeeper.domain.principal import shown_actor
-from sessionkeeper.domain.public_ids import MAX_PUBLIC_ID, PublicIds
+from sessionkeeper.domain.public_ids import MAX_PUBLIC_ID
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.storage.audit import AuditEntry
 
@@ -30,11 +28,12 @@ class AuditEntryOut(BaseModel):
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, entry: AuditEntry, ids: PublicIds) -> AuditEntryOut:
+    def of(cls, entry: AuditEntry) -> AuditEntryOut:
+        """An entry as ``AuditLog.page`` shows it (public ids)."""
         return cls(
-            id=ids.audit.public(entry.id),
+            id=entry.id,
             at=from_ms(entry.at),
-            actor=shown_actor(entry.actor, ids),
+            actor=entry.actor,
             action=entry.action,
             target=entry.target,
             details=dict(entry.details),
@@ -50,7 +49,6 @@ class AuditPage(BaseModel):
 async def list_audit(
     principal: AdminScope,
     services: ServicesDep,
-    ids: IdsDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     before: Annotated[
         int | None, Query(ge=1, le=MAX_PUBLIC_ID, description="Entries older than this id")
@@ -58,13 +56,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> AuditPage:
     """The tenant's audit log, newest first."""
-    before_id = None if before is None else ids.audit.row(before)
-    found = await services.audit.entries(
-        principal, limit=limit + 1, before_id=before_id, action=action
-    )
-    page = found[:limit]
-    more = len(found) > limit
+    page = await services.audit.page(principal, limit=limit, before=before, action=action)
     return AuditPage(
-        items=[AuditEntryOut.of(e, ids) for e in page],
-        next_before=ids.audit.public(page[-1].id) if more else None,
+        items=[AuditEntryOut.of(e) for e in page.entries], next_before=page.next_before
     )

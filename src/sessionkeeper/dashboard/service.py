@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -22,7 +22,7 @@ from sessionkeeper.dashboard import store as dashboard_store
 from sessionkeeper.dashboard.access import Access
 from sessionkeeper.domain.lifecycle import EndReason
 from sessionkeeper.domain.listing import Cursor, SessionFilter, SessionOrder
-from sessionkeeper.domain.principal import Principal, shown_actor
+from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import Session
 from sessionkeeper.errors import NotFound
 from sessionkeeper.events.rules import EventFilter
@@ -262,11 +262,8 @@ class Dashboard:
     ) -> tuple[list[AuditEntry], int | None]:
         """A page of the tenant's log, and where the next one starts: ``before`` and that
         are public ids, and actors name keys by theirs, as in ``/v1/audit``."""
-        ids = self.services.runtime.db.public_ids
-        before_id = None if before is None else ids.audit.row(before)
-        found = await self.services.audit.entries(principal, limit=limit + 1, before_id=before_id)
-        page = [replace(entry, actor=shown_actor(entry.actor, ids)) for entry in found[:limit]]
-        return page, (ids.audit.public(page[-1].id) if len(found) > limit and page else None)
+        page = await self.services.audit.page(principal, limit=limit, before=before)
+        return page.entries, page.next_before
 
     async def quality(
         self, principal: Principal, *, days_back: int, group_by: QualityGroupBy

@@ -8,11 +8,21 @@ actions that are not one write (an export, a run of the sweep).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sessionkeeper.domain.principal import Principal
+from sessionkeeper.domain.principal import Principal, shown_actor
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import audit as store
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A page of the log as clients see it: entries' ids, and the keys their actors name, are
+    public ids (``domain/public_ids.py``), and so is ``next_before``."""
+
+    entries: list[store.AuditEntry]
+    next_before: int | None
 
 
 class AuditLog:
@@ -47,3 +57,22 @@ class AuditLog:
                 conn, principal, limit=limit, before_id=before_id, action=action
             )
         )
+
+    async def page(
+        self,
+        principal: Principal,
+        *,
+        limit: int,
+        before: int | None = None,
+        action: str | None = None,
+    ) -> LogPage:
+        """The entries older than the public id ``before``, newest first, as clients see
+        them (for ``/v1/audit`` and the dashboard alike)."""
+        ids = self.rt.db.public_ids
+        before_id = None if before is None else ids.audit.row(before)
+        found = await self.entries(principal, limit=limit + 1, before_id=before_id, action=action)
+        shown = [
+            replace(entry, id=ids.audit.public(entry.id), actor=shown_actor(entry.actor, ids))
+            for entry in found[:limit]
+        ]
+        return LogPage(shown, shown[-1].id if len(found) > limit else None)
