@@ -30,7 +30,7 @@ async def test_expiries_beyond_9999_are_brought_back_by_the_migration(api_any: H
             conn.execute(table.update().values(expires_at=YEAR_10000))
     # As a database stood before the migration.
     downgrade(engine, "0010")
-    assert api.runtime.db.migrate() == ["0011", "0012"]
+    assert api.runtime.db.migrate()[0] == "0011"  # and those after it
 
     listed = await api.get("/v1/links")
     assert listed.status_code == 200, listed.text

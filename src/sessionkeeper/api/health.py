@@ -28,10 +28,20 @@ class KindHealth(BaseModel):
     active_users: int
 
 
+_AS_OF_START = (
+    "null for a tenant's view of a server job: its length depends on every tenant's data, so "
+    "a tenant is shown the run as of its start (`at` is then the start)"
+)
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
 class SweepInfo(BaseModel):
     at: datetime
     lag_s: float
-    duration_s: float
+    duration_s: float | None = Field(description=_AS_OF_START)
     closed: int
     error: str | None
     last_success_at: datetime | None
@@ -41,7 +51,7 @@ class JobInfo(BaseModel):
     started_at: datetime
     at: datetime
     lag_s: float
-    duration_s: float
+    duration_s: float | None = Field(description=_AS_OF_START)
     error: str | None
     last_success_at: datetime | None
 
@@ -51,7 +61,7 @@ class JobInfo(BaseModel):
             started_at=from_ms(run.started_at),
             at=from_ms(run.finished_at),
             lag_s=(now - run.finished_at) / 1000,
-            duration_s=run.duration_ms / 1000,
+            duration_s=_seconds(run.duration_ms),
             error=run.error,
             last_success_at=None if run.last_success_at is None else from_ms(run.last_success_at),
         )
@@ -94,7 +104,7 @@ class HealthOut(BaseModel):
             else SweepInfo(
                 at=from_ms(sweep.finished_at),
                 lag_s=(health.now - sweep.finished_at) / 1000,
-                duration_s=sweep.duration_ms / 1000,
+                duration_s=_seconds(sweep.duration_ms),
                 closed=health.last_sweep_closed,
                 error=sweep.error,
                 last_success_at=None

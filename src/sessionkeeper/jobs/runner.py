@@ -1,4 +1,5 @@
-"""Runs the periodic jobs as asyncio tasks: each at once on start, then every interval.
+"""Runs the periodic jobs as asyncio tasks: each at once on start, then on a fixed cadence
+(``jobs/cadence.py``).
 
 Running at once on start is what closes, at their estimated ends, the sessions that expired
 while the server was down.
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 
+from sessionkeeper.jobs.cadence import next_start
 from sessionkeeper.jobs.job import Job
 from sessionkeeper.logs import fact, startup_log
 from sessionkeeper.storage.job_locks import JobLocks
@@ -42,6 +44,8 @@ class JobRunner:
         self._tasks = []
 
     async def _loop(self, job: Job) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
             try:
                 await self._run_once(job)
@@ -50,7 +54,8 @@ class JobRunner:
             except Exception:
                 # The failure is recorded by the job and shown by health; keep running.
                 log.exception("job %s failed", job.name)
-            await asyncio.sleep(job.interval_s)
+            due = next_start(due, loop.time(), job.interval_s)
+            await asyncio.sleep(due - loop.time())
 
     async def _run_once(self, job: Job) -> None:
         if not job.exclusive or self.locks is None:

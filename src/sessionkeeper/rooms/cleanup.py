@@ -64,9 +64,10 @@ class CleanupStatus:
 
     @property
     def next_run_at(self) -> int | None:
+        # The runner starts the server's runs on a fixed cadence.
         if self.server_run is None:
             return None
-        return self.server_run.finished_at + round(self.interval_s * 1000)
+        return self.server_run.started_at + round(self.interval_s * 1000)
 
 
 def close_chunk(
@@ -178,7 +179,11 @@ class Cleaner:
             else:
                 last, counts = None, (0, 0)
             return CleanupStatus(
-                last, *counts, settings.cleanup_interval_s, settings.room_retention_days, server
+                None if last is None else last.seen_by(principal),
+                *counts,
+                settings.cleanup_interval_s,
+                settings.room_retention_days,
+                server,
             )
 
         return await self.rt.db.reader.run(read)

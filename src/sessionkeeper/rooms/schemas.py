@@ -249,8 +249,13 @@ class CleanupOut(BaseModel):
 
 class CleanupRun(BaseModel):
     started_at: datetime
-    at: datetime = Field(description="When it finished")
-    duration_s: float
+    at: datetime = Field(
+        description="When it finished; for a tenant's view of the server's run, when it started"
+    )
+    duration_s: float | None = Field(
+        description="null for a tenant's view of the server's run: its length depends on "
+        "every tenant's rooms"
+    )
     rooms_closed: int = Field(description="Of the caller's tenant")
     purged: int = Field(description="Of the caller's tenant")
     error: str | None
@@ -272,7 +277,7 @@ class CleanupStatusOut(BaseModel):
             else CleanupRun(
                 started_at=from_ms(run.started_at),
                 at=from_ms(run.finished_at),
-                duration_s=run.duration_ms / 1000,
+                duration_s=_seconds(run.duration_ms),
                 rooms_closed=status.closed,
                 purged=status.purged,
                 error=run.error,

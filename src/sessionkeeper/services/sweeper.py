@@ -150,6 +150,7 @@ class Sweeper:
                 return server
             own = jobs.get(conn, tenant_job_name(principal.tenant_id))
             runs = [run for run in (server, own) if run is not None]
-            return max(runs, key=lambda run: run.finished_at, default=None)
+            last = max(runs, key=lambda run: run.finished_at, default=None)
+            return None if last is None else last.seen_by(principal)
 
         return await self.rt.db.reader.run(read)

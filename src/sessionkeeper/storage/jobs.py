@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,12 +35,34 @@ class JobRun:
     name: str
     started_at: int
     finished_at: int
-    duration_ms: int
+    # None where the caller may not know it (see ``seen_by``).
+    duration_ms: int | None
     result: int
     error: str | None
     last_success_at: int | None
     # The part of ``result`` per tenant id; tenants with nothing are absent.
     result_by_tenant: dict[int, int] = field(default_factory=dict)
+    # When the last successful run started (its end is ``last_success_at``).
+    last_success_started_at: int | None = None
+
+    @property
+    def server_job(self) -> bool:
+        """A run of the server's own job, over every tenant (not one a tenant asked for)."""
+        return TENANT_SEPARATOR not in self.name
+
+    def seen_by(self, principal: Principal) -> JobRun:
+        """The run as the principal may see it. A server job's length, and so when it ended,
+        grows with every tenant's data (the sweep takes longer the more sessions anyone
+        left overdue): a tenant sees such a run as of its start, its length unknown. The
+        runner starts them on a fixed cadence, so the starts reveal no length either."""
+        if principal.server_wide or not self.server_job:
+            return self
+        return replace(
+            self,
+            finished_at=self.started_at,
+            duration_ms=None,
+            last_success_at=self.last_success_started_at,
+        )
 
     def result_for(self, principal: Principal) -> int:
         """The result as the principal may see it: its tenant's part, or all of it for the
@@ -59,9 +81,15 @@ def record(
     result_by_tenant: dict[int, int] | None = None,
 ) -> None:
     previous = get(conn, name)
-    last_success = (
-        finished_at if error is None else (previous.last_success_at if previous else None)
-    )
+    last_success: int | None
+    last_success_started: int | None
+    if error is None:
+        last_success, last_success_started = finished_at, started_at
+    elif previous is not None:
+        last_success = previous.last_success_at
+        last_success_started = previous.last_success_started_at
+    else:
+        last_success = last_success_started = None
     values = {
         "name": name,
         "started_at": started_at,
@@ -70,6 +98,7 @@ def record(
         "result": result,
         "error": error,
         "last_success_at": last_success,
+        "last_success_started_at": last_success_started,
         # JSON object keys are strings.
         "result_by_tenant": {str(k): v for k, v in (result_by_tenant or {}).items() if v},
     }
@@ -93,7 +122,11 @@ def seen_by(principal: Principal, runs: list[JobRun]) -> list[JobRun]:
     if principal.server_wide:
         return runs
     own = str(principal.tenant_id)
-    return [run for run in runs if run.name.partition(TENANT_SEPARATOR)[2] in ("", own)]
+    return [
+        run.seen_by(principal)
+        for run in runs
+        if run.name.partition(TENANT_SEPARATOR)[2] in ("", own)
+    ]
 
 
 def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
@@ -106,4 +139,5 @@ def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
         error=row.error,
         last_success_at=row.last_success_at,
         result_by_tenant={int(k): int(v) for k, v in (row.result_by_tenant or {}).items()},
+        last_success_started_at=row.last_success_started_at,
     )

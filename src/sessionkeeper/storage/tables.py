@@ -223,6 +223,8 @@ job_runs = sa.Table(
     sa.Column("result", sa.BigInteger, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("last_success_at", sa.BigInteger, nullable=True),
+    # When the last successful run started: what a tenant is shown of a server job's success.
+    sa.Column("last_success_started_at", sa.BigInteger, nullable=True),
     # The result per tenant ({"<tenant id>": n}, only tenants with n > 0): a tenant's view of
     # a run must not show the others' figures.
     sa.Column("result_by_tenant", sa.JSON, nullable=True),

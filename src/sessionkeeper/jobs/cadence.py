@@ -1,0 +1,21 @@
+"""When a periodic job runs next: on a fixed cadence, not an interval after the last run.
+
+Runs that start an interval after the previous one *finished* start later the longer the
+runs take, so their start times would reveal their lengths; a server job's length grows with
+every tenant's data, and tenants are shown server jobs as of their starts only
+(``storage/jobs.JobRun.seen_by``). A run that overran its slot is followed at the next slot,
+not at once: starts stay on the grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def next_start(due: float, now: float, interval_s: float) -> float:
+    """The first slot after ``now`` on the grid ``due + k * interval_s`` (k ≥ 1), where
+    ``due`` is when the run that just finished was due."""
+    if interval_s <= 0:
+        return now
+    slots = max(1, math.floor((now - due) / interval_s) + 1)
+    return due + slots * interval_s
