@@ -169,3 +169,29 @@ async def test_export_holds_everything_and_is_logged(api: Harness) -> None:
     entries = (await api.get("/v1/audit", action="user.export")).json()["items"]
     assert len(entries) == 2
     assert entries[-1]["details"] == {"sessions": 3, "events": 2}
+
+
+async def test_no_user_takes_over_the_rooms_of_erased_users(api_any: Harness) -> None:
+    api = api_any
+    await configure(api)
+    room = {"id": "shared", "kind": "reading", "created_by": "zoe"}
+    assert (await api.post("/v1/rooms", room)).status_code == 201
+    assert (await api.post("/v1/rooms/shared/participants", {"user_id": "kim"})).status_code == 201
+    assert (await api.client.delete("/v1/users/zoe", headers=api.auth())).status_code == 200
+    # A token naming the placeholder opens nothing, so it cannot end the room kim is in.
+    taker = User(api, "[erased]")
+    for method, path in (("GET", "/v1/me/sessions"), ("POST", "/v1/me/sessions/shared/end")):
+        r = await taker.call(method, path, {} if method == "POST" else None)
+        assert r.status_code == 401, r.text
+    # No write may name it as a user either.
+    for path, body in (
+        ("/v1/sessions", {"user_id": "[erased]", "kind": "game"}),
+        ("/v1/rooms/shared/participants", {"user_id": "[erased]"}),
+        ("/v1/rooms", {"id": "r2", "kind": "reading", "created_by": "[erased]"}),
+    ):
+        r = await api.post(path, body)
+        assert r.status_code == 422, r.text
+        assert "erased users" in r.text, r.text
+    r = await api.get("/v1/users/%5Berased%5D/sessions", scope="read")
+    assert r.status_code == 422, r.text
+    assert (await api.get("/v1/rooms/shared", scope="read")).json()["status"] == "active"

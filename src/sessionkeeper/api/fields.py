@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from sessionkeeper.domain import attributes as attribute_rules
-from sessionkeeper.domain.ids import KIND_PATTERN, MAX_SESSION_ID, SESSION_ID_PATTERN
+from sessionkeeper.domain.ids import ERASED_USER, KIND_PATTERN, MAX_SESSION_ID, SESSION_ID_PATTERN
 from sessionkeeper.domain.subject import (
     MAX_SUBJECT_FIELDS,
     MAX_SUBJECT_VALUE_LENGTH,
@@ -76,6 +76,12 @@ def _encodable(value: str) -> str:
     return value
 
 
+def _not_erased(value: str) -> str:
+    if value == ERASED_USER:
+        raise ValueError(f"'{ERASED_USER}' is kept for the rooms of erased users")
+    return value
+
+
 def _representable(value: datetime) -> datetime:
     """A time is stored as its millisecond, which must have a date in UTC:
     ``9999-12-31T23:00:00-01:00`` is in the year 10000 there (as is the millisecond that
@@ -95,6 +101,7 @@ UserId = Annotated[
     StrictStr,
     Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=TEXT_PATTERN, examples=["user-1"]),
     AfterValidator(_encodable),
+    AfterValidator(_not_erased),
 ]
 Kind = Annotated[StrictStr, Field(pattern=KIND_PATTERN, examples=["game"])]
 Label = Annotated[

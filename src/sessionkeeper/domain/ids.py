@@ -19,6 +19,9 @@ SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]*[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
 KIND_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 # Paths under /v1/sessions/ that are not session ids: no session may be started with them.
 RESERVED_SESSION_IDS = frozenset({"stats", "export.csv"})
+# The user id an erased user's rooms are kept under (they are shared with the other
+# participants): no user may have it, or they would take over every such room.
+ERASED_USER = "[erased]"
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
 # Any id a session may have been stored with, including dot-only ids from before they were
 # refused: what a listing's cursor may point at.

@@ -17,14 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain.ids import ERASED_USER
 from sessionkeeper.events.tables import events as e
 from sessionkeeper.learning.tables import session_outcomes as o
 from sessionkeeper.rooms.tables import room_invite_uses as iu
 from sessionkeeper.rooms.tables import rooms as r
 from sessionkeeper.storage.tables import sessions as s
 from sessionkeeper.webhooks.tables import webhook_deliveries as w
-
-ERASED_USER = "[erased]"
 
 
 def _of_user(table: sa.Table, tenant_id: int, user_id: str) -> sa.ColumnElement[bool]:

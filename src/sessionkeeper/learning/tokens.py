@@ -19,6 +19,7 @@ from typing import Any
 
 import jwt
 
+from sessionkeeper.domain.ids import ERASED_USER
 from sessionkeeper.errors import Unauthorized
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
@@ -168,5 +169,7 @@ def user_of(token: str, config: AuthConfig, now_s: float) -> str:
             raise Unauthorized(REFUSED)
     user = claims.get(config.user_claim)
     if not isinstance(user, str) or not 0 < len(user) <= MAX_USER_ID_CHARS or "\x00" in user:
+        raise Unauthorized(REFUSED)
+    if user == ERASED_USER:  # no one's: it would take over every erased user's rooms
         raise Unauthorized(REFUSED)
     return user
