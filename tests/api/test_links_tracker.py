@@ -373,3 +373,33 @@ async def test_many_quick_reports_credit_no_more_than_the_time_that_passed(api: 
         assert beat.status_code in (200, 204), beat.text
     attributes = (await session(api, started["session_id"]))["attributes"]
     assert attributes["engaged_ms"] <= 2_000 + 5_000, attributes
+
+
+async def test_the_room_left_is_what_each_path_adds(api: Harness) -> None:
+    key = await publishable_key(api)
+    # The tracker's start adds five keys (the browser, its mode, three counters).
+    five_short = {f"k{i}": i for i in range(95)}
+    body = {"key": key, "kind": "page", "attributes": five_short}
+    assert (await send(api, "/v1/tracker/start", body)).status_code == 201
+    # A click adds six (the link, its mode, the browser, and the tracker's three counters).
+    six_short = {f"k{i}": i for i in range(94)}
+    link = {"target_url": "https://a.example/", "kind": "k", "mode": "companion"}
+    link["attributes"] = six_short
+    made = await api.post("/v1/links", link, scope="ingest")
+    assert made.status_code == 201, made.text
+
+
+async def test_only_the_trackers_reports_set_its_counters(api: Harness) -> None:
+    claimed = {"engaged_ms": 999_999_999, "visible_ms": 999_999_999, "wall_ms": 999_999_999}
+    key = await publishable_key(api)
+    started = await start(api, key, attributes={**claimed, "course": "fr"})
+    attributes = (await session(api, started["session_id"]))["attributes"]
+    assert attributes["course"] == "fr"
+    assert not set(claimed) & set(attributes), attributes
+    link = {"target_url": "https://a.example/", "kind": "k", "mode": "redirect"}
+    made = await api.post("/v1/links", {**link, "attributes": claimed}, scope="ingest")
+    click = await api.client.get("/t/" + made.json()["token"])
+    assert click.status_code == 302
+    detail = (await api.get(f"/v1/links/{made.json()['id']}", scope="read")).json()
+    clicked = await session(api, detail["recent_clicks"][0]["session_id"])
+    assert not set(claimed) & set(clicked["attributes"]), clicked

@@ -153,23 +153,35 @@ def merge(stored: Counters, reported: Counters, elapsed_ms: int, lived_ms: int) 
     )
 
 
-# What this feature adds to a session's attributes (the link, the browser, the counters), at
-# their largest: the attributes a client gives must leave room for them, or a later beat's
-# merge would go over the caps and be refused.
-_ADDED_ATTRIBUTES = {
+# The totals the tracker reports, shown in the session's attributes: only its reports set
+# them, never a start's or a link's attributes (an untrusted page could claim any time).
+COUNTER_KEYS = ("engaged_ms", "visible_ms", "wall_ms")
+_COUNTERS_AT_MOST = dict.fromkeys(COUNTER_KEYS, 2**53)
+
+# What this feature adds to a session's attributes, at their largest: the attributes a
+# client gives must leave room for them, or a later beat's merge would go over the caps and
+# be refused. A click adds the link and the browser, and the tracker its counters later;
+# the tracker's own start adds the browser, its mode and the counters.
+CLICK_ADDS = {
     "link_id": "lnk_" + "0" * 26,
     "link_mode": "companion",
-    "tracker_mode": "companion",
     "user_agent": "Firefox",
-    "engaged_ms": 2**53,
-    "visible_ms": 2**53,
-    "wall_ms": 2**53,
+    **_COUNTERS_AT_MOST,
 }
+TRACKER_ADDS = {"user_agent": "Firefox", "tracker_mode": "companion", **_COUNTERS_AT_MOST}
 
 
-def attributes_problem(attributes: Mapping[str, Any]) -> str | None:
-    """Why ``attributes`` leave no room for what links and the tracker add, or None."""
-    return attribute_rules.problem({**attributes, **_ADDED_ATTRIBUTES})
+def attributes_problem(attributes: Mapping[str, Any], added: Mapping[str, Any]) -> str | None:
+    """Why ``attributes`` leave no room for ``added`` (what links or the tracker add), or
+    None."""
+    return attribute_rules.problem(given_with(attributes, added))
+
+
+def given_with(attributes: Mapping[str, Any], added: Mapping[str, Any]) -> dict[str, Any]:
+    """A session's attributes: what the client gave, without counters (the tracker's reports
+    alone set them), then what the feature adds, which replaces any key of the same name."""
+    kept = {key: value for key, value in attributes.items() if key not in COUNTER_KEYS}
+    return {**kept, **added}
 
 
 def origin_of(value: str | None) -> str | None:

@@ -74,7 +74,7 @@ class LinkService:
         problem = rules.target_problem(spec.target_url, self.rt.settings.link_schemes)
         if problem is not None:
             raise InvalidInput(f"target_url {problem}", field="target_url")
-        problem = rules.attributes_problem(spec.attributes or {})
+        problem = rules.attributes_problem(spec.attributes or {}, rules.CLICK_ADDS)
         if problem is not None:
             raise InvalidInput(f"with what each click adds, {problem}", field="attributes")
         now = self.rt.clock.now_ms()
@@ -202,12 +202,9 @@ class LinkService:
             make_id("", now),
             user_id=link.user_id or ANONYMOUS,
             kind=link.kind,
-            attributes={
-                **link.attributes,
-                "link_id": link.id,
-                "link_mode": link.mode,
-                "user_agent": family,
-            },
+            attributes=rules.given_with(
+                link.attributes, {"link_id": link.id, "link_mode": link.mode, "user_agent": family}
+            ),
             subject=link.subject,
             source=SOURCE,
             started_at=now,

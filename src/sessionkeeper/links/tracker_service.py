@@ -94,16 +94,15 @@ class TrackerService:
     async def start(self, principal: Principal, origin: str | None, req: TrackerStart) -> Started:
         principal.require(Scope.PUBLISH)
         await self.check_origin(principal, origin)
-        problem = rules.attributes_problem(req.attributes or {})
+        problem = rules.attributes_problem(req.attributes or {}, rules.TRACKER_ADDS)
         if problem is not None:
             raise InvalidInput(f"with what the tracker adds, {problem}", field="attributes")
         now = self.rt.clock.now_ms()
         token = new_secret(TRACKER_TOKEN_PREFIX)
-        attributes = {
-            **(req.attributes or {}),
-            "user_agent": rules.user_agent_family(req.user_agent),
-            "tracker_mode": req.mode.value,
-        }
+        attributes = rules.given_with(
+            req.attributes or {},
+            {"user_agent": rules.user_agent_family(req.user_agent), "tracker_mode": req.mode.value},
+        )
         new = starts.new_session(
             make_id("", now),
             user_id=req.user_id or ANONYMOUS,
