@@ -62,11 +62,14 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def authenticate(request: Request, *, server_wide: bool = False) -> Principal:
+async def authenticate(
+    request: Request, *, server_wide: bool = False, key: str | None = None
+) -> Principal:
     """The caller, acting on the tenant its key belongs to or, for an operator key, the one
-    it names in the tenant header. ``server_wide``: the operator key may also name none."""
+    it names in the tenant header. ``server_wide``: the operator key may also name none.
+    ``key``: one sent in the body instead of the header (a browser's tracker)."""
     services = services_of(request)
-    found = await services.auth.api_key(bearer_token(request))
+    found = await services.auth.api_key(key or bearer_token(request))
     # Before anything else is done for the request: a key over its limit costs no more.
     await services.rate_limits.check(found)
     found = await services.auth.acting_on(found, named_tenant(request))

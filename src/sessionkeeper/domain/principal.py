@@ -43,9 +43,11 @@ class Credential(StrEnum):
     OPERATOR = "operator"
 
 
-# The credentials an actor names by their key's row id (``api_key:12``).
+# The credentials an actor names by their key's row id (``api_key:12``, ``operator:3`` for an
+# operator key made by ``key create --operator``; the one of the environment is ``operator``).
 _KEYED = tuple(
-    f"{credential.value}:" for credential in (Credential.API_KEY, Credential.DASHBOARD_LOGIN)
+    f"{credential.value}:"
+    for credential in (Credential.API_KEY, Credential.DASHBOARD_LOGIN, Credential.OPERATOR)
 )
 
 
@@ -94,15 +96,19 @@ class Principal:
             raise Forbidden(f"this API key has scope '{self.scope}'; this needs {wanted}")
 
 
-def operator(tenant_id: int, tenant_name: str) -> Principal:
-    """The operator acting on one tenant (the CLI, periodic jobs, the operator key naming a
-    tenant): every row of the tenant."""
-    return Principal(tenant_id, tenant_name, Scope.ADMIN, Credential.OPERATOR)
+def operator(tenant_id: int, tenant_name: str, credential_id: str | None = None) -> Principal:
+    """The operator acting on one tenant (the CLI, periodic jobs, an operator key naming a
+    tenant): every row of the tenant. ``credential_id``: which operator key, if one."""
+    return Principal(
+        tenant_id, tenant_name, Scope.ADMIN, Credential.OPERATOR, credential_id=credential_id
+    )
 
 
-def server_operator() -> Principal:
-    """The operator key acting on the whole server (see :attr:`Principal.server_wide`)."""
-    return Principal(SERVER_WIDE, "", Scope.ADMIN, Credential.OPERATOR)
+def server_operator(credential_id: str | None = None) -> Principal:
+    """An operator key acting on the whole server (see :attr:`Principal.server_wide`);
+    ``credential_id`` names a stored operator key, so that each has its own rate limit and
+    its own name in the audit log."""
+    return operator(SERVER_WIDE, "", credential_id)
 
 
 def shown_actor(actor: str, ids: PublicIds) -> str:

@@ -22,15 +22,15 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from sessionkeeper.api.deps import AdminScope, ServicesDep, bearer_token
+from sessionkeeper.api.deps import AdminScope, ServicesDep, authenticate
 from sessionkeeper.api.errors import on_domain_error
 from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.public_ids import IdsDep
 from sessionkeeper.api.routing import api_router
 from sessionkeeper.api.strict_json import StrictJSONRoute, strict_loads
 from sessionkeeper.domain.policy import resolve_policy
-from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.public_ids import PublicIds
+from sessionkeeper.domain.secrets import digest
 from sessionkeeper.domain.times import from_ms
 from sessionkeeper.errors import Forbidden, InvalidInput, NotFound, SessionkeeperError
 from sessionkeeper.links import rules
@@ -115,12 +115,6 @@ async def _answer(request: Request, origin: str | None, exc: SessionkeeperError)
     return response if isinstance(exc, Forbidden) else _cors(response, origin)
 
 
-async def _key_principal(services: Services, request: Request, key: str | None) -> Principal:
-    found = await services.auth.api_key(key or bearer_token(request))
-    await services.rate_limits.check(found)
-    return found
-
-
 @router.post(
     "/tracker/start",
     status_code=201,
@@ -137,7 +131,7 @@ async def start_tracker_session(request: Request, services: ServicesDep) -> Resp
             body = TrackerStartBody.model_validate(raw)
         except ValidationError as exc:
             raise RequestValidationError(exc.errors()) from None
-        principal = await _key_principal(services, request, body.key)
+        principal = await authenticate(request, key=body.key)
         started = await _feature(services).tracker.start(
             principal,
             origin,
@@ -176,6 +170,7 @@ async def _report(request: Request, services: Services, *, end: bool) -> Respons
         token = raw.get("token")
         if not isinstance(token, str) or not token or len(token) > 128:
             raise InvalidInput("token is the tracker token the start returned", field="token")
+        await services.rate_limits.check_tracker(digest(token))
         unknown = set(raw) - {"token", "seq", "engaged_ms", "visible_ms", "wall_ms", "state", "at"}
         if unknown:
             name = sorted(unknown)[0]

@@ -104,7 +104,7 @@ class Authenticator:
         tenant = await self.rt.db.reader.run(lambda conn: store.get_tenant(conn, tenant_name))
         if tenant is None:
             raise Forbidden(f"no tenant named {tenant_name!r}", code="unknown_tenant")
-        return operator(tenant.id, tenant.name)
+        return operator(tenant.id, tenant.name, principal.credential_id)
 
     def forget(self) -> None:
         """Drop every cached lookup (a key was revoked through this process)."""
@@ -115,7 +115,7 @@ class Authenticator:
 
 def _principal(key: store.ApiKey) -> Principal:
     if key.tenant_id is None or key.tenant_name is None:
-        return server_operator()
+        return server_operator(str(key.id))
     return Principal(
         key.tenant_id,
         key.tenant_name,

@@ -81,10 +81,18 @@ class RateLimits:
 
     async def check(self, principal: Principal) -> None:
         """Take a token from the principal's key; TooManyRequests when it has none left."""
+        # The tenant too: an end user's id is only unique within its tenant.
+        await self._check(f"{principal.tenant_id}/{principal.actor}")
+
+    async def check_tracker(self, token_digest: str) -> None:
+        """Take a token from a browser tracker's bucket: its reports carry the token its
+        start returned, not a key, and are limited per token at the keys' rate."""
+        await self._check(f"tracker/{token_digest}")
+
+    async def _check(self, name: str) -> None:
         if self.limit is None:
             return
-        # The tenant too: an end user's id is only unique within its tenant.
-        wait = await self.take(f"{principal.tenant_id}/{principal.actor}", self.limit)
+        wait = await self.take(name, self.limit)
         if wait > 0:
             self.rt.metrics.rate_limited.inc()
             raise TooManyRequests(
