@@ -131,6 +131,8 @@ async def test_sweep_and_cleanup_by_hand(api: Harness) -> None:
     token = csrf_of((await api.client.get("/admin/actions/sweep")).text)
     assert (await api.client.post("/admin/actions/sweep", data={"csrf": token})).status_code == 303
     assert (await api.get("/v1/sessions/quiet")).json()["end_reason"] == "timeout"
+    confirm = await api.client.get("/admin/actions/cleanup")
+    assert "inactive room of this tenant" in confirm.text  # what a tenant's cleanup covers
     assert (
         await api.client.post("/admin/actions/cleanup", data={"csrf": token})
     ).status_code == 303
@@ -160,6 +162,9 @@ async def test_sessions_page_filters_and_pages_with_the_state_in_the_url(api_any
     bad = await api.client.get("/admin/sessions", params={"status": "nope", "kind": "game"})
     assert bad.status_code == 422 and "status must be one of" in bad.text
     assert 'name="kind" value="game"' in bad.text  # the form keeps what was sent
+    for limit in ("²", "①", "0", "501"):  # digits to str.isdigit() that int() refuses, too
+        refused = await api.client.get("/admin/sessions", params={"limit": limit})
+        assert refused.status_code == 422 and "limit must be 1 to 500" in refused.text
     # Search: an id opens the session, anything else is a user.
     found = await api.client.get("/admin/sessions", params={"q": "s2"})
     assert found.headers["location"] == "/admin/sessions/s2"

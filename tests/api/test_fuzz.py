@@ -706,3 +706,18 @@ async def test_database_lost_after_start_is_503_on_writes(
         response = await client.post("/v1/sessions/s-1/end")
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "ended"
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-01:00", "9999-12-31T23:59:59.9999Z"]
+)
+async def test_a_filter_time_outside_the_years_1_to_9999_in_utc_is_422(
+    api_raw: tuple[Harness, httpx.AsyncClient], value: str
+) -> None:
+    _, client = api_raw
+    for param in ("started_after", "ended_before"):
+        response = await client.get("/v1/sessions", params={param: value})
+        problem = assert_problem(response, 422, field=param)
+        assert "years 1 to 9999" in problem["detail"]
+    edge = await client.get("/v1/sessions", params={"started_after": "0001-01-01T00:00:00Z"})
+    assert edge.status_code == 200, edge.text

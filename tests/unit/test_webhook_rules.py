@@ -117,6 +117,7 @@ NOW = 1_700_000_000_000
         ("0", 0),
         ("-5", None),
         ("soon", None),
+        ("²", None),  # a digit to str.isdigit(), not to int()
         ("Tue, 14 Nov 2023 22:15:20 GMT", 120_000),  # NOW is 22:13:20 GMT
         ("Tue, 14 Nov 2023 22:00:00 GMT", 0),  # in the past: no extra wait
     ],

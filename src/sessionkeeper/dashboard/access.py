@@ -92,7 +92,7 @@ class Access:
             if key is None or key.revoked_at is not None:
                 raise Unauthorized("this login's key was revoked")
             if key.tenant_id is None or key.tenant_name is None:
-                base = server_operator()
+                base = server_operator(str(key.id))
             else:
                 base = Principal(
                     key.tenant_id,

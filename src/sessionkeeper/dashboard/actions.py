@@ -41,7 +41,8 @@ ACTIONS = {
     ),
     "cleanup": (
         "Run the cleanup",
-        "Close every inactive room now (the cleanup covers every tenant's rooms).",
+        "Close every inactive room of this tenant now, and its attendances, at their "
+        "estimated ends.",
     ),
 }
 

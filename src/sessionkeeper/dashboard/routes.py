@@ -206,7 +206,8 @@ def _order(raw: str | None) -> SessionOrder:
 def _limit(raw: str | None) -> int:
     if not raw:
         return rules.DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() also takes '²' and '①', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
     return int(raw)
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sessionkeeper.domain import times
 from sessionkeeper.domain.ids import KIND_PATTERN, SESSION_ID_PATTERN, is_valid_session_id
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.subject import (
@@ -203,8 +204,10 @@ def parse_time(name: str, raw: str, assume_utc: bool = False) -> int:
         ms = to_ms(value)
     except (OverflowError, ValueError, OSError):
         raise refusal from None
-    if not -MAX_MS < ms < MAX_MS:
-        raise refusal
+    # As a time in a body: one whose date in UTC falls outside the years 1 to 9999 (offsets
+    # can push a date that reads within them outside) could never be written back.
+    if not times.MIN_MS <= ms <= times.MAX_MS:
+        raise InvalidInput(f"{name} must lie within the years 1 to 9999 in UTC", field=name)
     return ms
 
 

@@ -179,7 +179,7 @@ def parse_retry_after(value: str | None, now: int) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not '²', which int() refuses
         return int(value[:12]) * 1000
     try:
         when = parsedate_to_datetime(value)
