@@ -9,7 +9,7 @@ which is what decides the next request (:class:`Step`) and how a backlog is thin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sessionkeeper.client.calls import Call
@@ -38,6 +38,9 @@ class Link:
     stored: bool = False  # the server has acknowledged the start
     session: Session | None = None  # the server's latest description of it
     seen_at: int = 0  # the newest evidence the server holds for it
+    # The ``started_at`` of every start sent for it. It changes only when the first is too
+    # old to send again, and an attempt with an earlier one may have been stored unanswered.
+    attempted: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.seen_at = self.started_at

@@ -20,12 +20,17 @@ How answers are read:
   as handles always did.
 - A beat answered *closed* because the session was closed by a fact (an end, lost presence,
   cleanup) stops the handle: ``closed_by_server``.
+- A start answered 409 names the session that holds the id. It is this handle's own only when
+  it is what one of the handle's attempts sent (an attempt stored, its answer lost, and a
+  later one that differed); any other session with that id belongs to someone else, and the
+  start is refused like any other 4xx: the handle never beats or ends it.
 - Any other 4xx would repeat: the handle stops and keeps the error. Only a refused time (an
   ``at`` the server will not take) drops that piece of evidence and goes on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -192,6 +197,8 @@ class Outbox:
             self._age(now)
             link = self.current
             if not link.stored:
+                if link.started_at not in link.attempted:
+                    link.attempted.append(link.started_at)
                 return Step("start", self._start_call(link), link, (link.started_at,))
             if not self._policies_read:
                 return Step("policies", calls.policies(), link)
@@ -260,9 +267,11 @@ class Outbox:
                 return self._retry_wait(error)
             self.outcome.failures = 0
             if isinstance(error, Conflict) and error.session is not None:
-                if step.kind == "start" and error.session.id == step.link.id:
-                    # Our own id, stored by an attempt whose answer was lost.
-                    self._stored(step.link, error.session)
+                if step.kind == "start":
+                    if self._own_start(step, error.session):
+                        self._stored(step.link, error.session)
+                    else:
+                        self._stop(error)  # another session has the id: never touch it
                 elif step.kind == "beat":
                     self._closed(step.link, step.ats[0], error.session.status, error.session)
                 else:
@@ -299,6 +308,7 @@ class Outbox:
                         "continues": link.continues,
                         "stored": link.stored,
                         "seen_at": link.seen_at,
+                        "attempted": list(link.attempted),
                     }
                     for link in self.links
                 ],
@@ -340,6 +350,8 @@ class Outbox:
         )
         for link, item in zip(links, kept["links"], strict=True):
             link.seen_at = int(item["seen_at"])
+            # Absent from files written before it was kept: only the current time was sent.
+            link.attempted = [int(at) for at in item.get("attempted", ())]
         outbox.links = links
         outbox._policies_read = True  # nothing new is recorded: the interval is not needed
         outbox._beats.restore(int(at) for at in kept["beats"])
@@ -369,6 +381,27 @@ class Outbox:
             id=link.id,
             started_at=as_datetime(link.started_at),
             continues=link.continues,
+        )
+
+    def _own_start(self, step: Step, session: Session) -> bool:
+        """Whether ``session``, named by a 409 to the start ``step``, is the one this start
+        made. The server answers a repeat of a start it stored 200, so a 409 names this
+        handle's own session only after an attempt stored unanswered and a later one that
+        differed (its ``started_at`` moved, see :meth:`_age`). Anything else there — another
+        user's session, an earlier session under a reused id — was started by someone else:
+        it must match what this handle sent field by field, and a start time one of its
+        attempts carried, or it is not ours."""
+        sent: Mapping[str, Any] = step.call.json
+        return (
+            session.id == step.link.id
+            and session.user_id == sent["user_id"]
+            and session.kind == sent["kind"]
+            and session.label == sent.get("label")
+            and session.continues == sent.get("continues")
+            and session.source is None
+            and dict(session.subject) == dict(sent.get("subject") or {})
+            and dict(session.attributes) == _as_sent(sent.get("attributes") or {})
+            and as_ms(session.started_at) in step.link.attempted
         )
 
     def _stored(self, link: Link, session: Session) -> None:
@@ -522,3 +555,8 @@ class Outbox:
             return
         self._beats.clear()
         self._end_at = None
+
+
+def _as_sent(attributes: Mapping[str, Any]) -> Any:
+    """``attributes`` as the server got them: through JSON, where a tuple is a list."""
+    return json.loads(json.dumps(attributes))
