@@ -143,3 +143,11 @@ async def test_async_exhausted_retries_raise(base_url: str) -> None:
         with pytest.raises(ServerUnavailable):
             await c.get("x")
     assert len(down.attempts) == 2
+
+
+def test_a_retry_after_of_digits_only_unicode_knows_is_ignored() -> None:
+    from sessionkeeper.client.errors import parse_retry_after
+
+    assert parse_retry_after(" 3 ") == 3.0
+    assert parse_retry_after("²") is None  # a digit to str.isdigit(), not to float()
+    assert parse_retry_after("Tue, 14 Nov 2023 22:15:20 GMT") is None

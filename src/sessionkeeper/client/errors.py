@@ -120,9 +120,11 @@ def parse_retry_after(value: str | None) -> float | None:
     The HTTP-date form is ignored: it depends on the two clocks agreeing, and the server
     sends seconds.
     """
-    if value is None or not value.strip().isdigit():
+    seconds = None if value is None else value.strip()
+    # ASCII digits only: str.isdigit() also takes '²', which float() refuses.
+    if seconds is None or not (seconds.isascii() and seconds.isdigit()):
         return None
-    return float(value.strip())
+    return float(seconds)
 
 
 def unreachable(base_url: str, error: Exception) -> ServerUnavailable:
