@@ -20,11 +20,12 @@ def shown(session: dict[str, Any], started: int) -> dict[str, Any]:
     return view
 
 
-async def test_a_late_snapshot_after_the_deadline_starts_anew_swept_or_not(
+async def test_a_late_snapshot_made_before_the_deadline_amends_swept_or_not(
     api_any: Harness,
 ) -> None:
-    """A snapshot made before a session's deadline but sent after it: the session already
-    read as timed out, so the snapshot starts a new one, as it does after the sweep."""
+    """A snapshot made before a session's deadline but sent after it is late evidence, as a
+    late heartbeat is: it carries the session on from its time and counts as an amendment,
+    whether the sweep had closed the session first or not."""
     api = api_any
     assert (await api.put("/v1/policies/pk", POLICY)).status_code == 200
     entry = [{"user_id": "p", "kind": "pk"}]
@@ -40,7 +41,8 @@ async def test_a_late_snapshot_after_the_deadline_starts_anew_swept_or_not(
         assert answer.status_code == 200, answer.text
         items = (await api.get("/v1/sessions", source=source)).json()["items"]
         views[source] = [shown(item, t0) for item in reversed(items)]  # oldest first
-    assert [view["status"] for view in views["swept"]] == ["timed_out", "active"]
+    # Made at 3 s, within the 4 s deadline: alive until 7 s, so open again at 5 s.
+    assert [(view["status"], view["amended_count"]) for view in views["swept"]] == [("active", 1)]
     assert views["unswept"] == views["swept"]
 
 

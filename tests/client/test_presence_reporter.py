@@ -317,3 +317,32 @@ async def test_async_kept_snapshots_stay_within_the_cap(base_url: str, tenant: T
             down = False
             await await_until(lambda: reporter is not None and reporter.reports >= 1)
     assert max(kept) <= 5
+
+
+def test_a_partition_longer_than_the_timeout_keeps_the_sessions_of_those_who_stayed(
+    base_url: str, tenant: Tenant
+) -> None:
+    """The snapshots kept through the partition were made in time, each within a timeout of
+    the one before: delivered late, they carry the sessions on, as late beats do, instead of
+    cutting them into pieces (the sweep closed them meanwhile)."""
+    room = Room("ann")
+    down = threading.Event()
+    network = Forwarding(
+        fault=lambda r: httpx.ConnectError("down", request=r) if down.is_set() else None
+    )
+    with Client(base_url, tenant.admin, transport=network.sync()) as client:
+        client.put_policy("voice", heartbeat_interval_s=1, timeout_s=2, grace_s=0.5)
+        with PresenceReporter(client, "bot", room.snapshot, every=0.1, timeout=2) as reporter:
+            wait_until(lambda: active_users(client, "bot") == {"ann"})
+            [before] = client.list(source="bot").items
+            down.set()
+            # Read past the partition: the session times out meanwhile.
+            wait_until(
+                lambda: [s.status for s in client_sessions(base_url, tenant)] == ["timed_out"],
+                timeout=10,
+            )
+            down.clear()
+            wait_until(lambda: reporter.kept == 0 and active_users(client, "bot") == {"ann"})
+        sessions = client.list(source="bot").items
+    assert [s.id for s in sessions] == [before.id]  # one session all along
+    assert sessions[0].amended_count >= 1

@@ -54,6 +54,12 @@ _ROW_KEY = itemgetter(1, 2, 3)
 _ROW_AGE = itemgetter(4, 0)
 
 
+def row_key(row: ActiveRow) -> PresenceKey:
+    """The presence an open session's row stands for: user, kind, label."""
+    key: PresenceKey = _ROW_KEY(row)
+    return key
+
+
 def _presence(row: ActiveRow) -> ActivePresence:
     return ActivePresence(row[0], row[1], row[2], row[3], row[4])
 

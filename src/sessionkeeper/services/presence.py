@@ -1,9 +1,13 @@
 """Presence sources: reconcile full snapshots or incremental changes with active sessions.
 
-A snapshot or a change set is applied in one transaction. Before matching, the source's
-sessions that expired meanwhile are closed at their estimated end, so a tracker that comes back
-after a long outage starts fresh sessions instead of stretching the old ones over the gap,
-while a tracker that comes back in time continues its sessions.
+A snapshot or a change set is applied in one transaction, as the source's state at its own
+time. Before matching, the source's sessions that were dead by then are closed at their
+estimated end, so a tracker that comes back after a long outage starts fresh sessions instead
+of stretching the old ones over the gap, while a tracker that comes back in time continues its
+sessions. A snapshot made in time but delivered late (kept by a reporter while the server was
+unreachable) is late evidence, as a late heartbeat is: the sessions alive at its time —
+overdue by now, or closed by the sweep meanwhile — are beaten or ended at its time by the
+kernel's rules, which amend them; the result is the same whether the sweep came first or not.
 """
 
 from __future__ import annotations
@@ -16,8 +20,14 @@ from sqlalchemy.engine import Connection
 from sessionkeeper.domain import presence as rules
 from sessionkeeper.domain.events import PresenceReconciled
 from sessionkeeper.domain.lifecycle import EndReason
-from sessionkeeper.domain.policy import Policy, resolve_policy
-from sessionkeeper.domain.presence import OpenSessions, PresenceDiff, PresenceEntry, PresenceKey
+from sessionkeeper.domain.policy import DEFAULT_POLICY, Policy, resolve_policy
+from sessionkeeper.domain.presence import (
+    ActiveRow,
+    OpenSessions,
+    PresenceDiff,
+    PresenceEntry,
+    PresenceKey,
+)
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.domain.session import NewSession, start_digest
 from sessionkeeper.errors import InvalidInput
@@ -127,8 +137,10 @@ class PresenceService:
                 mark = store.last_applied_at(conn, principal, source)
                 if mark is not None and mark > when:
                     return _stale(when)
-                active, _ = store.open_for_source(conn, principal, source, when)
-                diff = make_diff(OpenSessions.of(active))
+                now = self.rt.clock.now_ms()
+                swept = _swept_alive_at(conn, principal, source, when, now)
+                alive, late, _ = _matchable(conn, principal, source, when, now, swept)
+                diff = make_diff(OpenSessions.of([*alive, *late]))
                 return PresenceOutcome(when, diff, [], 0, applied=False)
 
             return await self.rt.db.reader.run(preview)
@@ -139,39 +151,57 @@ class PresenceService:
             revision = store.claim_time(tx.conn, principal, source, when)
             if revision is None:
                 return _stale(when)
-            # Overdue by now, not only by the snapshot's own time: reads already showed such
-            # a session timed out, and the sweep would have closed it, so a snapshot made
-            # before its deadline but sent after it must not carry it on (it starts a new one,
-            # as it would after the sweep).
             now = self.rt.clock.now_ms()
-            known = self.cache.lookup(key, revision, now)
+            # Sessions the sweep closed after the snapshot's time are not in the cache.
+            swept = _swept_alive_at(tx.conn, principal, source, when, now)
+            known = None if swept else self.cache.lookup(key, revision, now)
             timed_out = 0
+            late: set[str] = set()
             if known is None:
-                alive, overdue = store.open_for_source(tx.conn, principal, source, now)
-                # Overdue meanwhile: closed as the sweep would, before anything is matched.
-                timed_out = session_store.close_overdue(tx, principal, overdue, now)
-                matched, bounds = OpenSessions.of(alive), Bounds.of_rows(alive)
+                alive, late_rows, dead = _matchable(tx.conn, principal, source, when, now, swept)
+                # Dead by the snapshot's time: closed as the sweep would, before matching.
+                timed_out = session_store.close_overdue(tx, principal, dead, now)
+                late = {row[0] for row in late_rows}
+                matched, bounds = OpenSessions.of([*alive, *late_rows]), Bounds.of_rows(alive)
             else:  # unchanged since this process's last snapshot, and nothing overdue yet
                 matched, bounds = known.sessions, Bounds.of_known(known)
             diff = make_diff(matched)
             news = self._new_sessions(tx, principal, source, diff.to_start, when)
+            ends = [item.session_id for item in diff.to_end]
             session_store.end_many(
                 tx,
                 principal,
-                [item.session_id for item in diff.to_end],
+                [sid for sid in ends if sid not in late],
                 at=when,
                 reason=EndReason.PRESENCE_LOST,
+            )
+            for sid in ends:
+                if sid in late:  # exact, if it was alive then: an amendment
+                    session_store.end(
+                        tx, principal, sid, at=when, reason=EndReason.PRESENCE_LOST, now=now
+                    )
+            heartbeats.late_beats(
+                tx,
+                principal,
+                [
+                    (item.session_id, when, now)
+                    for item in diff.to_refresh
+                    if item.session_id in late
+                ],
             )
             session_inserts.insert_many(tx, principal, news)
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
                 revision = store.beat(tx.conn, principal, source, when)
-                after = source_cache.after_snapshot(matched, bounds, diff, news, revision, when)
-                tx.after_commit(lambda: self.cache.store(key, after))
+                if late:  # their states were changed by the rules, not as the cache follows
+                    tx.after_commit(lambda: self.cache.forget(key))
+                else:
+                    after = source_cache.after_snapshot(matched, bounds, diff, news, revision, when)
+                    tx.after_commit(lambda: self.cache.store(key, after))
             else:  # the sessions it does not list keep their own, older, beats
                 heartbeats.refresh_many(
                     tx.conn,
                     principal,
-                    [item.session_id for item in diff.to_refresh],
+                    [item.session_id for item in diff.to_refresh if item.session_id not in late],
                     when,
                     now=now,
                 )
@@ -233,6 +263,41 @@ class PresenceService:
                 }
             ),
         )
+
+
+def _swept_alive_at(
+    conn: Connection, principal: Principal, source: str, when: int, now: int
+) -> list[ActiveRow]:
+    """The source's sessions the sweep closed that were alive at ``when``."""
+    if when >= now:  # none can be: the sweep closes a session only past its deadline
+        return []
+    policies = policy_store.load(conn, principal.tenant_id)
+    longest = max((policy.timeout_ms for policy in (*policies.values(), DEFAULT_POLICY)), default=0)
+    return store.timed_out_alive_at(conn, principal, source, when, longest)
+
+
+def _matchable(
+    conn: Connection,
+    principal: Principal,
+    source: str,
+    when: int,
+    now: int,
+    swept: Sequence[ActiveRow],
+) -> tuple[Sequence[ActiveRow], list[ActiveRow], list[str]]:
+    """The source's sessions as a snapshot of ``when`` delivered at ``now`` meets them: those
+    alive now; those alive at ``when`` but overdue now or closed by the sweep since (late
+    evidence amends them); and the ids of those dead by ``when`` (closed before matching).
+    ``swept``: the sessions closed by timeout alive at ``when`` (``timed_out_alive_at``)."""
+    alive, overdue = store.open_for_source(conn, principal, source, now)
+    # A key a session alive now holds keeps that one; any other of the key is history.
+    held = {rules.row_key(row) for row in alive}
+
+    def amendable(row: ActiveRow) -> bool:
+        return store.expires_of(row) >= when and rules.row_key(row) not in held
+
+    late = [row for row in (*overdue, *swept) if amendable(row)]
+    dead = [row[0] for row in overdue if not amendable(row)]
+    return alive, late, dead
 
 
 def _stale(at: int) -> PresenceOutcome:

@@ -86,6 +86,15 @@ def _by_rules(
     return results
 
 
+def late_beats(
+    tx: Transaction, principal: Principal, beats: Sequence[tuple[str, int, int]]
+) -> list[tuple[HeartbeatOutcome, Session | None]]:
+    """Beats ``(session id, at, now)`` of sessions overdue or closed by timeout, judged by the
+    pure rules (``lifecycle.heartbeats``): each amends its session if it was alive at ``at``.
+    Records no heartbeat: for writes that carry other evidence (a late presence snapshot)."""
+    return _by_rules(tx, principal, beats)
+
+
 def heartbeat(
     tx: Transaction, principal: Principal, session_id: str, *, at: int, now: int
 ) -> tuple[HeartbeatOutcome, Session | None]:

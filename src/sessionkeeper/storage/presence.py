@@ -8,12 +8,13 @@ from operator import itemgetter
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.presence import ActiveRow
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.dialect import dialect_insert, plain_rows
 from sessionkeeper.storage.scope import visible_to
 from sessionkeeper.storage.source_beats import through_beat
-from sessionkeeper.storage.statuses import IS_ACTIVE
+from sessionkeeper.storage.statuses import IS_ACTIVE, status_is
 from sessionkeeper.storage.tables import presence_sources
 from sessionkeeper.storage.tables import sessions as t
 
@@ -35,10 +36,10 @@ _EXPIRES_OF = itemgetter(OPEN_ROW.index("expires_at"))
 
 def open_for_source(
     conn: Connection, principal: Principal, source: str, at: int
-) -> tuple[Sequence[ActiveRow], list[str]]:
-    """The source's open sessions, split into those alive at ``at`` (rows as the presence
-    rules take them: :data:`OPEN_ROW`) and the ids of those overdue by then; one read through
-    the partial index on active source rows."""
+) -> tuple[Sequence[ActiveRow], list[ActiveRow]]:
+    """The source's open sessions, split into those alive at ``at`` and those overdue by then
+    (rows as the presence rules take them: :data:`OPEN_ROW`); one read through the partial
+    index on active source rows."""
     # The source's beat as one value, not a lookup per row: all the rows share it, and an
     # uncorrelated subquery is evaluated once per statement, in the same round trip.
     beat = (
@@ -62,7 +63,43 @@ def open_for_source(
     if not rows or min(map(_EXPIRES_OF, rows)) >= at:
         return rows, []
     alive = [row for row in rows if _EXPIRES_OF(row) >= at]
-    return alive, [row[0] for row in rows if _EXPIRES_OF(row) < at]
+    return alive, [row for row in rows if _EXPIRES_OF(row) < at]
+
+
+def expires_of(row: ActiveRow) -> int:
+    """The deadline of a row read here."""
+    deadline: int = _EXPIRES_OF(row)
+    return deadline
+
+
+def timed_out_alive_at(
+    conn: Connection, principal: Principal, source: str, at: int, longest_timeout_ms: int
+) -> list[ActiveRow]:
+    """The source's sessions closed by timeout that were alive at ``at`` (by the deadline
+    their last beat set), as :data:`OPEN_ROW` rows: a snapshot of ``at`` that arrives after
+    the sweep closed them is late evidence about them, as a late heartbeat is.
+
+    Read through the partial index on timed-out source rows by end, which only a silent
+    source fills: such a session ended (at its estimated end) no earlier than its last beat,
+    which its deadline followed by its timeout, at most ``longest_timeout_ms``. (A deadline
+    held through the service's own outage can lie further on; such a session is missed.)"""
+    stmt = sa.select(
+        t.c.id,
+        t.c.user_id,
+        t.c.kind,
+        t.c.label,
+        t.c.started_at,
+        t.c.expires_at,
+        t.c.timeout_ms,
+        t.c.last_seen_at,
+    ).where(
+        visible_to(t, principal),
+        t.c.source == source,
+        status_is(Status.TIMED_OUT),
+        t.c.ended_at >= at - longest_timeout_ms,
+        t.c.expires_at >= at,
+    )
+    return list(plain_rows(conn.execute(stmt)))
 
 
 def claim_time(conn: Connection, principal: Principal, source: str, at: int) -> int | None:

@@ -121,6 +121,18 @@ sessions = sa.Table(
         sqlite_where=sa.text("status = 'active' AND source IS NOT NULL"),
         postgresql_where=sa.text("status = 'active' AND source IS NOT NULL"),
     ),
+    # A source's sessions the sweep closed, by end: what a late snapshot may amend
+    # (``storage/presence.timed_out_alive_at``). Only a source that fell silent fills it. Not
+    # by deadline: a heartbeat moves ``expires_at``, and on PostgreSQL an update that writes
+    # an indexed column (in any index, partial or not) is no HOT update.
+    sa.Index(
+        "ix_sessions_timed_out_source",
+        "tenant_id",
+        "source",
+        "ended_at",
+        sqlite_where=sa.text("status = 'timed_out' AND source IS NOT NULL"),
+        postgresql_where=sa.text("status = 'timed_out' AND source IS NOT NULL"),
+    ),
     # Closed sessions by end; with the start and the kind, so that the dashboard's hours
     # chart reads a day of ends from the index alone. Closed ones only: every query of it
     # asks for an end, and open sessions' NULL entries made each start and close write it.
