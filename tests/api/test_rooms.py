@@ -420,3 +420,28 @@ async def test_a_policy_change_brings_back_no_room_that_read_as_expired(api_any:
     # The room still alive takes the new timing: 600 s of quiet are allowed it now.
     api.advance(60)
     assert (await api.get("/v1/rooms/busy")).json()["status"] == "active"
+
+
+async def test_an_end_dated_before_the_last_activity_ends_the_room_then(api: Harness) -> None:
+    """As a session's end is never before its last heartbeat, a room's is never before its
+    participants were last seen: nobody's attendance outlasts the room."""
+    await make_room(api)
+    await join(api, "ann")
+    api.advance(30)
+    await presence(api, "ann")
+    api.advance(5)
+    ended = await api.post("/v1/rooms/lobby/end", {"at": iso(T0)})  # 35 s ago
+    assert ended.status_code == 200, ended.text
+    room = ended.json()
+    assert ms(room["ended_at"]) == T0 + 30_000 and room["duration_s"] == 30
+    [ann] = room["participants"]
+    assert ms(ann["left_at"]) == T0 + 30_000
+
+
+async def test_nobody_joins_before_the_room_existed(api: Harness) -> None:
+    await make_room(api)
+    joined = await join(api, "ann", at=iso(T0 - 30_000))  # a clock behind the creator's
+    assert joined.status_code == 201, joined.text
+    room = (await api.get("/v1/rooms/lobby", scope="read")).json()
+    [ann] = room["participants"]
+    assert ms(ann["joined_at"]) == T0 == ms(room["created_at"])

@@ -209,18 +209,21 @@ class RoomService:
                     return _Outcome(problem=problem)
             if not room.is_open:
                 return _Outcome(problem=room_closed(room))
+            # Nobody joins a room before it existed (a join's clock may run behind the
+            # room's creator's).
+            at = max(joined_at, room.session.started_at)
             created = True
             latest = store.latest_attendance(tx.conn, principal, room_id, user_id)
             if latest is not None and latest.status is Status.ACTIVE:
-                outcome, _ = heartbeats.heartbeat(tx, principal, latest.id, at=joined_at, now=now)
+                outcome, _ = heartbeats.heartbeat(tx, principal, latest.id, at=at, now=now)
                 # Present still: the same attendance goes on; timed out just now: a new one.
                 created = outcome != "ok"
             if created:
                 store.join(
-                    tx, principal, room, user_id, attendance_id=attendance_id, at=joined_at, now=now
+                    tx, principal, room, user_id, attendance_id=attendance_id, at=at, now=now
                 )
             else:
-                store.touch(tx.conn, principal, room_id, joined_at)
+                store.touch(tx.conn, principal, room_id, at)
             return _Outcome(created=created)
 
         outcome = await self.rt.db.writer.run(join)
@@ -285,7 +288,10 @@ class RoomService:
         def end(tx: Transaction) -> bool:
             room = cleanup_store.current_room(tx, principal, room_id, end_at)
             if room is not None and room.is_open:
-                store.end(tx, principal, room_id, at=end_at, now=now)
+                # Not before the room's last activity: its participants were seen then (as
+                # a session's end is never before its last heartbeat).
+                at = max(end_at, store.last_activity(tx.conn, principal, room))
+                store.end(tx, principal, room_id, at=at, now=now)
             return room is not None
 
         if not await self.rt.db.writer.run(end):
