@@ -127,3 +127,12 @@ def test_by_kind(
         for k in totals(sessions, UTC).by_kind
     }
     assert found == expected
+
+
+def test_an_average_of_metrics_near_the_float_limit_is_no_overflow() -> None:
+    sessions = [
+        SessionFacts(f"s{n}", "lesson", T0 + n, 1000, metrics={"m": 1e308}) for n in range(2)
+    ]
+    [metric] = totals(sessions, UTC).metrics
+    assert metric.average == 1e308 and metric.count == 2
+    assert [average for _, average in metric.trend] == [1e308]

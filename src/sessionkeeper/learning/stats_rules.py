@@ -14,6 +14,7 @@ worked out again here. A total of exact ends only has ``bounds_s == (total, tota
 
 from __future__ import annotations
 
+import math
 import zoneinfo
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -140,7 +141,13 @@ class Totals:
 
 
 def _avg(values: Sequence[float]) -> float | None:
-    return round(sum(values) / len(values), 3) if values else None
+    if not values:
+        return None
+    total = sum(values)
+    if math.isfinite(total):
+        return round(total / len(values), 3)
+    # Values near the float limit (1e308) overflow their sum, not their mean.
+    return round(sum(value / len(values) for value in values), 3)
 
 
 def totals(sessions: Sequence[SessionFacts], tz: zoneinfo.ZoneInfo) -> Totals:
