@@ -175,20 +175,8 @@ class PresenceService:
                 at=when,
                 reason=EndReason.PRESENCE_LOST,
             )
-            for sid in ends:
-                if sid in late:  # exact, if it was alive then: an amendment
-                    session_store.end(
-                        tx, principal, sid, at=when, reason=EndReason.PRESENCE_LOST, now=now
-                    )
-            heartbeats.late_beats(
-                tx,
-                principal,
-                [
-                    (item.session_id, when, now)
-                    for item in diff.to_refresh
-                    if item.session_id in late
-                ],
-            )
+            if late:  # by the rules, row by row (a source's refreshes are thousands: not them)
+                self._amend(tx, principal, late, ends, diff, when, now)
             session_inserts.insert_many(tx, principal, news)
             if refreshes_all:  # after the ends, what is open is exactly what to refresh
                 revision = store.beat(tx.conn, principal, source, when)
@@ -218,6 +206,27 @@ class PresenceService:
             return PresenceOutcome(when, diff, [n.id for n in news], timed_out, applied=True)
 
         return await self.rt.db.writer.run(apply)
+
+    def _amend(
+        self,
+        tx: Transaction,
+        principal: Principal,
+        late: set[str],
+        ends: list[str],
+        diff: PresenceDiff,
+        when: int,
+        now: int,
+    ) -> None:
+        """Apply a snapshot of ``when`` to the sessions it is late evidence about: those it
+        no longer lists end exactly then, the others are beaten then, if each was alive then
+        (``lifecycle.end``, ``lifecycle.heartbeats``): amendments."""
+        for sid in ends:
+            if sid in late:
+                session_store.end(
+                    tx, principal, sid, at=when, reason=EndReason.PRESENCE_LOST, now=now
+                )
+        beaten = [item.session_id for item in diff.to_refresh if item.session_id in late]
+        heartbeats.late_beats(tx, principal, [(sid, when, now) for sid in beaten])
 
     def _new_sessions(
         self,
