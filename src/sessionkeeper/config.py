@@ -8,10 +8,11 @@ lines instead of a traceback. Settings that take one of a few words accept them 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio.connection import parse_url
 
 ENV_PREFIX = "SESSIONKEEPER_"
 # Database URL schemes this build can open, and what an operator writes for each.
@@ -26,6 +27,14 @@ _SCHEMES = {
     "postgres": "postgresql",
     "postgresql+psycopg": "postgresql",
 }
+# The highest TCP port; 0 asks the system for any free one.
+MAX_PORT = 65535
+# What redis-py connects to (``redis.asyncio.from_url``).
+REDIS_URL_FORMS = "a redis://, rediss:// or unix:// URL, e.g. redis://localhost:6379/0"
+# Settings whose values an error never shows, besides those typed SecretStr: the connection
+# URLs may carry a password, and a name with one of these words holds a credential.
+_CONNECTION_URLS = ("database_url", "redis_url")
+_SECRET_WORDS = ("key", "token", "secret", "password")
 # Secrets handed to the server by the operator carry at least as many characters as a key
 # made by the server (``sk_`` and 32 characters of base64: 192 bits).
 MIN_SECRET_CHARS = 32
@@ -67,11 +76,21 @@ def database_kind(url: str) -> str | None:
     return _SCHEMES.get(scheme)
 
 
+def redis_url_usable(url: str) -> bool:
+    """Whether redis-py can connect to ``url``. Its own message is not passed on: it may quote
+    part of the URL, which may hold a password."""
+    try:
+        parse_url(url)  # refuses other schemes, ports that are not numbers, bad options
+    except ValueError:
+        return False
+    return True
+
+
 def listen_address(value: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:9100`` for IPv6) as a pair; ValueError when malformed."""
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
         raise ValueError("must be host:port, e.g. 127.0.0.1:9100")
     return host, int(port)
 
@@ -81,7 +100,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./sessionkeeper.db"
     host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
+    port: int = Field(default=8000, ge=0, le=MAX_PORT)
     # The path prefix under which a reverse proxy serves the API (``/sessionkeeper``).
     root_path: str = Field(default="", pattern=r"^(/[^/\s]+)*$")
     # Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (the reverse proxy).
@@ -199,6 +218,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database URL scheme {scheme!r}; use {supported}")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        # Checked here, or the first command to build the services would end in a traceback.
+        if not value:
+            return None  # an empty variable leaves Redis off
+        if not redis_url_usable(value):
+            raise ValueError(f"must be {REDIS_URL_FORMS}")
+        return value
+
     @field_validator("operator_key", "metrics_token", "dashboard_secret")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -218,15 +247,24 @@ class Settings(BaseSettings):
 
 
 def describe_errors(error: ValidationError) -> list[str]:
-    """One line per refused setting: the environment variable, what it accepts, the value."""
+    """One line per refused setting: the environment variable, what it accepts, and the value
+    unless it may be secret (:func:`is_secret`)."""
     lines = []
     for item in error.errors():
         name = ENV_PREFIX + "_".join(str(part) for part in item["loc"]).upper()
         message = item["msg"].removeprefix("Value error, ")
         message = message.replace("Input should be", "should be")
         value = item.get("input")
-        # Keys, tokens and database URLs (which may hold a password) are never echoed.
-        secret = any(word in name for word in ("KEY", "TOKEN", "DATABASE_URL"))
-        shown = "" if secret or isinstance(value, dict) else f" (got {value!r})"
+        hidden = not item["loc"] or is_secret(str(item["loc"][0])) or isinstance(value, dict)
+        shown = "" if hidden else f" (got {value!r})"
         lines.append(f"{name}: {message}{shown}")
     return lines
+
+
+def is_secret(field: str) -> bool:
+    """Whether the value of the setting ``field`` must never be printed."""
+    info = Settings.model_fields.get(field)
+    annotation = info.annotation if info is not None else None
+    typed_secret = SecretStr is annotation or SecretStr in get_args(annotation)
+    named_secret = any(word in field.lower() for word in _SECRET_WORDS)
+    return typed_secret or named_secret or field in _CONNECTION_URLS

@@ -20,8 +20,8 @@ from sessionkeeper import __version__, logs
 from sessionkeeper.assembly import FEATURES, build_services, create_app
 from sessionkeeper.cli import admin, sessions
 from sessionkeeper.cli.server import CannotListen, Listener, allow_open_files, bind, protocol_for
-from sessionkeeper.config import Settings, describe_errors, listen_address
-from sessionkeeper.errors import SessionkeeperError
+from sessionkeeper.config import MAX_PORT, Settings, describe_errors, listen_address
+from sessionkeeper.errors import InvalidInput, SessionkeeperError
 from sessionkeeper.logs import fact, startup_log
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage.backup import BackupRefused, backup_sqlite
@@ -61,7 +61,9 @@ def main_options(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (0: any free port).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on, up to 65535 (0: any free port).")
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -76,7 +78,7 @@ def serve(
     """
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
-    listeners = [bind(host or settings.host, settings.port if port is None else port)]
+    listeners = [bind(host or settings.host, settings.port if port is None else _port(port))]
     if settings.metrics_listen:
         listeners.append(bind(*listen_address(settings.metrics_listen)))
     allow_open_files(settings.max_connections)
@@ -123,6 +125,14 @@ def serve(
         Multiprocess(config, sockets=sockets).run()
     finally:
         runtime.close()
+
+
+def _port(port: int) -> int:
+    """``--port`` as SESSIONKEEPER_PORT takes it. The system would not refuse a larger number
+    but take it modulo 65536, and serve on a port nobody asked for."""
+    if not 0 <= port <= MAX_PORT:
+        raise InvalidInput(f"--port: must be 0 to {MAX_PORT} (got {port})", field="--port")
+    return port
 
 
 def _print_first_start(key: str, listener: Listener) -> None:

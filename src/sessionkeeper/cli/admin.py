@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,7 +14,7 @@ from sessionkeeper.config import Settings
 from sessionkeeper.domain.principal import Scope
 from sessionkeeper.domain.public_ids import PublicIds
 from sessionkeeper.domain.times import api_time
-from sessionkeeper.errors import NotFound
+from sessionkeeper.errors import InvalidInput, NotFound
 from sessionkeeper.services.container import Services
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import tenants as store
@@ -95,10 +96,43 @@ def tenant_list(
     emit(records, output_format, fields=columns, columns=columns, cell=plain)
 
 
+class KeyScope(StrEnum):
+    """The scopes ``key create`` makes keys with. A publishable key is nothing without the
+    origins it may be used from, so it is made with them, by the API."""
+
+    INGEST = Scope.INGEST.value
+    READ = Scope.READ.value
+    ADMIN = Scope.ADMIN.value
+
+
+def _key_scope(value: str | None) -> KeyScope | None:
+    """``--scope`` as given. Read here rather than as a choice of words, so that asking for a
+    publishable key is told where one is made."""
+    if value is None:
+        return None
+    if value == Scope.PUBLISH.value:
+        raise InvalidInput(
+            "--scope: publishable keys are made with their origins: POST /v1/publishable-keys",
+            field="--scope",
+        )
+    try:
+        return KeyScope(value)
+    except ValueError:
+        choices = ", ".join(KeyScope)
+        raise InvalidInput(f"--scope: must be {choices} (got {value!r})", field="--scope") from None
+
+
 @key_app.command("create")
 def key_create(
     tenant: Annotated[str | None, typer.Option(help="The tenant the key belongs to.")] = None,
-    scope: Annotated[Scope, typer.Option(help="ingest, read or admin.")] = Scope.INGEST,
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            metavar=f"<{'|'.join(KeyScope)}>",
+            help="Of a tenant's key: ingest (the default), read or admin. Publishable keys "
+            "are made with their origins: POST /v1/publishable-keys.",
+        ),
+    ] = None,
     operator: Annotated[
         bool,
         typer.Option(
@@ -108,14 +142,13 @@ def key_create(
     ] = False,
 ) -> None:
     """Create an API key. The key is printed once, alone on the last line."""
+    chosen = _key_scope(scope)
     if operator == (tenant is not None):
-        raise typer.BadParameter("give either --tenant NAME or --operator")
-    if scope is Scope.PUBLISH:
-        # A publishable key is nothing without the origins it may be used from.
-        raise typer.BadParameter(
-            "publishable keys are made with their origins: POST /v1/publishable-keys",
-            param_hint="--scope",
-        )
+        raise InvalidInput("give either --tenant NAME or --operator", field="--tenant")
+    if operator and chosen is not None:
+        # An operator key has one fixed set of rights: taking --scope quietly would hand out
+        # more than was asked for.
+        raise InvalidInput("--scope: an operator key has no scope; leave it out", field="--scope")
     found = services()
     if operator:
         key_id, secret = found.tenants.create_operator_key()
@@ -123,10 +156,11 @@ def key_create(
         print(f"created operator key {shown}; it is shown only now:", file=sys.stderr)
     else:
         assert tenant is not None
-        key_id, secret = found.tenants.create_key(tenant, scope)
+        made = Scope(chosen or KeyScope.INGEST)
+        key_id, secret = found.tenants.create_key(tenant, made)
         shown = public_ids(found).keys.public(key_id)
         print(
-            f"created {scope.value} key {shown} for tenant '{tenant}'; it is shown only now:",
+            f"created {made.value} key {shown} for tenant '{tenant}'; it is shown only now:",
             file=sys.stderr,
         )
     print(secret, flush=True)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -22,6 +25,7 @@ from sessionkeeper.cli.output import Format, Record, emit, pages
 from sessionkeeper.domain.lifecycle import Status
 from sessionkeeper.domain.listing import Cursor, SessionFilter
 from sessionkeeper.domain.session import Session
+from sessionkeeper.errors import InvalidInput
 
 sessions_app = typer.Typer(
     help="Sessions of a tenant.", no_args_is_help=True, rich_markup_mode=None
@@ -51,7 +55,7 @@ def _filter(where: list[str], **options: object) -> SessionFilter:
     for item in where:
         name, equals, value = item.partition("=")
         if not equals:
-            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--where")
+            raise InvalidInput(f"--where: {item!r} is not NAME=VALUE", field="--where")
         pairs.append((name, value))
     return SessionFilter.parse(pairs, assume_utc=True)
 
@@ -116,8 +120,12 @@ def sessions_export(
     tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
     where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
     out: Annotated[
-        typer.FileTextWrite, typer.Option(help="CSV file to write (default: stdout).")
-    ] = sys.stdout,  # type: ignore[assignment]
+        Path | None,
+        typer.Option(help="CSV file to write, which must not exist yet (default: stdout)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the --out file if it exists.")
+    ] = False,
 ) -> None:
     """Write every matching session as CSV, oldest first (as GET /v1/sessions/export.csv)."""
     kernel = services()
@@ -125,8 +133,29 @@ def sessions_export(
 
     async def write() -> None:
         chunks = await kernel.reports.export_csv(principal, _filter(where or []))
-        async for chunk in chunks:
-            out.write(chunk)
+        # Opened once the export is known to be valid, so a refused one leaves no file.
+        with _output(out, force=force) as stream:
+            async for chunk in chunks:
+                stream.write(chunk)
 
     asyncio.run(write())
-    out.flush()
+
+
+@contextmanager
+def _output(path: Path | None, *, force: bool) -> Iterator[TextIO]:
+    """stdout (no path, or ``-``), else the file at ``path``: a new one unless ``force``, as
+    ``backup`` never overwrites an earlier copy either."""
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        stream = path.open("w" if force else "x", encoding="utf-8")
+    except FileExistsError as exc:
+        raise InvalidInput(
+            f"--out: {path} exists already; choose a new file or add --force", field="--out"
+        ) from exc
+    except OSError as exc:
+        raise InvalidInput(f"--out: cannot write {path}: {exc.strerror}", field="--out") from exc
+    with stream:
+        yield stream
