@@ -128,16 +128,13 @@ def test_export_to_an_unwritable_file_is_one_line(tmp_path: Path, env: dict[str,
     assert str(target) in assert_refused(result, "--out: ")
 
 
-def test_export_keeps_an_existing_file_unless_forced(tmp_path: Path, env: dict[str, str]) -> None:
+def test_export_replaces_an_existing_file(tmp_path: Path, env: dict[str, str]) -> None:
+    """As ``>`` would: a scheduled export writes the same file every day."""
     assert run_cli("tenant", "create", "default", env=env, cwd=tmp_path).returncode == 0
     target = tmp_path / "sessions.csv"
     target.write_text("an earlier export\n")
-    refused = run_cli("sessions", "export", "--out", str(target), env=env, cwd=tmp_path)
-    assert "--force" in assert_refused(refused, "--out: ")
-    assert target.read_text() == "an earlier export\n"
-
-    forced = ("sessions", "export", "--out", str(target), "--force")
-    assert run_cli(*forced, env=env, cwd=tmp_path).returncode == 0
+    result = run_cli("sessions", "export", "--out", str(target), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     assert target.read_text().startswith("id,user_id,kind,")
 
 

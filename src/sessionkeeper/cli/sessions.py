@@ -121,11 +121,8 @@ def sessions_export(
     where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="CSV file to write, which must not exist yet (default: stdout)."),
+        typer.Option(help="CSV file to write, replacing one there (default: stdout)."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite the --out file if it exists.")
-    ] = False,
 ) -> None:
     """Write every matching session as CSV, oldest first (as GET /v1/sessions/export.csv)."""
     kernel = services()
@@ -134,7 +131,7 @@ def sessions_export(
     async def write() -> None:
         chunks = await kernel.reports.export_csv(principal, _filter(where or []))
         # Opened once the export is known to be valid, so a refused one leaves no file.
-        with _output(out, force=force) as stream:
+        with _output(out) as stream:
             async for chunk in chunks:
                 stream.write(chunk)
 
@@ -142,19 +139,15 @@ def sessions_export(
 
 
 @contextmanager
-def _output(path: Path | None, *, force: bool) -> Iterator[TextIO]:
-    """stdout (no path, or ``-``), else the file at ``path``: a new one unless ``force``, as
-    ``backup`` never overwrites an earlier copy either."""
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """stdout (no path, or ``-``), else the file at ``path``, replaced as ``>`` would: a
+    scheduled export writes the same file every day."""
     if path is None or str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
     try:
-        stream = path.open("w" if force else "x", encoding="utf-8")
-    except FileExistsError as exc:
-        raise InvalidInput(
-            f"--out: {path} exists already; choose a new file or add --force", field="--out"
-        ) from exc
+        stream = path.open("w", encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"--out: cannot write {path}: {exc.strerror}", field="--out") from exc
     with stream:
