@@ -87,3 +87,22 @@ async def test_a_snapshot_after_the_deadline_still_starts_anew(api_any: Harness)
         ("a", 0.0, 5.0, "timed_out", "timeout", True, 0),
         ("a", 30.0, 35.0, "timed_out", "timeout", True, 0),
     ]
+
+
+async def test_a_snapshot_made_before_an_end_but_delivered_after_starts_nothing(
+    api_any: Harness,
+) -> None:
+    """The end already covers the snapshot's time: listing the person again is no second
+    session over the same seconds."""
+    api = api_any
+    assert (await api.put("/v1/policies/pz", POLICY)).status_code == 200
+    a = [{"user_id": "a", "kind": "pz"}]
+    t0 = api.clock.now_ms()
+    await deliver(api, "ended", a, t0)
+    [first] = await sessions_of(api, "ended")
+    api.advance(13)
+    ended = await api.post(f"/v1/sessions/{first['id']}/end", {"at": iso(t0 + 12_000)})
+    assert ended.status_code == 200, ended.text
+    await deliver(api, "ended", a, t0 + 10_000)
+    views = [span(s, t0) for s in await sessions_of(api, "ended")]
+    assert views == [("a", 0.0, 12.0, "ended", "client", False, 0)]

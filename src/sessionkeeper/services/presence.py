@@ -138,9 +138,9 @@ class PresenceService:
                 if mark is not None and mark > when:
                     return _stale(when)
                 now = self.rt.clock.now_ms()
-                swept = _swept_alive_at(conn, principal, source, when, now)
-                alive, late, _ = _matchable(conn, principal, source, when, now, swept)
-                diff = make_diff(OpenSessions.of([*alive, *late]))
+                closed = _closed_since(conn, principal, source, when, now)
+                alive, late, _ = _matchable(conn, principal, source, when, now, closed)
+                diff = _uncovered(make_diff(OpenSessions.of([*alive, *late])), closed)
                 return PresenceOutcome(when, diff, [], 0, applied=False)
 
             return await self.rt.db.reader.run(preview)
@@ -152,20 +152,20 @@ class PresenceService:
             if revision is None:
                 return _stale(when)
             now = self.rt.clock.now_ms()
-            # Sessions the sweep closed after the snapshot's time are not in the cache.
-            swept = _swept_alive_at(tx.conn, principal, source, when, now)
-            known = None if swept else self.cache.lookup(key, revision, now)
+            # Sessions closed after the snapshot's time are not in the cache.
+            closed = _closed_since(tx.conn, principal, source, when, now)
+            known = None if closed else self.cache.lookup(key, revision, now)
             timed_out = 0
             late: set[str] = set()
             if known is None:
-                alive, late_rows, dead = _matchable(tx.conn, principal, source, when, now, swept)
+                alive, late_rows, dead = _matchable(tx.conn, principal, source, when, now, closed)
                 # Dead by the snapshot's time: closed as the sweep would, before matching.
                 timed_out = session_store.close_overdue(tx, principal, dead, now)
                 late = {row[0] for row in late_rows}
                 matched, bounds = OpenSessions.of([*alive, *late_rows]), Bounds.of_rows(alive)
             else:  # unchanged since this process's last snapshot, and nothing overdue yet
                 matched, bounds = known.sessions, Bounds.of_known(known)
-            diff = make_diff(matched)
+            diff = _uncovered(make_diff(matched), closed)
             news = self._new_sessions(tx, principal, source, diff.to_start, when)
             ends = [item.session_id for item in diff.to_end]
             session_store.end_many(
@@ -274,15 +274,47 @@ class PresenceService:
         )
 
 
-def _swept_alive_at(
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The source's sessions closed since a snapshot's time that were alive then."""
+
+    # By the sweep: late evidence amends them.
+    timed_out: Sequence[ActiveRow] = ()
+    # By a fact, such as a client's end: they cover the time already, so a snapshot that
+    # lists them starts no second session over the same seconds.
+    ended: Sequence[ActiveRow] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.timed_out or self.ended)
+
+    @property
+    def rows(self) -> list[ActiveRow]:
+        return [*self.timed_out, *self.ended]
+
+
+def _closed_since(
     conn: Connection, principal: Principal, source: str, when: int, now: int
-) -> list[ActiveRow]:
-    """The source's sessions the sweep closed that were alive at ``when``."""
-    if when >= now:  # none can be: the sweep closes a session only past its deadline
-        return []
+) -> Closed:
+    """The source's sessions closed since ``when`` that were alive then."""
+    if when >= now:  # none can be: nothing was closed after now
+        return Closed()
     policies = policy_store.load(conn, principal.tenant_id)
     longest = max((policy.timeout_ms for policy in (*policies.values(), DEFAULT_POLICY)), default=0)
-    return store.timed_out_alive_at(conn, principal, source, when, longest)
+    return Closed(
+        store.timed_out_alive_at(conn, principal, source, when, longest),
+        store.ended_since(conn, principal, source, when),
+    )
+
+
+def _uncovered(diff: PresenceDiff, closed: Closed) -> PresenceDiff:
+    """``diff`` less the ends of sessions a fact closed already (the snapshot finds them
+    gone, and they are: nothing to end)."""
+    if not closed.ended:
+        return diff
+    ended = {row[0] for row in closed.ended}
+    return PresenceDiff(
+        diff.to_start, diff.to_refresh, [i for i in diff.to_end if i.session_id not in ended]
+    )
 
 
 def _matchable(
@@ -291,12 +323,13 @@ def _matchable(
     source: str,
     when: int,
     now: int,
-    swept: Sequence[ActiveRow],
+    closed: Closed,
 ) -> tuple[Sequence[ActiveRow], list[ActiveRow], list[str]]:
     """The source's sessions as a snapshot of ``when`` delivered at ``now`` meets them: those
     alive now; those alive at ``when`` but overdue now or closed by the sweep since (late
     evidence amends them); and the ids of those dead by ``when`` (closed before matching).
-    ``swept``: the sessions closed by timeout alive at ``when`` (``timed_out_alive_at``)."""
+    ``closed``: the sessions closed since ``when`` that were alive then (``_closed_since``);
+    the rules leave those a fact closed as they are."""
     alive, overdue = store.open_for_source(conn, principal, source, now)
     # A key a session alive now holds keeps that one; any other of the key is history.
     held = {rules.row_key(row) for row in alive}
@@ -304,7 +337,7 @@ def _matchable(
     def amendable(row: ActiveRow) -> bool:
         return store.expires_of(row) >= when and rules.row_key(row) not in held
 
-    late = [row for row in (*overdue, *swept) if amendable(row)]
+    late = [row for row in (*overdue, *closed.rows) if amendable(row)]
     dead = [row[0] for row in overdue if not amendable(row)]
     return alive, late, dead
 

@@ -72,6 +72,33 @@ def expires_of(row: ActiveRow) -> int:
     return deadline
 
 
+_ROW_COLUMNS = (
+    t.c.id,
+    t.c.user_id,
+    t.c.kind,
+    t.c.label,
+    t.c.started_at,
+    t.c.expires_at,
+    t.c.timeout_ms,
+    t.c.last_seen_at,
+)
+
+
+def ended_since(conn: Connection, principal: Principal, source: str, at: int) -> list[ActiveRow]:
+    """The source's sessions that were open at ``at`` and ended after it by a fact (an end,
+    lost presence), as :data:`OPEN_ROW` rows: a snapshot of ``at`` delivered after the end
+    finds them already covering ``at``, and starts nothing for them. Read through the index
+    of ends: for a snapshot delivered at once only the ends of the last moments."""
+    stmt = sa.select(*_ROW_COLUMNS).where(
+        visible_to(t, principal),
+        t.c.ended_at >= at,
+        t.c.source == source,
+        t.c.started_at <= at,
+        sa.not_(status_is(Status.TIMED_OUT)),
+    )
+    return list(plain_rows(conn.execute(stmt)))
+
+
 def timed_out_alive_at(
     conn: Connection, principal: Principal, source: str, at: int, longest_timeout_ms: int
 ) -> list[ActiveRow]:
@@ -83,16 +110,7 @@ def timed_out_alive_at(
     source fills: such a session ended (at its estimated end) no earlier than its last beat,
     which its deadline followed by its timeout, at most ``longest_timeout_ms``. (A deadline
     held through the service's own outage can lie further on; such a session is missed.)"""
-    stmt = sa.select(
-        t.c.id,
-        t.c.user_id,
-        t.c.kind,
-        t.c.label,
-        t.c.started_at,
-        t.c.expires_at,
-        t.c.timeout_ms,
-        t.c.last_seen_at,
-    ).where(
+    stmt = sa.select(*_ROW_COLUMNS).where(
         visible_to(t, principal),
         t.c.source == source,
         status_is(Status.TIMED_OUT),
