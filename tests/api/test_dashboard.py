@@ -423,3 +423,20 @@ async def test_withdraw_a_link_by_hand(api: Harness) -> None:
         "/admin/links/nosuchlink/withdraw", data={"csrf": csrf_of(confirm.text)}
     )
     assert missing.status_code == 404
+
+
+async def test_logging_out_ends_every_copy_of_the_login(api_any: Harness) -> None:
+    api = api_any
+    await log_in(api)
+    copied = api.client.cookies.get(COOKIE, path="/admin")  # taken from the browser, say
+    assert copied is not None
+    page = await api.client.get("/admin")
+    logged_out = await api.client.post("/admin/logout", data={"csrf": csrf_of(page.text)})
+    assert logged_out.status_code == 303 and COOKIE not in api.client.cookies
+    api.client.cookies.set(COOKIE, copied, path="/admin")
+    answer = await api.client.get("/admin/audit")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/admin/login")
+    # Another login of the same key goes on working.
+    api.client.cookies.clear()
+    await log_in(api)
+    assert (await api.client.get("/admin/audit")).status_code == 200

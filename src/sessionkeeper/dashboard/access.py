@@ -3,7 +3,8 @@ every request.
 
 The login cookie holds the key's SHA-256 digest (as the key table stores it), never the key.
 Each request looks the digest up again, so a revoked key logs its dashboard users out at
-their next click. The operator key acts on one tenant at a time, named in the login.
+their next click; a login logged out is refused on every copy of its cookie. The operator
+key acts on one tenant at a time, named in the login.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from sessionkeeper.dashboard import logouts
 from sessionkeeper.dashboard.rules import Login, csrf_token, csrf_valid, read_login, sign_login
 from sessionkeeper.domain.principal import (
     Credential,
@@ -79,8 +81,18 @@ class Access:
     def read(self, cookie: str | None) -> Login | None:
         return read_login(self.secret, cookie, self.rt.clock.now_ms())
 
+    async def log_out(self, login: Login) -> None:
+        """End ``login`` on every copy of its cookie, not only the browser's."""
+        now = self.rt.clock.now_ms()
+        await self.rt.db.writer.run(
+            lambda tx: logouts.record(tx.conn, login.nonce, login.expires_at, now)
+        )
+
     async def principal(self, login: Login) -> Principal:
-        """The principal of a login, as its key stands now: Unauthorized once revoked."""
+        """The principal of a login, as its key stands now: Unauthorized once revoked or
+        logged out."""
+        if await self.rt.db.reader.run(lambda conn: logouts.logged_out(conn, login.nonce)):
+            raise Unauthorized("this login was logged out")
         if self._operator_digest is not None and hmac.compare_digest(
             login.key_digest, self._operator_digest
         ):

@@ -136,6 +136,7 @@ async def log_out(request: Request) -> Response:
     if not isinstance(visitor, Visitor):
         return visitor
     await checked_form(request, visitor)
+    await get_dashboard(request).access.log_out(visitor.login)
     response = secured(RedirectResponse(f"{base(request)}/login", status_code=303))
     response.delete_cookie(COOKIE, path=base(request))
     return response
