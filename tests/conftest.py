@@ -10,6 +10,7 @@ import redis.asyncio as redis
 
 from tests.processes import Servers
 from tests.support import (
+    OPERATOR_KEY,
     REDIS_URL,
     Harness,
     create_pg_database,
@@ -71,6 +72,13 @@ async def api(sqlite_url: str) -> AsyncIterator[Harness]:
 async def api_any(db_url: str) -> AsyncIterator[Harness]:
     """The app on each backend in turn."""
     async with running_app(db_url) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def api_op(db_url: str) -> AsyncIterator[Harness]:
+    """The app on each backend in turn, with the operator key ``OPERATOR_KEY``."""
+    async with running_app(db_url, operator_key=OPERATOR_KEY) as harness:
         yield harness
 
 

@@ -28,6 +28,10 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+# The server-wide operator key of apps started with ``operator_key=OPERATOR_KEY``.
+OPERATOR_KEY = "op-" + "o" * 40
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+
 # The machine's Redis; tests keep to a key prefix of their own (the ``redis_prefix`` fixture).
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -4,22 +4,9 @@ unknown; the operator sees everything. On both databases."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from sessionkeeper.storage import jobs
 from sessionkeeper.storage.transaction import Transaction
-from tests.support import Harness, ms, running_app
-
-OPERATOR_KEY = "op-" + "t" * 40
-OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
-
-
-@pytest.fixture
-async def api_op(db_url: str) -> AsyncIterator[Harness]:
-    async with running_app(db_url, operator_key=OPERATOR_KEY) as harness:
-        yield harness
+from tests.support import OPERATOR, Harness, ms
 
 
 async def record(api: Harness, name: str, started: int, finished: int, error: str | None) -> None:

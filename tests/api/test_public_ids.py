@@ -4,22 +4,13 @@ permutation (``domain/public_ids.py``). On both databases."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.storage.database import Database
-from tests.support import Harness, running_app
+from tests.support import OPERATOR_KEY, Harness
 
-OPERATOR_KEY = "op-" + "p" * 40
 OTHER_KEYS = 20
-
-
-@pytest.fixture
-async def api_op(db_url: str) -> AsyncIterator[Harness]:
-    async with running_app(db_url, operator_key=OPERATOR_KEY) as harness:
-        yield harness
 
 
 def other_tenant(api: Harness) -> dict[str, str]:

@@ -10,16 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Harness, running_app
+from tests.support import OPERATOR_KEY, Harness, running_app
 
-OPERATOR_KEY = "op-" + "k" * 40
 ORIGIN = "https://school.example"
-
-
-@pytest.fixture
-async def api_op(db_url: str) -> AsyncIterator[Harness]:
-    async with running_app(db_url, operator_key=OPERATOR_KEY) as harness:
-        yield harness
 
 
 @pytest.fixture
