@@ -12,7 +12,8 @@ from typing import Annotated, Any, get_args
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio.connection import parse_url
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 ENV_PREFIX = "SESSIONKEEPER_"
 # Database URL schemes this build can open, and what an operator writes for each.
@@ -80,7 +81,9 @@ def redis_url_usable(url: str) -> bool:
     """Whether redis-py can connect to ``url``. Its own message is not passed on: it may quote
     part of the URL, which may hold a password."""
     try:
-        parse_url(url)  # refuses other schemes, ports that are not numbers, bad options
+        # Builds the client as the server will (and its pool, which checks the options), but
+        # connects to nothing.
+        Redis.from_url(url)
     except ValueError:
         return False
     return True
@@ -216,6 +219,10 @@ class Settings(BaseSettings):
             scheme = value.split("://", 1)[0] if "://" in value else value
             supported = ", ".join(SUPPORTED_DATABASES.values())
             raise ValueError(f"unsupported database URL scheme {scheme!r}; use {supported}")
+        try:
+            _ = make_url(value).port  # read for its check: a port that is no number
+        except ValueError:
+            raise ValueError("must be a URL like scheme://user@host:port/name") from None
         return value
 
     @field_validator("redis_url")

@@ -52,7 +52,13 @@ def test_serve_refuses_a_port_out_of_range(tmp_path: Path, env: dict[str, str], 
 
 @pytest.mark.parametrize("command", [["tenant", "list"], ["serve", "--port", "0"]])
 @pytest.mark.parametrize(
-    "url", ["bogus://:hunter2hunter2@h", "http://h:6379", "redis://:hunter2hunter2@h:port"]
+    "url",
+    [
+        "bogus://:hunter2hunter2@h",
+        "http://h:6379",
+        "redis://:hunter2hunter2@h:port",
+        "redis://:hunter2hunter2@h:6379/0?max_connections=-1",  # refused by the pool, not the URL
+    ],
 )
 def test_an_unusable_redis_url_is_one_line(
     tmp_path: Path, env: dict[str, str], command: list[str], url: str
@@ -161,3 +167,19 @@ def test_a_refused_export_leaves_no_file(tmp_path: Path, env: dict[str, str]) ->
 def test_a_where_without_equals_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
     result = run_cli("sessions", "list", "--where", "kind", env=env, cwd=tmp_path)
     assert "NAME=VALUE" in assert_refused(result, "--where: ")
+
+
+@pytest.mark.parametrize("command", [["tenant", "list"], ["serve", "--port", "0"]])
+def test_a_database_url_with_a_port_that_is_no_number_is_one_line(
+    tmp_path: Path, env: dict[str, str], command: list[str]
+) -> None:
+    settings = {**env, "SESSIONKEEPER_DATABASE_URL": "postgresql://u:hunter2hunter2@h:port/db"}
+    result = run_cli(*command, env=settings, cwd=tmp_path, timeout=30)
+    assert_refused(result, "SESSIONKEEPER_DATABASE_URL: ")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_an_export_the_disk_cannot_hold_is_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    assert run_cli("tenant", "create", "default", env=env, cwd=tmp_path).returncode == 0
+    result = run_cli("sessions", "export", "--out", "/dev/full", env=env, cwd=tmp_path)
+    assert "No space left" in assert_refused(result, "--out: ")

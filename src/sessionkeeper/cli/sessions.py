@@ -146,9 +146,8 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    try:
-        stream = path.open("w", encoding="utf-8")
+    try:  # opening, writing (a full disk) and closing alike
+        with path.open("w", encoding="utf-8") as stream:
+            yield stream
     except OSError as exc:
         raise InvalidInput(f"--out: cannot write {path}: {exc.strerror}", field="--out") from exc
-    with stream:
-        yield stream
