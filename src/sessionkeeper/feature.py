@@ -96,3 +96,6 @@ class Feature(Generic[S]):
     # The ``source`` the feature gives the sessions it starts. A presence source owns the open
     # sessions of its name, so it may not take one of these (422).
     session_sources: Sequence[str] = ()
+    # Attributes of those sessions that only the feature writes (the browser tracker's
+    # counters): a heartbeat's attributes naming one of them are refused (422).
+    owned_attributes: Mapping[str, Sequence[str]] = field(default_factory=dict)

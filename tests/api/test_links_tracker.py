@@ -403,3 +403,20 @@ async def test_only_the_trackers_reports_set_its_counters(api: Harness) -> None:
     detail = (await api.get(f"/v1/links/{made.json()['id']}", scope="read")).json()
     clicked = await session(api, detail["recent_clicks"][0]["session_id"])
     assert not set(claimed) & set(clicked["attributes"]), clicked
+
+
+async def test_a_heartbeat_may_not_set_a_browser_sessions_counters(api_any: Harness) -> None:
+    api = api_any
+    key = await publishable_key(api)
+    sid = (await start(api, key))["session_id"]
+    path = f"/v1/sessions/{sid}/heartbeat"
+    refused = await api.post(path, {"attributes": {"engaged_ms": 36_000_000}}, scope="ingest")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["field"] == "attributes" and "engaged_ms" in refused.json()["detail"]
+    assert "engaged_ms" not in (await session(api, sid))["attributes"]
+    other = await api.post(path, {"attributes": {"course": "fr"}}, scope="ingest")
+    assert other.status_code == 200, other.text
+    # Other sessions keep whatever attributes their clients give them.
+    await api.post("/v1/sessions", {"id": "plain", "user_id": "u", "kind": "game"})
+    plain = await api.post("/v1/sessions/plain/heartbeat", {"attributes": {"engaged_ms": 5}})
+    assert plain.status_code == 200, plain.text

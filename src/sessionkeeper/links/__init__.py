@@ -8,7 +8,7 @@ key, counting engaged, visible and wall time. See ``docs/links-and-tracker.md``.
 from __future__ import annotations
 
 from sessionkeeper.feature import Feature
-from sessionkeeper.links import service, tracker_service
+from sessionkeeper.links import rules, service, tracker_service
 from sessionkeeper.links import tables as tables
 from sessionkeeper.links.click_routes import router as click_router
 from sessionkeeper.links.container import LinkServices
@@ -36,4 +36,5 @@ FEATURE: Feature[LinkServices] = Feature(
     routers=(router, script_router),
     ingest_routers=(click_router, tracker_router),
     session_sources=(service.SOURCE, tracker_service.SOURCE),
+    owned_attributes=dict.fromkeys((service.SOURCE, tracker_service.SOURCE), rules.COUNTER_KEYS),
 )

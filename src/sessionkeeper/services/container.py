@@ -48,7 +48,11 @@ class Services:
     def build(cls, runtime: Runtime, features: Sequence[Feature[Any]] = ()) -> Services:
         auth = Authenticator(runtime)
         fields = SessionFields([f for feature in features for f in feature.session_fields])
-        sessions = SessionService(runtime, fields)
+        owned: dict[str, frozenset[str]] = {}
+        for feature in features:
+            for source, keys in feature.owned_attributes.items():
+                owned[source] = owned.get(source, frozenset()) | frozenset(keys)
+        sessions = SessionService(runtime, fields, owned)
         sweeper = Sweeper(runtime)
         services = cls(
             runtime=runtime,

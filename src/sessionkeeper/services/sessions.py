@@ -71,9 +71,16 @@ class HeartbeatResult:
 
 
 class SessionService:
-    def __init__(self, runtime: Runtime, fields: SessionFields | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        fields: SessionFields | None = None,
+        owned_attributes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.rt = runtime
         self.fields = fields or SessionFields()
+        # By session source: attributes only the feature that starts such sessions writes.
+        self.owned_attributes = owned_attributes or {}
 
     def client_time(self, at: int | None, field: str, now: int | None = None) -> int:
         """The server clock (``now`` when given) when ``at`` is None, else ``at`` if within the
@@ -94,6 +101,18 @@ class SessionService:
         if error is not None:
             raise InvalidInput(f"{field} {error}", field=field)
         return min(at, now)
+
+    def _check_owned(self, session: Session, attributes: Mapping[str, Any]) -> None:
+        """Refuse attributes that only the feature owning the session's source writes (an
+        end user could otherwise claim any engaged time on a browser session)."""
+        owned = self.owned_attributes.get(session.source or "", frozenset())
+        taken = sorted(owned.intersection(attributes))
+        if taken:
+            raise InvalidInput(
+                f"attributes: {taken[0]} of a '{session.source}' session is kept by its own "
+                "reports, not by heartbeats",
+                field="attributes",
+            )
 
     def new_id(self) -> str:
         return time_ordered_id(self.rt.clock.now_ms(), os.urandom(10))
@@ -188,6 +207,8 @@ class SessionService:
                 outcome, session = heartbeats.heartbeat(
                     tx, principal, session_id, at=beat_at, now=now
                 )
+                if session is not None:
+                    self._check_owned(session, attributes)
                 # A beat that is the newest evidence carries the newest attributes.
                 if outcome == "ok" and session is not None and session.last_seen_at == beat_at:
                     session = heartbeats.merge_attributes(tx, principal, session, attributes)
