@@ -110,10 +110,7 @@ def test_after_a_failure_the_kept_states_go_first_with_their_times(
     base_url: str, tenant: Tenant
 ) -> None:
     room = Room("ann")
-    down = threading.Event()
-    network = Forwarding(
-        fault=lambda r: httpx.ConnectError("down", request=r) if down.is_set() else None
-    )
+    down, network = cuttable_network()
     with (
         Client(base_url, tenant.admin, transport=network.sync()) as client,
         PresenceReporter(client, "bot", room.snapshot, every=60, backoff=0.05) as reporter,
@@ -145,14 +142,20 @@ def test_after_a_failure_the_kept_states_go_first_with_their_times(
     assert bob.end_reason == "presence_lost" and not bob.estimated
 
 
-def test_a_partition_shorter_than_the_timeout_keeps_sessions_and_their_moments(
-    base_url: str, tenant: Tenant
-) -> None:
-    room = Room("ann", "bob")
+def cuttable_network() -> tuple[threading.Event, Forwarding]:
+    """A network the test cuts (``down.set()``) and restores (``down.clear()``)."""
     down = threading.Event()
     network = Forwarding(
         fault=lambda r: httpx.ConnectError("down", request=r) if down.is_set() else None
     )
+    return down, network
+
+
+def test_a_partition_shorter_than_the_timeout_keeps_sessions_and_their_moments(
+    base_url: str, tenant: Tenant
+) -> None:
+    room = Room("ann", "bob")
+    down, network = cuttable_network()
     with Client(base_url, tenant.admin, transport=network.sync()) as client:
         client.put_policy("voice", heartbeat_interval_s=1, timeout_s=5, grace_s=0.5)
         with PresenceReporter(client, "bot", room.snapshot, every=0.1, timeout=5) as reporter:
@@ -326,10 +329,7 @@ def test_a_partition_longer_than_the_timeout_keeps_the_sessions_of_those_who_sta
     the one before: delivered late, they carry the sessions on, as late beats do, instead of
     cutting them into pieces (the sweep closed them meanwhile)."""
     room = Room("ann")
-    down = threading.Event()
-    network = Forwarding(
-        fault=lambda r: httpx.ConnectError("down", request=r) if down.is_set() else None
-    )
+    down, network = cuttable_network()
     with Client(base_url, tenant.admin, transport=network.sync()) as client:
         client.put_policy("voice", heartbeat_interval_s=1, timeout_s=2, grace_s=0.5)
         with PresenceReporter(client, "bot", room.snapshot, every=0.1, timeout=2) as reporter:
