@@ -13,7 +13,7 @@ from sessionkeeper.api.openapi import problems
 from sessionkeeper.api.responses import SessionOut
 from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.principal import Scope
-from sessionkeeper.domain.times import from_ms
+from sessionkeeper.domain.times import from_ms, seconds_of
 from sessionkeeper.errors import StorageUnavailable
 from sessionkeeper.services.health import Health, HealthStatus
 from sessionkeeper.storage.jobs import JobRun
@@ -32,10 +32,6 @@ _AS_OF_START = (
     "null for a tenant's view of a server job: its length depends on every tenant's data, so "
     "a tenant is shown the run as of its start (`at` is then the start)"
 )
-
-
-def _seconds(ms: int | None) -> float | None:
-    return None if ms is None else ms / 1000
 
 
 class SweepInfo(BaseModel):
@@ -61,7 +57,7 @@ class JobInfo(BaseModel):
             started_at=from_ms(run.started_at),
             at=from_ms(run.finished_at),
             lag_s=(now - run.finished_at) / 1000,
-            duration_s=_seconds(run.duration_ms),
+            duration_s=seconds_of(run.duration_ms),
             error=run.error,
             last_success_at=None if run.last_success_at is None else from_ms(run.last_success_at),
         )
@@ -104,7 +100,7 @@ class HealthOut(BaseModel):
             else SweepInfo(
                 at=from_ms(sweep.finished_at),
                 lag_s=(health.now - sweep.finished_at) / 1000,
-                duration_s=_seconds(sweep.duration_ms),
+                duration_s=seconds_of(sweep.duration_ms),
                 closed=health.last_sweep_closed,
                 error=sweep.error,
                 last_success_at=None

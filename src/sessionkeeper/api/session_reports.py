@@ -21,6 +21,7 @@ from sessionkeeper.api.routing import api_router
 from sessionkeeper.domain.export import parse_subject_fields
 from sessionkeeper.domain.listing import SessionFilter
 from sessionkeeper.domain.stats import Counts, GroupBy, SessionStats
+from sessionkeeper.domain.times import seconds_of
 
 router = api_router(prefix="/v1", tags=["sessions"], responses=PROBLEM_RESPONSES)
 
@@ -35,10 +36,6 @@ SubjectFieldsQuery = Annotated[
         "(default: every field the sessions use, up to 64)",
     ),
 ]
-
-
-def _seconds(ms: float | None) -> float | None:
-    return None if ms is None else ms / 1000
 
 
 class StatsCounts(BaseModel):
@@ -68,9 +65,9 @@ class StatsCounts(BaseModel):
             "total_duration_s": counts.total_duration_ms / 1000,
             "estimated_s": counts.estimated_duration_ms / 1000,
             "bounds_s": (counts.bounds_ms[0] / 1000, counts.bounds_ms[1] / 1000),
-            "average_duration_s": _seconds(counts.average_duration_ms),
-            "p50_duration_s": _seconds(counts.p50_duration_ms),
-            "p95_duration_s": _seconds(counts.p95_duration_ms),
+            "average_duration_s": seconds_of(counts.average_duration_ms),
+            "p50_duration_s": seconds_of(counts.p50_duration_ms),
+            "p95_duration_s": seconds_of(counts.p95_duration_ms),
         }
 
 

@@ -29,6 +29,11 @@ def to_ms(value: datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def seconds_of(ms: float | None) -> float | None:
+    """Milliseconds as the API's seconds; None stays None (a figure not known, or withheld)."""
+    return None if ms is None else ms / MS_PER_S
+
+
 def from_ms(value: int) -> datetime:
     # Exact: ``fromtimestamp(value / 1000)`` goes through a float, which near the year 9999
     # no longer holds the millisecond (…59.999 came back as …59.998993).

@@ -6,12 +6,9 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from sessionkeeper.domain.times import seconds_of
 from sessionkeeper.quality.rules import GroupReport
 from sessionkeeper.quality.service import QualityReport
-
-
-def _seconds(ms: float | None) -> float | None:
-    return None if ms is None else ms / 1000
 
 
 class ReasonOut(BaseModel):
@@ -48,7 +45,7 @@ class QualityGroupOut(BaseModel):
                 for reason, totals in group.by_reason.items()
             },
             estimated_share=group.estimated_share,
-            mean_bound_width_s=_seconds(group.mean_bound_width_ms),
+            mean_bound_width_s=seconds_of(group.mean_bound_width_ms),
             amended=group.amended,
             continuations=group.continuations,
             lost_end_share=group.lost_end_share,

@@ -9,15 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sessionkeeper.domain.times import api_time, from_ms
+from sessionkeeper.domain.times import api_time, from_ms, seconds_of
 from sessionkeeper.events.rules import NO_KIND
 from sessionkeeper.rollups.history import Daily, Live, PeriodTotals, Summary
 from sessionkeeper.rollups.rules import DayRow, Period, TopName, change
 from sessionkeeper.rollups.service import RefreshResult
-
-
-def _seconds(ms: float | None) -> float | None:
-    return None if ms is None else ms / 1000
 
 
 class TopNameOut(BaseModel):
@@ -63,8 +59,8 @@ class Aggregates(BaseModel):
                 int(sessions.get("duration_high_ms", total)) / 1000,
             ),
             "duration_avg_s": total / active / 1000 if active else None,
-            "duration_p50_s": _seconds(sessions.get("duration_p50_ms")),
-            "duration_p95_s": _seconds(sessions.get("duration_p95_ms")),
+            "duration_p50_s": seconds_of(sessions.get("duration_p50_ms")),
+            "duration_p95_s": seconds_of(sessions.get("duration_p95_ms")),
             "by_status": dict(sessions.get("by_status", blank.by_status)),
             "events_by_type": {**blank.events_by_type, **events_by_type},
             "top_names": [{"type": n.type, "name": n.name, "count": n.count} for n in top_names],

@@ -19,7 +19,7 @@ from sessionkeeper.api.fields import (
 )
 from sessionkeeper.domain.lifecycle import EndReason, Status
 from sessionkeeper.domain.principal import Principal
-from sessionkeeper.domain.times import from_ms
+from sessionkeeper.domain.times import from_ms, seconds_of
 from sessionkeeper.rooms import rules
 from sessionkeeper.rooms.cleanup import CleanupResult, CleanupStatus
 from sessionkeeper.rooms.invites import InviteStatus, NewInvite
@@ -30,10 +30,6 @@ Token = Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=TEXT_PA
 
 def _time(ms: int | None) -> datetime | None:
     return None if ms is None else from_ms(ms)
-
-
-def _seconds(ms: int | None) -> float | None:
-    return None if ms is None else ms / 1000
 
 
 class RoomCreate(WriteBody):
@@ -164,7 +160,7 @@ class RoomOut(BaseModel):
             last_activity_at=from_ms(view.last_activity_at),
             inactive_at=_time(view.inactive_at),
             ended_at=_time(state.ended_at),
-            duration_s=_seconds(state.duration_ms),
+            duration_s=seconds_of(state.duration_ms),
             presence_interval_s=room.presence_interval_ms / 1000,
             participant_timeout_s=timing.timeout_ms / 1000,
             room_timeout_s=room.room_timeout_ms / 1000,
@@ -277,7 +273,7 @@ class CleanupStatusOut(BaseModel):
             else CleanupRun(
                 started_at=from_ms(run.started_at),
                 at=from_ms(run.finished_at),
-                duration_s=_seconds(run.duration_ms),
+                duration_s=seconds_of(run.duration_ms),
                 rooms_closed=status.closed,
                 purged=status.purged,
                 error=run.error,
