@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sessionkeeper.domain.job_runs import SHOWN_STEP_MS
 from tests.support import Harness, running_app
 
 OPERATOR_KEY = "op-" + "m" * 40
@@ -78,6 +79,8 @@ async def test_the_servers_sweep_reports_each_tenant_its_part(api_op: Harness) -
     operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
     swept = await api.client.post("/v1/maintenance/sweep", headers=operator)
     assert swept.json()["closed"] == 5  # the operator sees the whole server
+    assert (await api.get("/v1/health")).json()["last_sweep"] is None  # not shown yet
+    api.advance(SHOWN_STEP_MS / 1000)  # tenants see a server run a step after its start
     assert (await api.get("/v1/health")).json()["last_sweep"]["closed"] == 1
     assert (await api.client.get("/v1/health", headers=other)).json()["last_sweep"]["closed"] == 4
     server = (await api.client.get("/v1/health", headers=operator)).json()

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.processes import Server, Servers, client_for
+from tests.support import OPERATOR, OPERATOR_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -273,11 +274,13 @@ async def test_restart_sweeps_at_once_with_estimated_ends(servers: Servers) -> N
     # Down for longer than the timeout: every open session expires while nobody watches.
     await asyncio.sleep((timeout_ms + grace_ms + 500) / 1000)
     restart_at = now_ms()
+    # The operator sees the server's sweep as it ran (its tenants, one step later).
+    servers.settings["operator_key"] = OPERATOR_KEY
     restarted = await servers.start()
     async with client_for(restarted, key) as client:
         deadline = time.monotonic() + 10
         while True:
-            health = (await client.get("/v1/health")).json()
+            health = (await client.get("/v1/health", headers=OPERATOR)).json()
             # The first server's own sweep is on record too: wait for one since the restart.
             swept = health["last_sweep"]
             if swept is not None and to_ms(swept["at"]) >= restart_at:

@@ -16,12 +16,13 @@ import pytest
 import sqlalchemy as sa
 
 from sessionkeeper.domain.events import ChangeEvent
+from sessionkeeper.domain.job_runs import SHOWN_STEP_MS
 from sessionkeeper.rooms import cleanup_store
 from sessionkeeper.rooms.events import ParticipantLeft, RoomClosed
 from sessionkeeper.rooms.service import RoomRequest, Rooms
 from sessionkeeper.storage import liveness as liveness_store
 from sessionkeeper.storage.database import Database
-from tests.support import T0, Harness, ms, running_app, settings_for
+from tests.support import OPERATOR, T0, Harness, ms, running_app, settings_for
 
 HOUR_S = 3600
 
@@ -230,8 +231,35 @@ async def test_rooms_past_their_retention_are_purged(db_url: str) -> None:
         assert (await api.get("/v1/rooms/recent")).json()["status"] == "ended"
         assert (await api.get("/v1/rooms/open")).json()["status"] == "active"
         assert (await api.get("/v1/sessions", user_id="ann")).json()["items"] == []
+        # Until the server's run is shown, the tenant sees its own run before it.
+        status = (await api.get("/v1/maintenance/cleanup")).json()
+        assert status["last_run"]["purged"] == 0 and status["last_run"]["duration_s"] is not None
+        api.advance(SHOWN_STEP_MS / 1000)  # tenants see a server run a step after its start
         status = (await api.get("/v1/maintenance/cleanup")).json()
         assert status["retention_days"] == 1 and status["last_run"]["purged"] == 1
         with api.runtime.db.write_engine.connect() as conn:
             for table in ("room_invites", "room_invite_uses"):
                 assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+
+
+async def test_a_tenant_reads_its_counts_of_the_server_run_it_is_shown(api_op: Harness) -> None:
+    """A tenant sees a server cleanup from a step after its start, and the run before until
+    then, each with the tenant's own counts: recording a run keeps the counts of the run
+    still shown."""
+    api = api_op
+    await room(api, "a")
+    await room(api, "b")
+    api.advance(HOUR_S + 100)  # both inactive (a room times out after an hour)
+    first = await api.client.post("/v1/maintenance/cleanup", headers=OPERATOR)
+    assert first.json()["rooms_closed"] == 2
+    api.advance(SHOWN_STEP_MS / 1000)
+    shown = (await api.get("/v1/maintenance/cleanup")).json()["last_run"]
+    assert shown["rooms_closed"] == 2
+    api.advance(60)
+    second = await api.client.post("/v1/maintenance/cleanup", headers=OPERATOR)
+    assert second.json()["rooms_closed"] == 0
+    still = (await api.get("/v1/maintenance/cleanup")).json()["last_run"]
+    assert still == shown
+    api.advance(SHOWN_STEP_MS / 1000)
+    then = (await api.get("/v1/maintenance/cleanup")).json()["last_run"]
+    assert then["rooms_closed"] == 0 and then["at"] == second.json()["at"]

@@ -3,8 +3,8 @@
 Runs that start an interval after the previous one *finished* start later the longer the
 runs take, so their start times would reveal their lengths; a server job's length grows with
 every tenant's data, and tenants are shown server jobs as of their starts only
-(``storage/jobs.JobRun.seen_by``). A run that overran its slot is followed at the next slot,
-not at once: starts stay on the grid.
+(``storage/jobs.JobRun.seen_by``, ``domain/job_runs.py``). A run that overran its slot is
+followed at the next slot, not at once: starts stay on the grid.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 
 
-def next_start(due: float, now: float, interval_s: float) -> float:
-    """The first slot after ``now`` on the grid ``due + k * interval_s`` (k ≥ 1), where
-    ``due`` is when the run that just finished was due."""
-    if interval_s <= 0:
+def next_start(due: float, now: float, interval: float) -> float:
+    """The first slot after ``now`` on the grid ``due + k * interval`` (k ≥ 1), where
+    ``due`` is when the last run was due (all three in one unit)."""
+    if interval <= 0:
         return now
-    slots = max(1, math.floor((now - due) / interval_s) + 1)
-    return due + slots * interval_s
+    slots = max(1, math.floor((now - due) / interval) + 1)
+    return due + slots * interval

@@ -22,7 +22,9 @@ from functools import partial
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.clock import monotonic_s
+from sessionkeeper.domain.job_runs import shown_from
 from sessionkeeper.domain.principal import Principal
+from sessionkeeper.jobs.cadence import next_start
 from sessionkeeper.rooms import cleanup_store
 from sessionkeeper.services.runtime import Runtime
 from sessionkeeper.storage import jobs
@@ -59,15 +61,9 @@ class CleanupStatus:
     purged: int
     interval_s: float
     retention_days: float | None
-    # The server's last run, from which the next one is due.
-    server_run: jobs.JobRun | None
-
-    @property
-    def next_run_at(self) -> int | None:
-        # The runner starts the server's runs on a fixed cadence.
-        if self.server_run is None:
-            return None
-        return self.server_run.started_at + round(self.interval_s * 1000)
+    # When the server's next run is due: the first start after now on the cadence of its
+    # last run the caller is shown (the runner starts them on a fixed one).
+    next_run_at: int | None
 
 
 def close_chunk(
@@ -145,9 +141,10 @@ class Cleaner:
     ) -> None:
         finished = self.rt.clock.now_ms()
         name = JOB_NAME if tenant_id is None else jobs.tenant_job_name(JOB_NAME, tenant_id)
+        interval_ms = round(self.rt.settings.cleanup_interval_s * 1000)
 
         def record(tx: Transaction) -> None:
-            jobs.record(
+            kept = jobs.record(
                 tx.conn,
                 name,
                 started_at=started,
@@ -155,9 +152,12 @@ class Cleaner:
                 result=closed.total(),
                 error=error,
                 result_by_tenant=dict(closed),
+                shown_from=shown_from(started, finished, interval_ms),
             )
             if tenant_id is None:  # the server's run: every tenant's counts in it
-                cleanup_store.record_counts(tx.conn, started, closed, purged)
+                # The counts of the run tenants see until this one is shown are kept.
+                shown_before = None if kept is None else kept.started_at
+                cleanup_store.record_counts(tx.conn, started, closed, purged, kept=shown_before)
 
         try:
             await self.rt.db.writer.run(record)
@@ -166,24 +166,28 @@ class Cleaner:
 
     async def status(self, principal: Principal) -> CleanupStatus:
         settings = self.rt.settings
+        now = self.rt.clock.now_ms()
 
         def read(conn: Connection) -> CleanupStatus:
             server = jobs.get(conn, JOB_NAME)
+            # Compared as seen: the server's run as of its start (for a tenant, from when it
+            # is shown), so that which one is shown tells nothing of when the server's ended.
+            shown = server and server.seen_by(principal, now)
             own = None
             if not principal.server_wide:
                 own = jobs.get(conn, jobs.tenant_job_name(JOB_NAME, principal.tenant_id))
-            if own is not None and (server is None or own.finished_at > server.finished_at):
+            if own is not None and (shown is None or own.finished_at > shown.finished_at):
                 last, counts = own, (own.result_for(principal), 0)
-            elif server is not None:
-                last, counts = server, cleanup_store.counts_of(conn, principal, server.started_at)
+            elif shown is not None:
+                last, counts = shown, cleanup_store.counts_of(conn, principal, shown.started_at)
             else:
                 last, counts = None, (0, 0)
+            due = None
+            if shown is not None:
+                interval_ms = settings.cleanup_interval_s * 1000
+                due = round(next_start(shown.started_at, now, interval_ms))
             return CleanupStatus(
-                None if last is None else last.seen_by(principal),
-                *counts,
-                settings.cleanup_interval_s,
-                settings.room_retention_days,
-                server,
+                last, *counts, settings.cleanup_interval_s, settings.room_retention_days, due
             )
 
         return await self.rt.db.reader.run(read)

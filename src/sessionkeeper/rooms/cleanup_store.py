@@ -221,11 +221,20 @@ def purge_chunk(tx: Transaction, before: int, limit: int = CHUNK) -> dict[int, i
 
 
 def record_counts(
-    conn: Connection, started_at: int, closed: dict[int, int], purged: dict[int, int]
+    conn: Connection,
+    started_at: int,
+    closed: dict[int, int],
+    purged: dict[int, int],
+    *,
+    kept: int | None = None,
 ) -> None:
     """What the run that started at ``started_at`` did for each tenant: it replaces what
-    the run before did, so a tenant it did nothing for reads zeros."""
-    conn.execute(counts.delete())
+    the runs before did, so a tenant it did nothing for reads zeros; but those of the run
+    that started at ``kept``, which tenants see until they are shown this one."""
+    stale = counts.delete()
+    if kept is not None:
+        stale = stale.where(counts.c.run_started_at != kept)
+    conn.execute(stale)
     rows = [
         {
             "tenant_id": tenant_id,

@@ -69,13 +69,14 @@ room_invite_uses = sa.Table(
     ),
 )
 
-# What the last cleanup run did for each tenant (the record of the run itself, in job_runs,
+# What the last cleanup runs did for each tenant (the record of the run itself, in job_runs,
 # is shared by all tenants and carries no tenant's counts).
 room_cleanup_counts = sa.Table(
     "room_cleanup_counts",
     metadata,
     sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
-    sa.Column("run_started_at", sa.BigInteger, nullable=False),
+    # Two runs at most: the last, and the one tenants see until it is shown.
+    sa.Column("run_started_at", sa.BigInteger, primary_key=True),
     sa.Column("closed", sa.Integer, nullable=False),
     sa.Column("purged", sa.Integer, nullable=False),
 )

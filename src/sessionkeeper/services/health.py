@@ -85,7 +85,7 @@ class HealthService:
         tenants = self.rt.db.public_ids.tenants
         runs = [
             replace(run, name=jobs.shown_name(run.name, tenants))
-            for run in jobs.seen_by(principal, await self.rt.db.reader.run(jobs.all_runs))
+            for run in jobs.seen_by(principal, await self.rt.db.reader.run(jobs.all_runs), now)
         ]
         health = Health(
             HealthStatus.OK,

@@ -18,6 +18,7 @@ from functools import partial
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.clock import monotonic_s
+from sessionkeeper.domain.job_runs import shown_from
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.logs import fact, sweep_log
 from sessionkeeper.services.runtime import Runtime
@@ -125,6 +126,7 @@ class Sweeper:
         self, name: str, started: int, closed: Counter[int], error: str | None
     ) -> None:
         finished = self.rt.clock.now_ms()
+        interval_ms = round(self.rt.settings.sweep_interval_s * 1000)
         try:
             await self.rt.db.writer.run(
                 lambda tx: jobs.record(
@@ -135,6 +137,7 @@ class Sweeper:
                     result=closed.total(),
                     error=error,
                     result_by_tenant=dict(closed),
+                    shown_from=shown_from(started, finished, interval_ms),
                 )
             )
         except Exception:
@@ -142,15 +145,24 @@ class Sweeper:
 
     async def last_run(self, principal: Principal | None = None) -> jobs.JobRun | None:
         """The last sweep that covered the principal's sessions: the server's, or one the
-        tenant asked for, whichever finished later (the server's without a principal)."""
+        tenant asked for, whichever finished later as the tenant sees them (the server's
+        without a principal)."""
+        now = self.rt.clock.now_ms()
 
         def read(conn: Connection) -> jobs.JobRun | None:
             server = jobs.get(conn, JOB_NAME)
             if principal is None or principal.server_wide:
                 return server
-            own = jobs.get(conn, tenant_job_name(principal.tenant_id))
-            runs = [run for run in (server, own) if run is not None]
-            last = max(runs, key=lambda run: run.finished_at, default=None)
-            return None if last is None else last.seen_by(principal)
+            # Compared as seen: the server's run as of its start, so that which one is shown
+            # tells nothing of when the server's ended.
+            runs = [
+                server and server.seen_by(principal, now),
+                jobs.get(conn, tenant_job_name(principal.tenant_id)),
+            ]
+            return max(
+                (run for run in runs if run is not None),
+                key=lambda run: run.finished_at,
+                default=None,
+            )
 
         return await self.rt.db.reader.run(read)

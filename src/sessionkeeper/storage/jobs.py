@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +20,12 @@ TENANT_SEPARATOR = "@"
 def tenant_job_name(name: str, tenant_id: int) -> str:
     """The record of the runs of job ``name`` that one tenant asked for."""
     return f"{name}{TENANT_SEPARATOR}{tenant_id}"
+
+
+def is_server_job(name: str) -> bool:
+    """Whether ``name`` records the server's own job, over every tenant (not a run one
+    tenant asked for)."""
+    return TENANT_SEPARATOR not in name
 
 
 def shown_name(name: str, tenants: IdPermutation) -> str:
@@ -44,25 +51,40 @@ class JobRun:
     result_by_tenant: dict[int, int] = field(default_factory=dict)
     # When the last successful run started (its end is ``last_success_at``).
     last_success_started_at: int | None = None
+    # A server job's run: when tenants may see it (``domain/job_runs.py``), and the run
+    # they see until then. None: seen at once.
+    shown_from: int | None = None
+    shown_before: JobRun | None = None
 
     @property
     def server_job(self) -> bool:
-        """A run of the server's own job, over every tenant (not one a tenant asked for)."""
-        return TENANT_SEPARATOR not in self.name
+        return is_server_job(self.name)
 
-    def seen_by(self, principal: Principal) -> JobRun:
-        """The run as the principal may see it. A server job's length, and so when it ended,
-        grows with every tenant's data (the sweep takes longer the more sessions anyone
-        left overdue): a tenant sees such a run as of its start, its length unknown. The
-        runner starts them on a fixed cadence, so the starts reveal no length either."""
+    def seen_by(self, principal: Principal, now: int) -> JobRun | None:
+        """The run as the principal may see it at ``now``; None when it may see none yet.
+
+        A server job's length, and so when it ended, grows with every tenant's data: a
+        tenant sees such a run only from ``shown_from`` (a point its end does not decide,
+        ``domain/job_runs.py``; the run before until then), and as of its start, its length
+        unknown. The runner starts them on a fixed cadence, so the starts reveal no length
+        either."""
         if principal.server_wide or not self.server_job:
             return self
+        run = self.shown_at(now)
+        if run is None:
+            return None
         return replace(
-            self,
-            finished_at=self.started_at,
+            run,
+            finished_at=run.started_at,
             duration_ms=None,
-            last_success_at=self.last_success_started_at,
+            last_success_at=run.last_success_started_at,
+            shown_from=None,
+            shown_before=None,
         )
+
+    def shown_at(self, now: int) -> JobRun | None:
+        """The run tenants are shown at ``now``: this one, or the one before it."""
+        return self if self.shown_from is None or self.shown_from <= now else self.shown_before
 
     def result_for(self, principal: Principal) -> int:
         """The result as the principal may see it: its tenant's part, or all of it for the
@@ -79,7 +101,13 @@ def record(
     result: int,
     error: str | None,
     result_by_tenant: dict[int, int] | None = None,
-) -> None:
+    shown_from: int | None = None,
+) -> JobRun | None:
+    """Record a run, replacing the record of the one before. ``shown_from``: when tenants
+    may see it (``domain/job_runs.shown_from``), for a server job's run; the run they see
+    until then is kept with it, and returned. A tenant's own runs are shown to it at once."""
+    if not is_server_job(name):
+        shown_from = None
     previous = get(conn, name)
     last_success: int | None
     last_success_started: int | None
@@ -99,10 +127,36 @@ def record(
         "error": error,
         "last_success_at": last_success,
         "last_success_started_at": last_success_started,
-        # JSON object keys are strings.
-        "result_by_tenant": {str(k): v for k, v in (result_by_tenant or {}).items() if v},
+        "result_by_tenant": _by_tenant(result_by_tenant or {}),
+        "shown_from": shown_from,
+        "shown_before": None,
     }
+    before = None
+    if shown_from is not None and previous is not None:
+        before = previous.shown_at(finished_at)
+        values["shown_before"] = None if before is None else _shown_before(before)
     conn.execute(upsert(conn, t, values, keys=["name"]))
+    return before
+
+
+def _by_tenant(result_by_tenant: dict[int, int]) -> dict[str, int]:
+    # JSON object keys are strings.
+    return {str(k): v for k, v in result_by_tenant.items() if v}
+
+
+def _shown_before(run: JobRun) -> dict[str, Any]:
+    """What is kept of the run tenants see until the next is shown: all of it but the run
+    before it."""
+    return {
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": run.duration_ms,
+        "result": run.result,
+        "error": run.error,
+        "last_success_at": run.last_success_at,
+        "last_success_started_at": run.last_success_started_at,
+        "result_by_tenant": _by_tenant(run.result_by_tenant),
+    }
 
 
 def get(conn: Connection, name: str) -> JobRun | None:
@@ -115,21 +169,23 @@ def all_runs(conn: Connection) -> list[JobRun]:
     return [_run(row) for row in conn.execute(sa.select(t).order_by(t.c.name))]
 
 
-def seen_by(principal: Principal, runs: list[JobRun]) -> list[JobRun]:
-    """The runs the principal may see: the server's own jobs and the runs its tenant asked
-    for, never another tenant's (when it ran is its business); every run for the operator
-    acting server-wide."""
+def seen_by(principal: Principal, runs: list[JobRun], now: int) -> list[JobRun]:
+    """The runs the principal may see at ``now``: the server's own jobs (as
+    :meth:`JobRun.seen_by` shows them) and the runs its tenant asked for, never another
+    tenant's (when it ran is its business); every run for the operator acting server-wide."""
     if principal.server_wide:
         return runs
     own = str(principal.tenant_id)
-    return [
-        run.seen_by(principal)
+    seen = [
+        run.seen_by(principal, now)
         for run in runs
         if run.name.partition(TENANT_SEPARATOR)[2] in ("", own)
     ]
+    return [run for run in seen if run is not None]
 
 
 def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
+    before = row.shown_before
     return JobRun(
         name=row.name,
         started_at=row.started_at,
@@ -138,6 +194,26 @@ def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
         result=row.result,
         error=row.error,
         last_success_at=row.last_success_at,
-        result_by_tenant={int(k): int(v) for k, v in (row.result_by_tenant or {}).items()},
+        result_by_tenant=_tenant_ids(row.result_by_tenant),
         last_success_started_at=row.last_success_started_at,
+        shown_from=row.shown_from,
+        shown_before=None if before is None else _kept(row.name, before),
     )
+
+
+def _kept(name: str, kept: dict[str, Any]) -> JobRun:
+    return JobRun(
+        name=name,
+        started_at=kept["started_at"],
+        finished_at=kept["finished_at"],
+        duration_ms=kept["duration_ms"],
+        result=kept["result"],
+        error=kept["error"],
+        last_success_at=kept["last_success_at"],
+        result_by_tenant=_tenant_ids(kept["result_by_tenant"]),
+        last_success_started_at=kept["last_success_started_at"],
+    )
+
+
+def _tenant_ids(stored: dict[str, Any] | None) -> dict[int, int]:
+    return {int(k): int(v) for k, v in (stored or {}).items()}

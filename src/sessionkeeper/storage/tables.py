@@ -240,4 +240,8 @@ job_runs = sa.Table(
     # The result per tenant ({"<tenant id>": n}, only tenants with n > 0): a tenant's view of
     # a run must not show the others' figures.
     sa.Column("result_by_tenant", sa.JSON, nullable=True),
+    # A server job's run: when tenants may see it, and the run they see until then (the
+    # columns above, as JSON): its end must not show (``domain/job_runs.py``).
+    sa.Column("shown_from", sa.BigInteger, nullable=True),
+    sa.Column("shown_before", sa.JSON, nullable=True),
 )
