@@ -220,9 +220,12 @@ def describe(exc: sa.exc.DBAPIError) -> str:
     return text or type(exc.orig).__name__
 
 
-# PostgreSQL's deadlock victim and serialisation failure: another process wrote the same
-# rows at the same moment; the transaction may simply be run again.
-CONFLICT_STATES = ("40P01", "40001")
+# PostgreSQL's deadlock victim, serialisation failure and unique violation: another process
+# wrote the same rows at the same moment; the transaction may simply be run again. (A unique
+# key is what an op's check before an insert stands on: a tenant's name, a rollup's day. Under
+# READ COMMITTED another process's insert can land between the check and the insert; run
+# again, the check sees it and the op answers as if it had come after it.)
+CONFLICT_STATES = ("40P01", "40001", "23505")
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -256,13 +259,13 @@ def storage_errors(engine: Engine | None = None) -> Iterator[None]:
             f"a value was refused by the database: {exc.orig}", field="body"
         ) from exc
     except sa.exc.DBAPIError as exc:
-        if not _is_unavailable(exc):
-            raise
         if is_conflict(exc):
             # The driver's words here quote the statement and the row: nothing for a client.
             raise StorageUnavailable(
                 "a write conflict with another server process; try again"
             ) from exc
+        if not _is_unavailable(exc):
+            raise
         cause = _missing_directory(engine) or describe(exc)
         raise StorageUnavailable(f"database unavailable: {cause}") from exc
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from sessionkeeper.domain.principal import Principal
 from sessionkeeper.storage.scope import visible_to
+from sessionkeeper.storage.tables import tenants
 from sessionkeeper.webhooks.rules import Attempt, Decision, DeliveryStatus
 from sessionkeeper.webhooks.tables import webhook_deliveries as d
 from sessionkeeper.webhooks.tables import webhook_endpoints as e
@@ -128,6 +129,13 @@ def endpoint_key(principal: Principal, endpoint_id: str) -> sa.ColumnElement[boo
 
 
 def count_endpoints(conn: Connection, principal: Principal) -> int:
+    """The tenant's webhooks, counted for its limit: the count holds to the end of the
+    transaction. Its tenant's row is locked first (PostgreSQL; SQLite writes one transaction
+    at a time), so a creation in another process waits here and then counts this one's
+    webhook too. ``FOR NO KEY UPDATE`` leaves the row's key alone: the writes that only
+    refer to the tenant go on."""
+    lock = sa.select(tenants.c.id).where(tenants.c.id == principal.tenant_id)
+    conn.execute(lock.with_for_update(key_share=True))
     stmt = sa.select(sa.func.count()).where(visible_to(e, principal), e.c.deleted_at.is_(None))
     return int(conn.execute(stmt).scalar_one())
 
