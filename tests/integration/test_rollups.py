@@ -508,3 +508,42 @@ def test_changes_reach_every_day_they_touch(services: Services) -> None:
         await _refresh(services, principal)
 
     asyncio.run(scenario())
+
+
+def test_a_session_counted_open_for_days_and_closed_back_then_leaves_no_day_behind(
+    db_url: str,
+) -> None:
+    """Rollups count an open session on every day up to now. Closed later at a time days
+    back (a client's end dated back; the sweep's estimated end under a long timeout), the
+    days it was counted open after its end are computed again: each refresh agrees with the
+    recomputation."""
+    runtime = Runtime.open(settings_for(db_url, max_past_s=10 * 86_400), clock=ManualClock(0))
+    runtime.db.migrate()
+    services = build_services(runtime)
+    clock = runtime.clock
+    assert isinstance(clock, ManualClock)
+    now = datetime(2026, 3, 31, 12, tzinfo=UTC)
+    clock.set(int(now.timestamp() * 1000))
+    principal = new_tenant(services)
+    four_days_ago = int((now - timedelta(days=4)).timestamp() * 1000)
+
+    async def scenario() -> None:
+        await services.of(SettingsService).put(principal, timezone="Europe/Prague")
+        for kind, timeout_s in (("lesson", 30 * 86_400), ("game", 4 * 86_400 + 60)):
+            await services.policies.put(
+                principal, kind, heartbeat_interval_s=600, timeout_s=timeout_s, grace_s=300
+            )
+        for session_id, kind in (("late", "lesson"), ("silent", "game")):
+            request = StartRequest(id=session_id, user_id="u", kind=kind, started_at=four_days_ago)
+            await services.sessions.start(principal, request)
+        await _refresh(services, principal)  # both counted open on five days
+        await services.sessions.end(principal, "late", at=four_days_ago + 3600 * 1000)
+        await _refresh(services, principal)
+        clock.advance(120)  # "silent" is overdue: the sweep ends it at its start plus grace
+        assert await services.sweeper.run()
+        await _refresh(services, principal)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        runtime.close()

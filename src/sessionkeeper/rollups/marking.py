@@ -72,7 +72,9 @@ class ChangeMarker:
                 # A start reported late may already have covered earlier days up to now.
                 return [(event.started_at, now, sessions)]
             case SessionEnded():
-                return [(event.started_at, event.ended_at, sessions)]
+                # Until now the session was open, and counted so on every day up to now: the
+                # days after an end dated back (a late end, the sweep's estimated end) too.
+                return [(event.started_at, max(event.ended_at, now), sessions)]
             case SessionAmended():
                 if event.ended_at is None:  # reopened: open sessions are counted to now
                     return [(event.started_at, max(now, event.previous_ended_at), sessions)]
