@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from sessionkeeper.storage.tables import metadata
 from tests.api.end_users import User, configure
-from tests.support import Harness, running_app
+from tests.support import Harness, ms, running_app
 
 
 @pytest.fixture
@@ -169,6 +169,37 @@ async def test_export_holds_everything_and_is_logged(api: Harness) -> None:
     entries = (await api.get("/v1/audit", action="user.export")).json()["items"]
     assert len(entries) == 2
     assert entries[-1]["details"] == {"sessions": 3, "events": 2}
+
+
+def times(value: str | None) -> int | None:
+    return None if value is None else ms(value)
+
+
+async def test_export_shows_sessions_as_every_read_does(api_any: Harness) -> None:
+    """An overdue session the sweep has not closed yet is exported timed out at its estimated
+    end, as the sessions API shows it; a presence source's session with the source's last
+    snapshot as its last_seen_at; storage's bookkeeping is left out."""
+    api = api_any
+    await api.put("/v1/policies/game", {"heartbeat_interval_s": 1, "timeout_s": 2, "grace_s": 1})
+    await api.post("/v1/sessions", {"id": "z1", "user_id": "zoe", "kind": "game"})
+    snapshot = [{"user_id": "zoe", "kind": "voice"}]
+    assert (await api.put("/v1/presence/bot", snapshot)).status_code == 200
+    api.advance(1)
+    assert (await api.put("/v1/presence/bot", snapshot)).status_code == 200
+    api.advance(4)  # z1 is overdue; the voice session, beaten by the source, is not
+    shown = {}
+    for session in (await api.get("/v1/users/zoe/sessions", scope="read")).json()["items"]:
+        shown[session["id"]] = session
+    exported = (await api.get("/v1/users/zoe/export", scope="read")).json()["sessions"]
+    assert len(exported) == len(shown) == 2
+    for session in exported:
+        api_view = shown[session["id"]]
+        for field in ("status", "end_reason", "estimated"):
+            assert session[field] == api_view[field], (field, session, api_view)
+        for field in ("ended_at", "last_seen_at"):  # spelled with milliseconds in the export
+            assert times(session[field]) == times(api_view[field]), (field, session, api_view)
+        assert not {"sweep_at", "held_until", "start_digest"} & session.keys()
+    assert {s["status"] for s in exported} == {"timed_out", "active"}
 
 
 async def test_no_user_takes_over_the_rooms_of_erased_users(api_any: Harness) -> None:

@@ -18,11 +18,10 @@ from sessionkeeper.storage.transaction import Transaction
 # Rows per read of the export: memory stays flat however much a user has.
 EXPORT_PAGE = 500
 TIME_FIELDS = frozenset(
-    {"started_at", "last_seen_at", "expires_at", "ended_at", "amended_at", "held_until", "at"}
-    | {"received_at"}
+    {"started_at", "last_seen_at", "expires_at", "ended_at", "amended_at", "at", "received_at"}
 )
 
-Page = Callable[[Connection, int, str, int, int], list[tuple[int, dict[str, Any]]]]
+Page = Callable[[Connection, int, str, int, int, int], list[tuple[int, dict[str, Any]]]]
 
 
 def _json_row(row: dict[str, Any]) -> str:
@@ -56,7 +55,8 @@ class Privacy:
     async def export(self, principal: Principal, user_id: str) -> AsyncIterator[str]:
         """The user's sessions (with outcomes) and events as one JSON document, in pieces."""
         counts = {"sessions": 0, "events": 0}
-        yield json.dumps({"user_id": user_id, "exported_at": iso_z(self.rt.clock.now_ms())})[:-1]
+        now = self.rt.clock.now_ms()
+        yield json.dumps({"user_id": user_id, "exported_at": iso_z(now)})[:-1]
         for name, page in (
             ("sessions", privacy_store.session_page),
             ("events", privacy_store.event_page),
@@ -65,7 +65,7 @@ class Privacy:
             after = 0
             first = True
             while True:
-                rows = await self._page(page, principal.tenant_id, user_id, after)
+                rows = await self._page(page, principal.tenant_id, user_id, after, now)
                 for seq, row in rows:
                     yield ("" if first else ",") + _json_row(row)
                     first = False
@@ -75,16 +75,16 @@ class Privacy:
                     break
             yield "]"
         yield "}"
-        now = self.rt.clock.now_ms()
+        done = self.rt.clock.now_ms()
         await self.rt.db.writer.run(
             lambda tx: audit_store.record(
-                tx.conn, principal, "user.export", at=now, target=user_id, details=counts
+                tx.conn, principal, "user.export", at=done, target=user_id, details=counts
             )
         )
 
     async def _page(
-        self, page: Page, tenant_id: int, user_id: str, after: int
+        self, page: Page, tenant_id: int, user_id: str, after: int, now: int
     ) -> list[tuple[int, dict[str, Any]]]:
         return await self.rt.db.reader.run(
-            lambda conn: page(conn, tenant_id, user_id, after, EXPORT_PAGE)
+            lambda conn: page(conn, tenant_id, user_id, after, EXPORT_PAGE, now)
         )

@@ -22,6 +22,7 @@ from sessionkeeper.events.tables import events as e
 from sessionkeeper.learning.tables import session_outcomes as o
 from sessionkeeper.rooms.tables import room_invite_uses as iu
 from sessionkeeper.rooms.tables import rooms as r
+from sessionkeeper.storage.session_filters import columns_as_of
 from sessionkeeper.storage.tables import sessions as s
 from sessionkeeper.webhooks.tables import webhook_deliveries as w
 
@@ -69,14 +70,21 @@ def erase(conn: Connection, tenant_id: int, user_id: str) -> dict[str, int]:
     return counts
 
 
+# The columns of a session the export leaves out: storage's own bookkeeping, not the user's
+# data (when the sweep looks at it; how long it is held after the service's outage).
+_BOOKKEEPING = frozenset({"seq", "tenant_id", "start_digest", "sweep_at", "held_until"})
+
+
 def session_page(
-    conn: Connection, tenant_id: int, user_id: str, after_seq: int, limit: int
+    conn: Connection, tenant_id: int, user_id: str, after_seq: int, limit: int, now: int
 ) -> list[tuple[int, dict[str, Any]]]:
-    """(seq, row) of the user's sessions with their outcomes, in storage order."""
+    """(seq, row) of the user's sessions with their outcomes, in storage order, each as it
+    stands at ``now`` as every read shows it (an overdue session timed out at its estimated
+    end, a presence source's beat in its ``last_seen_at``)."""
     stmt = (
         sa.select(
             s.c.seq,
-            *(c for c in s.c if c.name not in ("seq", "tenant_id", "start_digest")),
+            *(c for c in columns_as_of(now) if c.name not in _BOOKKEEPING),
             o.c.metrics,
             o.c.counters,
             o.c.tags,
@@ -93,7 +101,7 @@ def session_page(
 
 
 def event_page(
-    conn: Connection, tenant_id: int, user_id: str, after_seq: int, limit: int
+    conn: Connection, tenant_id: int, user_id: str, after_seq: int, limit: int, now: int
 ) -> list[tuple[int, dict[str, Any]]]:
     stmt = (
         sa.select(e)
