@@ -60,3 +60,33 @@ async def test_a_heartbeat_with_a_query_is_refused_by_every_path(api: Harness) -
         )
         assert beat.status_code == 422 and beat.json()["field"] == "at", beat.text
     assert (await api.post("/v1/sessions/s/heartbeat")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "listed"),
+    [
+        ({"started_after": "2026-01-05T09:00:00.0004Z"}, False),  # after the start
+        ({"started_after": "2026-01-05T08:59:59.9996Z"}, True),
+        ({"started_before": "2026-01-05T09:00:00.0004Z"}, True),  # before it: after the start
+        ({"started_before": "2026-01-05T09:00:00Z"}, False),
+        ({"ended_after": "2026-01-05T09:30:00.0001Z"}, False),
+        ({"ended_before": "2026-01-05T09:30:00.0001Z"}, True),
+        ({"min_duration_s": "1800.0004"}, False),  # it lasted 1,800.000 s
+        ({"min_duration_s": "1800"}, True),
+        ({"min_duration_s": "0.3"}, True),
+        ({"active_during": "2026-01-05T09:29:59.9995Z/2026-01-05T09:29:59.9999Z"}, True),
+        ({"active_during": "2026-01-05T09:30:00Z/2026-01-05T09:30:00.0004Z"}, False),
+    ],
+)
+async def test_bounds_finer_than_a_millisecond_are_taken_exactly(
+    api: Harness, params: dict[str, str], listed: bool
+) -> None:
+    """Times are stored to the millisecond; a bound between two milliseconds still means what
+    it says (rounded to the nearest, 09:00:00.0004 took in a start at 09:00:00.000)."""
+    await api.put("/v1/policies/game", {"heartbeat_interval_s": 600, "timeout_s": 3600})
+    await api.post("/v1/sessions", {"id": "s", "user_id": "u", "kind": "game"})  # at 09:00
+    api.advance(1800)
+    await api.post("/v1/sessions/s/end", {})
+    page = await api.get("/v1/sessions", **params)
+    assert page.status_code == 200, page.text
+    assert [s["id"] for s in page.json()["items"]] == (["s"] if listed else [])

@@ -13,10 +13,12 @@ session that is overdue but not yet swept is timed out, ended at its estimated e
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +32,7 @@ from sessionkeeper.domain.subject import (
     SUBJECT_PREFIX,
     is_subject_field,
 )
-from sessionkeeper.domain.times import ISO_DATE, to_ms
+from sessionkeeper.domain.times import ISO_DATE, to_ms_down, to_ms_up
 from sessionkeeper.errors import InvalidInput
 
 # Beyond any date the API can express (year 9999 is ~2.5e14 ms), well inside BIGINT.
@@ -184,8 +186,10 @@ def _session_id(name: str, raw: str, _utc: bool) -> str:
     return raw
 
 
-def parse_time(name: str, raw: str, assume_utc: bool = False) -> int:
-    """Epoch milliseconds of an ISO 8601 date-time with an offset (``2026-11-21T10:00:00Z``)."""
+def parse_time(name: str, raw: str, assume_utc: bool = False, *, down: bool = False) -> int:
+    """Epoch milliseconds of an ISO 8601 date-time with an offset (``2026-11-21T10:00:00Z``),
+    for a bound ``>=`` or ``<`` on stored times: a fraction of a millisecond rounded up
+    (``down``: dropped, for a bound ``>``)."""
     refusal = InvalidInput(
         f"{name} must be an ISO 8601 date-time with a timezone, like 2026-11-21T10:00:00Z",
         field=name,
@@ -200,10 +204,7 @@ def parse_time(name: str, raw: str, assume_utc: bool = False) -> int:
         if not assume_utc:
             raise refusal
         value = value.replace(tzinfo=UTC)
-    try:
-        ms = to_ms(value)
-    except (OverflowError, ValueError, OSError):
-        raise refusal from None
+    ms = to_ms_down(value) if down else to_ms_up(value)
     # As a time in a body: one whose date in UTC falls outside the years 1 to 9999 (offsets
     # can push a date that reads within them outside) could never be written back.
     if not times.MIN_MS <= ms <= times.MAX_MS:
@@ -215,7 +216,11 @@ def _interval(name: str, raw: str, assume_utc: bool) -> tuple[int, int]:
     start, slash, end = raw.partition("/")
     if not slash:
         raise InvalidInput(f"{name} must be <from>/<to>, two ISO 8601 date-times", field=name)
-    interval = (parse_time(name, start, assume_utc), parse_time(name, end, assume_utc))
+    # Going at some moment of [from, to): started before `to`, ended after `from`.
+    interval = (
+        parse_time(name, start, assume_utc, down=True),
+        parse_time(name, end, assume_utc),
+    )
     if interval[0] >= interval[1]:
         raise InvalidInput(f"{name}: <from> must be before <to>", field=name)
     return interval
@@ -229,10 +234,15 @@ def _seconds_as_ms(name: str, raw: str, _utc: bool) -> int:
     # A plain decimal number: no sign, "nan" or "inf", which float() would also take.
     if len(raw) > 32 or not _SECONDS_RE.fullmatch(raw):
         raise refusal
-    seconds = float(raw)
-    if not seconds * 1000 < MAX_MS:
+    # Exactly, in decimal: lasted at least 0.3 s is 300 ms (0.3 * 1000 in floating point is
+    # 300.00000000000006), and at least 1800.0004 s is 1,800,001 ms.
+    try:
+        ms = Decimal(raw) * 1000
+    except ArithmeticError:  # an exponent beyond the decimal context's
+        raise refusal from None
+    if not ms < MAX_MS:  # compared as a decimal: 1e999999 never becomes an int
         raise refusal
-    return round(seconds * 1000)
+    return math.ceil(ms)
 
 
 @dataclass(frozen=True, slots=True)

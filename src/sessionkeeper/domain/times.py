@@ -29,6 +29,23 @@ def to_ms(value: datetime) -> int:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def to_ms_up(value: datetime) -> int:
+    """Epoch milliseconds of ``value``, a fraction of a millisecond rounded up: the first
+    stored time at or after it, so that a bound ``>= value`` or ``< value`` on stored times
+    holds exactly (rounded to the nearest, ``…00.0004`` would take in ``…00.000``)."""
+    return -(-_micros(value) // 1000)
+
+
+def to_ms_down(value: datetime) -> int:
+    """Epoch milliseconds of ``value``, a fraction of a millisecond dropped: the last stored
+    time at or before it, for a bound ``> value`` or ``<= value``."""
+    return _micros(value) // 1000
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
 def seconds_of(ms: float | None) -> float | None:
     """Milliseconds as the API's seconds; None stays None (a figure not known, or withheld)."""
     return None if ms is None else ms / MS_PER_S
