@@ -188,3 +188,21 @@ async def test_a_presence_source_cannot_take_a_name_a_feature_gives_its_sessions
             assert answer.json()["code"] == "source_taken"
     assert (await api.get("/v1/sessions", limit=5)).json()["items"] == []
     assert (await api.put("/v1/presence/links", BOTH)).status_code == 200
+
+
+async def test_a_dry_run_counts_the_overdue_sessions_the_snapshot_would_close(
+    api_any: Harness,
+) -> None:
+    """A source's session is overdue (the sweep has not come) and the next snapshot lists
+    its user again: the snapshot closes it by timeout and starts anew, and its dry run says
+    so, count for count."""
+    api = api_any
+    await api.put("/v1/policies/voice", {"heartbeat_interval_s": 1, "timeout_s": 2, "grace_s": 1})
+    body = [{"user_id": "a", "kind": "voice"}, {"user_id": "b", "kind": "voice"}]
+    assert (await api.put("/v1/presence/bot", body)).status_code == 200
+    api.advance(3.5)
+    counts = ("started_count", "refreshed_count", "ended_count", "timed_out_count")
+    dry = (await api.put("/v1/presence/bot?dry_run=true&reply=summary", body[:1])).json()
+    real = (await api.put("/v1/presence/bot?reply=summary", body[:1])).json()
+    assert [dry[n] for n in counts] == [real[n] for n in counts]
+    assert real["timed_out_count"] == 2 and real["started_count"] == 1

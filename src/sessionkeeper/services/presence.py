@@ -139,9 +139,10 @@ class PresenceService:
                     return _stale(when)
                 now = self.rt.clock.now_ms()
                 closed = _closed_since(conn, principal, source, when, now)
-                alive, late, _ = _matchable(conn, principal, source, when, now, closed)
+                alive, late, dead = _matchable(conn, principal, source, when, now, closed)
                 diff = _uncovered(make_diff(OpenSessions.of([*alive, *late])), closed)
-                return PresenceOutcome(when, diff, [], 0, applied=False)
+                # The apply closes the dead ones first, as the sweep would.
+                return PresenceOutcome(when, diff, [], len(dead), applied=False)
 
             return await self.rt.db.reader.run(preview)
 
