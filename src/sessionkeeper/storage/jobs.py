@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -186,32 +187,26 @@ def seen_by(principal: Principal, runs: list[JobRun], now: int) -> list[JobRun]:
 
 def _run(row: sa.Row[tuple[object, ...]]) -> JobRun:
     before = row.shown_before
-    return JobRun(
-        name=row.name,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        duration_ms=row.duration_ms,
-        result=row.result,
-        error=row.error,
-        last_success_at=row.last_success_at,
-        result_by_tenant=_tenant_ids(row.result_by_tenant),
-        last_success_started_at=row.last_success_started_at,
+    return replace(
+        _of(row.name, dict(row._mapping)),
         shown_from=row.shown_from,
-        shown_before=None if before is None else _kept(row.name, before),
+        shown_before=None if before is None else _of(row.name, before),
     )
 
 
-def _kept(name: str, kept: dict[str, Any]) -> JobRun:
+def _of(name: str, values: Mapping[str, Any]) -> JobRun:
+    """A run of ``name`` from its stored values: a row, or the run kept in ``shown_before``
+    (the same names)."""
     return JobRun(
         name=name,
-        started_at=kept["started_at"],
-        finished_at=kept["finished_at"],
-        duration_ms=kept["duration_ms"],
-        result=kept["result"],
-        error=kept["error"],
-        last_success_at=kept["last_success_at"],
-        result_by_tenant=_tenant_ids(kept["result_by_tenant"]),
-        last_success_started_at=kept["last_success_started_at"],
+        started_at=values["started_at"],
+        finished_at=values["finished_at"],
+        duration_ms=values["duration_ms"],
+        result=values["result"],
+        error=values["error"],
+        last_success_at=values["last_success_at"],
+        result_by_tenant=_tenant_ids(values["result_by_tenant"]),
+        last_success_started_at=values["last_success_started_at"],
     )
 
 
