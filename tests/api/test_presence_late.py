@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sessionkeeper.storage.migrate import downgrade
 from tests.support import Harness, iso, ms
 
 POLICY = {"heartbeat_interval_s": 10, "timeout_s": 20, "grace_s": 5}
@@ -106,3 +107,49 @@ async def test_a_snapshot_made_before_an_end_but_delivered_after_starts_nothing(
     await deliver(api, "ended", a, t0 + 10_000)
     views = [span(s, t0) for s in await sessions_of(api, "ended")]
     assert views == [("a", 0.0, 12.0, "ended", "client", False, 0)]
+
+
+async def test_a_late_snapshot_finds_a_session_swept_under_a_timeout_lowered_since(
+    api_any: Harness,
+) -> None:
+    """The sweep closed the session by the 900 s timeout of its last beat; the kind's timeout
+    was lowered to 20 s since. A snapshot of 600 s, when it was alive, still carries it on:
+    the search for swept sessions looks back by the longest timeout the kind's policy has
+    had, not only the current one."""
+    api = api_any
+    long = {"heartbeat_interval_s": 10, "timeout_s": 900, "grace_s": 5}
+    views = {}
+    for source in ("swept", "unswept"):
+        assert (await api.put("/v1/policies/pz", long)).status_code == 200
+        t0 = api.clock.now_ms()
+        await deliver(api, source, [{"user_id": "a", "kind": "pz"}], t0)
+        assert (await api.put("/v1/policies/pz", POLICY)).status_code == 200
+        api.advance(1000)
+        if source == "swept":
+            await api.post("/v1/maintenance/sweep", {})
+        await deliver(api, source, [{"user_id": "a", "kind": "pz"}], t0 + 600_000)
+        views[source] = [span(s, t0) for s in await sessions_of(api, source)]
+    # One session, beaten at 600 s by the new timeout: to 600 s + grace.
+    assert views["swept"] == [("a", 0.0, 605.0, "timed_out", "timeout", True, 1)]
+    assert views["unswept"] == views["swept"]
+
+
+async def test_the_migration_starts_from_the_longest_timeout_a_session_was_given(
+    api_any: Harness,
+) -> None:
+    """Migration 0016: policies written before it kept no record of the timeouts they had;
+    it takes the longest one a session of the tenant was given, so a late snapshot finds a
+    session swept under a timeout lowered before the upgrade."""
+    api = api_any
+    await api.put("/v1/policies/pz", {"heartbeat_interval_s": 10, "timeout_s": 900, "grace_s": 5})
+    t0 = api.clock.now_ms()
+    await deliver(api, "bot", [{"user_id": "a", "kind": "pz"}], t0)
+    await api.put("/v1/policies/pz", POLICY)
+    downgrade(api.runtime.db.write_engine, "rooms_0002")  # as it stood before the migration
+    assert api.runtime.db.migrate()[-1] == "0016"
+    api.advance(1000)
+    await api.post("/v1/maintenance/sweep", {})
+    await deliver(api, "bot", [{"user_id": "a", "kind": "pz"}], t0 + 600_000)
+    assert [span(s, t0) for s in await sessions_of(api, "bot")] == [
+        ("a", 0.0, 605.0, "timed_out", "timeout", True, 1)
+    ]

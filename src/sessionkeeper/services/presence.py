@@ -299,8 +299,11 @@ def _closed_since(
     """The source's sessions closed since ``when`` that were alive then."""
     if when >= now:  # none can be: nothing was closed after now
         return Closed()
-    policies = policy_store.load(conn, principal.tenant_id)
-    longest = max((policy.timeout_ms for policy in (*policies.values(), DEFAULT_POLICY)), default=0)
+    # A swept session alive at ``when`` ended at most the timeout of its last beat before
+    # it: at most the longest timeout any policy has had (or the default's).
+    longest = max(
+        policy_store.longest_timeout(conn, principal.tenant_id), DEFAULT_POLICY.timeout_ms
+    )
     return Closed(
         store.timed_out_alive_at(conn, principal, source, when, longest),
         store.ended_since(conn, principal, source, when),

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.policy import Policy
-from sessionkeeper.storage.dialect import upsert
+from sessionkeeper.storage.dialect import dialect_insert, greatest
 from sessionkeeper.storage.tables import policies as t
 
 
@@ -36,5 +36,18 @@ def save(conn: Connection, tenant_id: int, kind: str, policy: Policy, now: int) 
         "room_timeout_ms": policy.room_timeout_ms,
         "hidden_timeout_ms": policy.hidden_timeout_ms,
         "updated_at": now,
+        "longest_timeout_ms": policy.timeout_ms,
     }
-    conn.execute(upsert(conn, t, values, keys=["tenant_id", "kind"]))
+    keys = ["tenant_id", "kind"]
+    stmt = dialect_insert(conn, t).values(**values)
+    updates = {name: stmt.excluded[name] for name in values if name not in keys}
+    # Only ever raised: the sessions beaten under a longer timeout keep it.
+    updates["longest_timeout_ms"] = greatest(t.c.longest_timeout_ms, stmt.excluded.timeout_ms)
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
+
+
+def longest_timeout(conn: Connection, tenant_id: int) -> int:
+    """The longest timeout any policy of the tenant has had (0 without one): no session of
+    the tenant was given a longer one, but by the default policy."""
+    stmt = sa.select(sa.func.max(t.c.longest_timeout_ms)).where(t.c.tenant_id == tenant_id)
+    return int(conn.execute(stmt).scalar_one() or 0)

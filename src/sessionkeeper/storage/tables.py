@@ -57,6 +57,9 @@ policies = sa.Table(
     sa.Column("room_timeout_ms", sa.BigInteger, nullable=False, server_default="3600000"),
     # For browser sessions whose last beat said the page was hidden.
     sa.Column("hidden_timeout_ms", sa.BigInteger, nullable=False, server_default="900000"),
+    # The longest timeout this row has had: a session keeps the timeout of its last beat, so
+    # one closed by the sweep may have expired under a longer one than the policy's now.
+    sa.Column("longest_timeout_ms", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 # The condition of the indexes that hold closed sessions only.
