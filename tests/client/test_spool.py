@@ -20,6 +20,7 @@ from sessionkeeper.client import Client, EndReason, Status
 from sessionkeeper.client.chain import StartRequest
 from sessionkeeper.client.evidence import as_ms, now_ms
 from sessionkeeper.client.outbox import Outbox
+from sessionkeeper.client.spool import FORMAT
 from tests.client.live import FAST, Forwarding, Tenant, wait_until
 from tests.client.processes import AppProcess, ServerProcess, deliver_spooled
 from tests.client.test_offline_handle import refused
@@ -80,6 +81,41 @@ def test_an_unreadable_file_is_set_aside_not_delivered(tmp_path: Path) -> None:
         "broken.unreadable",
         "old.unreadable",
     ]
+
+
+def kept_state(session_id: str, **changed: object) -> dict[str, object]:
+    """A spool file's state as a handle writes it, with ``changed`` replaced."""
+    outbox = new_outbox(StartRequest("u", "app"))
+    outbox.beat(2_000)
+    outbox.end(3_000)
+    kept = json.loads(json.dumps(outbox.kept()))
+    kept["links"][0]["id"] = session_id
+    kept.update(format=FORMAT, **changed)
+    return kept
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff\xfe\x00garbage\x80",  # not UTF-8
+        json.dumps(kept_state("a", beats=[10**30])).encode(),  # no date
+        json.dumps(kept_state("a", end_at=float("inf"))).encode(),  # Infinity
+        json.dumps(kept_state("a", beats=[10**17])).encode(),  # the year 3 million
+        json.dumps(kept_state("a", attributes=[1, 2])).encode(),
+    ],
+)
+def test_a_file_the_client_cannot_send_is_set_aside_and_the_next_is_delivered(
+    tmp_path: Path, content: bytes
+) -> None:
+    """deliver_spooled never raises for a bad file: it sets it aside and goes on with the
+    files after it (they raised UnicodeDecodeError or OverflowError, or broke the thread
+    that sends, and the good file after the bad one was never delivered)."""
+    (tmp_path / "aa-bad.json").write_bytes(content)
+    (tmp_path / "zz-good.json").write_text(json.dumps(kept_state("zz-good")))
+    with Client("http://127.0.0.1:9", "sk_unused", spool=tmp_path, **FAST) as app:
+        handles = app.deliver_spooled(wait=0)
+        assert [h.id for h in handles] == ["zz-good"]
+    assert [p.name for p in tmp_path.glob("*.unreadable")] == ["aa-bad.unreadable"]
 
 
 # A live handle and its file

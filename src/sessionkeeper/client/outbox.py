@@ -329,10 +329,13 @@ class Outbox:
     @classmethod
     def _restore(cls, kept: dict[str, Any], backoff: float) -> Outbox:
         start = kept["start"]
+        for attributes in (start["attributes"], kept.get("attributes")):
+            if attributes is not None and not isinstance(attributes, dict):
+                raise ValueError("attributes are not an object")
         links = [
             Link(
                 id=str(item["id"]),
-                started_at=int(item["started_at"]),
+                started_at=_kept_time(item["started_at"]),
                 continues=item.get("continues"),
                 stored=bool(item["stored"]),
             )
@@ -349,15 +352,16 @@ class Outbox:
             backoff=backoff,
         )
         for link, item in zip(links, kept["links"], strict=True):
-            link.seen_at = int(item["seen_at"])
+            link.seen_at = _kept_time(item["seen_at"])
             # Absent from files written before it was kept: only the current time was sent.
-            link.attempted = [int(at) for at in item.get("attempted", ())]
+            link.attempted = [_kept_time(at) for at in item.get("attempted", ())]
         outbox.links = links
         outbox._policies_read = True  # nothing new is recorded: the interval is not needed
-        outbox._beats.restore(int(at) for at in kept["beats"])
+        outbox._beats.restore([_kept_time(at) for at in kept["beats"]])
         outbox._last_at = max([links[-1].seen_at, *outbox._beats])
         outbox._attributes = kept.get("attributes")
-        outbox._end_at = kept.get("end_at")
+        end_at = kept.get("end_at")
+        outbox._end_at = None if end_at is None else _kept_time(end_at)
         outbox._ending = True
         outbox._restored = True
         outbox._orphaned = kept.get("end_at") is None
@@ -560,3 +564,17 @@ class Outbox:
 def _as_sent(attributes: Mapping[str, Any]) -> Any:
     """``attributes`` as the server got them: through JSON, where a tuple is a list."""
     return json.loads(json.dumps(attributes))
+
+
+# The times a spool file may hold: epoch milliseconds of the years 1 to 9999, which the
+# client can spell as dates (``9999-12-31T23:59:59.999Z`` the last).
+_FIRST_MS, _LAST_MS = -62_135_596_800_000, 253_402_300_799_999
+
+
+def _kept_time(value: Any) -> int:
+    """A time read back from a spool file, as :meth:`Outbox.kept` writes it: an integer of
+    epoch milliseconds the client can send. ValueError otherwise (the file is set aside)
+    rather than a failure later, in the thread that delivers it."""
+    if type(value) is not int or not _FIRST_MS <= value <= _LAST_MS:
+        raise ValueError(f"{value!r} is not a time the client can send")
+    return value

@@ -124,14 +124,15 @@ class SpoolFile:
         """The state kept, or None when there is none or it cannot be read (then the file is
         set aside)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             log.error("cannot read spool file %s: %s", self.path, exc)
             return None
         try:
-            state = json.loads(text)
+            # Not UTF-8 is a UnicodeDecodeError, a ValueError: set aside like bad JSON.
+            state = json.loads(raw.decode("utf-8"))
             if not isinstance(state, dict) or state.get("format") != FORMAT:
                 raise ValueError(f"not a spool file of format {FORMAT}")
         except ValueError as exc:
