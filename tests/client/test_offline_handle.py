@@ -210,6 +210,22 @@ def test_the_block_s_own_error_is_the_one_raised(
     assert client.get(s.id).status is Status.ENDED
 
 
+def test_attributes_the_server_refuses_are_dropped_and_the_session_goes_on(
+    client: Client, app: Client
+) -> None:
+    """101 attributes (the server takes 100) on a beat: the server refuses them, the beat
+    goes again without them, and the session is beaten and ended as if they had not been
+    given (the handle stopped, its end never sent: the session timed out)."""
+    with app.session("u", "app", heartbeat_every=0.05, drain_wait=2) as s:
+        s.heartbeat(attributes={f"k{i}": i for i in range(101)})
+        wait_until(lambda: s.last_error is not None)
+        seen = as_ms(client.get(s.id).last_seen_at)
+        wait_until(lambda: as_ms(client.get(s.id).last_seen_at) > seen)  # still beaten
+    ended = client.get(s.id)
+    assert (ended.status, ended.end_reason) == (Status.ENDED, EndReason.CLIENT)
+    assert ended.attributes == {} and s.pending == 0
+
+
 def test_a_refused_session_raises_on_entering_or_else_on_leaving(
     base_url: str, network: Network, policies: None
 ) -> None:

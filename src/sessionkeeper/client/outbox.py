@@ -25,7 +25,9 @@ How answers are read:
   later one that differed); any other session with that id belongs to someone else, and the
   start is refused like any other 4xx: the handle never beats or ends it.
 - Any other 4xx would repeat: the handle stops and keeps the error. Only a refused time (an
-  ``at`` the server will not take) drops that piece of evidence and goes on.
+  ``at`` the server will not take) drops that piece of evidence and goes on, and refused
+  attributes (over a limit of the server's) are dropped and the beat or end goes again
+  without them.
 """
 
 from __future__ import annotations
@@ -251,6 +253,14 @@ class Outbox:
     def failed(self, step: Step, error: Exception) -> float:
         """Take in a failed attempt at ``step``; returns the seconds to wait before the next."""
         with self._lock:
+            if step.attributes and _refuses_attributes(error):
+                # The server will not take them (a limit of its own, e.g. more than 100
+                # keys): they are dropped, and the beat or end goes again without them
+                # rather than the handle stopping, its end never sent.
+                self.outcome.dropped += 1
+                self.outcome.last_error = error
+                log.error("the server refused attributes of session %s: %s", step.link.id, error)
+                return 0.0
             if step.attributes:  # they go out with the next beat instead
                 self._attributes = {**step.attributes, **(self._attributes or {})}
             if step.kind == "policies":
@@ -578,3 +588,9 @@ def _kept_time(value: Any) -> int:
     if type(value) is not int or not _FIRST_MS <= value <= _LAST_MS:
         raise ValueError(f"{value!r} is not a time the client can send")
     return value
+
+
+def _refuses_attributes(error: Exception) -> bool:
+    """Whether ``error`` refused the attributes a step carried (and nothing else of it)."""
+    field = error.field if isinstance(error, InvalidInput) else None
+    return field is not None and (field == "attributes" or field.startswith("attributes."))
