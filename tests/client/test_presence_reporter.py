@@ -346,3 +346,41 @@ def test_a_partition_longer_than_the_timeout_keeps_the_sessions_of_those_who_sta
         sessions = client.list(source="bot").items
     assert [s.id for s in sessions] == [before.id]  # one session all along
     assert sessions[0].amended_count >= 1
+
+
+def test_someone_who_came_and_went_while_a_send_hung_gets_a_session(
+    base_url: str, tenant: Tenant
+) -> None:
+    """A send that hangs on an unreachable server (it answers nothing for 3 s) does not stop
+    the reporter from taking the state: bob, who came and went meanwhile, gets a session for
+    the time he was there (taking and sending were one loop, and he got none)."""
+    room = Room("ann")
+    hanging = threading.Event()
+
+    def fault(request: httpx.Request) -> Exception | None:
+        if hanging.is_set():
+            time.sleep(3)
+            return httpx.ReadTimeout("no answer", request=request)
+        return None
+
+    network = Forwarding(fault=fault)
+    with Client(base_url, tenant.admin, transport=network.sync()) as client:
+        client.put_policy("voice", heartbeat_interval_s=1, timeout_s=10, grace_s=0.5)
+        with PresenceReporter(client, "bot", room.snapshot, every=30, backoff=0.05) as reporter:
+            wait_until(lambda: reporter.reports >= 1)
+            hanging.set()
+            reporter.report_now()  # its send hangs
+            time.sleep(1.3)
+            room.set("ann", "bob")
+            came = now_ms()
+            reporter.report_now()
+            time.sleep(1.0)
+            room.set("ann")
+            went = now_ms()
+            reporter.report_now()
+            time.sleep(0.2)
+            hanging.clear()
+            wait_until(lambda: reporter.kept == 0 and reporter.failures == 0, timeout=15)
+    [bob] = client_sessions(base_url, tenant, user_id="bob")
+    assert bob.ended_at is not None
+    assert abs(as_ms(bob.started_at) - came) < 300 and abs(as_ms(bob.ended_at) - went) < 300

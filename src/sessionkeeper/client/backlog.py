@@ -30,7 +30,8 @@ class Snapshot:
 
 
 class Backlog:
-    """Snapshots not yet accepted, oldest first; not thread-safe (one reporter loop uses it)."""
+    """Snapshots not yet accepted, oldest first; not thread-safe (a reporter holds a lock
+    around it, or uses it from one event loop)."""
 
     def __init__(self, *, max_gap_ms: int, max_kept: int = DEFAULT_MAX_KEPT) -> None:
         if max_kept < 1:
@@ -78,15 +79,29 @@ class Backlog:
         return self._kept[0] if self._kept else None
 
     def accepted(self, snapshot: Snapshot) -> None:
-        """The server took the oldest (or found a newer state applied already)."""
-        self._remove_oldest()
+        """The server took ``snapshot`` (or found a newer state applied already)."""
+        self._remove(snapshot)
         self._accepted = snapshot
 
     def refused(self, snapshot: Snapshot) -> None:
-        """The server refused the oldest: sending it again would be refused again."""
-        self._remove_oldest()
+        """The server refused ``snapshot``: sending it again would be refused again."""
+        self._remove(snapshot)
+
+    def _remove(self, snapshot: Snapshot) -> None:
+        """Forget ``snapshot`` if it is still kept. Snapshots are taken while one is being
+        sent, and thinning or the caps may have let that one go meanwhile."""
+        for index, kept in enumerate(self._kept):
+            if kept is snapshot:
+                self._remove_at(index)
+                return
 
     def _remove_oldest(self) -> None:
-        oldest = self._kept.pop(0)
-        if not self._kept or self._kept[0].entries is not oldest.entries:
-            self._entries -= len(oldest.entries)
+        self._remove_at(0)
+
+    def _remove_at(self, index: int) -> None:
+        kept = self._kept
+        gone = kept.pop(index)
+        # Its entries stay counted while a neighbour shares them.
+        neighbours = kept[max(0, index - 1) : index + 1]
+        if all(other.entries is not gone.entries for other in neighbours):
+            self._entries -= len(gone.entries)

@@ -4,9 +4,11 @@ The periodic snapshot is the checkpoint that keeps a source's sessions alive and
 whatever an event missed. A snapshot is always taken fresh, right before it is sent, and it
 carries the time it was taken (``at``, on the client's clock).
 
-When a send fails (no connection, a timeout, 5xx, 429) the snapshot is kept, and the next
-attempt — sooner than the next tick, with backoff — takes a fresh one and sends the kept ones
-first, oldest first, each with its own ``at``, then the fresh one. A kept snapshot is history,
+Taking and sending are apart: snapshots are taken on schedule (and on ``report_now``) also
+while a send hangs on an unreachable server, each kept until the server accepts it. When a
+send fails (no connection, a timeout, 5xx, 429) the snapshot is kept, and the next attempt —
+sooner than the next tick, with backoff — has a fresh one taken and sends the kept ones first,
+oldest first, each with its own ``at``, then the fresh one. A kept snapshot is history,
 not a present state: the server applies it as the source's state *at its time*, so a user who
 came and went while the server was unreachable gets a session for the time they were there,
 and the sessions of a source survive a partition shorter than their timeout. What must never
@@ -33,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -56,6 +59,11 @@ AsyncSnapshotFn = Callable[[], Entries | Awaitable[Entries]]
 
 
 Report = PresenceResult | PresenceSummary
+
+# How long a send may be in flight before snapshots are taken beside it: the server is then
+# taken as unreachable, and what changes meanwhile is kept as history. Below it, a send is
+# waited for and the wakes during it make one snapshot after it.
+HANGING_S = 1.0
 
 
 class _Reporter:
@@ -92,6 +100,7 @@ class _Reporter:
         gap_s = every if timeout is None else timeout
         self._backlog = Backlog(max_gap_ms=round(gap_s * 1000), max_kept=max_kept)
         self._stopping = False
+        self._sending_since = 0.0  # when the last send began (monotonic)
 
     @property
     def kept(self) -> int:
@@ -102,6 +111,10 @@ class _Reporter:
     def dropped(self) -> int:
         """Snapshots that said something new but were given up beyond the caps."""
         return self._backlog.dropped
+
+    def _until_hanging(self) -> float:
+        """The seconds until the send in flight counts as hanging (0 when none is)."""
+        return max(0.0, self._sending_since + HANGING_S - time.monotonic())
 
     def _take(self, entries: Entries) -> None:
         self._backlog.add(now_ms(), entries)
@@ -175,54 +188,97 @@ class PresenceReporter(_Reporter):
         )
         self._client = client
         self._snapshot_fn = snapshot_fn
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # take a snapshot now
+        self._taken = threading.Event()  # one was taken: send what is kept
+        self._stopped = threading.Event()
+        self._idle = threading.Event()  # no send in flight
+        self._idle.set()
+        self._lock = threading.Lock()  # the backlog, between the two threads
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             raise RuntimeError("this reporter has been started already")
-        self._thread = threading.Thread(
-            target=self._run, name=f"sessionkeeper-presence-{self.source}", daemon=True
-        )
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=run, name=f"sessionkeeper-presence-{self.source}-{name}")
+            for name, run in (("take", self._take_loop), ("send", self._send_loop))
+        ]
+        for thread in self._threads:
+            thread.daemon = True
+            thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop reporting; a report in flight is let finish (within ``timeout``)."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._taken.set()
+        for thread in self._threads:
+            thread.join(timeout)
 
     def report_now(self) -> None:
         """Report the current state as soon as possible; safe to call from any thread."""
         self._wake.set()
 
-    def _run(self) -> None:
+    def _take_loop(self) -> None:
+        """Take the state at start, every ``every`` seconds and on :meth:`report_now`, also
+        while a send hangs: each one is kept for the sending thread."""
         wait = 0.0  # the first report goes out at once
         while True:
             self._wake.wait(wait)
             if self._stopping:
                 return
+            # A send in flight is waited for (the wakes meanwhile make one snapshot, taken
+            # after it, as one loop did), unless it hangs: then the state is taken anyway.
+            self._idle.wait(self._until_hanging())
             # Cleared before the snapshot is taken: a change after this point wakes us again.
             self._wake.clear()
-            wait = self._report()
+            try:
+                entries = self._snapshot_fn()
+            except Exception as exc:
+                with self._lock:
+                    wait = self._failed(exc)
+                continue
+            with self._lock:
+                self._take(entries)
+            self._taken.set()
+            wait = self.every
 
-    def _report(self) -> float:
-        """Take the state now, then send the kept snapshots and it, oldest first; returns
-        the wait before the next report."""
-        try:
-            self._take(self._snapshot_fn())
-        except Exception as exc:
-            return self._failed(exc)
-        while (next_ := self._next()) is not None:
+    def _send_loop(self) -> None:
+        """Send the kept snapshots, oldest first, whenever one was taken; after a failure,
+        wait out the backoff and have a fresh one taken to go behind the kept ones."""
+        while True:
+            self._taken.wait()
+            if self._stopping:
+                return
+            self._taken.clear()
+            wait = self._send_kept()
+            if wait is not None:
+                if self._stopped.wait(wait):
+                    return
+                self._wake.set()
+
+    def _send_kept(self) -> float | None:
+        """Send the kept snapshots, oldest first; the wait before the next attempt after a
+        failure, None when all were sent."""
+        while True:
+            with self._lock:
+                next_ = self._next()
+            if next_ is None:
+                return None
+            self._sending_since = time.monotonic()
+            self._idle.clear()
             try:
                 # retries=0: a failed attempt is retried by the loop, behind a fresh snapshot.
                 outcome: Report | Exception = self._client.send(next_[1], retries=0)
             except Exception as exc:
                 outcome = exc
-            if (wait := self._settle(next_[0], outcome)) is not None:
+            finally:
+                self._idle.set()
+            with self._lock:
+                wait = self._settle(next_[0], outcome)
+            if wait is not None:
                 return wait
-        return self.every
 
     def __enter__(self) -> PresenceReporter:
         self.start()
@@ -263,48 +319,81 @@ class AsyncPresenceReporter(_Reporter):
         )
         self._client = client
         self._snapshot_fn = snapshot_fn
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # take a snapshot now
+        self._taken = asyncio.Event()  # one was taken: send what is kept
+        self._stopped = asyncio.Event()
+        self._idle = asyncio.Event()  # no send in flight
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        if self._task is not None:
+        if self._tasks:
             raise RuntimeError("this reporter has been started already")
-        self._task = asyncio.create_task(self._run(), name=f"sessionkeeper-presence-{self.source}")
+        self._tasks = [
+            asyncio.create_task(run(), name=f"sessionkeeper-presence-{self.source}-{name}")
+            for name, run in (("take", self._take_loop), ("send", self._send_loop))
+        ]
 
     async def stop(self) -> None:
         """Stop reporting; a report in flight is let finish."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
-        if self._task is not None:
-            await asyncio.wait([self._task])
+        self._taken.set()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
 
     def report_now(self) -> None:
         self._wake.set()
 
-    async def _run(self) -> None:
+    async def _take_loop(self) -> None:
+        """As :meth:`PresenceReporter._take_loop`."""
         wait = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             if self._stopping:
                 return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=self._until_hanging())
             self._wake.clear()
-            wait = await self._report()
+            try:
+                produced = self._snapshot_fn()
+                self._take(await produced if isinstance(produced, Awaitable) else produced)
+            except Exception as exc:
+                wait = self._failed(exc)
+                continue
+            self._taken.set()
+            wait = self.every
 
-    async def _report(self) -> float:
-        try:
-            produced = self._snapshot_fn()
-            self._take(await produced if isinstance(produced, Awaitable) else produced)
-        except Exception as exc:
-            return self._failed(exc)
+    async def _send_loop(self) -> None:
+        """As :meth:`PresenceReporter._send_loop`."""
+        while True:
+            await self._taken.wait()
+            if self._stopping:
+                return
+            self._taken.clear()
+            wait = await self._send_kept()
+            if wait is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), timeout=wait)
+                if self._stopping:
+                    return
+                self._wake.set()
+
+    async def _send_kept(self) -> float | None:
         while (next_ := self._next()) is not None:
+            self._sending_since = time.monotonic()
+            self._idle.clear()
             try:
                 outcome: Report | Exception = await self._client.send(next_[1], retries=0)
             except Exception as exc:
                 outcome = exc
+            finally:
+                self._idle.set()
             if (wait := self._settle(next_[0], outcome)) is not None:
                 return wait
-        return self.every
+        return None
 
     async def __aenter__(self) -> AsyncPresenceReporter:
         await self.start()
