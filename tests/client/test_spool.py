@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sessionkeeper.client import Client, EndReason, Status
@@ -148,6 +149,34 @@ def test_a_file_exists_only_while_something_is_undelivered(
         wait_until(lambda: s.pending == 0 and not spooled(tmp_path), timeout=20)
     assert client.get(s.id).status is Status.ENDED
     assert spooled(tmp_path) == []
+
+
+def test_beats_recorded_while_an_attempt_hangs_are_on_disk(
+    client: Client, base_url: str, tenant: Tenant, policies: None, tmp_path: Path
+) -> None:
+    """An unreachable server that answers nothing holds an attempt for the client's whole
+    timeout: what the ticker records meanwhile is written to the spool at once, so a crash
+    costs about one interval (the file was written only after the attempt failed)."""
+    hanging = threading.Event()
+
+    def fault(request: httpx.Request) -> Exception | None:
+        if hanging.is_set():
+            time.sleep(5)
+            return httpx.ReadTimeout("no answer", request=request)
+        return None
+
+    network = Forwarding(fault=fault)
+    with (
+        Client(base_url, tenant.ingest, transport=network.sync(), spool=tmp_path, **FAST) as app,
+        app.session("u", "app", heartbeat_every=0.2, drain_wait=0) as s,
+    ):
+        wait_until(lambda: s.stored)
+        hanging.set()
+        time.sleep(1.5)  # the first attempt hangs; beats are recorded beside it
+        assert spooled(tmp_path), "nothing on disk while the attempt hangs"
+        state = json.loads(spooled(tmp_path)[0].read_text())
+        assert state["beats"] and now_ms() - max(state["beats"]) < 500
+        hanging.clear()
 
 
 # A crash during an outage

@@ -130,6 +130,7 @@ class _Handle:
         self._spool_file: SpoolFile | None = None
         self._leaving = False
         self._sender_done = False  # the sender has stopped, its spool file settled
+        self._in_flight = False  # an attempt is waiting for its answer
 
     def _begin(self, backoff: float, spool: Spool | None) -> Outbox:
         if self._outbox is not None:
@@ -226,6 +227,13 @@ class _Handle:
         file = self._spool_file
         if file is not None and (failed or file.held):
             file.sync(self.outbox.kept)
+
+    def _beat_recorded(self) -> None:
+        """The ticker recorded a beat. While an attempt waits for its answer (which, from an
+        unreachable server, may take the client's whole timeout) what is recorded goes to
+        the spool file at once: a crash then costs about one interval, not the timeout."""
+        if self._in_flight:
+            self._spool_now()
 
     def _spool_now(self) -> None:
         """Write what is undelivered now (leaving gave up waiting for it)."""
@@ -337,6 +345,7 @@ class SessionHandle(_Handle):
                 self._retime.clear()
                 continue  # the interval may have changed: compute again
             outbox.beat(now_ms())
+            self._beat_recorded()
             self._wake.set()
             last = time.monotonic()
 
@@ -346,12 +355,15 @@ class SessionHandle(_Handle):
             if step is None:
                 self._wake.wait()
                 continue
+            self._in_flight = True
             try:
                 outcome: Any = self._client.send(step.call, retries=0)
             except Exception as exc:  # whatever it is, it must not reach the app
                 if self._client.is_closed:
                     break  # not a refusal: nothing more can be sent through this client
                 outcome = exc
+            finally:
+                self._in_flight = False
             wait = outbox.settle(step, outcome)
             self._spool_after(isinstance(outcome, Exception))
             self._signal()
@@ -464,6 +476,7 @@ class AsyncSessionHandle(_Handle):
                 self._retime.clear()
                 continue
             outbox.beat(now_ms())
+            self._beat_recorded()
             self._wake.set()
             last = loop.time()
 
@@ -473,12 +486,15 @@ class AsyncSessionHandle(_Handle):
             if step is None:
                 await self._wake.wait()
                 continue
+            self._in_flight = True
             try:
                 outcome: Any = await self._client.send(step.call, retries=0)
             except Exception as exc:  # whatever it is, it must not reach the app
                 if self._client.is_closed:
                     break  # not a refusal: nothing more can be sent through this client
                 outcome = exc
+            finally:
+                self._in_flight = False
             wait = outbox.settle(step, outcome)
             self._spool_after(isinstance(outcome, Exception))
             await self._signal()
