@@ -180,6 +180,20 @@ class Forwarding:
         return httpx.MockTransport(handle)
 
 
+def hanging_network(seconds: float) -> tuple[threading.Event, Forwarding]:
+    """A network to an unreachable server that answers nothing: while the event is set, each
+    request waits ``seconds`` and then times out, as one to a host that went silent does."""
+    hanging = threading.Event()
+
+    def fault(request: httpx.Request) -> Exception | None:
+        if hanging.is_set():
+            time.sleep(seconds)
+            return httpx.ReadTimeout("no answer", request=request)
+        return None
+
+    return hanging, Forwarding(fault=fault)
+
+
 def problem(status: int, title: str, headers: dict[str, str] | None = None) -> httpx.Response:
     """A problem+json answer as the server would send it."""
     return httpx.Response(

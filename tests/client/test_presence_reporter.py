@@ -25,7 +25,7 @@ from sessionkeeper.client import (
     Status,
 )
 from sessionkeeper.client.evidence import as_ms, now_ms
-from tests.client.live import FAST, Forwarding, Tenant, await_until, wait_until
+from tests.client.live import FAST, Forwarding, Tenant, await_until, hanging_network, wait_until
 
 
 class Room:
@@ -355,15 +355,7 @@ def test_someone_who_came_and_went_while_a_send_hung_gets_a_session(
     the reporter from taking the state: bob, who came and went meanwhile, gets a session for
     the time he was there (taking and sending were one loop, and he got none)."""
     room = Room("ann")
-    hanging = threading.Event()
-
-    def fault(request: httpx.Request) -> Exception | None:
-        if hanging.is_set():
-            time.sleep(3)
-            return httpx.ReadTimeout("no answer", request=request)
-        return None
-
-    network = Forwarding(fault=fault)
+    hanging, network = hanging_network(3)
     with Client(base_url, tenant.admin, transport=network.sync()) as client:
         client.put_policy("voice", heartbeat_interval_s=1, timeout_s=10, grace_s=0.5)
         with PresenceReporter(client, "bot", room.snapshot, every=30, backoff=0.05) as reporter:

@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sessionkeeper.client import Client, EndReason, Status
@@ -22,7 +21,7 @@ from sessionkeeper.client.chain import StartRequest
 from sessionkeeper.client.evidence import as_ms, now_ms
 from sessionkeeper.client.outbox import Outbox
 from sessionkeeper.client.spool import FORMAT
-from tests.client.live import FAST, Forwarding, Tenant, wait_until
+from tests.client.live import FAST, Forwarding, Tenant, hanging_network, wait_until
 from tests.client.processes import AppProcess, ServerProcess, deliver_spooled
 from tests.client.test_offline_handle import refused
 
@@ -157,15 +156,7 @@ def test_beats_recorded_while_an_attempt_hangs_are_on_disk(
     """An unreachable server that answers nothing holds an attempt for the client's whole
     timeout: what the ticker records meanwhile is written to the spool at once, so a crash
     costs about one interval (the file was written only after the attempt failed)."""
-    hanging = threading.Event()
-
-    def fault(request: httpx.Request) -> Exception | None:
-        if hanging.is_set():
-            time.sleep(5)
-            return httpx.ReadTimeout("no answer", request=request)
-        return None
-
-    network = Forwarding(fault=fault)
+    hanging, network = hanging_network(5)
     with (
         Client(base_url, tenant.ingest, transport=network.sync(), spool=tmp_path, **FAST) as app,
         app.session("u", "app", heartbeat_every=0.2, drain_wait=0) as s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,11 +29,15 @@ def upsert(
     values: dict[str, Any],
     keys: list[str],
     where: sa.ColumnElement[bool] | None = None,
+    merge: Callable[[Any], dict[str, Any]] | None = None,
 ) -> Any:
     """``INSERT … ON CONFLICT (keys) DO UPDATE`` setting every non-key column; with ``where``,
-    only existing rows that meet it are updated."""
+    only existing rows that meet it are updated; ``merge`` gives, from the statement's
+    ``excluded`` values, the columns an existing row takes otherwise than replaced."""
     stmt = dialect_insert(conn, table).values(**values)
     updates = {name: stmt.excluded[name] for name in values if name not in keys}
+    if merge is not None:
+        updates.update(merge(stmt.excluded))
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sessionkeeper.domain.policy import Policy
-from sessionkeeper.storage.dialect import dialect_insert, greatest
+from sessionkeeper.storage.dialect import greatest, upsert
 from sessionkeeper.storage.tables import policies as t
 
 
@@ -38,12 +38,15 @@ def save(conn: Connection, tenant_id: int, kind: str, policy: Policy, now: int) 
         "updated_at": now,
         "longest_timeout_ms": policy.timeout_ms,
     }
-    keys = ["tenant_id", "kind"]
-    stmt = dialect_insert(conn, t).values(**values)
-    updates = {name: stmt.excluded[name] for name in values if name not in keys}
     # Only ever raised: the sessions beaten under a longer timeout keep it.
-    updates["longest_timeout_ms"] = greatest(t.c.longest_timeout_ms, stmt.excluded.timeout_ms)
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
+    stmt = upsert(
+        conn,
+        t,
+        values,
+        keys=["tenant_id", "kind"],
+        merge=lambda new: {"longest_timeout_ms": greatest(t.c.longest_timeout_ms, new.timeout_ms)},
+    )
+    conn.execute(stmt)
 
 
 def longest_timeout(conn: Connection, tenant_id: int) -> int:
